@@ -1,0 +1,10 @@
+//! The domain: types and rules of tenantry, free of HTTP and SQL.
+
+pub mod access;
+pub mod agency;
+pub mod api_key;
+pub mod ids;
+pub mod limits;
+pub mod plan;
+pub mod tenant;
+pub mod validation;

@@ -1,0 +1,327 @@
+//! Tenants: a client organisation with its plan, limits, billing alerts, settings and owner.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::ids::{AgencyId, TenantId, UserId};
+use super::limits::{EffectiveLimits, Limits};
+use super::validation::{parse_email, parse_http_url, Violations};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TenantStatus {
+    Active,
+    Inactive,
+    Deleted,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BillingMode {
+    #[default]
+    PlatformBilled,
+    AgencyBilled,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TenantType {
+    Direct,
+    AgencyClient,
+}
+
+impl TenantType {
+    pub fn for_agency(agency_id: Option<AgencyId>) -> Self {
+        if agency_id.is_some() {
+            TenantType::AgencyClient
+        } else {
+            TenantType::Direct
+        }
+    }
+}
+
+/// What happens when spend reaches 100% of `monthlySpendLimitCents`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionAt100 {
+    #[default]
+    NotifyOnly,
+    BlockNewCalls,
+    Suspend,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordingFormat {
+    #[default]
+    Mp4,
+    Mp3,
+    Wav,
+    Ogg,
+    Webm,
+}
+
+/// Spend alerts of a tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BillingAlerts {
+    /// Percentages of the monthly spend limit that trigger an alert.
+    pub alert_thresholds: Vec<i64>,
+    pub alert_emails: Vec<String>,
+    #[serde(rename = "actionAt100")]
+    pub action_at_100: ActionAt100,
+}
+
+impl Default for BillingAlerts {
+    fn default() -> Self {
+        Self {
+            alert_thresholds: vec![50, 80, 100],
+            alert_emails: Vec::new(),
+            action_at_100: ActionAt100::NotifyOnly,
+        }
+    }
+}
+
+pub const MAX_ALERT_THRESHOLDS: usize = 10;
+pub const MAX_ALERT_EMAILS: usize = 20;
+
+impl BillingAlerts {
+    pub fn check(&self, violations: &mut Violations) {
+        if self.alert_thresholds.len() > MAX_ALERT_THRESHOLDS {
+            violations.add(
+                "billingAlerts.alertThresholds",
+                "too_many_items",
+                format!("at most {MAX_ALERT_THRESHOLDS} thresholds"),
+            );
+        }
+        for (i, threshold) in self.alert_thresholds.iter().enumerate() {
+            violations.range(
+                &format!("billingAlerts.alertThresholds[{i}]"),
+                *threshold,
+                1,
+                100,
+            );
+        }
+        if self.alert_emails.len() > MAX_ALERT_EMAILS {
+            violations.add(
+                "billingAlerts.alertEmails",
+                "too_many_items",
+                format!("at most {MAX_ALERT_EMAILS} addresses"),
+            );
+        }
+        for (i, email) in self.alert_emails.iter().enumerate() {
+            violations.parsed(
+                &format!("billingAlerts.alertEmails[{i}]"),
+                parse_email(email),
+            );
+        }
+    }
+}
+
+/// Voice, recording, compliance and webhook settings (seed 000's fields and defaults).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Settings {
+    pub sip_enabled: bool,
+    pub sip_domain: Option<String>,
+    pub sip_username: Option<String>,
+    pub recording_enabled: bool,
+    pub recording_format: RecordingFormat,
+    #[schema(minimum = 1, maximum = 3650)]
+    pub retention_days: i64,
+    pub analytics_enabled: bool,
+    pub hipaa_enabled: bool,
+    pub pci_enabled: bool,
+    pub data_encryption_enabled: bool,
+    pub webhook_url: Option<String>,
+    #[schema(minimum = 1, maximum = 300)]
+    pub webhook_timeout_seconds: i64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            sip_enabled: false,
+            sip_domain: None,
+            sip_username: None,
+            recording_enabled: true,
+            recording_format: RecordingFormat::Mp4,
+            retention_days: 90,
+            analytics_enabled: true,
+            hipaa_enabled: false,
+            pci_enabled: false,
+            data_encryption_enabled: true,
+            webhook_url: None,
+            webhook_timeout_seconds: 20,
+        }
+    }
+}
+
+impl Settings {
+    pub fn check(&self, violations: &mut Violations) {
+        violations.range(
+            "settings.retentionDays",
+            self.retention_days,
+            1,
+            RETENTION_DAYS_MAX,
+        );
+        violations.range(
+            "settings.webhookTimeoutSeconds",
+            self.webhook_timeout_seconds,
+            1,
+            WEBHOOK_TIMEOUT_MAX,
+        );
+        if let Some(domain) = &self.sip_domain {
+            violations.length("settings.sipDomain", domain, 1, 253);
+        }
+        if let Some(username) = &self.sip_username {
+            violations.length("settings.sipUsername", username, 1, 255);
+        }
+        if let Some(url) = &self.webhook_url {
+            violations.parsed("settings.webhookUrl", parse_http_url(url));
+        }
+    }
+}
+
+pub const RETENTION_DAYS_MAX: i64 = 3650;
+pub const WEBHOOK_TIMEOUT_MAX: i64 = 300;
+
+/// The person who owns a tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Owner {
+    pub id: UserId,
+    pub email: String,
+    pub name: String,
+}
+
+/// Usage in the current billing period, read from counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageSummary {
+    pub conversations: i64,
+    /// Whole minutes, rounded up from seconds.
+    pub total_minutes: i64,
+    pub total_cost_cents: i64,
+}
+
+/// Minutes billed for a number of seconds: every started minute counts.
+pub fn minutes_from_seconds(seconds: i64) -> i64 {
+    (seconds + 59).div_euclid(60)
+}
+
+/// A tenant as every surface reads it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Tenant {
+    pub id: TenantId,
+    pub name: String,
+    pub slug: String,
+    pub status: TenantStatus,
+    /// The plan's code.
+    pub plan: String,
+    pub agency_id: Option<AgencyId>,
+    pub billing_mode: BillingMode,
+    pub tenant_type: TenantType,
+    /// Exactly the limits this tenant overrides.
+    pub usage_limits: Limits,
+    /// All limits after the plan's defaults; `null` is unlimited.
+    pub effective_limits: EffectiveLimits,
+    pub billing_alerts: BillingAlerts,
+    pub settings: Settings,
+    #[schema(value_type = Object)]
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+    pub usage_current_month: UsageSummary,
+    pub owner: Option<Owner>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The owner named when a tenant is created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewOwner {
+    pub email: String,
+    pub name: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+}
+
+/// A checked request to create a tenant.
+#[derive(Debug, Clone)]
+pub struct NewTenant {
+    pub name: String,
+    /// `None`: derive one from the name.
+    pub slug: Option<String>,
+    pub plan_code: String,
+    pub agency_id: Option<AgencyId>,
+    pub billing_mode: BillingMode,
+    pub owner: Option<NewOwner>,
+    pub limits: Limits,
+    pub billing_alerts: BillingAlerts,
+    pub settings: Settings,
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A checked change to a tenant: each `Some` replaces the stored value whole.
+#[derive(Debug, Clone, Default)]
+pub struct TenantChanges {
+    pub name: Option<String>,
+    pub slug: Option<String>,
+    pub plan_code: Option<String>,
+    pub billing_mode: Option<BillingMode>,
+    pub limits: Option<Limits>,
+    pub billing_alerts: Option<BillingAlerts>,
+    pub settings: Option<Settings>,
+    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+impl TenantChanges {
+    /// Whether the change touches what only the agency or platform may set.
+    pub fn touches_commercial_terms(&self) -> bool {
+        self.plan_code.is_some()
+            || self.billing_mode.is_some()
+            || self.limits.is_some()
+            || self.billing_alerts.is_some()
+    }
+}
+
+/// Largest accepted `metadata` object, serialized.
+pub const METADATA_MAX_BYTES: usize = 16 * 1024;
+
+pub fn check_metadata(
+    field: &str,
+    metadata: &serde_json::Map<String, serde_json::Value>,
+    violations: &mut Violations,
+) {
+    let size = serde_json::to_vec(metadata).map_or(usize::MAX, |bytes| bytes.len());
+    if size > METADATA_MAX_BYTES {
+        violations.add(
+            field,
+            "too_large",
+            format!("must serialize to at most {METADATA_MAX_BYTES} bytes"),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_started_minute_counts() {
+        assert_eq!(minutes_from_seconds(0), 0);
+        assert_eq!(minutes_from_seconds(1), 1);
+        assert_eq!(minutes_from_seconds(60), 1);
+        assert_eq!(minutes_from_seconds(61), 2);
+    }
+
+    #[test]
+    fn settings_default_to_seed_values() {
+        let json = serde_json::to_value(Settings::default()).unwrap();
+        assert_eq!(json["recordingFormat"], "mp4");
+        assert_eq!(json["retentionDays"], 90);
+        assert_eq!(json["webhookTimeoutSeconds"], 20);
+        assert_eq!(json["dataEncryptionEnabled"], true);
+        assert_eq!(json["sipDomain"], serde_json::Value::Null);
+    }
+}

@@ -1,0 +1,155 @@
+//! `/api/v1/api-keys`: mint, list and revoke keys. Secrets are shown once, at creation.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::error::{ApiError, ApiResult};
+use super::extract::{Json, PathId, Query};
+use super::pagination::{Page, PageParams};
+use super::AppState;
+use crate::domain::access::Caller;
+use crate::domain::api_key::{ApiKey, KeyScope};
+use crate::domain::ids::{AgencyId, ApiKeyId, TenantId};
+use crate::domain::validation::Violations;
+use crate::store::StoreError;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_keys, create_key))
+        .routes(routes!(revoke_key))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CreateApiKeyRequest {
+    #[schema(min_length = 1, max_length = 255)]
+    pub name: String,
+    /// Makes an agency key (platform callers only).
+    #[serde(default)]
+    pub agency_id: Option<AgencyId>,
+    /// Makes a tenant key.
+    #[serde(default)]
+    pub tenant_id: Option<TenantId>,
+}
+
+/// A new key, with its secret; the secret is never shown again.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedApiKey {
+    #[serde(flatten)]
+    pub api_key: ApiKey,
+    /// The bearer secret. Store it now: only its hash is kept.
+    pub key: String,
+}
+
+/// Works out the new key's scope, refusing what the caller may not mint.
+async fn scope_for(
+    state: &AppState,
+    caller: &Caller,
+    request: &CreateApiKeyRequest,
+) -> ApiResult<(KeyScope, Option<AgencyId>, Option<TenantId>)> {
+    match (request.agency_id, request.tenant_id) {
+        (Some(_), Some(_)) => Err(ApiError::field(
+            "tenantId",
+            "conflicting_fields",
+            "give agencyId or tenantId, not both",
+        )),
+        (None, None) if caller.is_platform() => Ok((KeyScope::Platform, None, None)),
+        (None, None) => Err(ApiError::Forbidden(
+            "only a platform key may mint platform keys",
+        )),
+        (Some(agency_id), None) => {
+            if !caller.is_platform() {
+                return Err(ApiError::Forbidden(
+                    "only a platform key may mint agency keys",
+                ));
+            }
+            match state.db.find_agency(agency_id).await {
+                Ok(_) => Ok((KeyScope::Agency, Some(agency_id), None)),
+                Err(StoreError::NotFound) => Err(ApiError::field(
+                    "agencyId",
+                    "unknown_agency",
+                    "no such agency",
+                )),
+                Err(other) => Err(other.into()),
+            }
+        }
+        (None, Some(tenant_id)) => {
+            match state.db.find_tenant(caller.tenant_scope(), tenant_id).await {
+                Ok(_) => Ok((KeyScope::Tenant, None, Some(tenant_id))),
+                Err(StoreError::NotFound) => Err(ApiError::field(
+                    "tenantId",
+                    "unknown_tenant",
+                    "no such tenant",
+                )),
+                Err(other) => Err(other.into()),
+            }
+        }
+    }
+}
+
+/// Create an API key.
+///
+/// Without ids it is a platform key (platform callers only); with `agencyId` an agency key
+/// (platform callers only); with `tenantId` a key for a tenant the caller can see.
+#[utoipa::path(post, path = "/api/v1/api-keys", tag = "api-keys", request_body = CreateApiKeyRequest,
+    responses((status = 201, body = CreatedApiKey), (status = 403, body = super::error::Problem)))]
+async fn create_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(request): Json<CreateApiKeyRequest>,
+) -> ApiResult<Response> {
+    let mut violations = Violations::default();
+    violations.length("name", &request.name, 1, 255);
+    violations.finish(|| ())?;
+    let (scope, agency_id, tenant_id) = scope_for(&state, &caller, &request).await?;
+    let (api_key, key) = state
+        .db
+        .create_api_key(&request.name, scope, agency_id, tenant_id)
+        .await?;
+    Ok((StatusCode::CREATED, Json(CreatedApiKey { api_key, key })).into_response())
+}
+
+/// List the keys the caller can see; secrets are never listed.
+#[utoipa::path(get, path = "/api/v1/api-keys", tag = "api-keys", params(PageParams),
+    responses((status = 200, body = Page<ApiKey>)))]
+async fn list_keys(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(page): Query<PageParams>,
+) -> ApiResult<Json<Page<ApiKey>>> {
+    let limit = page.limit()?;
+    let keys = state
+        .db
+        .list_api_keys(caller.tenant_scope(), page.after()?, limit + 1)
+        .await?;
+    Ok(Json(Page::from_rows(keys, limit, |key| key.id)))
+}
+
+/// Revoke a key; it stops working at once.
+#[utoipa::path(delete, path = "/api/v1/api-keys/{apiKeyId}", tag = "api-keys",
+    params(("apiKeyId" = ApiKeyId, Path)),
+    responses((status = 204, description = "Revoked"), (status = 403, body = super::error::Problem)))]
+async fn revoke_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathId(id): PathId<ApiKeyId>,
+) -> ApiResult<StatusCode> {
+    let key = state
+        .db
+        .find_api_key(caller.tenant_scope(), id)
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => ApiError::NotFound("API key"),
+            other => other.into(),
+        })?;
+    if key.scope == KeyScope::Platform && !caller.is_platform() {
+        return Err(ApiError::NotFound("API key"));
+    }
+    state.db.revoke_api_key(key.id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,74 @@
+//! Authentication: the bearer key becomes a [`Caller`] in the request's extensions before any
+//! handler runs, and handlers take it as an extractor.
+
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::{header, request::Parts, HeaderMap};
+use axum::middleware::Next;
+use axum::response::Response;
+
+use super::error::ApiError;
+use super::AppState;
+use crate::domain::access::Caller;
+use crate::domain::api_key::hash_secret;
+
+/// The key in `Authorization: Bearer <key>`; `bare` also takes `Authorization: <key>`.
+pub fn presented_key(headers: &HeaderMap, bare: bool) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, rest) = value.split_once(' ').unwrap_or(("", value));
+    if scheme.eq_ignore_ascii_case("bearer") {
+        Some(rest.trim()).filter(|key| !key.is_empty())
+    } else if bare && !value.is_empty() && !value.contains(' ') {
+        Some(value)
+    } else {
+        None
+    }
+}
+
+/// Resolves a presented key against the master key and the stored keys.
+pub async fn resolve(state: &AppState, key: &str) -> Result<Caller, ApiError> {
+    if state
+        .master_key_hash
+        .as_deref()
+        .is_some_and(|hash| hash == hash_secret(key))
+    {
+        return Ok(Caller::Platform { key_id: None });
+    }
+    state
+        .db
+        .authenticate(key)
+        .await?
+        .ok_or(ApiError::Unauthorized)
+}
+
+/// Middleware: refuse the request with 401 unless it carries a valid key.
+pub async fn require_key(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let key = presented_key(request.headers(), false).ok_or(ApiError::Unauthorized)?;
+    let caller = resolve(&state, key).await?;
+    request.extensions_mut().insert(caller);
+    Ok(next.run(request).await)
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        parts
+            .extensions
+            .get::<Caller>()
+            .copied()
+            .ok_or(ApiError::Unauthorized)
+    }
+}
+
+/// Refuses callers other than the platform.
+pub fn platform_only(caller: &Caller) -> Result<(), ApiError> {
+    if caller.is_platform() {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden("only a platform key may do this"))
+    }
+}

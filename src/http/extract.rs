@@ -1,0 +1,244 @@
+//! Extractors that own their rejections: malformed input becomes the same problem+json as
+//! every other error, naming the field (`serde_path_to_error`).
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
+use axum::http::{header, request::Parts, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::error::ApiError;
+use crate::domain::ids;
+
+/// The largest request body accepted.
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+/// JSON in (checked, naming the bad field) and out.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Json<T>(pub T);
+
+impl<T, S> FromRequest<S> for Json<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        if !is_json(req.headers()) {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(body_rejection)?;
+        parse_json(&bytes).map(Json)
+    }
+}
+
+impl<T: Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(content_type) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+pub fn body_rejection(rejection: BytesRejection) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::PayloadTooLarge(BODY_LIMIT)
+    } else {
+        ApiError::MalformedJson(rejection.body_text())
+    }
+}
+
+/// Parses JSON: syntax errors are 400, wrong shapes are 422 naming the field.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = match serde_path_to_error::deserialize(&mut deserializer) {
+        Ok(value) => value,
+        Err(error) => {
+            let path = error.path().to_string();
+            let inner = error.into_inner();
+            return Err(match inner.classify() {
+                serde_json::error::Category::Data => data_error(&path, &inner),
+                _ => ApiError::MalformedJson(strip_position(&inner.to_string())),
+            });
+        }
+    };
+    deserializer
+        .end()
+        .map_err(|e| ApiError::MalformedJson(strip_position(&e.to_string())))?;
+    Ok(value)
+}
+
+/// serde says "missing field `x`" at the parent's path; name the field itself.
+fn data_error(path: &str, error: &serde_json::Error) -> ApiError {
+    let message = strip_position(&error.to_string());
+    let missing = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split('`').next());
+    let (field, code) = match missing {
+        Some(name) if path == "." => (name.to_owned(), "required"),
+        Some(name) => (format!("{path}.{name}"), "required"),
+        None if message.starts_with("unknown field") => (path.to_owned(), "unknown_field"),
+        None => (path.to_owned(), "invalid_value"),
+    };
+    let field = if field == "." {
+        "body".to_owned()
+    } else {
+        field
+    };
+    ApiError::field(&field, code, message)
+}
+
+fn strip_position(message: &str) -> String {
+    match message.find(" at line ") {
+        Some(at) => message[..at].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+/// Query parameters, checked like bodies.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Query<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Query<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or("");
+        let deserializer =
+            serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(deserializer)
+            .map(Query)
+            .map_err(|error| {
+                let field = error.path().to_string();
+                let message = error.into_inner().to_string();
+                let field = match message.strip_prefix("missing field `") {
+                    Some(rest) => rest.split('`').next().unwrap_or("query").to_owned(),
+                    None if field == "." => "query".to_owned(),
+                    None => field,
+                };
+                ApiError::field(&field, "invalid_value", message)
+            })
+    }
+}
+
+/// An id type that appears in paths under a fixed parameter name.
+pub trait PathParam: std::str::FromStr<Err = ids::IdParseError> {
+    const NAME: &'static str;
+}
+
+impl PathParam for ids::TenantId {
+    const NAME: &'static str = "tenantId";
+}
+impl PathParam for ids::AgencyId {
+    const NAME: &'static str = "agencyId";
+}
+impl PathParam for ids::ApiKeyId {
+    const NAME: &'static str = "apiKeyId";
+}
+impl PathParam for ids::AgentId {
+    const NAME: &'static str = "agentId";
+}
+impl PathParam for ids::CallId {
+    const NAME: &'static str = "callId";
+}
+
+/// One typed id from the path, by its parameter name; a malformed one is a 422 naming it.
+pub struct PathId<T>(pub T);
+
+impl<T: PathParam, S: Send + Sync> FromRequestParts<S> for PathId<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let raw = raw_path_param(parts, state, T::NAME).await?;
+        raw.parse()
+            .map(PathId)
+            .map_err(|e: ids::IdParseError| ApiError::field(T::NAME, "invalid_id", e.to_string()))
+    }
+}
+
+/// A path parameter as text.
+pub async fn raw_path_param<S: Send + Sync>(
+    parts: &mut Parts,
+    state: &S,
+    name: &str,
+) -> Result<String, ApiError> {
+    let params = RawPathParams::from_request_parts(parts, state)
+        .await
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("path parameters: {e}")))?;
+    params
+        .iter()
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.to_owned())
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("route lacks the {name} parameter")))
+}
+
+/// The strong ETag of an object whose version is its `updated_at`.
+pub fn etag(version: DateTime<Utc>) -> HeaderValue {
+    let tag = format!("\"{:x}\"", version.timestamp_micros());
+    HeaderValue::from_str(&tag).expect("hex digits are a valid header value")
+}
+
+/// `If-Match`: the version the client last saw. `*` or no header means "any".
+#[derive(Debug, Clone, Copy, Default)]
+pub struct IfMatch(pub Option<DateTime<Utc>>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let Some(value) = parts.headers.get(header::IF_MATCH) else {
+            return Ok(IfMatch(None));
+        };
+        let text = value.to_str().unwrap_or("").trim();
+        if text == "*" {
+            return Ok(IfMatch(None));
+        }
+        // A tag we never issued can match nothing.
+        let version = text
+            .strip_prefix('"')
+            .and_then(|t| t.strip_suffix('"'))
+            .and_then(|hex| i64::from_str_radix(hex, 16).ok())
+            .and_then(DateTime::from_timestamp_micros)
+            .ok_or(ApiError::PreconditionFailed)?;
+        Ok(IfMatch(Some(version)))
+    }
+}
+
+/// A single object with its ETag.
+pub fn with_etag<T: Serialize>(version: DateTime<Utc>, body: T) -> Response {
+    let mut response = Json(body).into_response();
+    response.headers_mut().insert(header::ETAG, etag(version));
+    response
+}
+
+/// 201 Created with the object and its ETag.
+pub fn created<T: Serialize>(version: DateTime<Utc>, body: T) -> Response {
+    let mut response = with_etag(version, body);
+    *response.status_mut() = StatusCode::CREATED;
+    response
+}

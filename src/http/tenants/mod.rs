@@ -1,0 +1,277 @@
+//! `/api/v1/tenants`: create, list, read and change client tenants.
+
+use axum::extract::{FromRequestParts, State};
+use axum::http::{header, request::Parts, HeaderValue};
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::error::{ApiError, ApiResult, Problem};
+use super::extract::{created, with_etag, IfMatch, Json, PathId, Query};
+use super::pagination::{decode_cursor, Page, DEFAULT_LIMIT, MAX_LIMIT};
+use super::AppState;
+use crate::domain::access::Caller;
+use crate::domain::ids::{AgencyId, PlanId, TenantId};
+use crate::domain::tenant::{Tenant, TenantStatus};
+use crate::store::plans::PlanRef;
+use crate::store::tenants::{SortValue, TenantQuery, TenantSort};
+use crate::store::StoreError;
+
+pub mod requests;
+
+use requests::{CreateTenantRequest, UpdateTenantRequest};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_tenants, create_tenant))
+        .routes(routes!(get_tenant, update_tenant))
+}
+
+/// The tenant named by `{tenantId}`, loaded through the caller's scope: a tenant the caller
+/// may not see is a 404 before the handler runs.
+pub struct ScopedTenant(pub Tenant);
+
+impl FromRequestParts<AppState> for ScopedTenant {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        let PathId(id) = PathId::<TenantId>::from_request_parts(parts, state).await?;
+        state
+            .db
+            .find_tenant(caller.tenant_scope(), id)
+            .await
+            .map(ScopedTenant)
+            .map_err(tenant_error)
+    }
+}
+
+pub fn tenant_error(error: StoreError) -> ApiError {
+    match error {
+        StoreError::NotFound => ApiError::NotFound("tenant"),
+        other => other.into(),
+    }
+}
+
+/// Resolves a plan code, as a field error when there is no such plan.
+async fn plan_id(state: &AppState, code: &str) -> ApiResult<PlanId> {
+    match state.db.find_plan(&PlanRef::Code(code.to_owned())).await {
+        Ok(plan) => Ok(plan.id),
+        Err(StoreError::NotFound) => Err(ApiError::field("plan", "unknown_plan", "no such plan")),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// The agency a new tenant belongs to, as the caller may choose it.
+async fn owning_agency(
+    state: &AppState,
+    caller: &Caller,
+    requested: Option<AgencyId>,
+) -> ApiResult<Option<AgencyId>> {
+    match (caller, requested) {
+        (Caller::Tenant { .. }, _) => Err(ApiError::Forbidden("tenant keys cannot create tenants")),
+        (Caller::Agency { agency_id, .. }, None) => Ok(Some(*agency_id)),
+        (Caller::Agency { agency_id, .. }, Some(requested)) if requested == *agency_id => {
+            Ok(Some(requested))
+        }
+        (Caller::Agency { .. }, Some(_)) => Err(ApiError::Forbidden(
+            "an agency key creates tenants only in its own agency",
+        )),
+        (Caller::Platform { .. }, None) => Ok(None),
+        (Caller::Platform { .. }, Some(requested)) => match state.db.find_agency(requested).await {
+            Ok(_) => Ok(Some(requested)),
+            Err(StoreError::NotFound) => Err(ApiError::field(
+                "agencyId",
+                "unknown_agency",
+                "no such agency",
+            )),
+            Err(other) => Err(other.into()),
+        },
+    }
+}
+
+/// Create a tenant.
+///
+/// An agency key's tenants belong to its agency; a platform key may name `agencyId`, or none
+/// for a direct tenant. `owner` creates (or reuses) the user who owns the tenant.
+#[utoipa::path(post, path = "/api/v1/tenants", tag = "tenants", request_body = CreateTenantRequest,
+    responses((status = 201, body = Tenant, headers(("ETag" = String), ("Location" = String))),
+        (status = 403, body = Problem), (status = 409, body = Problem, description = "The slug is taken")))]
+async fn create_tenant(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(request): Json<CreateTenantRequest>,
+) -> ApiResult<Response> {
+    let agency_id = owning_agency(&state, &caller, request.agency_id).await?;
+    let mut new = request.into_new_tenant()?;
+    new.agency_id = agency_id;
+    let plan_id = plan_id(&state, &new.plan_code).await?;
+    let tenant = state.db.create_tenant(&new, plan_id).await?;
+    let location = HeaderValue::from_str(&format!("/api/v1/tenants/{}", tenant.id))
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    let mut response = created(tenant.updated_at, tenant);
+    response.headers_mut().insert(header::LOCATION, location);
+    Ok(response)
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum SortBy {
+    Name,
+    Slug,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Order {
+    Asc,
+    Desc,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct ListTenantsParams {
+    pub status: Option<TenantStatus>,
+    /// A plan code.
+    #[param(max_length = 100)]
+    pub plan: Option<String>,
+    pub agency_id: Option<AgencyId>,
+    /// Prefix of the name or the slug, case-insensitive.
+    #[param(max_length = 255)]
+    pub q: Option<String>,
+    /// Default `createdAt`.
+    pub sort_by: Option<SortBy>,
+    /// Default `desc` for dates, `asc` for names and slugs.
+    pub order: Option<Order>,
+    #[param(minimum = 1, maximum = 100, default = 20)]
+    pub limit: Option<i64>,
+    /// The `nextCursor` of the previous page.
+    #[param(max_length = 1024)]
+    pub cursor: Option<String>,
+}
+
+/// What a tenant-list cursor holds: the sort it belongs to and the last row's position.
+#[derive(Debug, Serialize, Deserialize)]
+struct TenantCursor {
+    sort: String,
+    desc: bool,
+    value: SortValue,
+    id: TenantId,
+}
+
+impl ListTenantsParams {
+    fn into_query(self) -> ApiResult<TenantQuery> {
+        let sort = match self.sort_by.unwrap_or(SortBy::CreatedAt) {
+            SortBy::Name => TenantSort::Name,
+            SortBy::Slug => TenantSort::Slug,
+            SortBy::CreatedAt => TenantSort::CreatedAt,
+            SortBy::UpdatedAt => TenantSort::UpdatedAt,
+        };
+        let descending = match self.order {
+            Some(order) => matches!(order, Order::Desc),
+            None => matches!(sort, TenantSort::CreatedAt | TenantSort::UpdatedAt),
+        };
+        let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
+        if !(1..=MAX_LIMIT).contains(&limit) {
+            return Err(ApiError::field(
+                "limit",
+                "out_of_range",
+                "must be between 1 and 100",
+            ));
+        }
+        let after = match self.cursor.as_deref() {
+            None => None,
+            Some(text) => {
+                let cursor: TenantCursor = decode_cursor(text)?;
+                if cursor.sort != format!("{sort:?}") || cursor.desc != descending {
+                    return Err(ApiError::field(
+                        "cursor",
+                        "invalid_cursor",
+                        "belongs to a list with another sort order",
+                    ));
+                }
+                Some((cursor.value, cursor.id))
+            }
+        };
+        Ok(TenantQuery {
+            status: self.status,
+            plan_code: self.plan,
+            agency_id: self.agency_id,
+            name_prefix: self.q.filter(|q| !q.is_empty()),
+            sort,
+            descending,
+            after,
+            limit,
+        })
+    }
+}
+
+/// List the tenants the caller can see.
+#[utoipa::path(get, path = "/api/v1/tenants", tag = "tenants", params(ListTenantsParams),
+    responses((status = 200, body = Page<Tenant>)))]
+async fn list_tenants(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(params): Query<ListTenantsParams>,
+) -> ApiResult<Json<Page<Tenant>>> {
+    let mut query = params.into_query()?;
+    let limit = query.limit;
+    query.limit += 1;
+    let tenants = state.db.list_tenants(caller.tenant_scope(), &query).await?;
+    let (sort, desc) = (query.sort, query.descending);
+    Ok(Json(Page::from_rows(tenants, limit, |tenant| {
+        TenantCursor {
+            sort: format!("{sort:?}"),
+            desc,
+            value: sort.key_of(tenant),
+            id: tenant.id,
+        }
+    })))
+}
+
+/// Get a tenant.
+#[utoipa::path(get, path = "/api/v1/tenants/{tenantId}", tag = "tenants",
+    params(("tenantId" = TenantId, Path)),
+    responses((status = 200, body = Tenant, headers(("ETag" = String)))))]
+async fn get_tenant(ScopedTenant(tenant): ScopedTenant) -> Response {
+    with_etag(tenant.updated_at, tenant)
+}
+
+/// Update a tenant.
+///
+/// Nested objects (`usageLimits`, `billingAlerts`, `settings`, `metadata`) merge into the
+/// current value; `null` clears a nullable field. Tenant keys may not change the plan,
+/// limits or billing.
+#[utoipa::path(patch, path = "/api/v1/tenants/{tenantId}", tag = "tenants",
+    params(("tenantId" = TenantId, Path)), request_body = UpdateTenantRequest,
+    responses((status = 200, body = Tenant, headers(("ETag" = String))),
+        (status = 403, body = Problem), (status = 409, body = Problem, description = "The slug is taken")))]
+async fn update_tenant(
+    State(state): State<AppState>,
+    caller: Caller,
+    ScopedTenant(current): ScopedTenant,
+    IfMatch(expected): IfMatch,
+    Json(request): Json<UpdateTenantRequest>,
+) -> ApiResult<Response> {
+    if matches!(caller, Caller::Tenant { .. }) && request.touches_commercial_terms() {
+        return Err(ApiError::Forbidden(
+            "tenant keys may not change the plan, limits or billing",
+        ));
+    }
+    let plan_id = match &request.plan {
+        Some(code) => Some(plan_id(&state, code).await?),
+        None => None,
+    };
+    let tenant = state
+        .db
+        .update_tenant(caller.tenant_scope(), current.id, expected, |current| {
+            let changes = request.into_changes(current)?;
+            Ok::<_, ApiError>((changes, plan_id))
+        })
+        .await?;
+    Ok(with_etag(tenant.updated_at, tenant))
+}

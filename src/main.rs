@@ -1,0 +1,54 @@
+//! The `tenantry` binary: parses the command line and starts the requested command.
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use tenantry::cli::{Cli, Command, KeysCommand};
+use tenantry::domain::api_key::KeyScope;
+use tenantry::server;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match cli.command {
+        Command::Serve(args) => server::serve(&args, server::shutdown_signal()).await,
+        Command::Migrate(database) => {
+            server::open_database(&database.database_url).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Keys(KeysCommand::Create {
+            name,
+            agency_id,
+            tenant_id,
+            database,
+        }) => {
+            let db = server::open_database(&database.database_url).await?;
+            let scope = match (agency_id, tenant_id) {
+                (Some(_), _) => KeyScope::Agency,
+                (None, Some(_)) => KeyScope::Tenant,
+                (None, None) => KeyScope::Platform,
+            };
+            let (key, secret) = db
+                .create_api_key(&name, scope, agency_id, tenant_id)
+                .await?;
+            println!(
+                "{} key {} created. Its secret is shown only once:",
+                scope.as_str(),
+                key.id
+            );
+            println!("{secret}");
+            Ok(())
+        }
+        Command::Openapi => {
+            println!("{}", tenantry::http::openapi().to_pretty_json()?);
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! Storage: one data-access implementation over SQLite and PostgreSQL.
+//!
+//! Each query is written once and expanded for both backends by [`on_reader!`] and
+//! [`in_transaction!`]; only the migrations differ per backend. SQLite writes go through a
+//! single writer connection and start with `BEGIN IMMEDIATE`, so a transaction that reads then
+//! writes never fails half-way with `SQLITE_BUSY`; PostgreSQL uses row locks where it must.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, SubsecRound, Utc};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+pub mod agencies;
+pub mod api_keys;
+pub mod idempotency;
+pub mod plans;
+pub mod tenants;
+
+/// Failures of the store, in the terms the HTTP layer needs.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    /// A unique or foreign-key rule refused the write; `constraint` names it.
+    #[error("conflict on {constraint}")]
+    Conflict { constraint: String },
+    /// An `If-Match` version no longer matches the stored object.
+    #[error("the object changed since the given version")]
+    Stale,
+    #[error("database error")]
+    Database(#[source] sqlx::Error),
+    #[error("stored data could not be read")]
+    Corrupt(#[source] anyhow::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        match &error {
+            sqlx::Error::RowNotFound => StoreError::NotFound,
+            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict {
+                // PostgreSQL names the constraint; SQLite only says "UNIQUE constraint failed: t.c".
+                constraint: db
+                    .constraint()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| db.message().rsplit(": ").next().unwrap_or("").to_owned()),
+            },
+            _ => StoreError::Database(error),
+        }
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The SQLite side: many readers, one writer.
+#[derive(Clone)]
+pub struct SqliteDb {
+    pub read: SqlitePool,
+    pub write: SqlitePool,
+}
+
+/// A connected database of either kind.
+#[derive(Clone)]
+pub enum Db {
+    Sqlite(SqliteDb),
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$pool` bound to a pool that may serve reads, on either backend.
+#[macro_export]
+macro_rules! on_reader {
+    ($db:expr, |$pool:ident| $body:expr) => {
+        match $db {
+            $crate::store::Db::Sqlite(sqlite) => {
+                let $pool = &sqlite.read;
+                $body
+            }
+            $crate::store::Db::Postgres(pg) => {
+                let $pool = pg;
+                $body
+            }
+        }
+    };
+}
+
+/// Which backend a query runs on, for the few statements that differ (row locks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// `FOR UPDATE OF <table>` where row locks exist; SQLite's `BEGIN IMMEDIATE` already
+    /// holds the database's write lock.
+    pub fn lock_clause(self, table: &str) -> String {
+        match self {
+            Backend::Sqlite => String::new(),
+            Backend::Postgres => format!(" FOR UPDATE OF {table}"),
+        }
+    }
+}
+
+/// Runs `$body` inside a write transaction bound to `$tx` and commits it; an early return
+/// through `?` drops the transaction, which rolls it back. The enclosing function's error
+/// type must convert from [`StoreError`].
+#[macro_export]
+macro_rules! in_transaction {
+    ($db:expr, |$tx:ident| $body:expr) => {
+        $crate::in_transaction!($db, |$tx, _backend| $body)
+    };
+    ($db:expr, |$tx:ident, $backend:ident| $body:expr) => {
+        match $db {
+            $crate::store::Db::Sqlite(sqlite) => {
+                #[allow(unused_variables)]
+                let $backend = $crate::store::Backend::Sqlite;
+                let mut $tx = sqlite
+                    .write
+                    .begin_with("BEGIN IMMEDIATE")
+                    .await
+                    .map_err($crate::store::StoreError::from)?;
+                let value = $body;
+                $tx.commit()
+                    .await
+                    .map_err($crate::store::StoreError::from)?;
+                value
+            }
+            $crate::store::Db::Postgres(pg) => {
+                #[allow(unused_variables)]
+                let $backend = $crate::store::Backend::Postgres;
+                let mut $tx = pg.begin().await.map_err($crate::store::StoreError::from)?;
+                let value = $body;
+                $tx.commit()
+                    .await
+                    .map_err($crate::store::StoreError::from)?;
+                value
+            }
+        }
+    };
+}
+
+/// The current time at the precision both databases keep (microseconds).
+pub fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+/// How many connections to keep; PostgreSQL's is per process.
+const PG_MAX_CONNECTIONS: u32 = 16;
+const SQLITE_READERS: u32 = 8;
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl Db {
+    /// Connects by URL scheme (`sqlite:` or `postgres:`), creating a SQLite file if missing.
+    pub async fn connect(url: &str) -> anyhow::Result<Db> {
+        if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let options = PgConnectOptions::from_str(url)?;
+            let pool = PgPoolOptions::new()
+                .max_connections(PG_MAX_CONNECTIONS)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(options)
+                .await?;
+            Ok(Db::Postgres(pool))
+        } else if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+                .foreign_keys(true)
+                .busy_timeout(BUSY_TIMEOUT);
+            let write = SqlitePoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(Duration::from_secs(60))
+                .connect_with(options.clone())
+                .await?;
+            let read = SqlitePoolOptions::new()
+                .max_connections(SQLITE_READERS)
+                .connect_with(options.read_only(true))
+                .await?;
+            Ok(Db::Sqlite(SqliteDb { read, write }))
+        } else {
+            anyhow::bail!("unsupported database URL {url:?}: use sqlite:// or postgres://")
+        }
+    }
+
+    /// Applies this backend's pending migrations.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        match self {
+            Db::Sqlite(sqlite) => {
+                sqlx::migrate!("migrations/sqlite")
+                    .run(&sqlite.write)
+                    .await?
+            }
+            Db::Postgres(pg) => sqlx::migrate!("migrations/postgres").run(pg).await?,
+        }
+        Ok(())
+    }
+
+    /// A cheap round trip, for readiness checks.
+    pub async fn ping(&self) -> StoreResult<()> {
+        on_reader!(self, |pool| {
+            sqlx::query("SELECT 1").execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            Db::Sqlite(_) => "sqlite",
+            Db::Postgres(_) => "postgres",
+        }
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Db::Sqlite(sqlite) => {
+                sqlite.read.close().await;
+                sqlite.write.close().await;
+            }
+            Db::Postgres(pg) => pg.close().await,
+        }
+    }
+}
+
+/// Decodes a JSON column written by this program.
+pub fn from_json<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> StoreResult<T> {
+    serde_json::from_value(value).map_err(|e| StoreError::Corrupt(e.into()))
+}

@@ -1,0 +1,460 @@
+//! Tenants and their owners. Every read is filtered by the caller's [`TenantScope`].
+
+use chrono::{DateTime, Utc};
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use super::{now, Db, StoreError, StoreResult};
+use crate::domain::access::TenantScope;
+use crate::domain::ids::{AgencyId, PlanId, TenantId, UserId};
+use crate::domain::limits::Limits;
+use crate::domain::tenant::{
+    BillingAlerts, NewOwner, NewTenant, Owner, Settings, Tenant, TenantChanges, TenantStatus,
+    TenantType, UsageSummary,
+};
+use crate::domain::validation::slugify;
+use crate::{in_transaction, on_reader};
+
+/// The tenant read: its row, its plan's entitlements and its owner.
+macro_rules! tenant_select {
+    () => {
+        "SELECT t.id, t.agency_id, t.name, t.slug, t.status, t.billing_mode, p.code AS plan_code, \
+         t.monthly_spend_limit_cents, t.max_agents, t.max_phone_numbers, t.max_concurrent_calls, \
+         t.monthly_call_limit, t.max_minutes_per_month, \
+         p.monthly_spend_limit_cents AS plan_monthly_spend_limit_cents, \
+         p.max_agents AS plan_max_agents, p.max_phone_numbers AS plan_max_phone_numbers, \
+         p.max_concurrent_calls AS plan_max_concurrent_calls, \
+         p.monthly_call_limit AS plan_monthly_call_limit, \
+         p.max_minutes_per_month AS plan_max_minutes_per_month, \
+         t.billing_alerts, t.settings, t.metadata, \
+         u.id AS owner_id, u.email AS owner_email, u.name AS owner_name, \
+         t.created_at, t.updated_at \
+         FROM tenants t JOIN plans p ON p.id = t.plan_id LEFT JOIN users u ON u.id = t.owner_user_id"
+    };
+}
+
+/// Visible to the scope bound at `$1` (agency) and `$2` (tenant); never soft-deleted.
+macro_rules! scoped {
+    () => {
+        " WHERE t.status <> 'deleted' AND ($1 IS NULL OR t.agency_id = $1) \
+         AND ($2 IS NULL OR t.id = $2)"
+    };
+}
+
+#[derive(sqlx::FromRow)]
+struct TenantRow {
+    id: TenantId,
+    agency_id: Option<AgencyId>,
+    name: String,
+    slug: String,
+    status: String,
+    billing_mode: String,
+    plan_code: String,
+    monthly_spend_limit_cents: Option<i64>,
+    max_agents: Option<i64>,
+    max_phone_numbers: Option<i64>,
+    max_concurrent_calls: Option<i64>,
+    monthly_call_limit: Option<i64>,
+    max_minutes_per_month: Option<i64>,
+    plan_monthly_spend_limit_cents: Option<i64>,
+    plan_max_agents: Option<i64>,
+    plan_max_phone_numbers: Option<i64>,
+    plan_max_concurrent_calls: Option<i64>,
+    plan_monthly_call_limit: Option<i64>,
+    plan_max_minutes_per_month: Option<i64>,
+    billing_alerts: Json<BillingAlerts>,
+    settings: Json<Settings>,
+    metadata: Json<serde_json::Map<String, serde_json::Value>>,
+    owner_id: Option<UserId>,
+    owner_email: Option<String>,
+    owner_name: Option<String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+/// Reads a snake_case enum stored as text.
+pub(crate) fn enum_from_text<T: serde::de::DeserializeOwned>(text: &str) -> StoreResult<T> {
+    super::from_json(serde_json::Value::String(text.to_owned()))
+}
+
+/// Writes a snake_case enum as text.
+pub(crate) fn enum_to_text<T: serde::Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(text)) => text,
+        _ => unreachable!("enums serialize to strings"),
+    }
+}
+
+impl TenantRow {
+    fn into_tenant(self) -> StoreResult<Tenant> {
+        let usage_limits = Limits {
+            monthly_spend_limit_cents: self.monthly_spend_limit_cents,
+            max_agents: self.max_agents,
+            max_phone_numbers: self.max_phone_numbers,
+            max_concurrent_calls: self.max_concurrent_calls,
+            monthly_call_limit: self.monthly_call_limit,
+            max_minutes_per_month: self.max_minutes_per_month,
+        };
+        let plan_limits = Limits {
+            monthly_spend_limit_cents: self.plan_monthly_spend_limit_cents,
+            max_agents: self.plan_max_agents,
+            max_phone_numbers: self.plan_max_phone_numbers,
+            max_concurrent_calls: self.plan_max_concurrent_calls,
+            monthly_call_limit: self.plan_monthly_call_limit,
+            max_minutes_per_month: self.plan_max_minutes_per_month,
+        };
+        let owner = match (self.owner_id, self.owner_email, self.owner_name) {
+            (Some(id), Some(email), Some(name)) => Some(Owner { id, email, name }),
+            _ => None,
+        };
+        Ok(Tenant {
+            id: self.id,
+            name: self.name,
+            slug: self.slug,
+            status: enum_from_text(&self.status)?,
+            plan: self.plan_code,
+            agency_id: self.agency_id,
+            billing_mode: enum_from_text(&self.billing_mode)?,
+            tenant_type: TenantType::for_agency(self.agency_id),
+            effective_limits: usage_limits.over(&plan_limits),
+            usage_limits,
+            billing_alerts: self.billing_alerts.0,
+            settings: self.settings.0,
+            metadata: self.metadata.0,
+            usage_current_month: UsageSummary::default(),
+            owner,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+/// Sort keys of the tenant list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TenantSort {
+    Name,
+    Slug,
+    CreatedAt,
+    UpdatedAt,
+}
+
+impl TenantSort {
+    fn column(self) -> &'static str {
+        match self {
+            TenantSort::Name => "t.name",
+            TenantSort::Slug => "t.slug",
+            TenantSort::CreatedAt => "t.created_at",
+            TenantSort::UpdatedAt => "t.updated_at",
+        }
+    }
+
+    /// The value of this key on a tenant, to resume a page after it.
+    pub fn key_of(self, tenant: &Tenant) -> SortValue {
+        match self {
+            TenantSort::Name => SortValue::Text(tenant.name.clone()),
+            TenantSort::Slug => SortValue::Text(tenant.slug.clone()),
+            TenantSort::CreatedAt => SortValue::Time(tenant.created_at),
+            TenantSort::UpdatedAt => SortValue::Time(tenant.updated_at),
+        }
+    }
+}
+
+/// A sort-key value carried in a cursor.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub enum SortValue {
+    Time(DateTime<Utc>),
+    Text(String),
+}
+
+/// Filters and position of one page of tenants.
+#[derive(Debug, Clone)]
+pub struct TenantQuery {
+    pub status: Option<TenantStatus>,
+    pub plan_code: Option<String>,
+    pub agency_id: Option<AgencyId>,
+    /// Case-insensitive prefix of the name or the slug.
+    pub name_prefix: Option<String>,
+    pub sort: TenantSort,
+    pub descending: bool,
+    /// Resume strictly after this (sort value, id).
+    pub after: Option<(SortValue, TenantId)>,
+    pub limit: i64,
+}
+
+/// A value bound to a dynamically built query.
+enum Arg {
+    Text(String),
+    Uuid(Uuid),
+    Time(DateTime<Utc>),
+    Int(i64),
+}
+
+fn escape_like(prefix: &str) -> String {
+    let mut escaped = String::with_capacity(prefix.len() + 1);
+    for c in prefix.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped.push('%');
+    escaped
+}
+
+impl TenantQuery {
+    /// The SQL after the SELECT and its arguments, numbered from `$3` (scope takes `$1`, `$2`).
+    fn to_sql(&self) -> (String, Vec<Arg>) {
+        let mut sql = String::from(scoped!());
+        let mut args = Vec::new();
+        let mut push = |sql: &mut String, clause: &str, arg: Arg| {
+            args.push(arg);
+            sql.push_str(&clause.replace('?', &format!("${}", args.len() + 2)));
+        };
+        if let Some(status) = self.status {
+            // The scope hides deleted tenants; asking for them by status shows them again.
+            if status == TenantStatus::Deleted {
+                sql = sql.replace("t.status <> 'deleted' AND ", "");
+            }
+            push(
+                &mut sql,
+                " AND t.status = ?",
+                Arg::Text(enum_to_text(&status)),
+            );
+        }
+        if let Some(code) = &self.plan_code {
+            push(&mut sql, " AND p.code = ?", Arg::Text(code.clone()));
+        }
+        if let Some(agency) = self.agency_id {
+            push(&mut sql, " AND t.agency_id = ?", Arg::Uuid(agency.0));
+        }
+        if let Some(prefix) = &self.name_prefix {
+            let pattern = escape_like(prefix);
+            push(
+                &mut sql,
+                " AND (lower(t.name) LIKE ? ESCAPE '\\'",
+                Arg::Text(pattern.clone()),
+            );
+            push(
+                &mut sql,
+                " OR t.slug LIKE ? ESCAPE '\\')",
+                Arg::Text(pattern),
+            );
+        }
+        let column = self.sort.column();
+        let (cmp, dir) = if self.descending {
+            ("<", "DESC")
+        } else {
+            (">", "ASC")
+        };
+        if let Some((value, id)) = &self.after {
+            let value = match value {
+                SortValue::Text(text) => Arg::Text(text.clone()),
+                SortValue::Time(time) => Arg::Time(*time),
+            };
+            push(&mut sql, &format!(" AND ({column}, t.id) {cmp} (?"), value);
+            push(&mut sql, ", ?)", Arg::Uuid(id.0));
+        }
+        sql.push_str(&format!(" ORDER BY {column} {dir}, t.id {dir}"));
+        push(&mut sql, " LIMIT ?", Arg::Int(self.limit));
+        (sql, args)
+    }
+}
+
+/// Inserts the owner, or finds the user who already has that e-mail address.
+macro_rules! upsert_owner {
+    ($executor:expr, $owner:expr) => {{
+        let owner: &NewOwner = $owner;
+        let (id,): (UserId,) = sqlx::query_as(
+            "INSERT INTO users (id, email, name, first_name, last_name, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (email) DO UPDATE SET email = excluded.email RETURNING id",
+        )
+        .bind(UserId::generate())
+        .bind(owner.email.to_lowercase())
+        .bind(&owner.name)
+        .bind(&owner.first_name)
+        .bind(&owner.last_name)
+        .bind(now())
+        .fetch_one($executor)
+        .await?;
+        id
+    }};
+}
+
+/// Writes the fields of `$changes` over `$current`.
+macro_rules! apply_changes {
+    ($executor:expr, $current:expr, $changes:expr, $plan_id:expr) => {{
+        let current: &Tenant = $current;
+        let changes: &TenantChanges = $changes;
+        let limits = changes.limits.unwrap_or(current.usage_limits);
+        // Keep `updated_at` strictly increasing: it is the version `If-Match` compares.
+        let updated_at = now().max(current.updated_at + chrono::Duration::microseconds(1));
+        sqlx::query(
+            "UPDATE tenants SET name = $2, slug = $3, plan_id = COALESCE($4, plan_id), \
+             billing_mode = $5, monthly_spend_limit_cents = $6, max_agents = $7, \
+             max_phone_numbers = $8, max_concurrent_calls = $9, monthly_call_limit = $10, \
+             max_minutes_per_month = $11, billing_alerts = $12, settings = $13, metadata = $14, \
+             updated_at = $15 WHERE id = $1",
+        )
+        .bind(current.id)
+        .bind(changes.name.as_ref().unwrap_or(&current.name))
+        .bind(changes.slug.as_ref().unwrap_or(&current.slug))
+        .bind($plan_id)
+        .bind(enum_to_text(
+            &changes.billing_mode.unwrap_or(current.billing_mode),
+        ))
+        .bind(limits.monthly_spend_limit_cents)
+        .bind(limits.max_agents)
+        .bind(limits.max_phone_numbers)
+        .bind(limits.max_concurrent_calls)
+        .bind(limits.monthly_call_limit)
+        .bind(limits.max_minutes_per_month)
+        .bind(Json(
+            changes
+                .billing_alerts
+                .as_ref()
+                .unwrap_or(&current.billing_alerts),
+        ))
+        .bind(Json(changes.settings.as_ref().unwrap_or(&current.settings)))
+        .bind(Json(changes.metadata.as_ref().unwrap_or(&current.metadata)))
+        .bind(updated_at)
+        .execute($executor)
+        .await
+        .map_err(StoreError::from)?;
+    }};
+}
+
+impl Db {
+    pub async fn find_tenant(&self, scope: TenantScope, id: TenantId) -> StoreResult<Tenant> {
+        let row: Option<TenantRow> = on_reader!(self, |pool| {
+            sqlx::query_as(concat!(tenant_select!(), scoped!(), " AND t.id = $3"))
+                .bind(scope.agency_id)
+                .bind(scope.tenant_id)
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
+        });
+        row.ok_or(StoreError::NotFound)?.into_tenant()
+    }
+
+    pub async fn list_tenants(
+        &self,
+        scope: TenantScope,
+        query: &TenantQuery,
+    ) -> StoreResult<Vec<Tenant>> {
+        let (filter, args) = query.to_sql();
+        let sql = format!("{}{filter}", tenant_select!());
+        let rows: Vec<TenantRow> = on_reader!(self, |pool| {
+            let mut q = sqlx::query_as(&sql)
+                .bind(scope.agency_id)
+                .bind(scope.tenant_id);
+            for arg in &args {
+                q = match arg {
+                    Arg::Text(text) => q.bind(text.as_str()),
+                    Arg::Uuid(uuid) => q.bind(*uuid),
+                    Arg::Time(time) => q.bind(*time),
+                    Arg::Int(int) => q.bind(*int),
+                };
+            }
+            q.fetch_all(pool).await?
+        });
+        rows.into_iter().map(TenantRow::into_tenant).collect()
+    }
+
+    /// Creates a tenant with its owner. A taken slug is `Conflict { "tenants.slug" }`, unless
+    /// the slug was derived from the name, in which case a short suffix makes it unique.
+    pub async fn create_tenant(&self, new: &NewTenant, plan_id: PlanId) -> StoreResult<Tenant> {
+        let id = TenantId::generate();
+        let at = now();
+        let row: TenantRow = in_transaction!(self, |tx| {
+            let owner_id = match &new.owner {
+                Some(owner) => Some(upsert_owner!(&mut *tx, owner)),
+                None => None,
+            };
+            let mut slug = new.slug.clone().unwrap_or_else(|| slugify(&new.name));
+            for attempt in 0.. {
+                let inserted: Option<(TenantId,)> = sqlx::query_as(
+                    "INSERT INTO tenants (id, agency_id, name, slug, status, plan_id, billing_mode, \
+                     owner_user_id, monthly_spend_limit_cents, max_agents, max_phone_numbers, \
+                     max_concurrent_calls, monthly_call_limit, max_minutes_per_month, \
+                     billing_alerts, settings, metadata, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, 'active', $5, $6, $7, $8, $9, $10, $11, $12, $13, \
+                     $14, $15, $16, $17, $17) ON CONFLICT (slug) DO NOTHING RETURNING id",
+                )
+                .bind(id)
+                .bind(new.agency_id)
+                .bind(&new.name)
+                .bind(&slug)
+                .bind(plan_id)
+                .bind(enum_to_text(&new.billing_mode))
+                .bind(owner_id)
+                .bind(new.limits.monthly_spend_limit_cents)
+                .bind(new.limits.max_agents)
+                .bind(new.limits.max_phone_numbers)
+                .bind(new.limits.max_concurrent_calls)
+                .bind(new.limits.monthly_call_limit)
+                .bind(new.limits.max_minutes_per_month)
+                .bind(Json(&new.billing_alerts))
+                .bind(Json(&new.settings))
+                .bind(Json(&new.metadata))
+                .bind(at)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if inserted.is_some() {
+                    break;
+                }
+                if new.slug.is_some() || attempt == 3 {
+                    return Err(StoreError::Conflict {
+                        constraint: "tenants.slug".to_owned(),
+                    });
+                }
+                let base: String = slugify(&new.name).chars().take(56).collect();
+                let suffix = &id.to_string()[24..];
+                slug = format!("{}-{suffix}{attempt}", base.trim_end_matches('-'));
+            }
+            sqlx::query_as(concat!(tenant_select!(), " WHERE t.id = $1"))
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?
+        });
+        row.into_tenant()
+    }
+
+    /// Applies `change` to the current tenant under a write lock, so concurrent partial
+    /// updates never overwrite each other. `expected` is an `If-Match` version.
+    pub async fn update_tenant<E>(
+        &self,
+        scope: TenantScope,
+        id: TenantId,
+        expected: Option<DateTime<Utc>>,
+        change: impl FnOnce(&Tenant) -> Result<(TenantChanges, Option<PlanId>), E>,
+    ) -> Result<Tenant, E>
+    where
+        E: From<StoreError>,
+    {
+        let row: TenantRow = in_transaction!(self, |tx, backend| {
+            let lock = backend.lock_clause("t");
+            let sql = format!("{}{} AND t.id = $3{lock}", tenant_select!(), scoped!());
+            let current: Option<TenantRow> = sqlx::query_as(&sql)
+                .bind(scope.agency_id)
+                .bind(scope.tenant_id)
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(StoreError::from)?;
+            let current = current.ok_or(StoreError::NotFound)?.into_tenant()?;
+            if expected.is_some_and(|version| version != current.updated_at) {
+                return Err(StoreError::Stale.into());
+            }
+            let (changes, plan_id) = change(&current)?;
+            apply_changes!(&mut *tx, &current, &changes, plan_id);
+            sqlx::query_as(concat!(tenant_select!(), " WHERE t.id = $1"))
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(StoreError::from)?
+        });
+        row.into_tenant().map_err(E::from)
+    }
+}
