@@ -46,6 +46,10 @@ pub struct ServeArgs {
     /// on first start.
     #[arg(long, env = "TENANTRY_MASTER_KEY", hide_env_values = true)]
     pub master_key: Option<String>,
+    /// Seconds an admitted call keeps its slot without a heartbeat before it expires.
+    #[arg(long, env = "TENANTRY_CALL_LEASE_SECONDS", default_value_t = 120,
+          value_parser = clap::value_parser!(i64).range(1..=86_400))]
+    pub call_lease_seconds: i64,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,13 +1,12 @@
 //! Starting the service: database, bootstrap key, background jobs and the HTTP listener.
 
 use std::future::Future;
-use std::time::Duration;
-
 use tokio::net::TcpListener;
 
 use crate::cli::ServeArgs;
 use crate::http::{app, AppState};
-use crate::store::{idempotency, now, Db};
+use crate::store::Db;
+use crate::workers;
 
 /// Connects and migrates the database named by `url`.
 pub async fn open_database(url: &str) -> anyhow::Result<Db> {
@@ -43,22 +42,6 @@ async fn bootstrap_platform_key(db: &Db, master_key: Option<&str>) -> anyhow::Re
     Ok(())
 }
 
-/// Deletes expired idempotency records now and then.
-async fn purge_idempotency_records(db: Db) {
-    let mut tick = tokio::time::interval(Duration::from_secs(600));
-    loop {
-        tick.tick().await;
-        match db
-            .purge_idempotency_keys(now() - idempotency::RETENTION)
-            .await
-        {
-            Ok(purged) if purged > 0 => tracing::info!(purged, "expired idempotency records"),
-            Ok(_) => {}
-            Err(error) => tracing::warn!(error = ?error, "idempotency purge failed"),
-        }
-    }
-}
-
 /// Serves until `shutdown` resolves.
 pub async fn serve(
     args: &ServeArgs,
@@ -70,12 +53,18 @@ pub async fn serve(
     let address = listener.local_addr()?;
     tracing::info!(%address, database = db.backend_name(), "tenantry listening");
     println!("tenantry listening on http://{address}");
-    let purge = tokio::spawn(purge_idempotency_records(db.clone()));
-    let state = AppState::new(db.clone(), args.master_key.as_deref());
+    let lease = chrono::Duration::seconds(args.call_lease_seconds);
+    let jobs = [
+        tokio::spawn(workers::purge_idempotency_records(db.clone())),
+        tokio::spawn(workers::reap_expired_calls(db.clone(), lease)),
+    ];
+    let state = AppState::new(db.clone(), args.master_key.as_deref()).with_call_lease(lease);
     axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown)
         .await?;
-    purge.abort();
+    for job in jobs {
+        job.abort();
+    }
     db.close().await;
     Ok(())
 }

@@ -2,9 +2,11 @@
 
 pub mod access;
 pub mod agency;
+pub mod agent;
 pub mod api_key;
 pub mod ids;
 pub mod limits;
+pub mod metering;
 pub mod plan;
 pub mod tenant;
 pub mod validation;

@@ -196,18 +196,35 @@ pub struct Owner {
 }
 
 /// Usage in the current billing period, read from counters.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UsageSummary {
     pub conversations: i64,
-    /// Whole minutes, rounded up from seconds.
-    pub total_minutes: i64,
+    /// `totalSeconds / 60`, to two decimals.
+    pub total_minutes: f64,
+    pub total_seconds: i64,
     pub total_cost_cents: i64,
 }
 
-/// Minutes billed for a number of seconds: every started minute counts.
-pub fn minutes_from_seconds(seconds: i64) -> i64 {
-    (seconds + 59).div_euclid(60)
+impl UsageSummary {
+    pub fn new(conversations: i64, seconds: i64, cost_cents: i64) -> Self {
+        Self {
+            conversations,
+            total_minutes: minutes_from_seconds(seconds),
+            total_seconds: seconds,
+            total_cost_cents: cost_cents,
+        }
+    }
+}
+
+/// Minutes from seconds, to two decimals (so the seconds can be recovered exactly).
+pub fn minutes_from_seconds(seconds: i64) -> f64 {
+    (seconds as f64 / 60.0 * 100.0).round() / 100.0
+}
+
+/// US dollars from cents, for the fields the seeds show in USD.
+pub fn usd_from_cents(cents: i64) -> f64 {
+    cents as f64 / 100.0
 }
 
 /// A tenant as every surface reads it.
@@ -308,11 +325,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_started_minute_counts() {
-        assert_eq!(minutes_from_seconds(0), 0);
-        assert_eq!(minutes_from_seconds(1), 1);
-        assert_eq!(minutes_from_seconds(60), 1);
-        assert_eq!(minutes_from_seconds(61), 2);
+    fn minutes_keep_the_seconds() {
+        assert_eq!(minutes_from_seconds(0), 0.0);
+        assert_eq!(minutes_from_seconds(60), 1.0);
+        assert_eq!(minutes_from_seconds(90), 1.5);
+        for seconds in 0..100_000 {
+            assert_eq!(
+                (minutes_from_seconds(seconds) * 60.0).round() as i64,
+                seconds
+            );
+        }
     }
 
     #[test]

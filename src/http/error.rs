@@ -15,6 +15,7 @@ use crate::store::StoreError;
 
 /// A problem detail (RFC 9457).
 #[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct Problem {
     /// A URI naming the kind of problem.
     #[serde(rename = "type")]
@@ -99,6 +100,9 @@ pub enum ApiError {
     /// 429: a usage limit refuses the request.
     #[error("{} reached", .0.limit)]
     LimitExceeded(LimitRefusal),
+    /// 403: a resource quota (such as `maxAgents`) is used up.
+    #[error("{} reached", .0.limit)]
+    QuotaReached(LimitRefusal),
     /// 500: our fault; the cause is logged, not sent.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -118,7 +122,9 @@ impl ApiError {
         match self {
             ApiError::MalformedJson(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) | ApiError::TenantInactive => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_) | ApiError::TenantInactive | ApiError::QuotaReached(_) => {
+                StatusCode::FORBIDDEN
+            }
             ApiError::NotFound(_) | ApiError::RouteNotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict { .. } | ApiError::IdempotencyInFlight => StatusCode::CONFLICT,
@@ -149,7 +155,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::Validation(_) => "validation_failed",
             ApiError::IdempotencyMismatch => "idempotency_key_reused",
-            ApiError::LimitExceeded(refusal) => refusal.code,
+            ApiError::LimitExceeded(refusal) | ApiError::QuotaReached(refusal) => refusal.code,
             ApiError::Internal(_) => "internal_error",
         }
     }
@@ -185,7 +191,7 @@ impl ApiError {
                     message: detail.clone(),
                 }];
             }
-            ApiError::LimitExceeded(refusal) => {
+            ApiError::LimitExceeded(refusal) | ApiError::QuotaReached(refusal) => {
                 problem.detail = format!(
                     "{} is {} and the current value is {}",
                     refusal.limit, refusal.limit_value, refusal.current

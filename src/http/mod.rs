@@ -14,9 +14,13 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::domain::api_key::hash_secret;
 use crate::store::Db;
 
+pub mod access;
 pub mod agencies;
+pub mod agents;
+pub mod analytics;
 pub mod api_keys;
 pub mod auth;
+pub mod calls;
 pub mod error;
 pub mod extract;
 pub mod idempotency;
@@ -27,6 +31,9 @@ pub mod pagination;
 pub mod patch;
 pub mod plans;
 pub mod tenants;
+pub mod usage;
+
+pub const DEFAULT_CALL_LEASE_SECONDS: i64 = 120;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -34,6 +41,8 @@ pub struct AppState {
     pub db: Db,
     /// Hash of the `--master-key`, if one was given.
     pub master_key_hash: Option<Arc<str>>,
+    /// How long an admitted call holds its slot without a heartbeat.
+    pub call_lease: chrono::Duration,
 }
 
 impl AppState {
@@ -41,7 +50,13 @@ impl AppState {
         Self {
             db,
             master_key_hash: master_key.map(|key| Arc::from(hash_secret(key))),
+            call_lease: chrono::Duration::seconds(DEFAULT_CALL_LEASE_SECONDS),
         }
+    }
+
+    pub fn with_call_lease(mut self, lease: chrono::Duration) -> Self {
+        self.call_lease = lease;
+        self
     }
 }
 
@@ -52,6 +67,10 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .merge(agencies::router())
         .merge(plans::router())
         .merge(api_keys::router())
+        .merge(agents::router())
+        .merge(calls::router())
+        .merge(usage::router())
+        .merge(analytics::router())
 }
 
 /// The OpenAPI document of the whole service.

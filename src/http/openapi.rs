@@ -27,6 +27,10 @@ use crate::domain::validation::FieldError;
         (name = "agencies", description = "Agencies (resellers)"),
         (name = "plans", description = "The plan catalog"),
         (name = "api-keys", description = "Bearer API keys"),
+        (name = "calls", description = "Call admission, heartbeats and ending (the data plane's hot path)"),
+        (name = "usage", description = "Usage ingestion and limits"),
+        (name = "analytics", description = "Tenant and agency analytics"),
+        (name = "agents", description = "A tenant's voice agents"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
 )]

@@ -15,10 +15,13 @@ use sqlx::sqlite::{
 };
 
 pub mod agencies;
+pub mod agents;
 pub mod api_keys;
+pub mod calls;
 pub mod idempotency;
 pub mod plans;
 pub mod tenants;
+pub mod usage;
 
 /// Failures of the store, in the terms the HTTP layer needs.
 #[derive(Debug, thiserror::Error)]

@@ -8,6 +8,7 @@ use super::{now, Db, StoreError, StoreResult};
 use crate::domain::access::TenantScope;
 use crate::domain::ids::{AgencyId, PlanId, TenantId, UserId};
 use crate::domain::limits::Limits;
+use crate::domain::metering::Period;
 use crate::domain::tenant::{
     BillingAlerts, NewOwner, NewTenant, Owner, Settings, Tenant, TenantChanges, TenantStatus,
     TenantType, UsageSummary,
@@ -15,7 +16,8 @@ use crate::domain::tenant::{
 use crate::domain::validation::slugify;
 use crate::{in_transaction, on_reader};
 
-/// The tenant read: its row, its plan's entitlements and its owner.
+/// The tenant read: its row, its plan's entitlements, its owner and its usage in the period
+/// that starts on the date bound at `$1`.
 macro_rules! tenant_select {
     () => {
         "SELECT t.id, t.agency_id, t.name, t.slug, t.status, t.billing_mode, p.code AS plan_code, \
@@ -28,17 +30,24 @@ macro_rules! tenant_select {
          p.max_minutes_per_month AS plan_max_minutes_per_month, \
          t.billing_alerts, t.settings, t.metadata, \
          u.id AS owner_id, u.email AS owner_email, u.name AS owner_name, \
-         t.created_at, t.updated_at \
-         FROM tenants t JOIN plans p ON p.id = t.plan_id LEFT JOIN users u ON u.id = t.owner_user_id"
+         t.created_at, t.updated_at, \
+         m.calls AS usage_calls, m.seconds AS usage_seconds, m.cost_cents AS usage_cost_cents \
+         FROM tenants t JOIN plans p ON p.id = t.plan_id LEFT JOIN users u ON u.id = t.owner_user_id \
+         LEFT JOIN tenant_usage m ON m.tenant_id = t.id AND m.period_start = $1"
     };
 }
 
-/// Visible to the scope bound at `$1` (agency) and `$2` (tenant); never soft-deleted.
+/// Visible to the scope bound at `$2` (agency) and `$3` (tenant); never soft-deleted.
 macro_rules! scoped {
     () => {
-        " WHERE t.status <> 'deleted' AND ($1 IS NULL OR t.agency_id = $1) \
-         AND ($2 IS NULL OR t.id = $2)"
+        " WHERE t.status <> 'deleted' AND ($2 IS NULL OR t.agency_id = $2) \
+         AND ($3 IS NULL OR t.id = $3)"
     };
+}
+
+/// The first day of the period whose usage a tenant read shows.
+fn current_period() -> chrono::NaiveDate {
+    Period::containing(now()).start
 }
 
 #[derive(sqlx::FromRow)]
@@ -70,6 +79,9 @@ struct TenantRow {
     owner_name: Option<String>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    usage_calls: Option<i64>,
+    usage_seconds: Option<i64>,
+    usage_cost_cents: Option<i64>,
 }
 
 /// Reads a snake_case enum stored as text.
@@ -121,7 +133,11 @@ impl TenantRow {
             billing_alerts: self.billing_alerts.0,
             settings: self.settings.0,
             metadata: self.metadata.0,
-            usage_current_month: UsageSummary::default(),
+            usage_current_month: UsageSummary::new(
+                self.usage_calls.unwrap_or(0),
+                self.usage_seconds.unwrap_or(0),
+                self.usage_cost_cents.unwrap_or(0),
+            ),
             owner,
             created_at: self.created_at,
             updated_at: self.updated_at,
@@ -203,13 +219,14 @@ fn escape_like(prefix: &str) -> String {
 }
 
 impl TenantQuery {
-    /// The SQL after the SELECT and its arguments, numbered from `$3` (scope takes `$1`, `$2`).
+    /// The SQL after the SELECT and its arguments, numbered from `$4` (the period and the
+    /// scope take `$1` to `$3`).
     fn to_sql(&self) -> (String, Vec<Arg>) {
         let mut sql = String::from(scoped!());
         let mut args = Vec::new();
         let mut push = |sql: &mut String, clause: &str, arg: Arg| {
             args.push(arg);
-            sql.push_str(&clause.replace('?', &format!("${}", args.len() + 2)));
+            sql.push_str(&clause.replace('?', &format!("${}", args.len() + 3)));
         };
         if let Some(status) = self.status {
             // The scope hides deleted tenants; asking for them by status shows them again.
@@ -328,7 +345,8 @@ macro_rules! apply_changes {
 impl Db {
     pub async fn find_tenant(&self, scope: TenantScope, id: TenantId) -> StoreResult<Tenant> {
         let row: Option<TenantRow> = on_reader!(self, |pool| {
-            sqlx::query_as(concat!(tenant_select!(), scoped!(), " AND t.id = $3"))
+            sqlx::query_as(concat!(tenant_select!(), scoped!(), " AND t.id = $4"))
+                .bind(current_period())
                 .bind(scope.agency_id)
                 .bind(scope.tenant_id)
                 .bind(id)
@@ -336,6 +354,22 @@ impl Db {
                 .await?
         });
         row.ok_or(StoreError::NotFound)?.into_tenant()
+    }
+
+    /// Whether the scope can see the tenant (a cheap check for sub-resource routes).
+    pub async fn tenant_visible(&self, scope: TenantScope, id: TenantId) -> StoreResult<bool> {
+        let found: Option<(TenantId,)> = on_reader!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id FROM tenants WHERE id = $1 AND status <> 'deleted' \
+                 AND ($2 IS NULL OR agency_id = $2) AND ($3 IS NULL OR id = $3)",
+            )
+            .bind(id)
+            .bind(scope.agency_id)
+            .bind(scope.tenant_id)
+            .fetch_optional(pool)
+            .await?
+        });
+        Ok(found.is_some())
     }
 
     pub async fn list_tenants(
@@ -413,7 +447,12 @@ impl Db {
                 let suffix = &id.to_string()[24..];
                 slug = format!("{}-{suffix}{attempt}", base.trim_end_matches('-'));
             }
-            sqlx::query_as(concat!(tenant_select!(), " WHERE t.id = $1"))
+            sqlx::query("INSERT INTO tenant_counters (tenant_id) VALUES ($1)")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query_as(concat!(tenant_select!(), " WHERE t.id = $2"))
+                .bind(current_period())
                 .bind(id)
                 .fetch_one(&mut *tx)
                 .await?
@@ -435,8 +474,9 @@ impl Db {
     {
         let row: TenantRow = in_transaction!(self, |tx, backend| {
             let lock = backend.lock_clause("t");
-            let sql = format!("{}{} AND t.id = $3{lock}", tenant_select!(), scoped!());
+            let sql = format!("{}{} AND t.id = $4{lock}", tenant_select!(), scoped!());
             let current: Option<TenantRow> = sqlx::query_as(&sql)
+                .bind(current_period())
                 .bind(scope.agency_id)
                 .bind(scope.tenant_id)
                 .bind(id)
@@ -449,7 +489,8 @@ impl Db {
             }
             let (changes, plan_id) = change(&current)?;
             apply_changes!(&mut *tx, &current, &changes, plan_id);
-            sqlx::query_as(concat!(tenant_select!(), " WHERE t.id = $1"))
+            sqlx::query_as(concat!(tenant_select!(), " WHERE t.id = $2"))
+                .bind(current_period())
                 .bind(id)
                 .fetch_one(&mut *tx)
                 .await

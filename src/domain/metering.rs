@@ -1,0 +1,419 @@
+//! Metering: billing periods, calls, usage events and the rules of admission.
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::ids::{AgentId, CallId, TenantId};
+use super::limits::{EffectiveLimits, LimitKey, MAX_CENTS};
+use super::tenant::{ActionAt100, TenantStatus};
+use super::validation::{FieldError, Violations};
+
+/// A billing period: `[start, end)` in whole UTC days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Period {
+    pub start: NaiveDate,
+    /// First day after the period.
+    pub end: NaiveDate,
+}
+
+impl Period {
+    /// The period that holds `at`. Today the calendar month in UTC; a subscription's billing
+    /// period replaces this one function.
+    pub fn containing(at: DateTime<Utc>) -> Period {
+        let day = at.date_naive();
+        let start = day.with_day(1).expect("day 1 exists");
+        let end = if start.month() == 12 {
+            NaiveDate::from_ymd_opt(start.year() + 1, 1, 1)
+        } else {
+            NaiveDate::from_ymd_opt(start.year(), start.month() + 1, 1)
+        }
+        .expect("the first of a month exists");
+        Period { start, end }
+    }
+}
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Phone,
+    Webrtc,
+    Webchat,
+}
+
+impl Channel {
+    pub const ALL: [Channel; 3] = [Channel::Phone, Channel::Webrtc, Channel::Webchat];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Phone => "phone",
+            Channel::Webrtc => "webrtc",
+            Channel::Webchat => "webchat",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Channel> {
+        Channel::ALL.into_iter().find(|c| c.as_str() == text)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    Inbound,
+    Outbound,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CallStatus {
+    /// Admitted and holding a concurrency slot.
+    Active,
+    /// Ended by the data plane.
+    Completed,
+    /// Its lease ran out: the data plane stopped sending heartbeats.
+    Expired,
+}
+
+/// One conversation.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Call {
+    pub id: CallId,
+    pub tenant_id: TenantId,
+    pub agent_id: Option<AgentId>,
+    pub channel: Channel,
+    pub direction: Option<Direction>,
+    pub external_id: Option<String>,
+    #[schema(value_type = Object)]
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+    pub status: CallStatus,
+    pub started_at: DateTime<Utc>,
+    /// When the call expires unless a heartbeat extends it.
+    pub lease_expires_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub duration_seconds: Option<i64>,
+    pub cost_cents: Option<i64>,
+    pub sentiment_score: Option<f64>,
+    pub ended_reason: Option<String>,
+    pub recording_url: Option<String>,
+}
+
+/// Sentiment is stored in millionths so that sums are exact.
+pub fn sentiment_to_micros(score: f64) -> i64 {
+    (score * 1_000_000.0).round() as i64
+}
+
+pub fn sentiment_from_micros(micros: i64) -> f64 {
+    micros as f64 / 1_000_000.0
+}
+
+/// The largest duration accepted for one call: a week.
+pub const MAX_CALL_SECONDS: i64 = 7 * 24 * 3600;
+/// Events further in the future than this are refused (clock skew allowance).
+pub const FUTURE_TOLERANCE: Duration = Duration::minutes(5);
+/// The most events one batch may carry.
+pub const MAX_BATCH: usize = 1000;
+
+/// A checked request to start a call.
+#[derive(Debug, Clone)]
+pub struct NewCall {
+    pub channel: Channel,
+    pub agent_id: Option<AgentId>,
+    pub direction: Option<Direction>,
+    pub external_id: Option<String>,
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+}
+
+/// What a call used, as reported when it ends.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallOutcome {
+    pub duration_seconds: i64,
+    pub cost_cents: i64,
+    pub sentiment_score: Option<f64>,
+    pub ended_reason: Option<String>,
+    pub recording_url: Option<String>,
+}
+
+impl CallOutcome {
+    pub fn check(&self, violations: &mut Violations) {
+        violations.range(
+            "durationSeconds",
+            self.duration_seconds,
+            0,
+            MAX_CALL_SECONDS,
+        );
+        violations.range("costCents", self.cost_cents, 0, MAX_CENTS);
+        check_sentiment("sentimentScore", self.sentiment_score, violations);
+        if let Some(reason) = &self.ended_reason {
+            violations.length("endedReason", reason, 1, 255);
+        }
+        if let Some(url) = &self.recording_url {
+            violations.parsed("recordingUrl", super::validation::parse_http_url(url));
+        }
+    }
+
+    /// Identifies the request, so ending a call twice with the same body is a replay.
+    pub fn fingerprint(&self) -> String {
+        format!(
+            "{}|{}|{:?}|{:?}|{:?}",
+            self.duration_seconds,
+            self.cost_cents,
+            self.sentiment_score.map(sentiment_to_micros),
+            self.ended_reason,
+            self.recording_url
+        )
+    }
+}
+
+fn check_sentiment(field: &str, score: Option<f64>, violations: &mut Violations) {
+    if let Some(score) = score {
+        if !score.is_finite() || !(-1.0..=1.0).contains(&score) {
+            violations.add(field, "out_of_range", "must be between -1 and 1");
+        }
+    }
+}
+
+/// One completed call reported after the fact.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UsageEvent {
+    /// Chosen by the client; deduplicated per tenant.
+    pub id: String,
+    pub occurred_at: DateTime<Utc>,
+    pub channel: Channel,
+    pub duration_seconds: i64,
+    pub cost_cents: i64,
+    pub sentiment_score: Option<f64>,
+    pub agent_id: Option<AgentId>,
+}
+
+impl UsageEvent {
+    /// Checks one event of a batch, naming fields as `events[i].field`.
+    pub fn check(&self, index: usize, now: DateTime<Utc>, violations: &mut Violations) {
+        let field = |name: &str| format!("events[{index}].{name}");
+        violations.length(&field("id"), &self.id, 1, 255);
+        if self.occurred_at > now + FUTURE_TOLERANCE {
+            violations.add(
+                field("occurredAt"),
+                "in_future",
+                "must not be more than 5 minutes in the future",
+            );
+        }
+        violations.range(
+            &field("durationSeconds"),
+            self.duration_seconds,
+            0,
+            MAX_CALL_SECONDS,
+        );
+        violations.range(&field("costCents"), self.cost_cents, 0, MAX_CENTS);
+        check_sentiment(&field("sentimentScore"), self.sentiment_score, violations);
+    }
+}
+
+/// What ingestion did with a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+pub struct IngestOutcome {
+    pub accepted: i64,
+    pub duplicates: i64,
+}
+
+/// Usage of one tenant in one period, as the counters hold it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PeriodUsage {
+    pub calls: i64,
+    pub seconds: i64,
+    pub cost_cents: i64,
+}
+
+/// What admission reads under the tenant's lock.
+#[derive(Debug, Clone)]
+pub struct AdmissionState {
+    pub status: TenantStatus,
+    pub limits: EffectiveLimits,
+    pub action_at_100: ActionAt100,
+    pub active_calls: i64,
+    pub usage: PeriodUsage,
+}
+
+/// Why a call may not start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    TenantInactive,
+    Limit {
+        key: LimitKey,
+        code: &'static str,
+        limit: i64,
+        current: i64,
+    },
+}
+
+impl AdmissionState {
+    /// The first rule that refuses a new call, if any.
+    pub fn refusal(&self) -> Option<Refusal> {
+        if self.status != TenantStatus::Active {
+            return Some(Refusal::TenantInactive);
+        }
+        let minutes_used = self.usage.seconds / 60;
+        let mut checks = vec![
+            (
+                LimitKey::MaxConcurrentCalls,
+                "concurrency_limit_exceeded",
+                self.active_calls,
+                self.active_calls,
+            ),
+            (
+                LimitKey::MonthlyCallLimit,
+                "monthly_call_limit_exceeded",
+                self.usage.calls,
+                self.usage.calls,
+            ),
+            // Compared in seconds, so a part-used minute still counts as available.
+            (
+                LimitKey::MaxMinutesPerMonth,
+                "monthly_minute_limit_exceeded",
+                self.usage.seconds,
+                minutes_used,
+            ),
+        ];
+        if self.action_at_100 == ActionAt100::BlockNewCalls {
+            checks.push((
+                LimitKey::MonthlySpendLimitCents,
+                "spend_limit_exceeded",
+                self.usage.cost_cents,
+                self.usage.cost_cents,
+            ));
+        }
+        checks.into_iter().find_map(|(key, code, used, reported)| {
+            let limit = self.limits.get(key)?;
+            let capacity = if key == LimitKey::MaxMinutesPerMonth {
+                limit.saturating_mul(60)
+            } else {
+                limit
+            };
+            (used >= capacity).then_some(Refusal::Limit {
+                key,
+                code,
+                limit,
+                current: reported,
+            })
+        })
+    }
+}
+
+/// Checks a batch whole: every bad event is reported and nothing is stored.
+pub fn check_batch(events: &[UsageEvent], now: DateTime<Utc>) -> Result<(), Vec<FieldError>> {
+    let mut violations = Violations::default();
+    if events.len() > MAX_BATCH {
+        violations.add(
+            "events",
+            "too_many_items",
+            format!("at most {MAX_BATCH} events"),
+        );
+    }
+    for (index, event) in events.iter().enumerate() {
+        event.check(index, now, &mut violations);
+    }
+    violations.finish(|| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(active: i64, usage: PeriodUsage) -> AdmissionState {
+        AdmissionState {
+            status: TenantStatus::Active,
+            limits: EffectiveLimits {
+                max_concurrent_calls: Some(2),
+                monthly_call_limit: Some(10),
+                max_minutes_per_month: Some(5),
+                monthly_spend_limit_cents: Some(100),
+                ..EffectiveLimits::default()
+            },
+            action_at_100: ActionAt100::NotifyOnly,
+            active_calls: active,
+            usage,
+        }
+    }
+
+    #[test]
+    fn months_are_periods() {
+        let at = DateTime::parse_from_rfc3339("2025-12-31T23:59:59Z")
+            .unwrap()
+            .to_utc();
+        let period = Period::containing(at);
+        assert_eq!(period.start.to_string(), "2025-12-01");
+        assert_eq!(period.end.to_string(), "2026-01-01");
+    }
+
+    #[test]
+    fn admission_refuses_at_each_limit() {
+        assert_eq!(state(1, PeriodUsage::default()).refusal(), None);
+        let refusal = state(2, PeriodUsage::default()).refusal().unwrap();
+        assert!(matches!(
+            refusal,
+            Refusal::Limit {
+                code: "concurrency_limit_exceeded",
+                limit: 2,
+                current: 2,
+                ..
+            }
+        ));
+        let calls = PeriodUsage {
+            calls: 10,
+            ..PeriodUsage::default()
+        };
+        assert!(matches!(
+            state(0, calls).refusal(),
+            Some(Refusal::Limit {
+                code: "monthly_call_limit_exceeded",
+                ..
+            })
+        ));
+        let almost = PeriodUsage {
+            seconds: 299,
+            ..PeriodUsage::default()
+        };
+        assert_eq!(state(0, almost).refusal(), None);
+        let minutes = PeriodUsage {
+            seconds: 300,
+            ..PeriodUsage::default()
+        };
+        assert!(matches!(
+            state(0, minutes).refusal(),
+            Some(Refusal::Limit {
+                code: "monthly_minute_limit_exceeded",
+                current: 5,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn spend_blocks_only_when_asked() {
+        let spent = PeriodUsage {
+            cost_cents: 100,
+            ..PeriodUsage::default()
+        };
+        assert_eq!(state(0, spent).refusal(), None);
+        let mut blocking = state(0, spent);
+        blocking.action_at_100 = ActionAt100::BlockNewCalls;
+        assert!(matches!(
+            blocking.refusal(),
+            Some(Refusal::Limit {
+                code: "spend_limit_exceeded",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn inactive_tenants_start_nothing() {
+        let mut inactive = state(0, PeriodUsage::default());
+        inactive.status = TenantStatus::Inactive;
+        assert_eq!(inactive.refusal(), Some(Refusal::TenantInactive));
+    }
+}

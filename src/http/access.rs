@@ -1,0 +1,52 @@
+//! Access to a tenant's sub-resources by `{tenantId}`, checked as cheaply as the caller
+//! allows: the hot paths (admission, end, ingestion) should not load the whole tenant.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+
+use super::error::{ApiError, ApiResult};
+use super::extract::PathId;
+use super::AppState;
+use crate::domain::access::Caller;
+use crate::domain::ids::TenantId;
+
+/// A tenant id from the path that the caller may use; anything else is a 404.
+#[derive(Debug, Clone, Copy)]
+pub struct TenantAccess {
+    pub tenant_id: TenantId,
+    pub caller: Caller,
+}
+
+impl FromRequestParts<AppState> for TenantAccess {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        let PathId(tenant_id) = PathId::<TenantId>::from_request_parts(parts, state).await?;
+        let visible = match caller {
+            // Authentication already found this tenant active.
+            Caller::Tenant { tenant_id: own, .. } => own == tenant_id,
+            _ => {
+                state
+                    .db
+                    .tenant_visible(caller.tenant_scope(), tenant_id)
+                    .await?
+            }
+        };
+        if visible {
+            Ok(TenantAccess { tenant_id, caller })
+        } else {
+            Err(ApiError::NotFound("tenant"))
+        }
+    }
+}
+
+impl TenantAccess {
+    /// Refuses tenant keys: what they may read, they may not set.
+    pub fn forbid_tenant_key(&self, what: &'static str) -> ApiResult<()> {
+        match self.caller {
+            Caller::Tenant { .. } => Err(ApiError::Forbidden(what)),
+            _ => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,288 @@
+//! Analytics in the shapes of the Client Management API: one tenant over a date range, and
+//! an agency across its tenants. Both read daily rollups only, so their cost depends on the
+//! number of days, not of calls.
+
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use chrono::{Days, NaiveDate};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::access::TenantAccess;
+use super::error::{ApiError, ApiResult, Problem};
+use super::extract::{Json, Query};
+use super::AppState;
+use crate::domain::access::Caller;
+use crate::domain::ids::{AgencyId, TenantId};
+use crate::domain::metering::{sentiment_from_micros, Channel, Period};
+use crate::domain::tenant::{minutes_from_seconds, usd_from_cents};
+use crate::store::{now, StoreError};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(tenant_analytics))
+        .routes(routes!(agency_analytics))
+}
+
+/// The longest range one request may cover, in days (inclusive).
+const MAX_RANGE_DAYS: u64 = 366;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct AnalyticsParams {
+    /// First day (UTC), inclusive; default the first day of the current month.
+    pub date_from: Option<NaiveDate>,
+    /// Last day (UTC), inclusive; default the last day of the current month.
+    pub date_to: Option<NaiveDate>,
+    /// The agency to report on (platform keys; agency keys get their own).
+    pub agency_id: Option<AgencyId>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+pub struct DateRange {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+}
+
+impl AnalyticsParams {
+    fn range(&self) -> ApiResult<DateRange> {
+        let month = Period::containing(now());
+        let from = self.date_from.unwrap_or(month.start);
+        let to = self
+            .date_to
+            .unwrap_or_else(|| month.end.pred_opt().unwrap_or(month.end));
+        if from > to {
+            return Err(ApiError::field(
+                "dateFrom",
+                "invalid_range",
+                "must not be after dateTo",
+            ));
+        }
+        if from
+            .checked_add_days(Days::new(MAX_RANGE_DAYS))
+            .is_some_and(|limit| to >= limit)
+        {
+            return Err(ApiError::field(
+                "dateTo",
+                "invalid_range",
+                format!("the range may cover at most {MAX_RANGE_DAYS} days"),
+            ));
+        }
+        Ok(DateRange { from, to })
+    }
+}
+
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct ChannelBreakdown {
+    pub phone: i64,
+    pub webrtc: i64,
+    pub webchat: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DailyPoint {
+    pub date: NaiveDate,
+    pub conversations: i64,
+    pub minutes: f64,
+    pub seconds: i64,
+    pub cost_usd: f64,
+    pub cost_cents: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantAnalytics {
+    pub tenant_id: TenantId,
+    pub period: DateRange,
+    pub conversations: i64,
+    /// `totalSeconds / 60`, to two decimals.
+    pub total_minutes: f64,
+    pub total_seconds: i64,
+    pub total_cost_usd: f64,
+    pub total_cost_cents: i64,
+    pub agent_count: i64,
+    pub active_agents: i64,
+    pub channel_breakdown: ChannelBreakdown,
+    /// Mean of the scores reported, `null` when none was.
+    pub avg_sentiment_score: Option<f64>,
+    /// Every day of the range, zeros included.
+    pub daily: Vec<DailyPoint>,
+}
+
+/// Usage analytics of one tenant over a date range.
+#[utoipa::path(get, path = "/api/v1/tenants/{tenantId}/analytics", tag = "analytics",
+    params(("tenantId" = TenantId, Path), AnalyticsParams),
+    responses((status = 200, body = TenantAnalytics)))]
+async fn tenant_analytics(
+    State(state): State<AppState>,
+    access: TenantAccess,
+    Query(params): Query<AnalyticsParams>,
+) -> ApiResult<Json<TenantAnalytics>> {
+    let range = params.range()?;
+    let rows = state
+        .db
+        .daily_usage(access.tenant_id, range.from, range.to)
+        .await?;
+    let agents = state.db.count_agents(access.tenant_id).await?;
+    let mut by_day: BTreeMap<NaiveDate, (i64, i64, i64)> = BTreeMap::new();
+    let mut breakdown = ChannelBreakdown::default();
+    let (mut seconds, mut cost, mut sentiment_sum, mut sentiment_count) = (0, 0, 0, 0);
+    for row in &rows {
+        let day = by_day.entry(row.day).or_default();
+        day.0 += row.conversations;
+        day.1 += row.seconds;
+        day.2 += row.cost_cents;
+        match Channel::parse(&row.channel) {
+            Some(Channel::Phone) => breakdown.phone += row.conversations,
+            Some(Channel::Webrtc) => breakdown.webrtc += row.conversations,
+            Some(Channel::Webchat) => breakdown.webchat += row.conversations,
+            None => {}
+        }
+        seconds += row.seconds;
+        cost += row.cost_cents;
+        sentiment_sum += row.sentiment_micros_sum;
+        sentiment_count += row.sentiment_count;
+    }
+    let daily = range
+        .from
+        .iter_days()
+        .take_while(|day| *day <= range.to)
+        .map(|date| {
+            let (conversations, seconds, cost) = by_day.get(&date).copied().unwrap_or_default();
+            DailyPoint {
+                date,
+                conversations,
+                minutes: minutes_from_seconds(seconds),
+                seconds,
+                cost_usd: usd_from_cents(cost),
+                cost_cents: cost,
+            }
+        })
+        .collect();
+    let avg = (sentiment_count > 0).then(|| {
+        let mean = sentiment_from_micros(sentiment_sum) / sentiment_count as f64;
+        (mean * 10_000.0).round() / 10_000.0
+    });
+    Ok(Json(TenantAnalytics {
+        tenant_id: access.tenant_id,
+        period: range,
+        conversations: breakdown.phone + breakdown.webrtc + breakdown.webchat,
+        total_minutes: minutes_from_seconds(seconds),
+        total_seconds: seconds,
+        total_cost_usd: usd_from_cents(cost),
+        total_cost_cents: cost,
+        agent_count: agents.total,
+        active_agents: agents.active,
+        channel_breakdown: breakdown,
+        avg_sentiment_score: avg,
+        daily,
+    }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TopTenant {
+    pub id: TenantId,
+    pub name: String,
+    pub conversations: i64,
+    /// What the agency bills the tenant, in USD: its cost plus the agency's markup.
+    pub revenue: f64,
+    pub cost_usd: f64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AgencyAnalytics {
+    pub agency_id: AgencyId,
+    pub period: DateRange,
+    pub total_tenants: i64,
+    pub active_tenants: i64,
+    pub total_conversations: i64,
+    pub total_cost_usd: f64,
+    pub total_cost_cents: i64,
+    /// The ten tenants with the most conversations.
+    pub top_tenants: Vec<TopTenant>,
+}
+
+/// Cost plus a markup in percent, rounded half up to the cent.
+fn with_markup(cost_cents: i64, markup_percent: i64) -> i64 {
+    let scaled = i128::from(cost_cents) * i128::from(100 + markup_percent);
+    i64::try_from((scaled + 50) / 100).unwrap_or(i64::MAX)
+}
+
+/// Usage across an agency's tenants.
+#[utoipa::path(get, path = "/api/v1/agency/analytics", tag = "analytics", params(AnalyticsParams),
+    responses((status = 200, body = AgencyAnalytics), (status = 403, body = Problem)))]
+async fn agency_analytics(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(params): Query<AnalyticsParams>,
+) -> ApiResult<Json<AgencyAnalytics>> {
+    let agency_id = match (caller, params.agency_id) {
+        (Caller::Agency { agency_id, .. }, None) => agency_id,
+        (Caller::Agency { agency_id, .. }, Some(asked)) if asked == agency_id => agency_id,
+        (Caller::Agency { .. }, Some(_)) => return Err(ApiError::NotFound("agency")),
+        (Caller::Platform { .. }, Some(asked)) => asked,
+        (Caller::Platform { .. }, None) => {
+            return Err(ApiError::field(
+                "agencyId",
+                "required",
+                "platform keys name the agency",
+            ))
+        }
+        (Caller::Tenant { .. }, _) => {
+            return Err(ApiError::Forbidden("agency analytics need an agency key"))
+        }
+    };
+    let range = params.range()?;
+    let agency = state.db.find_agency(agency_id).await.map_err(|e| match e {
+        StoreError::NotFound => ApiError::NotFound("agency"),
+        other => other.into(),
+    })?;
+    let (total_tenants, active_tenants) = state.db.agency_tenant_counts(agency_id).await?;
+    let mut totals = state
+        .db
+        .agency_tenant_totals(agency_id, range.from, range.to)
+        .await?;
+    let total_conversations = totals.iter().map(|t| t.conversations).sum();
+    let total_cost: i64 = totals.iter().map(|t| t.cost_cents).sum();
+    totals.sort_by(|a, b| b.conversations.cmp(&a.conversations).then(a.id.cmp(&b.id)));
+    let top_tenants = totals
+        .into_iter()
+        .take(10)
+        .map(|t| TopTenant {
+            id: t.id,
+            name: t.name,
+            conversations: t.conversations,
+            revenue: usd_from_cents(with_markup(t.cost_cents, agency.markup_percent)),
+            cost_usd: usd_from_cents(t.cost_cents),
+        })
+        .collect();
+    Ok(Json(AgencyAnalytics {
+        agency_id,
+        period: range,
+        total_tenants,
+        active_tenants,
+        total_conversations,
+        total_cost_usd: usd_from_cents(total_cost),
+        total_cost_cents: total_cost,
+        top_tenants,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_markup;
+
+    #[test]
+    fn markup_rounds_half_up_to_the_cent() {
+        assert_eq!(with_markup(1000, 0), 1000);
+        assert_eq!(with_markup(1000, 25), 1250);
+        assert_eq!(with_markup(1, 50), 2);
+        assert_eq!(with_markup(3, 10), 3);
+    }
+}

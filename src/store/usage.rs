@@ -1,0 +1,284 @@
+//! Usage: batch ingestion of completed calls, and the counters and rollups that stats and
+//! analytics read (never the calls themselves).
+
+use std::collections::{BTreeMap, HashSet};
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::calls::{add_daily_usage, add_period_usage, DailyDelta};
+use super::{now, Db, StoreResult};
+use crate::domain::ids::{AgencyId, AgentId, TenantId};
+use crate::domain::metering::{
+    sentiment_to_micros, Channel, IngestOutcome, Period, PeriodUsage, UsageEvent,
+};
+use crate::{in_transaction, on_reader};
+
+/// Columns bound per event in the multi-row insert.
+const EVENT_COLUMNS: usize = 9;
+
+/// `INSERT … VALUES ($1, …), (…) … RETURNING id` for `rows` events.
+fn insert_events_sql(rows: usize) -> String {
+    let mut sql = String::with_capacity(64 + rows * 64);
+    sql.push_str(
+        "INSERT INTO usage_events (tenant_id, id, occurred_at, channel, duration_seconds, \
+         cost_cents, sentiment_micros, agent_id, received_at) VALUES ",
+    );
+    for row in 0..rows {
+        if row > 0 {
+            sql.push_str(", ");
+        }
+        let base = row * EVENT_COLUMNS;
+        sql.push('(');
+        for column in 1..=EVENT_COLUMNS {
+            if column > 1 {
+                sql.push_str(", ");
+            }
+            sql.push('$');
+            sql.push_str(&(base + column).to_string());
+        }
+        sql.push(')');
+    }
+    sql.push_str(" ON CONFLICT (tenant_id, id) DO NOTHING RETURNING id");
+    sql
+}
+
+/// One day and channel of a tenant's usage.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct DailyUsage {
+    pub day: NaiveDate,
+    pub channel: String,
+    pub conversations: i64,
+    pub seconds: i64,
+    pub cost_cents: i64,
+    pub sentiment_micros_sum: i64,
+    pub sentiment_count: i64,
+}
+
+/// One tenant's totals over a date range.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct TenantTotals {
+    pub id: TenantId,
+    pub name: String,
+    pub conversations: i64,
+    pub cost_cents: i64,
+}
+
+/// Active calls, last call, and the period's calls, seconds and cost (absent before use).
+type LiveUsageRow = (
+    i64,
+    Option<DateTime<Utc>>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+);
+
+/// What the counters say of a tenant right now.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LiveUsage {
+    pub period: PeriodUsage,
+    pub active_calls: i64,
+    pub last_call_at: Option<DateTime<Utc>>,
+}
+
+impl Db {
+    /// Stores a checked batch: each id once per tenant, counters and rollups in the same
+    /// transaction. Ids are inserted in sorted order, so overlapping concurrent batches take
+    /// their locks in the same order and cannot deadlock.
+    pub async fn ingest_events(
+        &self,
+        tenant_id: TenantId,
+        events: &[UsageEvent],
+    ) -> StoreResult<IngestOutcome> {
+        let mut unique: Vec<&UsageEvent> = Vec::with_capacity(events.len());
+        let mut seen = HashSet::with_capacity(events.len());
+        for event in events {
+            if seen.insert(event.id.as_str()) {
+                unique.push(event);
+            }
+        }
+        unique.sort_by(|a, b| a.id.cmp(&b.id));
+        if unique.is_empty() {
+            return Ok(IngestOutcome {
+                accepted: 0,
+                duplicates: events.len() as i64,
+            });
+        }
+        let sql = insert_events_sql(unique.len());
+        let received_at = now();
+        let inserted: Vec<(String,)> = in_transaction!(self, |tx| {
+            let mut query = sqlx::query_as(&sql);
+            for event in &unique {
+                query = query
+                    .bind(tenant_id)
+                    .bind(event.id.as_str())
+                    .bind(event.occurred_at)
+                    .bind(event.channel.as_str())
+                    .bind(event.duration_seconds)
+                    .bind(event.cost_cents)
+                    .bind(event.sentiment_score.map(sentiment_to_micros))
+                    .bind(event.agent_id)
+                    .bind(received_at);
+            }
+            let inserted: Vec<(String,)> = query.fetch_all(&mut *tx).await?;
+            let accepted: HashSet<&str> = inserted.iter().map(|(id,)| id.as_str()).collect();
+            let mut periods: BTreeMap<NaiveDate, PeriodUsage> = BTreeMap::new();
+            let mut days: BTreeMap<(NaiveDate, Channel), DailyDelta> = BTreeMap::new();
+            for event in unique.iter().filter(|e| accepted.contains(e.id.as_str())) {
+                let period = periods
+                    .entry(Period::containing(event.occurred_at).start)
+                    .or_default();
+                period.calls += 1;
+                period.seconds += event.duration_seconds;
+                period.cost_cents += event.cost_cents;
+                days.entry((event.occurred_at.date_naive(), event.channel))
+                    .or_default()
+                    .add(
+                        1,
+                        event.duration_seconds,
+                        event.cost_cents,
+                        event.sentiment_score,
+                    );
+            }
+            for (period, usage) in &periods {
+                add_period_usage!(
+                    &mut *tx,
+                    tenant_id,
+                    *period,
+                    usage.calls,
+                    usage.seconds,
+                    usage.cost_cents
+                );
+            }
+            for ((day, channel), delta) in &days {
+                add_daily_usage!(&mut *tx, tenant_id, *day, channel, delta);
+            }
+            inserted
+        });
+        let accepted = inserted.len() as i64;
+        Ok(IngestOutcome {
+            accepted,
+            duplicates: events.len() as i64 - accepted,
+        })
+    }
+
+    /// Which of `ids` are agents of the tenant.
+    pub async fn known_agents(
+        &self,
+        tenant_id: TenantId,
+        ids: &[AgentId],
+    ) -> StoreResult<HashSet<AgentId>> {
+        let mut known = HashSet::new();
+        for id in ids.iter().collect::<HashSet<_>>() {
+            let found: Option<(AgentId,)> = on_reader!(self, |pool| {
+                sqlx::query_as("SELECT id FROM agents WHERE tenant_id = $1 AND id = $2")
+                    .bind(tenant_id)
+                    .bind(*id)
+                    .fetch_optional(pool)
+                    .await?
+            });
+            known.extend(found.map(|(id,)| id));
+        }
+        Ok(known)
+    }
+
+    /// The counters of a tenant for the period holding `at`.
+    pub async fn live_usage(
+        &self,
+        tenant_id: TenantId,
+        at: DateTime<Utc>,
+    ) -> StoreResult<LiveUsage> {
+        let row: Option<LiveUsageRow> = on_reader!(self, |pool| {
+            sqlx::query_as(
+                "SELECT c.active_calls, c.last_call_at, u.calls, u.seconds, u.cost_cents \
+                     FROM tenant_counters c LEFT JOIN tenant_usage u \
+                     ON u.tenant_id = c.tenant_id AND u.period_start = $2 WHERE c.tenant_id = $1",
+            )
+            .bind(tenant_id)
+            .bind(Period::containing(at).start)
+            .fetch_optional(pool)
+            .await?
+        });
+        Ok(row.map_or_else(
+            LiveUsage::default,
+            |(active, last, calls, seconds, cost)| LiveUsage {
+                period: PeriodUsage {
+                    calls: calls.unwrap_or(0),
+                    seconds: seconds.unwrap_or(0),
+                    cost_cents: cost.unwrap_or(0),
+                },
+                active_calls: active,
+                last_call_at: last,
+            },
+        ))
+    }
+
+    /// Daily rollups of a tenant from `from` to `to`, both included.
+    pub async fn daily_usage(
+        &self,
+        tenant_id: TenantId,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> StoreResult<Vec<DailyUsage>> {
+        Ok(on_reader!(self, |pool| {
+            sqlx::query_as(
+                "SELECT day, channel, conversations, seconds, cost_cents, sentiment_micros_sum, \
+                 sentiment_count FROM usage_daily \
+                 WHERE tenant_id = $1 AND day >= $2 AND day <= $3 ORDER BY day, channel",
+            )
+            .bind(tenant_id)
+            .bind(from)
+            .bind(to)
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
+    /// Each tenant of an agency with usage from `from` to `to`, with its totals.
+    pub async fn agency_tenant_totals(
+        &self,
+        agency_id: AgencyId,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> StoreResult<Vec<TenantTotals>> {
+        Ok(on_reader!(self, |pool| {
+            sqlx::query_as(
+                "SELECT t.id, t.name, CAST(SUM(d.conversations) AS BIGINT) AS conversations, \
+                 CAST(SUM(d.cost_cents) AS BIGINT) AS cost_cents \
+                 FROM tenants t JOIN usage_daily d ON d.tenant_id = t.id \
+                 WHERE t.agency_id = $1 AND t.status <> 'deleted' AND d.day >= $2 AND d.day <= $3 \
+                 GROUP BY t.id, t.name",
+            )
+            .bind(agency_id)
+            .bind(from)
+            .bind(to)
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
+    /// How many tenants an agency has, and how many are active.
+    pub async fn agency_tenant_counts(&self, agency_id: AgencyId) -> StoreResult<(i64, i64)> {
+        let (total, active): (i64, Option<i64>) = on_reader!(self, |pool| {
+            sqlx::query_as(
+                "SELECT COUNT(*), CAST(SUM(CASE WHEN status = 'active' THEN 1 ELSE 0 END) AS BIGINT) \
+                 FROM tenants WHERE agency_id = $1 AND status <> 'deleted'",
+            )
+            .bind(agency_id)
+            .fetch_one(pool)
+            .await?
+        });
+        Ok((total, active.unwrap_or(0)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn insert_sql_numbers_every_column() {
+        let sql = insert_events_sql(2);
+        assert!(sql.contains("($1, $2, $3, $4, $5, $6, $7, $8, $9), ($10,"));
+        assert!(sql.ends_with("($10, $11, $12, $13, $14, $15, $16, $17, $18) ON CONFLICT (tenant_id, id) DO NOTHING RETURNING id"));
+    }
+}
