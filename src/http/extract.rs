@@ -71,6 +71,7 @@ pub fn body_rejection(rejection: BytesRejection) -> ApiError {
 
 /// Parses JSON: syntax errors are 400, wrong shapes are 422 naming the field.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    reject_nul_characters(bytes)?;
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = match serde_path_to_error::deserialize(&mut deserializer) {
         Ok(value) => value,
@@ -87,6 +88,51 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         .end()
         .map_err(|e| ApiError::MalformedJson(strip_position(&e.to_string())))?;
     Ok(value)
+}
+
+/// PostgreSQL stores no NUL character in text or JSON, so none is accepted anywhere.
+fn reject_nul_characters(bytes: &[u8]) -> Result<(), ApiError> {
+    const ESCAPED_NUL: &[u8] = b"\\u0000";
+    if !bytes.windows(ESCAPED_NUL.len()).any(|w| w == ESCAPED_NUL) {
+        return Ok(());
+    }
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return Ok(()); // the parser reports the syntax error
+    };
+    match path_to_nul(&value) {
+        Some(path) => Err(ApiError::field(
+            if path.is_empty() { "body" } else { &path },
+            "invalid_character",
+            "must not contain NUL characters",
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The JSON path of the first string (or key) holding a NUL character.
+fn path_to_nul(value: &serde_json::Value) -> Option<String> {
+    match value {
+        serde_json::Value::String(text) => text.contains('\0').then(String::new),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| path_to_nul(item).map(|rest| format!("[{i}]{}", dotted(&rest)))),
+        serde_json::Value::Object(map) => map.iter().find_map(|(key, item)| {
+            if key.contains('\0') {
+                return Some(key.replace('\0', ""));
+            }
+            path_to_nul(item).map(|rest| format!("{key}{}", dotted(&rest)))
+        }),
+        _ => None,
+    }
+}
+
+fn dotted(rest: &str) -> String {
+    if rest.is_empty() || rest.starts_with('[') {
+        rest.to_owned()
+    } else {
+        format!(".{rest}")
+    }
 }
 
 /// serde says "missing field `x`" at the parent's path; name the field itself.
@@ -109,6 +155,26 @@ fn data_error(path: &str, error: &serde_json::Error) -> ApiError {
     ApiError::field(&field, code, message)
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nul_characters_are_refused_by_path() {
+        let body = br#"{"name":"ok","owner":{"email":"a\u0000@b.c"}}"#;
+        match reject_nul_characters(body) {
+            Err(ApiError::Validation(errors)) => assert_eq!(errors[0].field, "owner.email"),
+            other => panic!("expected a field error, got {other:?}"),
+        }
+        let list = br#"{"list":["x","\u0000"]}"#;
+        match reject_nul_characters(list) {
+            Err(ApiError::Validation(errors)) => assert_eq!(errors[0].field, "list[1]"),
+            other => panic!("expected a field error, got {other:?}"),
+        }
+        assert!(reject_nul_characters(br#"{"escaped":"\\u0000"}"#).is_ok());
+    }
+}
+
 fn strip_position(message: &str) -> String {
     match message.find(" at line ") {
         Some(at) => message[..at].to_owned(),
@@ -129,6 +195,15 @@ where
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         let query = parts.uri.query().unwrap_or("");
+        if let Some((key, _)) = form_urlencoded::parse(query.as_bytes())
+            .find(|(key, value)| key.contains('\0') || value.contains('\0'))
+        {
+            return Err(ApiError::field(
+                &key.replace('\0', ""),
+                "invalid_character",
+                "must not contain NUL characters",
+            ));
+        }
         let deserializer =
             serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
         serde_path_to_error::deserialize(deserializer)

@@ -15,7 +15,7 @@ use super::patch::{nullable, present};
 use super::tenants::requests::LimitsInput;
 use super::AppState;
 use crate::domain::access::Caller;
-use crate::domain::plan::{Plan, PlanFields};
+use crate::domain::plan::{parse_plan_code, Plan, PlanFields};
 use crate::domain::validation::Violations;
 use crate::store::plans::PlanRef;
 
@@ -35,7 +35,8 @@ impl FromRequestParts<AppState> for PlanPath {
         let raw = raw_path_param(parts, state, "planId").await?;
         let plan_ref = match raw.parse() {
             Ok(id) => PlanRef::Id(id),
-            Err(_) => PlanRef::Code(raw),
+            Err(_) if parse_plan_code(&raw).is_ok() => PlanRef::Code(raw),
+            Err(_) => return Err(ApiError::NotFound("plan")),
         };
         match state.db.find_plan(&plan_ref).await {
             Ok(plan) => Ok(PlanPath(plan)),
