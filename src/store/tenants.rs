@@ -381,6 +381,7 @@ impl Db {
         let sql = format!("{}{filter}", tenant_select!());
         let rows: Vec<TenantRow> = on_reader!(self, |pool| {
             let mut q = sqlx::query_as(&sql)
+                .bind(current_period())
                 .bind(scope.agency_id)
                 .bind(scope.tenant_id);
             for arg in &args {
