@@ -318,6 +318,26 @@ pub fn check_metadata(
             format!("must serialize to at most {METADATA_MAX_BYTES} bytes"),
         );
     }
+    if !metadata.values().all(storable_number) {
+        violations.add(
+            field,
+            "number_out_of_range",
+            "numbers must be 64-bit integers or decimals of magnitude at most 1e15",
+        );
+    }
+}
+
+/// Whether every number in `value` survives a round trip through any store's JSON type
+/// (PostgreSQL rewrites extreme decimals in a form that no longer parses as a float).
+fn storable_number(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::Number(n) => {
+            n.is_i64() || n.is_u64() || n.as_f64().is_some_and(|f| f.abs() <= 1e15)
+        }
+        serde_json::Value::Array(items) => items.iter().all(storable_number),
+        serde_json::Value::Object(map) => map.values().all(storable_number),
+        _ => true,
+    }
 }
 
 #[cfg(test)]

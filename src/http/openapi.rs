@@ -95,6 +95,23 @@ fn add_missing(operation: &mut Operation, answers: &[(&str, &str)]) {
     }
 }
 
+/// Error answers are `application/problem+json`, whichever way a handler declared them.
+fn problems_as_problem_json(operation: &mut Operation) {
+    for (status, response) in operation.responses.responses.iter_mut() {
+        let RefOr::T(response) = response else {
+            continue;
+        };
+        if !status.starts_with('4') && !status.starts_with('5') {
+            continue;
+        }
+        if let Some(content) = response.content.shift_remove("application/json") {
+            response
+                .content
+                .insert("application/problem+json".to_owned(), content);
+        }
+    }
+}
+
 impl Modify for Conventions {
     fn modify(&self, openapi: &mut OpenApiDoc) {
         let components = openapi.components.get_or_insert_with(Default::default);
@@ -137,7 +154,10 @@ impl Modify for Conventions {
                         ));
                         add_missing(
                             operation,
-                            &[("412", "The object changed since the ETag in If-Match")],
+                            &[
+                                ("409", "A unique value is taken"),
+                                ("412", "The object changed since the ETag in If-Match"),
+                            ],
                         );
                     }
                     _ => {}
@@ -145,6 +165,7 @@ impl Modify for Conventions {
                 if operation.request_body.is_some() {
                     add_missing(operation, BODY_ERRORS);
                 }
+                problems_as_problem_json(operation);
             }
         }
     }

@@ -11,6 +11,8 @@ use super::error::ApiError;
 
 pub const DEFAULT_LIMIT: i64 = 20;
 pub const MAX_LIMIT: i64 = 100;
+/// The longest cursor accepted (as documented).
+pub const MAX_CURSOR_LEN: usize = 1024;
 
 /// One page of a list.
 #[derive(Debug, Serialize, ToSchema)]
@@ -81,6 +83,13 @@ pub fn encode_cursor<K: Serialize>(key: &K) -> String {
 }
 
 pub fn decode_cursor<K: DeserializeOwned>(cursor: &str) -> Result<K, ApiError> {
+    if cursor.len() > MAX_CURSOR_LEN {
+        return Err(ApiError::field(
+            "cursor",
+            "invalid_length",
+            format!("must be at most {MAX_CURSOR_LEN} characters"),
+        ));
+    }
     URL_SAFE_NO_PAD
         .decode(cursor)
         .ok()

@@ -9,11 +9,12 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{created, with_etag, IfMatch, Json, PathId, Query};
-use super::pagination::{decode_cursor, Page, DEFAULT_LIMIT, MAX_LIMIT};
+use super::pagination::{decode_cursor, Page, DEFAULT_LIMIT, MAX_CURSOR_LEN, MAX_LIMIT};
 use super::AppState;
 use crate::domain::access::Caller;
 use crate::domain::ids::{AgencyId, PlanId, TenantId};
 use crate::domain::tenant::{Tenant, TenantStatus};
+use crate::domain::validation::Violations;
 use crate::store::plans::PlanRef;
 use crate::store::tenants::{SortValue, TenantQuery, TenantSort};
 use crate::store::StoreError;
@@ -144,8 +145,10 @@ pub struct ListTenantsParams {
     #[param(max_length = 255)]
     pub q: Option<String>,
     /// Default `createdAt`.
+    #[param(inline)]
     pub sort_by: Option<SortBy>,
     /// Default `desc` for dates, `asc` for names and slugs.
+    #[param(inline)]
     pub order: Option<Order>,
     #[param(minimum = 1, maximum = 100, default = 20)]
     pub limit: Option<i64>,
@@ -176,13 +179,18 @@ impl ListTenantsParams {
             None => matches!(sort, TenantSort::CreatedAt | TenantSort::UpdatedAt),
         };
         let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
-        if !(1..=MAX_LIMIT).contains(&limit) {
-            return Err(ApiError::field(
-                "limit",
-                "out_of_range",
-                "must be between 1 and 100",
-            ));
+        let mut violations = Violations::default();
+        violations.range("limit", limit, 1, MAX_LIMIT);
+        if let Some(q) = &self.q {
+            violations.length("q", q, 0, 255);
         }
+        if let Some(plan) = &self.plan {
+            violations.length("plan", plan, 0, 100);
+        }
+        if let Some(cursor) = &self.cursor {
+            violations.length("cursor", cursor, 0, MAX_CURSOR_LEN);
+        }
+        violations.finish(|| ())?;
         let after = match self.cursor.as_deref() {
             None => None,
             Some(text) => {
