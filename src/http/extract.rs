@@ -289,7 +289,17 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
         let Some(value) = parts.headers.get(header::IF_MATCH) else {
             return Ok(IfMatch(None));
         };
-        let text = value.to_str().unwrap_or("").trim();
+        let text = value
+            .to_str()
+            .ok()
+            .filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_graphic()))
+            .ok_or_else(|| {
+                ApiError::field(
+                    "If-Match",
+                    "invalid_header",
+                    "must be an ETag this API returned, or *",
+                )
+            })?;
         if text == "*" {
             return Ok(IfMatch(None));
         }
@@ -300,7 +310,7 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
             .and_then(|t| t.strip_suffix('"'))
             .and_then(|hex| i64::from_str_radix(hex, 16).ok())
             .and_then(DateTime::from_timestamp_micros)
-            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+            .unwrap_or(DateTime::UNIX_EPOCH);
         Ok(IfMatch(Some(version)))
     }
 }
