@@ -91,6 +91,26 @@ fn add_missing(operation: &mut Operation, answers: &[(&str, &str)]) {
     }
 }
 
+/// `body = Problem` in a route's annotation documents `application/json`; problems are sent
+/// as `application/problem+json`.
+fn problems_as_problem_json(operation: &mut Operation) {
+    for response in operation.responses.responses.values_mut() {
+        let RefOr::T(response) = response else {
+            continue;
+        };
+        let is_problem = response.content.get("application/json").is_some_and(
+            |c| matches!(&c.schema, Some(RefOr::Ref(r)) if r.ref_location.ends_with("/Problem")),
+        );
+        if is_problem {
+            if let Some(content) = response.content.shift_remove("application/json") {
+                response
+                    .content
+                    .insert("application/problem+json".to_owned(), content);
+            }
+        }
+    }
+}
+
 impl Modify for Conventions {
     fn modify(&self, openapi: &mut OpenApiDoc) {
         let components = openapi.components.get_or_insert_with(Default::default);
@@ -107,6 +127,7 @@ impl Modify for Conventions {
                 (HttpMethod::Delete, item.delete.as_mut()),
             ] {
                 let Some(operation) = operation else { continue };
+                problems_as_problem_json(operation);
                 if !authenticated {
                     continue;
                 }
