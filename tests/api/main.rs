@@ -6,6 +6,7 @@ mod support;
 mod agencies;
 mod api_keys;
 mod conventions;
+mod openapi;
 mod plans;
 mod tenant_lists;
 mod tenant_scoping;
