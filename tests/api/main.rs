@@ -5,6 +5,7 @@ mod support;
 
 mod agencies;
 mod api_keys;
+mod cli;
 mod conventions;
 mod openapi;
 mod plans;

@@ -22,6 +22,11 @@ impl Client {
         }
     }
 
+    /// A client of a server started elsewhere (e.g. by the binary).
+    pub fn for_url(http: reqwest::Client, base_url: &str, key: &str) -> Self {
+        Self::new(http, base_url, Some(key.to_owned()))
+    }
+
     pub fn key(&self) -> &str {
         self.key.as_deref().expect("this client holds a key")
     }
