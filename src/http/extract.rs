@@ -78,15 +78,27 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         Err(error) => {
             let path = error.path().to_string();
             let inner = error.into_inner();
+            let message = strip_position(&inner.to_string());
             return Err(match inner.classify() {
-                serde_json::error::Category::Data => data_error(&path, &inner),
-                _ => ApiError::MalformedJson(strip_position(&inner.to_string())),
+                serde_json::error::Category::Data => data_error(&path, &message),
+                // serde_json reports some wrong types (`null` or a number for an enum) as
+                // syntax errors; only a body that is not JSON at all is malformed.
+                _ if is_well_formed(bytes) => data_error(&path, "has the wrong type"),
+                _ => ApiError::MalformedJson(message),
             });
         }
     };
     deserializer
         .end()
         .map_err(|e| ApiError::MalformedJson(strip_position(&e.to_string())))?;
+    // serde also fills a struct from a JSON array, field by position; every body is an object.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return Err(ApiError::field(
+            "body",
+            "invalid_value",
+            "must be a JSON object",
+        ));
+    }
     Ok(value)
 }
 
@@ -135,9 +147,12 @@ fn dotted(rest: &str) -> String {
     }
 }
 
+fn is_well_formed(bytes: &[u8]) -> bool {
+    serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok()
+}
+
 /// serde says "missing field `x`" at the parent's path; name the field itself.
-fn data_error(path: &str, error: &serde_json::Error) -> ApiError {
-    let message = strip_position(&error.to_string());
+fn data_error(path: &str, message: &str) -> ApiError {
     let missing = message
         .strip_prefix("missing field `")
         .and_then(|rest| rest.split('`').next());
@@ -153,26 +168,6 @@ fn data_error(path: &str, error: &serde_json::Error) -> ApiError {
         field
     };
     ApiError::field(&field, code, message)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn nul_characters_are_refused_by_path() {
-        let body = br#"{"name":"ok","owner":{"email":"a\u0000@b.c"}}"#;
-        match reject_nul_characters(body) {
-            Err(ApiError::Validation(errors)) => assert_eq!(errors[0].field, "owner.email"),
-            other => panic!("expected a field error, got {other:?}"),
-        }
-        let list = br#"{"list":["x","\u0000"]}"#;
-        match reject_nul_characters(list) {
-            Err(ApiError::Validation(errors)) => assert_eq!(errors[0].field, "list[1]"),
-            other => panic!("expected a field error, got {other:?}"),
-        }
-        assert!(reject_nul_characters(br#"{"escaped":"\\u0000"}"#).is_ok());
-    }
 }
 
 fn strip_position(message: &str) -> String {
@@ -327,4 +322,85 @@ pub fn created<T: Serialize>(version: DateTime<Utc>, body: T) -> Response {
     let mut response = with_etag(version, body);
     *response.status_mut() = StatusCode::CREATED;
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    #[allow(dead_code)]
+    struct Body {
+        name: String,
+        #[serde(default)]
+        mode: Option<Mode>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    enum Mode {
+        Fast,
+    }
+
+    fn refusal(json: &str) -> (StatusCode, Vec<String>) {
+        let error = parse_json::<Body>(json.as_bytes()).expect_err(json);
+        let fields = error.to_problem().errors.into_iter().map(|e| e.field);
+        (error.status(), fields.collect())
+    }
+
+    #[test]
+    fn wrong_types_name_their_field() {
+        let unprocessable = StatusCode::UNPROCESSABLE_ENTITY;
+        assert_eq!(
+            refusal(r#"{"name": 1}"#),
+            (unprocessable, vec!["name".into()])
+        );
+        // serde_json calls these syntax errors; the JSON is fine, the type is not.
+        for body in [
+            r#"{"name": "a", "mode": 5}"#,
+            r#"{"name": "a", "mode": []}"#,
+        ] {
+            assert_eq!(
+                refusal(body),
+                (unprocessable, vec!["mode".into()]),
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_body_is_an_object() {
+        let unprocessable = StatusCode::UNPROCESSABLE_ENTITY;
+        for body in [r#"["a"]"#, r#" ["a", "fast"]"#, "null", r#""a""#] {
+            assert_eq!(
+                refusal(body),
+                (unprocessable, vec!["body".into()]),
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn only_broken_json_is_malformed() {
+        for body in [r#"{"name": "#, r#"{"name": "a"} x"#, "", r#"["a""#] {
+            assert_eq!(refusal(body).0, StatusCode::BAD_REQUEST, "{body}");
+        }
+        assert!(parse_json::<Body>(br#"{"name": "a", "mode": "fast"}"#).is_ok());
+    }
+
+    #[test]
+    fn nul_characters_are_refused_by_path() {
+        let body = br#"{"name":"ok","owner":{"email":"a\u0000@b.c"}}"#;
+        match reject_nul_characters(body) {
+            Err(ApiError::Validation(errors)) => assert_eq!(errors[0].field, "owner.email"),
+            other => panic!("expected a field error, got {other:?}"),
+        }
+        let list = br#"{"list":["x","\u0000"]}"#;
+        match reject_nul_characters(list) {
+            Err(ApiError::Validation(errors)) => assert_eq!(errors[0].field, "list[1]"),
+            other => panic!("expected a field error, got {other:?}"),
+        }
+        assert!(reject_nul_characters(br#"{"escaped":"\\u0000"}"#).is_ok());
+    }
 }

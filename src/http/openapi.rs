@@ -95,19 +95,22 @@ fn add_missing(operation: &mut Operation, answers: &[(&str, &str)]) {
     }
 }
 
-/// Error answers are `application/problem+json`, whichever way a handler declared them.
+/// `body = Problem` in a route's annotation documents `application/json`; problems are sent
+/// as `application/problem+json`.
 fn problems_as_problem_json(operation: &mut Operation) {
-    for (status, response) in operation.responses.responses.iter_mut() {
+    for response in operation.responses.responses.values_mut() {
         let RefOr::T(response) = response else {
             continue;
         };
-        if !status.starts_with('4') && !status.starts_with('5') {
-            continue;
-        }
-        if let Some(content) = response.content.shift_remove("application/json") {
-            response
-                .content
-                .insert("application/problem+json".to_owned(), content);
+        let is_problem = response.content.get("application/json").is_some_and(
+            |c| matches!(&c.schema, Some(RefOr::Ref(r)) if r.ref_location.ends_with("/Problem")),
+        );
+        if is_problem {
+            if let Some(content) = response.content.shift_remove("application/json") {
+                response
+                    .content
+                    .insert("application/problem+json".to_owned(), content);
+            }
         }
     }
 }
@@ -128,6 +131,7 @@ impl Modify for Conventions {
                 (HttpMethod::Delete, item.delete.as_mut()),
             ] {
                 let Some(operation) = operation else { continue };
+                problems_as_problem_json(operation);
                 if !authenticated {
                     continue;
                 }
@@ -165,7 +169,6 @@ impl Modify for Conventions {
                 if operation.request_body.is_some() {
                     add_missing(operation, BODY_ERRORS);
                 }
-                problems_as_problem_json(operation);
             }
         }
     }

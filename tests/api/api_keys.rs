@@ -1,0 +1,274 @@
+//! API keys: minted per scope, shown once, stored hashed, revoked at once.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::both;
+
+both!(
+    keys_of_every_scope_are_shown_once_and_work,
+    |app| async move {
+        let agency = app.agency().create().await;
+        let tenant = app.tenant().of(&agency).create().await;
+        let platform = app.platform();
+
+        for (request, scope) in [
+            (json!({ "name": "ops" }), "platform"),
+            (
+                json!({ "name": "reseller", "agencyId": agency.id }),
+                "agency",
+            ),
+            (json!({ "name": "client", "tenantId": tenant.id }), "tenant"),
+        ] {
+            let created = platform.post("/api/v1/api-keys", &request).await;
+            created.assert_status(StatusCode::CREATED);
+            let key = &created.body;
+            assert!(created.id().starts_with("key_"), "{key}");
+            assert_eq!(key["name"], request["name"]);
+            assert_eq!(key["scope"], scope);
+            assert_eq!(
+                key["agencyId"],
+                request.get("agencyId").cloned().unwrap_or_default()
+            );
+            assert_eq!(
+                key["tenantId"],
+                request.get("tenantId").cloned().unwrap_or_default()
+            );
+            assert!(key["createdAt"].is_string());
+            let secret = key["key"].as_str().expect("the secret");
+            let prefix = key["prefix"].as_str().expect("a prefix");
+            assert!(
+                secret.starts_with(prefix) && prefix.len() < secret.len(),
+                "{key}"
+            );
+
+            let listed = platform.walk("/api/v1/api-keys").await;
+            let entry = listed
+                .iter()
+                .find(|k| k["id"] == key["id"])
+                .expect("the new key is listed");
+            assert!(
+                entry.get("key").is_none(),
+                "a listed key has no secret: {entry}"
+            );
+            assert_eq!(entry["prefix"], prefix);
+            assert!(!serde_json::to_string(&listed).unwrap().contains(secret));
+
+            let holder = app.client(secret);
+            let visible = holder.tenant_ids().await;
+            assert_eq!(
+                visible,
+                [tenant.id.as_str()],
+                "a {scope} key sees the tenant"
+            );
+        }
+    }
+);
+
+both!(secrets_are_stored_only_as_hashes, |app| async move {
+    let agency = app.agency().create().await;
+    let created = app
+        .platform()
+        .post(
+            "/api/v1/api-keys",
+            &json!({ "name": "hashed", "agencyId": agency.id }),
+        )
+        .await;
+    created.assert_status(StatusCode::CREATED);
+    let secret = created.body["key"].as_str().unwrap();
+    app.client(secret)
+        .get("/api/v1/agency")
+        .await
+        .assert_status(StatusCode::OK);
+    assert!(
+        !app.database_contains(secret).await,
+        "the secret is in the database"
+    );
+    let prefix = created.body["prefix"].as_str().unwrap();
+    assert!(
+        app.database_contains(prefix).await,
+        "the scan finds what is stored"
+    );
+});
+
+both!(a_revoked_key_stops_working_at_once, |app| async move {
+    let agency = app.agency().create().await;
+    let created = app
+        .platform()
+        .post(
+            "/api/v1/api-keys",
+            &json!({ "name": "temp", "agencyId": agency.id }),
+        )
+        .await;
+    let secret = created.body["key"].as_str().unwrap().to_owned();
+    let holder = app.client(&secret);
+    holder
+        .get("/api/v1/tenants")
+        .await
+        .assert_status(StatusCode::OK);
+
+    // An agency key revokes a key of its own agency.
+    let path = format!("/api/v1/api-keys/{}", created.id());
+    agency
+        .client
+        .delete(&path)
+        .await
+        .assert_status(StatusCode::NO_CONTENT);
+    holder
+        .get("/api/v1/tenants")
+        .await
+        .assert_problem(StatusCode::UNAUTHORIZED, "unauthorized");
+    let listed = app.platform().walk("/api/v1/api-keys").await;
+    assert!(listed.iter().all(|k| k["id"] != created.body["id"]));
+    app.platform()
+        .delete(&path)
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "not_found");
+});
+
+both!(
+    missing_and_unknown_keys_are_unauthorized,
+    |app| async move {
+        let anonymous = app.anonymous();
+        for path in [
+            "/api/v1/tenants",
+            "/api/v1/plans",
+            "/api/v1/api-keys",
+            "/api/v1/agency",
+        ] {
+            anonymous
+                .get(path)
+                .await
+                .assert_problem(StatusCode::UNAUTHORIZED, "unauthorized");
+            app.client("tnty_0000000000000000000000000000000000000000")
+                .get(path)
+                .await
+                .assert_problem(StatusCode::UNAUTHORIZED, "unauthorized");
+        }
+        let platform = app.platform();
+        for authorization in [
+            format!("Basic {}", platform.key()),
+            platform.key().to_owned(),
+            "Bearer ".to_owned(),
+        ] {
+            anonymous
+                .send(
+                    anonymous
+                        .request(reqwest::Method::GET, "/api/v1/tenants")
+                        .header("authorization", authorization),
+                )
+                .await
+                .assert_problem(StatusCode::UNAUTHORIZED, "unauthorized");
+        }
+        let before = platform.tenant_ids().await;
+        anonymous
+            .post("/api/v1/tenants", &json!({ "name": "Anonymous" }))
+            .await
+            .assert_problem(StatusCode::UNAUTHORIZED, "unauthorized");
+        assert_eq!(platform.tenant_ids().await, before);
+    }
+);
+
+both!(keys_mint_only_within_their_own_reach, |app| async move {
+    let a = app.agency().name("A").create().await;
+    let b = app.agency().name("B").create().await;
+    let a_tenant = app.tenant().of(&a).create().await;
+    let b_tenant = app.tenant().of(&b).create().await;
+    let before = app.platform().walk("/api/v1/api-keys").await.len();
+
+    a.client
+        .post("/api/v1/api-keys", &json!({ "name": "root" }))
+        .await
+        .assert_problem(StatusCode::FORBIDDEN, "forbidden");
+    a.client
+        .post(
+            "/api/v1/api-keys",
+            &json!({ "name": "self", "agencyId": a.id }),
+        )
+        .await
+        .assert_problem(StatusCode::FORBIDDEN, "forbidden");
+    a.client
+        .post(
+            "/api/v1/api-keys",
+            &json!({ "name": "x", "tenantId": b_tenant.id }),
+        )
+        .await
+        .assert_invalid("tenantId");
+    a_tenant
+        .client
+        .post("/api/v1/api-keys", &json!({ "name": "root" }))
+        .await
+        .assert_problem(StatusCode::FORBIDDEN, "forbidden");
+    app.platform()
+        .post(
+            "/api/v1/api-keys",
+            &json!({ "name": "both", "agencyId": a.id, "tenantId": a_tenant.id }),
+        )
+        .await
+        .assert_invalid("tenantId");
+    app.platform()
+        .post("/api/v1/api-keys", &json!({ "name": "" }))
+        .await
+        .assert_invalid("name");
+    assert_eq!(app.platform().walk("/api/v1/api-keys").await.len(), before);
+
+    let minted = a
+        .client
+        .post(
+            "/api/v1/api-keys",
+            &json!({ "name": "for client", "tenantId": a_tenant.id }),
+        )
+        .await;
+    minted.assert_status(StatusCode::CREATED);
+    assert_eq!(minted.body["scope"], "tenant");
+    let client = app.client(minted.body["key"].as_str().unwrap());
+    assert_eq!(client.tenant_ids().await, [a_tenant.id.as_str()]);
+});
+
+both!(each_key_lists_only_the_keys_it_may_see, |app| async move {
+    let a = app.agency().name("A").create().await;
+    let b = app.agency().name("B").create().await;
+    let a_tenant = app.tenant().of(&a).create().await;
+    app.tenant().of(&b).create().await;
+
+    let scopes = |keys: &[serde_json::Value]| {
+        let mut scopes: Vec<String> = keys
+            .iter()
+            .map(|k| k["scope"].as_str().unwrap().to_owned())
+            .collect();
+        scopes.sort();
+        scopes
+    };
+    // Fixtures made one agency key per agency and one tenant key per tenant.
+    assert_eq!(
+        scopes(&a.client.walk("/api/v1/api-keys").await),
+        ["agency", "tenant"]
+    );
+    let own = a_tenant.client.walk("/api/v1/api-keys").await;
+    assert_eq!(scopes(&own), ["tenant"]);
+    assert_eq!(own[0]["tenantId"], a_tenant.id.as_str());
+    assert_eq!(
+        app.platform().walk("/api/v1/api-keys?limit=1").await.len(),
+        4
+    );
+
+    let platform_key = app
+        .platform()
+        .post("/api/v1/api-keys", &json!({ "name": "ops" }))
+        .await;
+    a.client
+        .delete(&format!("/api/v1/api-keys/{}", platform_key.id()))
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "not_found");
+    let b_keys = b.client.walk("/api/v1/api-keys").await;
+    for key in b_keys {
+        a.client
+            .delete(&format!("/api/v1/api-keys/{}", key["id"].as_str().unwrap()))
+            .await
+            .assert_problem(StatusCode::NOT_FOUND, "not_found");
+    }
+    b.client
+        .get("/api/v1/agency")
+        .await
+        .assert_status(StatusCode::OK);
+});

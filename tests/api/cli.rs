@@ -1,0 +1,199 @@
+//! The `tenantry` binary: zero-config first start, `keys create`, `migrate` and `openapi`.
+
+use std::path::Path;
+use std::process::Stdio;
+
+use reqwest::StatusCode;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdout, Command};
+
+use crate::support::Client;
+
+/// `tenantry` run in `dir`, with none of its settings taken from this environment.
+fn tenantry(dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tenantry"));
+    command
+        .current_dir(dir)
+        .env_remove("DATABASE_URL")
+        .env_remove("TENANTRY_LISTEN")
+        .env_remove("TENANTRY_MASTER_KEY")
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    command
+}
+
+/// A running `tenantry serve`; killed when the test ends, whether it passed or not.
+struct Server {
+    child: Child,
+    /// What it printed before it started listening.
+    banner: Vec<String>,
+    client: reqwest::Client,
+    base_url: String,
+}
+
+impl Server {
+    async fn start(dir: &Path, extra: &[&str]) -> Server {
+        let mut child = tenantry(dir)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(extra)
+            .spawn()
+            .expect("tenantry starts");
+        let mut lines: Lines<BufReader<ChildStdout>> =
+            BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let mut banner = Vec::new();
+        loop {
+            match lines.next_line().await.expect("read stdout") {
+                Some(line) => match line.strip_prefix("tenantry listening on ") {
+                    Some(url) => {
+                        return Server {
+                            base_url: url.to_owned(),
+                            child,
+                            banner,
+                            client: reqwest::Client::new(),
+                        };
+                    }
+                    None => banner.push(line),
+                },
+                None => {
+                    let mut errors = String::new();
+                    if let Some(mut stderr) = child.stderr.take() {
+                        let _ = stderr.read_to_string(&mut errors).await;
+                    }
+                    panic!(
+                        "tenantry exited before listening:\n{}\n{errors}",
+                        banner.join("\n")
+                    );
+                }
+            }
+        }
+    }
+
+    /// The platform key printed in the banner, if one was.
+    fn printed_key(&self) -> Option<String> {
+        let keys: Vec<_> = self
+            .banner
+            .iter()
+            .filter_map(|line| line.trim().strip_prefix("TENANTRY_PLATFORM_KEY="))
+            .collect();
+        assert!(keys.len() <= 1, "one key at most: {:?}", self.banner);
+        keys.first().map(|key| (*key).to_owned())
+    }
+
+    fn client(&self, key: &str) -> Client {
+        crate::support::Client::for_url(self.client.clone(), &self.base_url, key)
+    }
+
+    async fn stop(mut self) {
+        self.child.kill().await.expect("stop tenantry");
+    }
+}
+
+#[tokio::test]
+async fn first_start_creates_the_database_and_prints_a_key_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]).await;
+    assert!(
+        dir.path().join("tenantry.db").exists(),
+        "tenantry.db is created"
+    );
+    assert!(
+        server.base_url.starts_with("http://127.0.0.1:"),
+        "{}",
+        server.base_url
+    );
+    let key = server
+        .printed_key()
+        .unwrap_or_else(|| panic!("no key in {:?}", server.banner));
+    server
+        .client(&key)
+        .get("/api/v1/tenants")
+        .await
+        .assert_status(StatusCode::OK);
+    server
+        .client("tnty_not-a-key")
+        .get("/api/v1/tenants")
+        .await
+        .assert_status(StatusCode::UNAUTHORIZED);
+    server.stop().await;
+
+    let again = Server::start(dir.path(), &[]).await;
+    assert_eq!(again.printed_key(), None, "a second start prints no key");
+    again
+        .client(&key)
+        .get("/api/v1/plans")
+        .await
+        .assert_status(StatusCode::OK);
+    again.stop().await;
+}
+
+#[tokio::test]
+async fn keys_create_prints_a_usable_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--master-key", "operator-secret"]).await;
+    assert_eq!(
+        server.printed_key(),
+        None,
+        "a master key means no printed key"
+    );
+    let master = server.client("operator-secret");
+    master
+        .get("/api/v1/plans")
+        .await
+        .assert_status(StatusCode::OK);
+
+    let output = tenantry(dir.path())
+        .args(["keys", "create", "--name", "x"])
+        .output()
+        .await
+        .expect("keys create runs");
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let secret = stdout
+        .lines()
+        .map(str::trim)
+        .rfind(|line| !line.is_empty())
+        .expect("a secret")
+        .to_owned();
+    let holder = server.client(&secret);
+    holder
+        .get("/api/v1/tenants")
+        .await
+        .assert_status(StatusCode::OK);
+    let keys = holder.walk("/api/v1/api-keys").await;
+    assert!(
+        keys.iter()
+            .any(|k| k["name"] == "x" && k["scope"] == "platform"),
+        "{keys:?}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn migrate_creates_the_named_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = tenantry(dir.path())
+        .args(["migrate", "--database-url", "sqlite://elsewhere.db"])
+        .output()
+        .await
+        .expect("migrate runs");
+    assert!(output.status.success(), "{output:?}");
+    assert!(dir.path().join("elsewhere.db").exists());
+    assert!(!dir.path().join("tenantry.db").exists());
+}
+
+#[tokio::test]
+async fn openapi_prints_the_generated_spec() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = tenantry(dir.path())
+        .arg("openapi")
+        .output()
+        .await
+        .expect("openapi runs");
+    assert!(output.status.success(), "{output:?}");
+    let printed = String::from_utf8(output.stdout).unwrap();
+    let generated = tenantry::http::openapi().to_pretty_json().unwrap();
+    assert_eq!(printed.trim_end(), generated.trim_end());
+}

@@ -1,0 +1,15 @@
+//! The HTTP API as its clients see it. Every story runs against a real server on a real
+//! socket, with a database of its own, on SQLite and on PostgreSQL (see `support`).
+
+mod support;
+
+mod agencies;
+mod api_keys;
+mod cli;
+mod conventions;
+mod openapi;
+mod plans;
+mod tenant_lists;
+mod tenant_scoping;
+mod tenant_validation;
+mod tenants;

@@ -1,0 +1,146 @@
+//! The OpenAPI document: the committed `openapi.json` matches the code, and every documented
+//! operation is served.
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+use crate::support::TestApp;
+
+const COMMITTED: &str = include_str!("../../openapi.json");
+
+#[test]
+fn the_committed_spec_matches_the_code() {
+    let generated = tenantry::http::openapi()
+        .to_pretty_json()
+        .expect("the spec serializes");
+    if COMMITTED.trim_end() != generated.trim_end() {
+        let line = COMMITTED
+            .lines()
+            .zip(generated.lines())
+            .position(|(committed, generated)| committed != generated)
+            .unwrap_or_else(|| COMMITTED.lines().count().min(generated.lines().count()));
+        panic!(
+            "openapi.json is out of date with the code (first difference at line {}).\n\
+             Regenerate it with: cargo run -q -- openapi > openapi.json",
+            line + 1
+        );
+    }
+}
+
+fn spec() -> Value {
+    serde_json::to_value(tenantry::http::openapi()).expect("the spec is JSON")
+}
+
+#[test]
+fn the_spec_is_openapi_3_1_with_every_convention() {
+    let spec = spec();
+    assert!(spec["openapi"].as_str().unwrap().starts_with("3.1."));
+    assert_eq!(
+        spec["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let responses = &operation["responses"];
+            for (status, response) in responses.as_object().unwrap() {
+                for (media_type, content) in response["content"].as_object().into_iter().flatten() {
+                    if content["schema"]["$ref"] == "#/components/schemas/Problem" {
+                        assert_eq!(
+                            media_type, "application/problem+json",
+                            "{method} {path} {status}"
+                        );
+                    }
+                }
+            }
+            if !path.starts_with("/api/") {
+                continue;
+            }
+            for status in ["401", "404", "422"] {
+                assert!(
+                    responses.get(status).is_some(),
+                    "{method} {path} lacks {status}"
+                );
+            }
+            let headers: Vec<_> = operation["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|p| p["in"] == "header")
+                .map(|p| p["name"].as_str().unwrap())
+                .collect();
+            if method == "post" {
+                assert!(headers.contains(&"Idempotency-Key"), "{method} {path}");
+            }
+            if method == "patch" {
+                assert!(headers.contains(&"If-Match"), "{method} {path}");
+                assert!(responses.get("412").is_some(), "{method} {path} lacks 412");
+            }
+            if operation.get("requestBody").is_some() {
+                for status in ["400", "413", "415"] {
+                    assert!(
+                        responses.get(status).is_some(),
+                        "{method} {path} lacks {status}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// A well-formed value for a path parameter, so the request reaches its handler.
+fn placeholder(parameter: &str) -> String {
+    use tenantry::domain::ids::*;
+    match parameter {
+        "tenantId" => TenantId::generate().to_string(),
+        "agencyId" => AgencyId::generate().to_string(),
+        "apiKeyId" => ApiKeyId::generate().to_string(),
+        "planId" => "free".to_owned(),
+        "agentId" => AgentId::generate().to_string(),
+        "callId" => CallId::generate().to_string(),
+        other => panic!("no placeholder for the path parameter {other}: add one"),
+    }
+}
+
+/// Every documented operation exists: the router neither misses its path nor its method.
+#[tokio::test]
+async fn every_documented_operation_is_served() {
+    let app = TestApp::sqlite().await;
+    let platform = app.platform();
+    for (path, item) in spec()["paths"].as_object().unwrap() {
+        let concrete = path
+            .split('/')
+            .map(
+                |segment| match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                    Some(parameter) => placeholder(parameter),
+                    None => segment.to_owned(),
+                },
+            )
+            .collect::<Vec<_>>()
+            .join("/");
+        for method in item.as_object().unwrap().keys() {
+            let Ok(method) = method.to_uppercase().parse::<Method>() else {
+                continue;
+            };
+            let answer = platform
+                .send(
+                    platform
+                        .request(method.clone(), &concrete)
+                        .header("content-type", "application/json")
+                        .body("{}"),
+                )
+                .await;
+            assert_ne!(
+                answer.status,
+                StatusCode::METHOD_NOT_ALLOWED,
+                "{method} {path}"
+            );
+            assert_ne!(answer.body["code"], "route_not_found", "{method} {path}");
+            assert!(
+                !answer.status.is_server_error(),
+                "{method} {path}: {}",
+                answer.text
+            );
+        }
+    }
+    app.finish().await;
+}

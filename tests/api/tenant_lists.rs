@@ -1,0 +1,244 @@
+//! Listing tenants: filters, sorting, and cursors that walk every tenant exactly once.
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::both;
+use crate::support::{Client, TestApp};
+
+/// Names chosen so that byte order and any locale's order agree.
+const NAMES: [&str; 7] = [
+    "delta", "alpha", "golf", "charlie", "echo", "bravo", "foxtrot",
+];
+
+/// Seven tenants, created in the order of [`NAMES`], with slugs (`s9-delta`, `s8-alpha`, …)
+/// whose order differs from the names', on the business and starter plans in turn.
+async fn seven_tenants(app: &TestApp) -> Vec<Value> {
+    let mut made = Vec::new();
+    for (i, name) in NAMES.iter().enumerate() {
+        let tenant = app
+            .tenant()
+            .name(name)
+            .slug(&format!("s{}-{name}", 9 - i))
+            .plan(if i % 2 == 0 { "business" } else { "starter" })
+            .create()
+            .await;
+        made.push(tenant.body);
+    }
+    made
+}
+
+fn field_of(items: &[Value], field: &str) -> Vec<String> {
+    items
+        .iter()
+        .map(|t| t[field].as_str().expect("a string field").to_owned())
+        .collect()
+}
+
+/// Walks a list two at a time and checks it against the full order, once each.
+async fn assert_walk(client: &Client, query: &str, field: &str, expected: &[String]) {
+    let walked = client
+        .walk(&format!("/api/v1/tenants?limit=2&{query}"))
+        .await;
+    assert_eq!(field_of(&walked, field), expected, "walking {query}");
+    let ids = field_of(&walked, "id");
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), ids.len(), "each tenant once in {query}");
+}
+
+both!(a_list_page_has_data_and_next_cursor, |app| async move {
+    let empty = app.platform().get("/api/v1/tenants").await;
+    empty.assert_status(StatusCode::OK);
+    assert_eq!(empty.body, json!({ "data": [], "nextCursor": null }));
+
+    seven_tenants(&app).await;
+    let page = app.platform().get("/api/v1/tenants?limit=3").await;
+    page.assert_status(StatusCode::OK);
+    let keys: Vec<_> = page.body.as_object().unwrap().keys().cloned().collect();
+    assert_eq!(keys, ["data", "nextCursor"]);
+    assert_eq!(page.body["data"].as_array().unwrap().len(), 3);
+    assert!(page.body["nextCursor"].is_string());
+
+    let all = app.platform().get("/api/v1/tenants").await;
+    assert_eq!(
+        all.body["data"].as_array().unwrap().len(),
+        7,
+        "default limit is 20"
+    );
+    assert_eq!(all.body["nextCursor"], Value::Null);
+});
+
+both!(cursors_walk_every_sort_order_once, |app| async move {
+    let made = seven_tenants(&app).await;
+    let platform = app.platform();
+    let mut names = field_of(&made, "name");
+    names.sort();
+    assert_walk(&platform, "sortBy=name", "name", &names).await;
+    assert_walk(&platform, "sortBy=name&order=asc", "name", &names).await;
+    let mut slugs = field_of(&made, "slug");
+    slugs.sort();
+    assert_walk(&platform, "sortBy=slug", "slug", &slugs).await;
+    slugs.reverse();
+    assert_walk(&platform, "sortBy=slug&order=desc", "slug", &slugs).await;
+    names.reverse();
+    assert_walk(&platform, "sortBy=name&order=desc", "name", &names).await;
+
+    let mut ids_by_creation = field_of(&made, "id");
+    assert_walk(
+        &platform,
+        "sortBy=createdAt&order=asc",
+        "id",
+        &ids_by_creation,
+    )
+    .await;
+    ids_by_creation.reverse();
+    assert_walk(&platform, "", "id", &ids_by_creation).await;
+    assert_walk(&platform, "sortBy=createdAt", "id", &ids_by_creation).await;
+
+    // Touch the oldest tenant: it becomes the most recently updated.
+    let oldest = made[0]["id"].as_str().unwrap();
+    platform
+        .patch(
+            &format!("/api/v1/tenants/{oldest}"),
+            &json!({ "name": "delta2" }),
+        )
+        .await
+        .assert_status(StatusCode::OK);
+    let by_update = platform
+        .walk("/api/v1/tenants?limit=3&sortBy=updatedAt&order=desc")
+        .await;
+    assert_eq!(by_update.len(), 7);
+    assert_eq!(by_update[0]["id"], oldest);
+    let ascending = platform
+        .walk("/api/v1/tenants?limit=3&sortBy=updatedAt&order=asc")
+        .await;
+    assert_eq!(ascending[6]["id"], oldest);
+});
+
+both!(filters_narrow_the_list, |app| async move {
+    let made = seven_tenants(&app).await;
+    let agency = app.agency().create().await;
+    let client = app
+        .tenant()
+        .name("Agency Client")
+        .of(&agency)
+        .create()
+        .await;
+    let platform = app.platform();
+    let names = |items: &[Value]| {
+        let mut names = field_of(items, "name");
+        names.sort();
+        names
+    };
+
+    let business = platform.walk("/api/v1/tenants?plan=business").await;
+    assert_eq!(names(&business), ["delta", "echo", "foxtrot", "golf"]);
+    let starter = platform
+        .walk("/api/v1/tenants?plan=starter&status=active")
+        .await;
+    assert_eq!(names(&starter), ["alpha", "bravo", "charlie"]);
+    assert_eq!(
+        platform.walk("/api/v1/tenants?status=active").await.len(),
+        8
+    );
+    assert!(platform
+        .walk("/api/v1/tenants?status=inactive")
+        .await
+        .is_empty());
+    assert!(platform
+        .walk("/api/v1/tenants?plan=enterprise")
+        .await
+        .is_empty());
+
+    let of_agency = platform
+        .walk(&format!("/api/v1/tenants?agencyId={}", agency.id))
+        .await;
+    assert_eq!(field_of(&of_agency, "id"), [client.id.as_str()]);
+
+    // `q` is a case-insensitive prefix of the name or the slug.
+    assert_eq!(
+        names(&platform.walk("/api/v1/tenants?q=Ch").await),
+        ["charlie"]
+    );
+    assert_eq!(
+        names(&platform.walk("/api/v1/tenants?q=AGENCY").await),
+        ["Agency Client"]
+    );
+    let by_slug = platform.walk("/api/v1/tenants?q=s9-").await;
+    assert_eq!(field_of(&by_slug, "id"), [made[0]["id"].as_str().unwrap()]);
+    assert!(
+        platform.walk("/api/v1/tenants?q=lpha").await.is_empty(),
+        "a prefix, not a substring"
+    );
+    assert!(
+        platform.walk("/api/v1/tenants?q=%25").await.is_empty(),
+        "% is literal"
+    );
+    assert!(
+        platform.walk("/api/v1/tenants?q=_").await.is_empty(),
+        "_ is literal"
+    );
+    let combined = platform.walk("/api/v1/tenants?q=e&plan=business").await;
+    assert_eq!(names(&combined), ["echo"]);
+});
+
+both!(bad_list_parameters_name_their_field, |app| async move {
+    seven_tenants(&app).await;
+    let platform = app.platform();
+    for (query, field) in [
+        ("limit=0", "limit"),
+        ("limit=101", "limit"),
+        ("limit=-1", "limit"),
+        ("limit=many", "limit"),
+        ("sortBy=colour", "sortBy"),
+        ("order=sideways", "order"),
+        ("status=asleep", "status"),
+        ("agencyId=agn_nope", "agencyId"),
+        ("cursor=garbage", "cursor"),
+        ("cursor=eyJub3QiOiJhIGN1cnNvciJ9", "cursor"),
+    ] {
+        platform
+            .get(&format!("/api/v1/tenants?{query}"))
+            .await
+            .assert_invalid(field);
+    }
+    let full = platform.get("/api/v1/tenants?limit=100").await;
+    full.assert_status(StatusCode::OK);
+    assert_eq!(full.body["data"].as_array().unwrap().len(), 7);
+    let one = platform.get("/api/v1/tenants?limit=1").await;
+    one.assert_status(StatusCode::OK);
+    assert_eq!(one.body["data"].as_array().unwrap().len(), 1);
+
+    // A cursor belongs to the order it came from.
+    let by_name = platform.get("/api/v1/tenants?limit=2&sortBy=name").await;
+    let cursor = by_name.body["nextCursor"].as_str().unwrap();
+    platform
+        .get(&format!("/api/v1/tenants?sortBy=slug&cursor={cursor}"))
+        .await
+        .assert_invalid("cursor");
+    platform
+        .get(&format!(
+            "/api/v1/tenants?sortBy=name&order=desc&cursor={cursor}"
+        ))
+        .await
+        .assert_invalid("cursor");
+});
+
+both!(an_agency_lists_only_its_tenants, |app| async move {
+    seven_tenants(&app).await;
+    let agency = app.agency().create().await;
+    let mut mine = Vec::new();
+    for name in ["kilo", "juliet", "india"] {
+        mine.push(app.tenant().name(name).of(&agency).create().await.id);
+    }
+    mine.reverse();
+    let walked = agency.client.walk("/api/v1/tenants?limit=1").await;
+    assert_eq!(field_of(&walked, "id"), mine, "newest first, by default");
+    let by_name = agency
+        .client
+        .walk("/api/v1/tenants?limit=2&sortBy=name")
+        .await;
+    assert_eq!(field_of(&by_name, "name"), ["india", "juliet", "kilo"]);
+});
