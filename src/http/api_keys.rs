@@ -9,6 +9,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{Json, PathId, Query};
+use super::idempotency::SecretFields;
 use super::pagination::{Page, PageParams};
 use super::AppState;
 use crate::domain::access::Caller;
@@ -42,8 +43,9 @@ pub struct CreateApiKeyRequest {
 pub struct CreatedApiKey {
     #[serde(flatten)]
     pub api_key: ApiKey,
-    /// The bearer secret. Store it now: only its hash is kept.
-    pub key: String,
+    /// The bearer secret. Store it now: only its hash is kept, so an idempotent replay of this
+    /// answer has `null` here.
+    pub key: Option<String>,
 }
 
 /// Works out the new key's scope, refusing what the caller may not mint.
@@ -111,7 +113,16 @@ async fn create_key(
         .db
         .create_api_key(&request.name, scope, agency_id, tenant_id)
         .await?;
-    Ok((StatusCode::CREATED, Json(CreatedApiKey { api_key, key })).into_response())
+    let mut response = (
+        StatusCode::CREATED,
+        Json(CreatedApiKey {
+            api_key,
+            key: Some(key),
+        }),
+    )
+        .into_response();
+    response.extensions_mut().insert(SecretFields(&["key"]));
+    Ok(response)
 }
 
 /// List the keys the caller can see; secrets are never listed.

@@ -71,15 +71,24 @@ pub async fn idempotent_post(
         Claim::InFlight => Err(ApiError::IdempotencyInFlight),
         Claim::Replay {
             status,
-            content_type,
+            headers,
             body,
-        } => Ok(replay(status, content_type, body)),
+        } => Ok(replay(status, &headers, body)),
         Claim::Started => {
             let response = next.run(Request::from_parts(parts, Body::from(body))).await;
             remember(&state, &owner, &key, response).await
         }
     }
 }
+
+/// Fields of an answer that must never be stored, such as a newly minted secret: a handler
+/// adds this to its response, and the stored copy (and so any replay) has them as `null`.
+#[derive(Debug, Clone, Copy)]
+pub struct SecretFields(pub &'static [&'static str]);
+
+/// Headers a replay repeats.
+const KEPT_HEADERS: [header::HeaderName; 3] =
+    [header::CONTENT_TYPE, header::LOCATION, header::ETAG];
 
 /// Stores the answer (or forgets the key after a 5xx) and passes the answer on.
 async fn remember(
@@ -101,25 +110,53 @@ async fn remember(
     if parts.status.is_server_error() {
         state.db.release_idempotency_key(owner, key).await?;
     } else {
-        let content_type = parts
-            .headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok());
+        let headers: Vec<(String, String)> = KEPT_HEADERS
+            .iter()
+            .filter_map(|name| {
+                let value = parts.headers.get(name)?.to_str().ok()?;
+                Some((name.as_str().to_owned(), value.to_owned()))
+            })
+            .collect();
+        let stored = match parts.extensions.get::<SecretFields>() {
+            Some(SecretFields(fields)) => redact(&bytes, fields),
+            None => bytes.to_vec(),
+        };
         state
             .db
-            .finish_idempotent(owner, key, parts.status.as_u16(), content_type, &bytes)
+            .finish_idempotent(owner, key, parts.status.as_u16(), &headers, &stored)
             .await?;
     }
     Ok(Response::from_parts(parts, Body::from(bytes)))
 }
 
-fn replay(status: u16, content_type: Option<String>, body: Vec<u8>) -> Response {
+/// The JSON object `body` with `fields` set to `null`.
+fn redact(body: &[u8], fields: &[&str]) -> Vec<u8> {
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(serde_json::Value::Object(mut object)) => {
+            for field in fields {
+                if let Some(value) = object.get_mut(*field) {
+                    *value = serde_json::Value::Null;
+                }
+            }
+            serde_json::to_vec(&object).unwrap_or_default()
+        }
+        // Not an object: keep nothing rather than risk keeping a secret.
+        _ => Vec::new(),
+    }
+}
+
+fn replay(status: u16, headers: &[(String, String)], body: Vec<u8>) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
     let mut response = (status, body).into_response();
-    let headers = response.headers_mut();
-    if let Some(value) = content_type.and_then(|ct| HeaderValue::from_str(&ct).ok()) {
-        headers.insert(header::CONTENT_TYPE, value);
+    let kept = response.headers_mut();
+    for (name, value) in headers {
+        if let (Ok(name), Ok(value)) = (
+            header::HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            kept.insert(name, value);
+        }
     }
-    headers.insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
+    kept.insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
     response
 }

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::{now, Db, StoreResult};
+use super::{now, Db, StoreError, StoreResult};
 use crate::{in_transaction, on_reader};
 
 /// How long an answer is replayed.
@@ -18,7 +18,8 @@ pub enum Claim {
     /// Already answered: send this again.
     Replay {
         status: u16,
-        content_type: Option<String>,
+        /// The headers kept with the answer (`content-type`, `location`, `etag`).
+        headers: Vec<(String, String)>,
         body: Vec<u8>,
     },
     /// The key was used with another request.
@@ -31,7 +32,7 @@ pub enum Claim {
 struct Record {
     fingerprint: String,
     status_code: Option<i64>,
-    content_type: Option<String>,
+    headers: Option<String>,
     body: Option<Vec<u8>>,
 }
 
@@ -69,7 +70,7 @@ impl Db {
                 Ok(Claim::Started)
             } else {
                 let record: Record = sqlx::query_as(
-                    "SELECT fingerprint, status_code, content_type, body FROM idempotency_keys \
+                    "SELECT fingerprint, status_code, headers, body FROM idempotency_keys \
                      WHERE owner = $1 AND key = $2",
                 )
                 .bind(owner)
@@ -80,12 +81,16 @@ impl Db {
                     Record { fingerprint: f, .. } if f != fingerprint => Claim::Mismatch,
                     Record {
                         status_code: Some(status),
-                        content_type,
+                        headers,
                         body,
                         ..
                     } => Claim::Replay {
                         status: u16::try_from(status).unwrap_or(500),
-                        content_type,
+                        headers: headers
+                            .map(|json| serde_json::from_str(&json))
+                            .transpose()
+                            .map_err(|e| StoreError::Corrupt(e.into()))?
+                            .unwrap_or_default(),
                         body: body.unwrap_or_default(),
                     },
                     Record { .. } => Claim::InFlight,
@@ -100,18 +105,19 @@ impl Db {
         owner: &str,
         key: &str,
         status: u16,
-        content_type: Option<&str>,
+        headers: &[(String, String)],
         body: &[u8],
     ) -> StoreResult<()> {
+        let headers = serde_json::to_string(headers).map_err(|e| StoreError::Corrupt(e.into()))?;
         in_transaction!(self, |tx| {
             sqlx::query(
-                "UPDATE idempotency_keys SET status_code = $3, content_type = $4, body = $5 \
+                "UPDATE idempotency_keys SET status_code = $3, headers = $4, body = $5 \
                  WHERE owner = $1 AND key = $2",
             )
             .bind(owner)
             .bind(key)
             .bind(i64::from(status))
-            .bind(content_type)
+            .bind(headers)
             .bind(body)
             .execute(&mut *tx)
             .await?;

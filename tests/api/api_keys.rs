@@ -91,6 +91,39 @@ both!(secrets_are_stored_only_as_hashes, |app| async move {
     );
 });
 
+both!(
+    an_idempotent_key_creation_keeps_no_secret,
+    |app| async move {
+        let platform = app.platform();
+        let create = || {
+            platform.send(
+                platform
+                    .request(reqwest::Method::POST, "/api/v1/api-keys")
+                    .header("idempotency-key", "mint-once")
+                    .json(&json!({ "name": "retried" })),
+            )
+        };
+        let first = create().await;
+        first.assert_status(StatusCode::CREATED);
+        let secret = first.body["key"].as_str().unwrap().to_owned();
+        assert!(
+            !app.database_contains(&secret).await,
+            "the idempotency record holds the secret"
+        );
+
+        // The retry names the same key, but the secret is shown only once.
+        let again = create().await;
+        again.assert_status(StatusCode::CREATED);
+        assert_eq!(again.header("idempotent-replayed"), Some("true"));
+        assert_eq!(again.body["id"], first.body["id"]);
+        assert_eq!(again.body["key"], serde_json::Value::Null);
+        app.client(&secret)
+            .get("/api/v1/tenants")
+            .await
+            .assert_status(StatusCode::OK);
+    }
+);
+
 both!(a_revoked_key_stops_working_at_once, |app| async move {
     let agency = app.agency().create().await;
     let created = app

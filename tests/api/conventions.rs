@@ -36,6 +36,9 @@ both!(
         assert_eq!(again.header("idempotent-replayed"), Some("true"));
         assert_eq!(again.id(), first.id());
         assert_eq!(again.body, first.body);
+        assert_eq!(again.header("location"), first.header("location"));
+        assert_eq!(again.header("etag"), first.header("etag"));
+        assert!(again.header("location").is_some());
         assert_eq!(platform.tenant_ids().await, [first.id()]);
 
         let other = post_with_key(&platform, "create-once", &json!({ "name": "Twice" })).await;
