@@ -143,12 +143,16 @@ async fn update_agency(
 ) -> ApiResult<Response> {
     let agency = visible_agency(&state, &caller, id).await?;
     platform_only(&caller)?;
+    let agency_version = agency.updated_at;
     let fields = checked(AgencyFields {
         name: request.name.unwrap_or(agency.name),
         markup_percent: request.markup_percent.unwrap_or(agency.markup_percent),
         metadata: request.metadata.unwrap_or(agency.metadata),
     })?;
-    let agency = state.db.update_agency(id, &fields, expected).await?;
+    let agency = state
+        .db
+        .update_agency(id, &fields, expected, agency_version)
+        .await?;
     Ok(with_etag(agency.updated_at, agency))
 }
 

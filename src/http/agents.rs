@@ -159,6 +159,7 @@ async fn update_agent(
         .find_agent(access.tenant_id, agent_id)
         .await
         .map_err(agent_error)?;
+    let agent_version = agent.updated_at;
     let fields = checked(AgentFields {
         name: request.name.unwrap_or(agent.name),
         status: request.status.unwrap_or(agent.status),
@@ -166,7 +167,7 @@ async fn update_agent(
     })?;
     let agent = state
         .db
-        .update_agent(access.tenant_id, agent_id, &fields, expected)
+        .update_agent(access.tenant_id, agent_id, &fields, expected, agent_version)
         .await?;
     Ok(with_etag(agent.updated_at, agent))
 }

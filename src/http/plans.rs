@@ -144,6 +144,7 @@ async fn update_plan(
     Json(request): Json<UpdatePlanRequest>,
 ) -> ApiResult<Response> {
     platform_only(&caller)?;
+    let plan_version = plan.updated_at;
     let fields = checked(PlanFields {
         code: request.code.unwrap_or(plan.code),
         name: request.name.unwrap_or(plan.name),
@@ -156,6 +157,9 @@ async fn update_plan(
             .external_billing_id
             .unwrap_or(plan.external_billing_id),
     })?;
-    let plan = state.db.update_plan(plan.id, &fields, expected).await?;
+    let plan = state
+        .db
+        .update_plan(plan.id, &fields, expected, plan_version)
+        .await?;
     Ok(with_etag(plan.updated_at, plan))
 }

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 
-use super::{now, Db, StoreError, StoreResult};
+use super::{next_version, now, Db, StoreError, StoreResult};
 use crate::domain::agency::Agency;
 use crate::domain::ids::AgencyId;
 use crate::{in_transaction, on_reader};
@@ -107,6 +107,7 @@ impl Db {
         id: AgencyId,
         fields: &AgencyFields,
         expected: Option<DateTime<Utc>>,
+        previous: DateTime<Utc>,
     ) -> StoreResult<Agency> {
         let row: Option<AgencyRow> = in_transaction!(self, |tx| {
             sqlx::query_as(concat!(
@@ -118,7 +119,7 @@ impl Db {
             .bind(&fields.name)
             .bind(fields.markup_percent)
             .bind(Json(&fields.metadata))
-            .bind(now())
+            .bind(next_version(previous))
             .bind(expected)
             .fetch_optional(&mut *tx)
             .await?

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 
 use super::tenants::{enum_from_text, enum_to_text};
-use super::{now, Db, StoreError, StoreResult};
+use super::{next_version, now, Db, StoreError, StoreResult};
 use crate::domain::agent::{Agent, AgentFields};
 use crate::domain::ids::{AgentId, TenantId};
 use crate::{in_transaction, on_reader};
@@ -154,6 +154,7 @@ impl Db {
         id: AgentId,
         fields: &AgentFields,
         expected: Option<DateTime<Utc>>,
+        previous: DateTime<Utc>,
     ) -> StoreResult<Agent> {
         let row: Option<AgentRow> = in_transaction!(self, |tx| {
             sqlx::query_as(concat!(
@@ -166,7 +167,7 @@ impl Db {
             .bind(&fields.name)
             .bind(enum_to_text(&fields.status))
             .bind(Json(&fields.metadata))
-            .bind(now())
+            .bind(next_version(previous))
             .bind(expected)
             .fetch_optional(&mut *tx)
             .await?

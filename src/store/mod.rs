@@ -150,6 +150,12 @@ pub fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
 }
 
+/// The `updated_at` of an object changed now, strictly after `previous`: it is the version
+/// that ETags and `If-Match` compare, so two changes may never share it.
+pub fn next_version(previous: DateTime<Utc>) -> DateTime<Utc> {
+    now().max(previous + chrono::Duration::microseconds(1))
+}
+
 /// How many connections to keep; PostgreSQL's is per process.
 const PG_MAX_CONNECTIONS: u32 = 16;
 const SQLITE_READERS: u32 = 8;
@@ -230,4 +236,23 @@ impl Db {
 /// Decodes a JSON column written by this program.
 pub fn from_json<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> StoreResult<T> {
     serde_json::from_value(value).map_err(|e| StoreError::Corrupt(e.into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_strictly_increase_even_within_a_microsecond() {
+        let ahead = now() + chrono::Duration::seconds(5);
+        assert_eq!(next_version(ahead), ahead + chrono::Duration::microseconds(1));
+        let past = now() - chrono::Duration::seconds(5);
+        assert!(next_version(past) > past + chrono::Duration::seconds(4));
+        let mut version = now();
+        for _ in 0..1000 {
+            let next = next_version(version);
+            assert!(next > version);
+            version = next;
+        }
+    }
 }

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{now, Db, StoreError, StoreResult};
+use super::{next_version, now, Db, StoreError, StoreResult};
 use crate::domain::ids::PlanId;
 use crate::domain::limits::Limits;
 use crate::domain::plan::{Plan, PlanFields};
@@ -128,6 +128,7 @@ impl Db {
         id: PlanId,
         fields: &PlanFields,
         expected: Option<DateTime<Utc>>,
+        previous: DateTime<Utc>,
     ) -> StoreResult<Plan> {
         let row: Option<PlanRow> = in_transaction!(self, |tx| {
             sqlx::query_as(concat!(
@@ -149,7 +150,7 @@ impl Db {
             .bind(fields.entitlements.monthly_call_limit)
             .bind(fields.entitlements.max_minutes_per_month)
             .bind(&fields.external_billing_id)
-            .bind(now())
+            .bind(next_version(previous))
             .bind(expected)
             .fetch_optional(&mut *tx)
             .await?

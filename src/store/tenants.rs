@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use super::{now, Db, StoreError, StoreResult};
+use super::{next_version, now, Db, StoreError, StoreResult};
 use crate::domain::access::TenantScope;
 use crate::domain::ids::{AgencyId, PlanId, TenantId, UserId};
 use crate::domain::limits::Limits;
@@ -305,8 +305,7 @@ macro_rules! apply_changes {
         let current: &Tenant = $current;
         let changes: &TenantChanges = $changes;
         let limits = changes.limits.unwrap_or(current.usage_limits);
-        // Keep `updated_at` strictly increasing: it is the version `If-Match` compares.
-        let updated_at = now().max(current.updated_at + chrono::Duration::microseconds(1));
+        let updated_at = next_version(current.updated_at);
         sqlx::query(
             "UPDATE tenants SET name = $2, slug = $3, plan_id = COALESCE($4, plan_id), \
              billing_mode = $5, monthly_spend_limit_cents = $6, max_agents = $7, \
