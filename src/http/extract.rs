@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::error::ApiError;
+use super::strict_json::Strict;
 use crate::domain::ids;
 
 /// The largest request body accepted.
@@ -69,49 +70,21 @@ pub fn body_rejection(rejection: BytesRejection) -> ApiError {
     }
 }
 
-/// Parses JSON: syntax errors are 400, wrong shapes are 422 naming the field.
+/// Parses JSON: syntax errors are 400; wrong shapes are 422 naming the field. Bodies are read
+/// as their schema describes them (see [`Strict`]).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    reject_nul_characters(bytes)?;
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let value = match serde_path_to_error::deserialize(&mut deserializer) {
-        Ok(value) => value,
-        Err(error) => {
-            let path = error.path().to_string();
-            let inner = error.into_inner();
-            let message = strip_position(&inner.to_string());
-            return Err(match inner.classify() {
-                serde_json::error::Category::Data => data_error(&path, &message),
-                // serde_json reports some wrong types (`null` or a number for an enum) as
-                // syntax errors; only a body that is not JSON at all is malformed.
-                _ if is_well_formed(bytes) => data_error(&path, "has the wrong type"),
-                _ => ApiError::MalformedJson(message),
-            });
-        }
-    };
-    deserializer
-        .end()
+    let value: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|e| ApiError::MalformedJson(strip_position(&e.to_string())))?;
-    // serde also fills a struct from a JSON array, field by position; every body is an object.
-    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
-        return Err(ApiError::field(
-            "body",
-            "invalid_value",
-            "must be a JSON object",
-        ));
-    }
-    Ok(value)
+    reject_nul_characters(&value)?;
+    serde_path_to_error::deserialize(Strict(&value)).map_err(|error| {
+        let path = error.path().to_string();
+        data_error(&path, &strip_position(&error.into_inner().to_string()))
+    })
 }
 
 /// PostgreSQL stores no NUL character in text or JSON, so none is accepted anywhere.
-fn reject_nul_characters(bytes: &[u8]) -> Result<(), ApiError> {
-    const ESCAPED_NUL: &[u8] = b"\\u0000";
-    if !bytes.windows(ESCAPED_NUL.len()).any(|w| w == ESCAPED_NUL) {
-        return Ok(());
-    }
-    let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
-        return Ok(()); // the parser reports the syntax error
-    };
-    match path_to_nul(&value) {
+fn reject_nul_characters(value: &serde_json::Value) -> Result<(), ApiError> {
+    match path_to_nul(value) {
         Some(path) => Err(ApiError::field(
             if path.is_empty() { "body" } else { &path },
             "invalid_character",
@@ -145,10 +118,6 @@ fn dotted(rest: &str) -> String {
     } else {
         format!(".{rest}")
     }
-}
-
-fn is_well_formed(bytes: &[u8]) -> bool {
-    serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok()
 }
 
 /// serde says "missing field `x`" at the parent's path; name the field itself.
@@ -392,15 +361,15 @@ mod tests {
     #[test]
     fn nul_characters_are_refused_by_path() {
         let body = br#"{"name":"ok","owner":{"email":"a\u0000@b.c"}}"#;
-        match reject_nul_characters(body) {
+        match parse_json::<serde_json::Value>(body) {
             Err(ApiError::Validation(errors)) => assert_eq!(errors[0].field, "owner.email"),
             other => panic!("expected a field error, got {other:?}"),
         }
         let list = br#"{"list":["x","\u0000"]}"#;
-        match reject_nul_characters(list) {
+        match parse_json::<serde_json::Value>(list) {
             Err(ApiError::Validation(errors)) => assert_eq!(errors[0].field, "list[1]"),
             other => panic!("expected a field error, got {other:?}"),
         }
-        assert!(reject_nul_characters(br#"{"escaped":"\\u0000"}"#).is_ok());
+        assert!(parse_json::<serde_json::Value>(br#"{"escaped":"\\u0000"}"#).is_ok());
     }
 }

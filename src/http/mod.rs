@@ -30,6 +30,7 @@ pub mod ops;
 pub mod pagination;
 pub mod patch;
 pub mod plans;
+pub mod strict_json;
 pub mod tenants;
 pub mod usage;
 

@@ -245,7 +245,10 @@ mod tests {
     #[test]
     fn versions_strictly_increase_even_within_a_microsecond() {
         let ahead = now() + chrono::Duration::seconds(5);
-        assert_eq!(next_version(ahead), ahead + chrono::Duration::microseconds(1));
+        assert_eq!(
+            next_version(ahead),
+            ahead + chrono::Duration::microseconds(1)
+        );
         let past = now() - chrono::Duration::seconds(5);
         assert!(next_version(past) > past + chrono::Duration::seconds(4));
         let mut version = now();

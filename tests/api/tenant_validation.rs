@@ -327,3 +327,36 @@ both!(every_bad_field_is_reported_at_once, |app| async move {
         ]
     );
 });
+
+both!(
+    bodies_are_read_as_their_schema_describes_them,
+    |app| async move {
+        let platform = app.platform();
+        // An array where an object belongs is refused, however deep.
+        for (bad, field) in [
+            (json!({ "settings": [true] }), "settings"),
+            (json!({ "usageLimits": [5] }), "usageLimits"),
+            (json!({ "owner": ["owner@valid.example"] }), "owner"),
+        ] {
+            refused(&app, &platform, &create_with(bad))
+                .await
+                .assert_invalid(field);
+        }
+        // JSON Schema counts 20.0 as an integer; 20.5 is not one.
+        refused(
+            &app,
+            &platform,
+            &create_with(json!({ "usageLimits": { "maxAgents": 20.5 } })),
+        )
+        .await
+        .assert_invalid("usageLimits.maxAgents");
+        let created = platform
+            .post(
+                "/api/v1/tenants",
+                &create_with(json!({ "usageLimits": { "maxAgents": 20.0 } })),
+            )
+            .await;
+        created.assert_status(StatusCode::CREATED);
+        assert_eq!(created.body["usageLimits"]["maxAgents"], 20);
+    }
+);
