@@ -256,7 +256,7 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
         let text = value
             .to_str()
             .ok()
-            .filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_graphic()))
+            .filter(|t| (1..=255).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_graphic()))
             .ok_or_else(|| {
                 ApiError::field(
                     "If-Match",

@@ -484,10 +484,11 @@ impl Db {
                 .await
                 .map_err(StoreError::from)?;
             let current = current.ok_or(StoreError::NotFound)?.into_tenant()?;
+            // Bad input is refused as such, whatever the version.
+            let (changes, plan_id) = change(&current)?;
             if expected.is_some_and(|version| version != current.updated_at) {
                 return Err(StoreError::Stale.into());
             }
-            let (changes, plan_id) = change(&current)?;
             apply_changes!(&mut *tx, &current, &changes, plan_id);
             sqlx::query_as(concat!(tenant_select!(), " WHERE t.id = $2"))
                 .bind(current_period())
