@@ -148,15 +148,14 @@ impl From<Limits> for EffectiveLimits {
 
 impl EffectiveLimits {
     pub fn get(&self, key: LimitKey) -> Option<i64> {
-        let limits = Limits {
-            monthly_spend_limit_cents: self.monthly_spend_limit_cents,
-            max_agents: self.max_agents,
-            max_phone_numbers: self.max_phone_numbers,
-            max_concurrent_calls: self.max_concurrent_calls,
-            monthly_call_limit: self.monthly_call_limit,
-            max_minutes_per_month: self.max_minutes_per_month,
-        };
-        limits.get(key)
+        match key {
+            LimitKey::MonthlySpendLimitCents => self.monthly_spend_limit_cents,
+            LimitKey::MaxAgents => self.max_agents,
+            LimitKey::MaxPhoneNumbers => self.max_phone_numbers,
+            LimitKey::MaxConcurrentCalls => self.max_concurrent_calls,
+            LimitKey::MonthlyCallLimit => self.monthly_call_limit,
+            LimitKey::MaxMinutesPerMonth => self.max_minutes_per_month,
+        }
     }
 }
 

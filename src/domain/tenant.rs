@@ -284,22 +284,11 @@ pub struct NewTenant {
 pub struct TenantChanges {
     pub name: Option<String>,
     pub slug: Option<String>,
-    pub plan_code: Option<String>,
     pub billing_mode: Option<BillingMode>,
     pub limits: Option<Limits>,
     pub billing_alerts: Option<BillingAlerts>,
     pub settings: Option<Settings>,
     pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
-}
-
-impl TenantChanges {
-    /// Whether the change touches what only the agency or platform may set.
-    pub fn touches_commercial_terms(&self) -> bool {
-        self.plan_code.is_some()
-            || self.billing_mode.is_some()
-            || self.limits.is_some()
-            || self.billing_alerts.is_some()
-    }
 }
 
 /// Largest accepted `metadata` object, serialized.

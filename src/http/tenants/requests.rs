@@ -442,7 +442,6 @@ impl UpdateTenantRequest {
         violations.finish(|| TenantChanges {
             name: self.name,
             slug: self.slug,
-            plan_code: self.plan,
             billing_mode: self.billing_mode,
             limits,
             billing_alerts: alerts,
