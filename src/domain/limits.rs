@@ -49,6 +49,21 @@ impl LimitKey {
     }
 }
 
+/// The field `key` names, on any struct with the six limit fields.
+macro_rules! by_limit_key {
+    ($value:expr, $key:expr) => {
+        match $key {
+            LimitKey::MonthlySpendLimitCents => $value.monthly_spend_limit_cents,
+            LimitKey::MaxAgents => $value.max_agents,
+            LimitKey::MaxPhoneNumbers => $value.max_phone_numbers,
+            LimitKey::MaxConcurrentCalls => $value.max_concurrent_calls,
+            LimitKey::MonthlyCallLimit => $value.monthly_call_limit,
+            LimitKey::MaxMinutesPerMonth => $value.max_minutes_per_month,
+        }
+    };
+}
+pub(crate) use by_limit_key;
+
 /// The largest money amount accepted anywhere (ten billion dollars, in cents).
 pub const MAX_CENTS: i64 = 1_000_000_000_000;
 
@@ -78,14 +93,7 @@ pub struct Limits {
 
 impl Limits {
     pub fn get(&self, key: LimitKey) -> Option<i64> {
-        match key {
-            LimitKey::MonthlySpendLimitCents => self.monthly_spend_limit_cents,
-            LimitKey::MaxAgents => self.max_agents,
-            LimitKey::MaxPhoneNumbers => self.max_phone_numbers,
-            LimitKey::MaxConcurrentCalls => self.max_concurrent_calls,
-            LimitKey::MonthlyCallLimit => self.monthly_call_limit,
-            LimitKey::MaxMinutesPerMonth => self.max_minutes_per_month,
-        }
+        by_limit_key!(self, key)
     }
 
     pub fn slot(&mut self, key: LimitKey) -> &mut Option<i64> {
@@ -148,14 +156,7 @@ impl From<Limits> for EffectiveLimits {
 
 impl EffectiveLimits {
     pub fn get(&self, key: LimitKey) -> Option<i64> {
-        match key {
-            LimitKey::MonthlySpendLimitCents => self.monthly_spend_limit_cents,
-            LimitKey::MaxAgents => self.max_agents,
-            LimitKey::MaxPhoneNumbers => self.max_phone_numbers,
-            LimitKey::MaxConcurrentCalls => self.max_concurrent_calls,
-            LimitKey::MonthlyCallLimit => self.monthly_call_limit,
-            LimitKey::MaxMinutesPerMonth => self.max_minutes_per_month,
-        }
+        by_limit_key!(self, key)
     }
 }
 

@@ -8,7 +8,7 @@ use utoipa::openapi::{ObjectBuilder, RefOr, Schema, Type};
 use utoipa::ToSchema;
 
 use crate::domain::ids::AgencyId;
-use crate::domain::limits::{LimitKey, Limits};
+use crate::domain::limits::{by_limit_key, LimitKey, Limits};
 use crate::domain::plan::parse_plan_code;
 use crate::domain::tenant::{
     check_metadata, ActionAt100, BillingAlerts, BillingMode, NewOwner, NewTenant, RecordingFormat,
@@ -39,14 +39,7 @@ pub struct LimitsInput {
 
 impl LimitsInput {
     fn get(&self, key: LimitKey) -> Option<Option<i64>> {
-        match key {
-            LimitKey::MonthlySpendLimitCents => self.monthly_spend_limit_cents,
-            LimitKey::MaxAgents => self.max_agents,
-            LimitKey::MaxPhoneNumbers => self.max_phone_numbers,
-            LimitKey::MaxConcurrentCalls => self.max_concurrent_calls,
-            LimitKey::MonthlyCallLimit => self.monthly_call_limit,
-            LimitKey::MaxMinutesPerMonth => self.max_minutes_per_month,
-        }
+        by_limit_key!(self, key)
     }
 
     /// `base` with these changes laid over it.
