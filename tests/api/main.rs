@@ -5,6 +5,9 @@ mod support;
 
 mod agencies;
 mod api_keys;
+mod call_ends;
+mod call_leases;
+mod calls;
 mod cli;
 mod conventions;
 mod openapi;
