@@ -4,6 +4,9 @@
 mod support;
 
 mod agencies;
+mod agency_analytics;
+mod agents;
+mod analytics;
 mod api_keys;
 mod call_ends;
 mod call_leases;
