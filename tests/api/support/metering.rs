@@ -160,6 +160,29 @@ impl TenantFixture {
     }
 }
 
+/// Sends `count` call starts to `path` all at once, spread over `clients` in turn, and
+/// returns every answer.
+pub async fn simultaneous_starts(clients: &[Client], path: &str, count: usize) -> Vec<Answer> {
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(count));
+    let starts: Vec<_> = (0..count)
+        .map(|i| {
+            let client = clients[i % clients.len()].clone();
+            let path = path.to_owned();
+            let barrier = barrier.clone();
+            let channel = ["phone", "webrtc", "webchat"][i % 3];
+            tokio::spawn(async move {
+                barrier.wait().await;
+                client.post(&path, &json!({ "channel": channel })).await
+            })
+        })
+        .collect();
+    let mut answers = Vec::with_capacity(count);
+    for start in starts {
+        answers.push(start.await.expect("the start task runs"));
+    }
+    answers
+}
+
 /// What the counters of one tenant said at one moment.
 #[derive(Debug, PartialEq)]
 pub struct Snapshot {

@@ -23,7 +23,7 @@ mod metering;
 
 pub use client::{Answer, Client};
 pub use fixtures::TenantFixture;
-pub use metering::{event, time};
+pub use metering::{event, simultaneous_starts, time};
 
 /// Runs a story against SQLite and against PostgreSQL, each with a fresh database:
 /// `both!(name, |app| async move { ... });` makes `name::sqlite` and `name::postgres`.
