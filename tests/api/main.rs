@@ -16,6 +16,7 @@ mod conventions;
 mod limits;
 mod openapi;
 mod plans;
+mod processes;
 mod races;
 mod tenant_lists;
 mod tenant_scoping;

@@ -8,7 +8,7 @@
 //!
 //! Stories about metering reach below the API where the API has no door yet: [`TestApp::db`]
 //! runs the reaper's `expire_calls` at a chosen instant (so leases expire without waiting), and
-//! [`TestApp::set_tenant_status`] deactivates a tenant.
+//! [`TestApp::set_tenant_status`] deactivates a tenant. [`process`] runs the real binary.
 
 use sqlx::Connection;
 use tempfile::TempDir;
@@ -20,6 +20,7 @@ use tokio::task::JoinHandle;
 mod client;
 mod fixtures;
 mod metering;
+pub mod process;
 
 pub use client::{Answer, Client};
 pub use fixtures::TenantFixture;
@@ -104,6 +105,7 @@ pub struct TestApp {
 struct Inner {
     base_url: String,
     master_key: String,
+    database_url: String,
     settings: Settings,
     db: Db,
     storage: Storage,
@@ -126,6 +128,10 @@ impl TestApp {
 
     /// A server on a fresh PostgreSQL schema, or `None` (with a notice) when PostgreSQL is
     /// unreachable outside CI.
+    pub async fn postgres() -> Option<TestApp> {
+        Self::postgres_with(Settings::default()).await
+    }
+
     pub async fn postgres_with(settings: Settings) -> Option<TestApp> {
         let base = postgres_base_url();
         let mut admin = match sqlx::PgConnection::connect(&base).await {
@@ -170,6 +176,7 @@ impl TestApp {
             inner: std::sync::Arc::new(Inner {
                 base_url: format!("http://{address}"),
                 master_key,
+                database_url: url.to_owned(),
                 settings,
                 db,
                 storage,
@@ -197,6 +204,15 @@ impl TestApp {
     /// A client without any key.
     pub fn anonymous(&self) -> Client {
         Client::new(self.inner.http.clone(), &self.inner.base_url, None)
+    }
+
+    pub fn master_key(&self) -> &str {
+        &self.inner.master_key
+    }
+
+    /// The URL of this test's database, for other processes to share it.
+    pub fn database_url(&self) -> &str {
+        &self.inner.database_url
     }
 
     pub fn settings(&self) -> Settings {
