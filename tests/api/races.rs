@@ -1,12 +1,16 @@
-//! Races on one server: simultaneous starts never admit a call over the limit, and
-//! overlapping batches sent at once count each id once.
+//! Races on one server: simultaneous starts never admit a call over the limit, overlapping
+//! batches sent at once count each id once, and reapers racing each other and late ends
+//! count each call once.
 
-use chrono::Utc;
+use std::sync::Arc;
+
+use chrono::{Duration, Utc};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use tokio::sync::Barrier;
 
 use crate::both;
-use crate::support::{event, simultaneous_starts, Answer, TenantFixture};
+use crate::support::{event, simultaneous_starts, time, Answer, TenantFixture};
 
 /// Exactly `limit` of `answers` were admitted; every other one was refused for concurrency.
 #[track_caller]
@@ -87,7 +91,7 @@ both!(
         // Eight senders of 500 ids each from a pool of 1,000: sender k starts at id 125k and
         // wraps, so every id goes out four times. Half the senders go backwards.
         let senders = 8;
-        let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(senders));
+        let barrier = Arc::new(Barrier::new(senders));
         let tasks: Vec<_> = (0..senders)
             .map(|k| {
                 let client = tenant.client.clone();
@@ -132,5 +136,82 @@ both!(
         assert_eq!(usage["totalSeconds"], seconds);
         assert_eq!(usage["totalCostCents"], cents);
         assert_eq!(app.stored_event_count(&tenant.id).await, 1000);
+    }
+);
+
+both!(
+    reapers_on_every_replica_racing_late_ends_count_each_call_once,
+    |app| async move {
+        let tenant = app
+            .tenant()
+            .limits(json!({ "maxConcurrentCalls": 40 }))
+            .create()
+            .await;
+        let mut calls = Vec::new();
+        for i in 0..30 {
+            calls.push(tenant.admit(["phone", "webrtc", "webchat"][i % 3]).await);
+        }
+        let today = time(&calls[0]["startedAt"]).date_naive();
+        let after_the_lease = Utc::now() + app.settings().call_lease + Duration::seconds(1);
+
+        // Four replicas' reapers and the data plane's ends of every call, all at once: each call
+        // ends either before its expiry or after it, and must count once either way.
+        let barrier = Arc::new(Barrier::new(4 + calls.len()));
+        let reapers: Vec<_> = (0..4)
+            .map(|_| {
+                let db = app.db().clone();
+                let barrier = barrier.clone();
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    db.expire_calls(after_the_lease, 100)
+                        .await
+                        .expect("the reaper runs")
+                })
+            })
+            .collect();
+        let ends: Vec<_> = calls
+            .iter()
+            .enumerate()
+            .map(|(i, call)| {
+                let client = tenant.client.clone();
+                let path = tenant.path(&format!("/calls/{}/end", call["id"].as_str().unwrap()));
+                let barrier = barrier.clone();
+                let outcome = json!({ "durationSeconds": i + 1, "costCents": 2 * i + 1 });
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    client.post(&path, &outcome).await
+                })
+            })
+            .collect();
+        let mut expired = 0;
+        for reaper in reapers {
+            expired += reaper.await.expect("the reaper task runs");
+        }
+        assert!(expired <= 30, "{expired} expiries of 30 calls");
+        for end in ends {
+            let answer = end.await.expect("the end task runs");
+            answer.assert_status(StatusCode::OK);
+            assert_eq!(answer.body["status"], "completed", "{}", answer.text);
+        }
+        assert_eq!(
+            app.db().expire_calls(after_the_lease, 100).await.unwrap(),
+            0
+        );
+
+        let seconds: i64 = (1..=30).sum();
+        let cents: i64 = (0..30).map(|i| 2 * i + 1).sum();
+        let analytics = tenant.analytics_between(today, today).await;
+        assert_eq!(analytics["conversations"], 30, "{analytics}");
+        assert_eq!(
+            analytics["channelBreakdown"],
+            json!({ "phone": 10, "webrtc": 10, "webchat": 10 })
+        );
+        assert_eq!(analytics["totalSeconds"], seconds);
+        assert_eq!(analytics["totalCostCents"], cents);
+        let usage = tenant.usage_this_month().await;
+        assert_eq!(usage["conversations"], 30, "{usage}");
+        assert_eq!(usage["totalSeconds"], seconds);
+        assert_eq!(usage["totalCostCents"], cents);
+        assert_eq!(tenant.limits().await["activeCalls"], 0);
     }
 );
