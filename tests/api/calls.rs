@@ -2,7 +2,7 @@
 //! names the limit, its value and the usage against it.
 
 use chrono::Utc;
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::json;
 use tenantry::domain::ids::AgentId;
 
@@ -332,5 +332,34 @@ both!(
         assert_eq!(limits["activeCalls"], 1);
         assert_eq!(limits["limits"]["monthlyCallLimit"]["used"], 1);
         assert_eq!(app.stored_event_count(&tenant.id).await, 0);
+    }
+);
+
+both!(
+    a_retried_start_with_the_same_idempotency_key_admits_once,
+    |app| async move {
+        let tenant = app
+            .tenant()
+            .limits(json!({ "maxConcurrentCalls": 1 }))
+            .create()
+            .await;
+        let start = || {
+            tenant
+                .client
+                .request(Method::POST, &tenant.path("/calls"))
+                .header("Idempotency-Key", "dp-call-42")
+                .json(&json!({ "channel": "phone", "externalId": "42" }))
+        };
+        let first = tenant.client.send(start()).await;
+        first.assert_status(StatusCode::CREATED);
+        let retried = tenant.client.send(start()).await;
+        retried.assert_status(StatusCode::CREATED);
+        assert_eq!(retried.body, first.body);
+        assert_eq!(retried.header("idempotent-replayed"), Some("true"));
+
+        let limits = tenant.limits().await;
+        assert_eq!(limits["activeCalls"], 1, "{limits}");
+        assert_eq!(limits["limits"]["monthlyCallLimit"]["used"], 1);
+        assert_eq!(tenant.client.walk(&tenant.path("/calls")).await.len(), 1);
     }
 );
