@@ -4,12 +4,22 @@
 mod support;
 
 mod agencies;
+mod agency_analytics;
+mod agents;
+mod analytics;
 mod api_keys;
+mod call_ends;
+mod call_leases;
+mod calls;
 mod cli;
 mod conventions;
+mod limits;
 mod openapi;
 mod plans;
+mod processes;
+mod races;
 mod tenant_lists;
 mod tenant_scoping;
 mod tenant_validation;
 mod tenants;
+mod usage_events;

@@ -166,6 +166,24 @@ impl Answer {
         self
     }
 
+    /// A refusal by a limit: this status and `code`, naming the limit, its value and the
+    /// usage measured against it.
+    #[track_caller]
+    pub fn assert_limit(
+        &self,
+        status: StatusCode,
+        code: &str,
+        limit: &str,
+        value: i64,
+        current: i64,
+    ) -> &Self {
+        self.assert_problem(status, code);
+        assert_eq!(self.body["limit"], limit, "{}", self.text);
+        assert_eq!(self.body["limitValue"], value, "{}", self.text);
+        assert_eq!(self.body["current"], current, "{}", self.text);
+        self
+    }
+
     /// A 422 `validation_failed` naming `field`.
     #[track_caller]
     pub fn assert_invalid(&self, field: &str) -> &Self {

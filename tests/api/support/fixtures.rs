@@ -69,6 +69,16 @@ impl TenantBuilder {
         self.field("plan", json!(plan))
     }
 
+    /// Its own `usageLimits`, laid over its plan's.
+    pub fn limits(self, limits: Value) -> Self {
+        self.field("usageLimits", limits)
+    }
+
+    /// What happens when spend reaches the limit: `notify_only` or `block_new_calls`.
+    pub fn action_at_100(self, action: &str) -> Self {
+        self.field("billingAlerts", json!({ "actionAt100": action }))
+    }
+
     /// Sets any field of the create request.
     pub fn field(mut self, name: &str, value: Value) -> Self {
         self.body.insert(name.to_owned(), value);

@@ -5,30 +5,43 @@
 //! `127.0.0.1:5432` (user `postgres`, database `test`; override with `TENANTRY_TEST_POSTGRES`);
 //! each test gets a schema of its own. When it is unreachable the PostgreSQL half is skipped
 //! with a notice, unless `CI=true`, where it fails.
+//!
+//! Stories about metering reach below the API where the API has no door yet: [`TestApp::db`]
+//! runs the reaper's `expire_calls` at a chosen instant (so leases expire without waiting), and
+//! [`TestApp::set_tenant_status`] deactivates a tenant. [`process`] runs the real binary.
 
 use sqlx::Connection;
 use tempfile::TempDir;
+use tenantry::domain::ids::TenantId;
 use tenantry::http::AppState;
 use tenantry::store::Db;
 use tokio::task::JoinHandle;
 
 mod client;
 mod fixtures;
+mod metering;
+pub mod process;
 
 pub use client::{Answer, Client};
+pub use fixtures::TenantFixture;
+pub use metering::{event, simultaneous_starts, time};
 
 /// Runs a story against SQLite and against PostgreSQL, each with a fresh database:
 /// `both!(name, |app| async move { ... });` makes `name::sqlite` and `name::postgres`.
+/// `both!(name, Settings::..., |app| ...)` starts the servers with those settings.
 #[macro_export]
 macro_rules! both {
     ($name:ident, |$app:ident| $body:expr) => {
+        $crate::both!($name, $crate::support::Settings::default(), |$app| $body);
+    };
+    ($name:ident, $settings:expr, |$app:ident| $body:expr) => {
         mod $name {
             #[allow(unused_imports)]
             use super::*;
 
             #[tokio::test]
             async fn sqlite() {
-                let app = $crate::support::TestApp::sqlite().await;
+                let app = $crate::support::TestApp::sqlite_with($settings).await;
                 let $app = app.clone();
                 $body.await;
                 app.finish().await;
@@ -36,7 +49,7 @@ macro_rules! both {
 
             #[tokio::test]
             async fn postgres() {
-                let Some(app) = $crate::support::TestApp::postgres().await else {
+                let Some(app) = $crate::support::TestApp::postgres_with($settings).await else {
                     return;
                 };
                 let $app = app.clone();
@@ -51,6 +64,30 @@ const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
 
 fn postgres_base_url() -> String {
     std::env::var("TENANTRY_TEST_POSTGRES").unwrap_or_else(|_| DEFAULT_POSTGRES.to_owned())
+}
+
+/// How a test's server is configured.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// How long an admitted call keeps its slot without a heartbeat.
+    pub call_lease: chrono::Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            call_lease: chrono::Duration::seconds(tenantry::http::DEFAULT_CALL_LEASE_SECONDS),
+        }
+    }
+}
+
+impl Settings {
+    /// A server whose calls hold their slot for `seconds` without a heartbeat.
+    pub fn call_lease_seconds(seconds: i64) -> Settings {
+        Settings {
+            call_lease: chrono::Duration::seconds(seconds),
+        }
+    }
 }
 
 /// Where a test's database lives; dropping it removes the database.
@@ -68,6 +105,8 @@ pub struct TestApp {
 struct Inner {
     base_url: String,
     master_key: String,
+    database_url: String,
+    settings: Settings,
     db: Db,
     storage: Storage,
     server: JoinHandle<()>,
@@ -78,14 +117,22 @@ struct Inner {
 impl TestApp {
     /// A server on a fresh SQLite file.
     pub async fn sqlite() -> TestApp {
+        Self::sqlite_with(Settings::default()).await
+    }
+
+    pub async fn sqlite_with(settings: Settings) -> TestApp {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let url = format!("sqlite://{}/t.db", dir.path().display());
-        Self::start(&url, Storage::Sqlite(dir)).await
+        Self::start(&url, Storage::Sqlite(dir), settings).await
     }
 
     /// A server on a fresh PostgreSQL schema, or `None` (with a notice) when PostgreSQL is
     /// unreachable outside CI.
     pub async fn postgres() -> Option<TestApp> {
+        Self::postgres_with(Settings::default()).await
+    }
+
+    pub async fn postgres_with(settings: Settings) -> Option<TestApp> {
         let base = postgres_base_url();
         let mut admin = match sqlx::PgConnection::connect(&base).await {
             Ok(connection) => connection,
@@ -105,10 +152,10 @@ impl TestApp {
         let _ = admin.close().await;
         let separator = if base.contains('?') { '&' } else { '?' };
         let url = format!("{base}{separator}options=-c%20search_path%3D{schema}");
-        Some(Self::start(&url, Storage::Postgres { schema }).await)
+        Some(Self::start(&url, Storage::Postgres { schema }, settings).await)
     }
 
-    async fn start(url: &str, storage: Storage) -> TestApp {
+    async fn start(url: &str, storage: Storage, settings: Settings) -> TestApp {
         let db = tenantry::server::open_database(url)
             .await
             .unwrap_or_else(|e| panic!("open {url}: {e:#}"));
@@ -117,7 +164,9 @@ impl TestApp {
             .await
             .expect("bind a local port");
         let address = listener.local_addr().expect("a local address");
-        let router = tenantry::http::app(AppState::new(db.clone(), Some(&master_key)));
+        let state =
+            AppState::new(db.clone(), Some(&master_key)).with_call_lease(settings.call_lease);
+        let router = tenantry::http::app(state);
         let server = tokio::spawn(async move {
             axum::serve(listener, router)
                 .await
@@ -127,6 +176,8 @@ impl TestApp {
             inner: std::sync::Arc::new(Inner {
                 base_url: format!("http://{address}"),
                 master_key,
+                database_url: url.to_owned(),
+                settings,
                 db,
                 storage,
                 server,
@@ -153,6 +204,58 @@ impl TestApp {
     /// A client without any key.
     pub fn anonymous(&self) -> Client {
         Client::new(self.inner.http.clone(), &self.inner.base_url, None)
+    }
+
+    pub fn master_key(&self) -> &str {
+        &self.inner.master_key
+    }
+
+    /// The URL of this test's database, for other processes to share it.
+    pub fn database_url(&self) -> &str {
+        &self.inner.database_url
+    }
+
+    pub fn settings(&self) -> Settings {
+        self.inner.settings
+    }
+
+    /// The store the server runs on.
+    pub fn db(&self) -> &Db {
+        &self.inner.db
+    }
+
+    /// Sets a tenant's status in the database (the API has no door for it yet).
+    pub async fn set_tenant_status(&self, tenant_id: &str, status: &str) {
+        let id: TenantId = tenant_id.parse().expect("a tenant id");
+        let sql = "UPDATE tenants SET status = $1 WHERE id = $2";
+        let changed = match &self.inner.db {
+            Db::Sqlite(sqlite) => sqlx::query(sql)
+                .bind(status)
+                .bind(id)
+                .execute(&sqlite.write)
+                .await
+                .map(|done| done.rows_affected()),
+            Db::Postgres(pool) => sqlx::query(sql)
+                .bind(status)
+                .bind(id)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected()),
+        }
+        .expect("update the tenant's status");
+        assert_eq!(changed, 1, "no tenant {tenant_id}");
+    }
+
+    /// How many usage events the database holds for a tenant.
+    pub async fn stored_event_count(&self, tenant_id: &str) -> i64 {
+        let id: TenantId = tenant_id.parse().expect("a tenant id");
+        let sql = "SELECT COUNT(*) FROM usage_events WHERE tenant_id = $1";
+        let (count,): (i64,) = match &self.inner.db {
+            Db::Sqlite(sqlite) => sqlx::query_as(sql).bind(id).fetch_one(&sqlite.read).await,
+            Db::Postgres(pool) => sqlx::query_as(sql).bind(id).fetch_one(pool).await,
+        }
+        .expect("count the stored events");
+        count
     }
 
     /// Whether `needle` appears anywhere in the stored data: in the bytes of the SQLite files,

@@ -1,0 +1,166 @@
+//! `GET …/limits`: every limit with its value, where the value comes from, the usage this
+//! period, what remains, and whether it is used up.
+
+use chrono::{Datelike, Months, Utc};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::both;
+use crate::support::event;
+
+/// A plan's entitlements, read from the API.
+async fn entitlements(app: &crate::support::TestApp, plan: &str) -> Value {
+    let plan = app.platform().get(&format!("/api/v1/plans/{plan}")).await;
+    plan.assert_status(StatusCode::OK);
+    plan.body["entitlements"].clone()
+}
+
+/// What the report must say of one limit with this value and usage.
+fn explained(value: &Value, source: &str, used: i64) -> Value {
+    match value.as_i64() {
+        Some(limit) => json!({
+            "value": limit,
+            "source": source,
+            "used": used,
+            "remaining": (limit - used).max(0),
+            "exceeded": used >= limit,
+        }),
+        None => json!({
+            "value": null,
+            "source": source,
+            "used": used,
+            "remaining": null,
+            "exceeded": false,
+        }),
+    }
+}
+
+both!(
+    limits_explain_value_source_usage_and_what_remains,
+    |app| async move {
+        let plan = entitlements(&app, "starter").await;
+        let tenant = app
+            .tenant()
+            .plan("starter")
+            .limits(json!({ "maxConcurrentCalls": 3, "monthlySpendLimitCents": 10000 }))
+            .create()
+            .await;
+        for name in ["Ava", "Bo"] {
+            tenant
+                .client
+                .post(&tenant.path("/agents"), &json!({ "name": name }))
+                .await
+                .assert_status(StatusCode::CREATED);
+        }
+        let ended = tenant.admit("phone").await;
+        tenant.end(&ended, 150, 300, None).await;
+        tenant.admit("webrtc").await;
+        assert_eq!(
+            tenant
+                .ingest(&[event("ev", Utc::now(), "webchat", 30, 200, None)])
+                .await,
+            (1, 0)
+        );
+
+        let report = tenant.limits().await;
+        let today = Utc::now().date_naive();
+        let start = today.with_day(1).unwrap();
+        assert_eq!(report["tenantId"], tenant.id.as_str());
+        assert_eq!(
+            report["period"],
+            json!({ "start": start.to_string(), "end": (start + Months::new(1)).to_string() })
+        );
+        assert_eq!(report["activeCalls"], 1);
+        let limits = &report["limits"];
+        assert_eq!(
+            limits["maxConcurrentCalls"],
+            json!({ "value": 3, "source": "tenant", "used": 1, "remaining": 2, "exceeded": false })
+        );
+        assert_eq!(
+            limits["monthlySpendLimitCents"],
+            json!({ "value": 10000, "source": "tenant", "used": 500, "remaining": 9500, "exceeded": false })
+        );
+        assert_eq!(
+            limits["maxAgents"],
+            explained(&plan["maxAgents"], "plan", 2)
+        );
+        assert_eq!(
+            limits["maxPhoneNumbers"],
+            explained(&plan["maxPhoneNumbers"], "plan", 0)
+        );
+        // Two admitted calls and one reported event; 180 seconds are three minutes.
+        assert_eq!(
+            limits["monthlyCallLimit"],
+            explained(&plan["monthlyCallLimit"], "plan", 3)
+        );
+        assert_eq!(
+            limits["maxMinutesPerMonth"],
+            explained(&plan["maxMinutesPerMonth"], "plan", 3)
+        );
+        assert_eq!(limits.as_object().unwrap().len(), 6, "{report}");
+
+        tenant.admit("phone").await;
+        tenant.admit("webchat").await;
+        let report = tenant.limits().await;
+        assert_eq!(report["activeCalls"], 3);
+        assert_eq!(
+            report["limits"]["maxConcurrentCalls"],
+            json!({ "value": 3, "source": "tenant", "used": 3, "remaining": 0, "exceeded": true })
+        );
+    }
+);
+
+both!(limits_a_plan_leaves_open_are_unlimited, |app| async move {
+    let plan = entitlements(&app, "enterprise").await;
+    let tenant = app.tenant().plan("enterprise").create().await;
+    let call = tenant.admit("phone").await;
+    tenant.end(&call, 61, 12, None).await;
+
+    let report = tenant.limits().await;
+    let limits = &report["limits"];
+    for (key, used) in [
+        ("monthlySpendLimitCents", 12),
+        ("maxAgents", 0),
+        ("maxPhoneNumbers", 0),
+        ("maxConcurrentCalls", 0),
+        ("monthlyCallLimit", 1),
+        ("maxMinutesPerMonth", 1),
+    ] {
+        assert_eq!(limits[key], explained(&plan[key], "plan", used), "{key}");
+    }
+    assert_eq!(limits["monthlySpendLimitCents"]["value"], json!(null));
+});
+
+both!(
+    a_tenant_override_of_a_plan_limit_says_so,
+    |app| async move {
+        let tenant = app
+            .tenant()
+            .plan("free")
+            .limits(json!({ "maxAgents": 1 }))
+            .create()
+            .await;
+        let before = tenant.limits().await;
+        assert_eq!(before["limits"]["maxAgents"]["source"], "tenant");
+        assert_eq!(before["limits"]["maxConcurrentCalls"]["source"], "plan");
+
+        let patched = app
+            .platform()
+            .patch(
+                &tenant.path(""),
+                &json!({ "usageLimits": { "maxAgents": null, "maxConcurrentCalls": 4 } }),
+            )
+            .await;
+        patched.assert_status(StatusCode::OK);
+        let plan = entitlements(&app, "free").await;
+        let after = tenant.limits().await;
+        assert_eq!(
+            after["limits"]["maxAgents"],
+            explained(&plan["maxAgents"], "plan", 0)
+        );
+        assert_eq!(
+            after["limits"]["maxConcurrentCalls"],
+            explained(&json!(4), "tenant", 0)
+        );
+    }
+);

@@ -1,0 +1,192 @@
+//! The data plane's side of a tenant: starting and ending calls, reporting usage events, and
+//! reading back what the counters say.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use super::fixtures::TenantFixture;
+use super::{Answer, Client};
+
+/// A time the API answered, such as `startedAt`.
+#[track_caller]
+pub fn time(value: &Value) -> DateTime<Utc> {
+    let text = value
+        .as_str()
+        .unwrap_or_else(|| panic!("no time in {value}"));
+    DateTime::parse_from_rfc3339(text)
+        .expect("an RFC 3339 time")
+        .to_utc()
+}
+
+/// A usage event: one completed call reported after the fact.
+pub fn event(
+    id: &str,
+    occurred_at: DateTime<Utc>,
+    channel: &str,
+    seconds: i64,
+    cents: i64,
+    sentiment: Option<f64>,
+) -> Value {
+    let mut event = json!({
+        "id": id,
+        "occurredAt": occurred_at.to_rfc3339(),
+        "channel": channel,
+        "durationSeconds": seconds,
+        "costCents": cents,
+    });
+    if let Some(score) = sentiment {
+        event["sentimentScore"] = json!(score);
+    }
+    event
+}
+
+impl TenantFixture {
+    /// The path of one of this tenant's resources: `path("/calls")`.
+    pub fn path(&self, rest: &str) -> String {
+        format!("/api/v1/tenants/{}{rest}", self.id)
+    }
+
+    /// `POST …/calls` with the tenant's key.
+    pub async fn start_call(&self, request: &Value) -> Answer {
+        self.start_call_as(&self.client, request).await
+    }
+
+    /// `POST …/calls` with another caller's key.
+    pub async fn start_call_as(&self, caller: &Client, request: &Value) -> Answer {
+        caller.post(&self.path("/calls"), request).await
+    }
+
+    /// Starts a call on `channel` that must be admitted; returns the call.
+    pub async fn admit(&self, channel: &str) -> Value {
+        let started = self.start_call(&json!({ "channel": channel })).await;
+        started.assert_status(StatusCode::CREATED);
+        started.body
+    }
+
+    /// `POST …/calls/{id}/end`.
+    pub async fn end_call(&self, call_id: &str, outcome: &Value) -> Answer {
+        self.client
+            .post(&self.path(&format!("/calls/{call_id}/end")), outcome)
+            .await
+    }
+
+    /// Ends a call that must end; returns the completed call.
+    pub async fn end(
+        &self,
+        call: &Value,
+        seconds: i64,
+        cents: i64,
+        sentiment: Option<f64>,
+    ) -> Value {
+        let id = call["id"].as_str().expect("a call id");
+        let mut outcome = json!({ "durationSeconds": seconds, "costCents": cents });
+        if let Some(score) = sentiment {
+            outcome["sentimentScore"] = json!(score);
+        }
+        let ended = self.end_call(id, &outcome).await;
+        ended.assert_status(StatusCode::OK);
+        assert_eq!(ended.body["status"], "completed", "{}", ended.text);
+        ended.body
+    }
+
+    /// `POST …/calls/{id}/heartbeat`.
+    pub async fn heartbeat(&self, call_id: &str) -> Answer {
+        self.client
+            .post(
+                &self.path(&format!("/calls/{call_id}/heartbeat")),
+                &json!({}),
+            )
+            .await
+    }
+
+    /// `POST …/usage-events` with these events.
+    pub async fn post_events(&self, events: &[Value]) -> Answer {
+        self.client
+            .post(&self.path("/usage-events"), &json!({ "events": events }))
+            .await
+    }
+
+    /// Reports events that must be taken; returns (accepted, duplicates).
+    pub async fn ingest(&self, events: &[Value]) -> (i64, i64) {
+        let answer = self.post_events(events).await;
+        answer.assert_status(StatusCode::OK);
+        let count = |name: &str| {
+            answer.body[name]
+                .as_i64()
+                .unwrap_or_else(|| panic!("no {name} in {}", answer.text))
+        };
+        (count("accepted"), count("duplicates"))
+    }
+
+    /// The tenant's analytics for a query string such as `?dateFrom=…&dateTo=…`.
+    pub async fn analytics(&self, query: &str) -> Value {
+        let answer = self
+            .client
+            .get(&self.path(&format!("/analytics{query}")))
+            .await;
+        answer.assert_status(StatusCode::OK);
+        answer.body
+    }
+
+    /// The tenant's analytics from `from` to `to`, both included.
+    pub async fn analytics_between(&self, from: NaiveDate, to: NaiveDate) -> Value {
+        self.analytics(&format!("?dateFrom={from}&dateTo={to}"))
+            .await
+    }
+
+    /// `GET …/limits`.
+    pub async fn limits(&self) -> Value {
+        let answer = self.client.get(&self.path("/limits")).await;
+        answer.assert_status(StatusCode::OK);
+        answer.body
+    }
+
+    /// The tenant object's `usageCurrentMonth`.
+    pub async fn usage_this_month(&self) -> Value {
+        let answer = self.client.get(&self.path("")).await;
+        answer.assert_status(StatusCode::OK);
+        answer.body["usageCurrentMonth"].clone()
+    }
+
+    /// Everything the counters say about this tenant, to show that a refused request changed
+    /// nothing.
+    pub async fn snapshot(&self, from: NaiveDate, to: NaiveDate) -> Snapshot {
+        Snapshot {
+            analytics: self.analytics_between(from, to).await,
+            limits: self.limits().await,
+            usage: self.usage_this_month().await,
+        }
+    }
+}
+
+/// Sends `count` call starts to `path` all at once, spread over `clients` in turn, and
+/// returns every answer.
+pub async fn simultaneous_starts(clients: &[Client], path: &str, count: usize) -> Vec<Answer> {
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(count));
+    let starts: Vec<_> = (0..count)
+        .map(|i| {
+            let client = clients[i % clients.len()].clone();
+            let path = path.to_owned();
+            let barrier = barrier.clone();
+            let channel = ["phone", "webrtc", "webchat"][i % 3];
+            tokio::spawn(async move {
+                barrier.wait().await;
+                client.post(&path, &json!({ "channel": channel })).await
+            })
+        })
+        .collect();
+    let mut answers = Vec::with_capacity(count);
+    for start in starts {
+        answers.push(start.await.expect("the start task runs"));
+    }
+    answers
+}
+
+/// What the counters of one tenant said at one moment.
+#[derive(Debug, PartialEq)]
+pub struct Snapshot {
+    pub analytics: Value,
+    pub limits: Value,
+    pub usage: Value,
+}

@@ -1,0 +1,80 @@
+//! Real `tenantry serve` processes on a test's database: several replicas on one PostgreSQL,
+//! or one server to `kill -9` in the middle of its work.
+
+use std::path::Path;
+use std::process::Stdio;
+
+use tempfile::TempDir;
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdout, Command};
+
+use super::{Client, TestApp};
+
+/// A running `tenantry serve`, killed when dropped.
+pub struct Served {
+    child: Child,
+    /// Kept open so that the server never writes into a closed pipe.
+    _stdout: Lines<BufReader<ChildStdout>>,
+    /// Holds the server's log, read when it fails to start.
+    _logs: TempDir,
+    http: reqwest::Client,
+    pub base_url: String,
+}
+
+impl Served {
+    /// Starts `tenantry serve` on `app`'s database with `app`'s master key, on a free port,
+    /// and waits until it says where it listens.
+    pub async fn start(app: &TestApp) -> Served {
+        let logs = tempfile::tempdir().expect("a directory for the server's log");
+        let log_path = logs.path().join("stderr.log");
+        let log = std::fs::File::create(&log_path).expect("create the log");
+        let lease = app.settings().call_lease.num_seconds().to_string();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tenantry"))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(["--database-url", app.database_url()])
+            .args(["--master-key", app.master_key()])
+            .args(["--call-lease-seconds", &lease])
+            .env_remove("DATABASE_URL")
+            .env_remove("TENANTRY_LISTEN")
+            .env_remove("TENANTRY_MASTER_KEY")
+            .env_remove("TENANTRY_CALL_LEASE_SECONDS")
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log))
+            .kill_on_drop(true)
+            .spawn()
+            .expect("tenantry starts");
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        loop {
+            match stdout.next_line().await.expect("read stdout") {
+                Some(line) => {
+                    if let Some(url) = line.strip_prefix("tenantry listening on ") {
+                        return Served {
+                            base_url: url.trim().to_owned(),
+                            child,
+                            _stdout: stdout,
+                            _logs: logs,
+                            http: reqwest::Client::new(),
+                        };
+                    }
+                }
+                None => panic!("tenantry exited before listening:\n{}", read_log(&log_path)),
+            }
+        }
+    }
+
+    /// A client of this server holding `key`.
+    pub fn client(&self, key: &str) -> Client {
+        Client::for_url(self.http.clone(), &self.base_url, key)
+    }
+
+    /// `kill -9`: the process gets no chance to finish anything.
+    pub async fn kill(mut self) {
+        self.child.kill().await.expect("kill tenantry");
+    }
+}
+
+fn read_log(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
