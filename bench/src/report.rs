@@ -30,8 +30,9 @@ const MIN_ANALYTICS_10M_OVER_10K: f64 = 0.8;
 
 pub fn header(settings: &str) -> String {
     format!(
-        "# tenantry-bench\n\n{settings}.\n\nThroughput and latency are medians over the runs; \
-         ratio = tenantry / baseline.\n"
+        "# tenantry-bench\n\n{settings}.\n\nThroughput and latency are medians over the runs. \
+         The ratio is tenantry / baseline per run (the two measured back to back): its median, \
+         with the lowest and highest in parentheses.\n"
     )
 }
 
@@ -86,6 +87,25 @@ impl Results {
             .push(measurement);
     }
 
+    /// Tenantry over the baseline (or `over` over `under`) run by run, since the two of
+    /// one run were measured back to back: the median, the lowest and the highest.
+    fn paired_ratio(
+        &self,
+        over: (Scenario, Target),
+        under: (Scenario, Target),
+    ) -> Option<(f64, f64, f64)> {
+        let over = self.runs.get(&(Self::key(over.0), over.1))?;
+        let under = self.runs.get(&(Self::key(under.0), under.1))?;
+        let ratios: Vec<f64> = over
+            .iter()
+            .zip(under)
+            .map(|(o, u)| o.throughput() / u.throughput())
+            .collect();
+        let low = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+        let high = ratios.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        Some((median(ratios), low, high))
+    }
+
     fn summary(&self, scenario: Scenario, target: Target) -> Option<Summary> {
         let runs = self.runs.get(&(Self::key(scenario), target))?;
         Some(Summary {
@@ -103,7 +123,7 @@ impl Results {
             _ => "PostgreSQL",
         };
         let mut out = format!(
-            "\n## {title}\n\n| scenario | unit | tenantry | baseline | ratio | tenantry p50 / p99 ms \
+            "\n## {title}\n\n| scenario | unit | tenantry | baseline | ratio (runs) | tenantry p50 / p99 ms \
              | baseline p50 / p99 ms | errors (t / b) | target |\n\
              |---|---|---:|---:|---:|---:|---:|---:|---|\n"
         );
@@ -115,7 +135,11 @@ impl Results {
             ) else {
                 continue;
             };
-            let ratio = t.throughput / b.throughput;
+            let Some((ratio, low, high)) =
+                self.paired_ratio((scenario, Target::Tenantry), (scenario, Target::Baseline))
+            else {
+                continue;
+            };
             let verdict = match scenario {
                 Scenario::Get | Scenario::Admission => format!(
                     "≥ 50% of baseline: {}",
@@ -128,15 +152,23 @@ impl Results {
                 ),
                 Scenario::Analytics10k => String::new(),
                 Scenario::Analytics10m => {
-                    match self.summary(Scenario::Analytics10k, Target::Tenantry) {
-                        Some(small) => {
-                            let share = t.throughput / small.throughput;
+                    let small = (Scenario::Analytics10k, Target::Tenantry);
+                    let big = (Scenario::Analytics10m, Target::Tenantry);
+                    match (
+                        self.paired_ratio(big, small),
+                        self.summary(small.0, small.1),
+                    ) {
+                        (Some((share, share_low, share_high)), Some(small)) => {
                             let base_share = self
-                                .summary(Scenario::Analytics10k, Target::Baseline)
-                                .map_or(f64::NAN, |s| b.throughput / s.throughput);
+                                .paired_ratio(
+                                    (Scenario::Analytics10m, Target::Baseline),
+                                    (Scenario::Analytics10k, Target::Baseline),
+                                )
+                                .map_or(f64::NAN, |r| r.0);
                             notes.push(format!(
-                                "Analytics, 10M vs 10k events: tenantry throughput ratio {share:.2}, \
-                                 p50 latency ratio {:.2}; baseline throughput ratio {base_share:.2}.",
+                                "Analytics, 10M vs 10k events: tenantry throughput ratio \
+                                 {share:.2} (runs {share_low:.2}–{share_high:.2}), p50 latency \
+                                 ratio {:.2}; baseline throughput ratio {base_share:.2}.",
                                 t.p50 / small.p50
                             ));
                             format!(
@@ -144,18 +176,20 @@ impl Results {
                                 met(share >= MIN_ANALYTICS_10M_OVER_10K)
                             )
                         }
-                        None => String::new(),
+                        _ => String::new(),
                     }
                 }
             };
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {} | {:.2} | {:.2} / {:.2} | {:.2} / {:.2} | {} / {} | {} |",
+                "| {} | {} | {} | {} | {:.2} ({:.2}–{:.2}) | {:.2} / {:.2} | {:.2} / {:.2} | {} / {} | {} |",
                 scenario.label(),
                 scenario.unit(),
                 thousands(t.throughput),
                 thousands(b.throughput),
                 ratio,
+                low,
+                high,
                 t.p50,
                 t.p99,
                 b.p50,
