@@ -1,0 +1,380 @@
+//! `tenantry-bench`: tenantry's hot paths against a bare axum + sqlx baseline on the same
+//! database, driven by the same load generator. See `docs/BENCHMARKS.md`.
+
+mod baseline;
+mod load;
+mod report;
+mod scenarios;
+mod seed;
+mod servers;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+
+use load::{drive, Client, Measurement, Operation};
+use report::{Results, Target};
+use scenarios::{AdmitAndEnd, Analytics, GetTenant, Ingest, Scenario};
+use servers::{Database, Server};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tenantry-bench",
+    about = "Benchmarks tenantry against a bare axum + sqlx baseline on SQLite and PostgreSQL"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    bench: BenchArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the baseline (started by the benchmark itself).
+    #[command(hide = true)]
+    Baseline {
+        #[arg(long)]
+        database_url: String,
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: String,
+        #[arg(long, value_enum, default_value = "anonymous")]
+        sqlite_placeholders: baseline::Placeholders,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum DbChoice {
+    Sqlite,
+    Postgres,
+    Both,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+struct BenchArgs {
+    /// Which databases to run on.
+    #[arg(long, value_enum, default_value = "both")]
+    db: DbChoice,
+    /// Measurements of each scenario on each server; the report gives their median.
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+    /// Length of one measurement, in seconds.
+    #[arg(long, default_value_t = 5.0)]
+    seconds: f64,
+    /// Unmeasured load before each measurement, in seconds.
+    #[arg(long, default_value_t = 1.0)]
+    warmup: f64,
+    /// Scenarios to run (repeat or separate with commas); all by default.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    scenario: Vec<Scenario>,
+    /// Concurrent connections for the GET, admission and analytics scenarios.
+    #[arg(long, default_value_t = 32)]
+    connections: usize,
+    /// Concurrent connections for ingestion (each carries a 1,000-event batch).
+    #[arg(long, default_value_t = 4)]
+    ingest_connections: usize,
+    /// Tenants the GET, admission and ingestion load is spread over (connection i uses
+    /// tenant i mod n).
+    #[arg(long, default_value_t = 8)]
+    tenants: usize,
+    /// Events of the small analytics tenant, sent through tenantry's ingestion API.
+    #[arg(long, default_value_t = 10_000)]
+    small_events: i64,
+    /// Events of the large analytics tenant, seeded in SQL.
+    #[arg(long, default_value_t = 10_000_000)]
+    big_events: i64,
+    /// The PostgreSQL database; each run works in a fresh schema of it and drops it after.
+    #[arg(
+        long,
+        env = "TENANTRY_BENCH_POSTGRES_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/test"
+    )]
+    postgres_url: String,
+    /// The tenantry binary; by default `tenantry` beside this program (target/release).
+    #[arg(long)]
+    tenantry_bin: Option<PathBuf>,
+    /// Bind parameters of the baseline's multi-row event insert on SQLite: `anonymous` (`?`,
+    /// a raw batched insert) or `numbered` (`$1, $2, …`, tenantry's text). PostgreSQL always
+    /// gets `$N`.
+    #[arg(long, value_enum, default_value = "anonymous")]
+    baseline_sqlite_placeholders: baseline::Placeholders,
+    /// Also write the report (markdown) to this file.
+    #[arg(long)]
+    output: Option<PathBuf>,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Runtime::new()?;
+    match cli.command {
+        Some(Command::Baseline {
+            database_url,
+            listen,
+            sqlite_placeholders,
+        }) => runtime.block_on(baseline::serve(&database_url, &listen, sqlite_placeholders)),
+        None => runtime.block_on(bench(cli.bench)),
+    }
+}
+
+const MASTER_KEY: &str = "tenantry-bench-master-key-0123456789abcdef";
+
+async fn bench(mut args: BenchArgs) -> anyhow::Result<()> {
+    if args.scenario.is_empty() {
+        args.scenario = Scenario::ALL.to_vec();
+    }
+    args.scenario
+        .sort_by_key(|s| Scenario::ALL.iter().position(|a| a == s));
+    args.scenario.dedup();
+    anyhow::ensure!(
+        args.runs > 0 && args.tenants > 0,
+        "--runs and --tenants must be positive"
+    );
+    let binary = match &args.tenantry_bin {
+        Some(path) => path.clone(),
+        None => std::env::current_exe()?
+            .parent()
+            .context("program directory")?
+            .join("tenantry"),
+    };
+    anyhow::ensure!(
+        binary.exists(),
+        "no tenantry binary at {}: build it with `cargo build --release --workspace`",
+        binary.display()
+    );
+    let started = Instant::now();
+    let mut report = report::header(&args_summary(&args, &binary));
+    println!("{report}");
+    let kinds: &[&str] = match args.db {
+        DbChoice::Sqlite => &["sqlite"],
+        DbChoice::Postgres => &["postgres"],
+        DbChoice::Both => &["sqlite", "postgres"],
+    };
+    for kind in kinds {
+        let database = if *kind == "sqlite" {
+            Database::sqlite()?
+        } else {
+            Database::postgres(&args.postgres_url).await?
+        };
+        let outcome = bench_database(&args, &binary, &database).await;
+        if let Err(error) = database.drop_schema().await {
+            eprintln!("could not drop the benchmark schema: {error:#}");
+        }
+        let results = outcome.with_context(|| format!("benchmark on {kind}"))?;
+        let table = results.table(&args.scenario);
+        println!("\n{table}");
+        report.push_str(&table);
+    }
+    let footer = format!("\nTotal time: {:.0} s.\n", started.elapsed().as_secs_f64());
+    println!("{footer}");
+    report.push_str(&footer);
+    if let Some(path) = &args.output {
+        std::fs::write(path, &report)?;
+    }
+    Ok(())
+}
+
+fn args_summary(args: &BenchArgs, binary: &std::path::Path) -> String {
+    format!(
+        "{} run(s) of {} s (after {} s warm-up) per scenario and server; {} connections \
+         ({} for ingestion); load spread over {} tenants; analytics tenants of {} and {} events; \
+         baseline SQLite placeholders {:?}; tenantry binary {}",
+        args.runs,
+        args.seconds,
+        args.warmup,
+        args.connections,
+        args.ingest_connections,
+        args.tenants,
+        args.small_events,
+        args.big_events,
+        args.baseline_sqlite_placeholders,
+        binary.display()
+    )
+}
+
+/// What a run needs to know about the data set up for it.
+struct Fixture {
+    hot: Vec<String>,
+    small: String,
+    big: String,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+}
+
+async fn bench_database(
+    args: &BenchArgs,
+    binary: &std::path::Path,
+    database: &Database,
+) -> anyhow::Result<Results> {
+    let kind = database.kind();
+    let url = database.url();
+    let logs = database.log_dir();
+    std::fs::create_dir_all(&logs)?;
+    println!("[{kind}] database {url}; server logs in {}", logs.display());
+    // tenantry migrates the fresh database; the baseline only connects to it.
+    let mut tenantry = servers::tenantry(binary, &url, MASTER_KEY, &logs.join("tenantry.log"))?;
+    let mut baseline = servers::baseline(
+        &url,
+        args.baseline_sqlite_placeholders,
+        &logs.join("baseline.log"),
+    )?;
+    println!(
+        "[{kind}] tenantry on {}, baseline on {}",
+        tenantry.addr, baseline.addr
+    );
+    let fixture = set_up(args, kind, &url, &tenantry).await?;
+    let mut results = Results::new(kind);
+    let total = args.runs;
+    for run in 0..total {
+        for &scenario in &args.scenario {
+            // Alternate which server goes first, so that drift on a noisy machine is shared.
+            let order = if run % 2 == 0 {
+                [Target::Tenantry, Target::Baseline]
+            } else {
+                [Target::Baseline, Target::Tenantry]
+            };
+            for target in order {
+                let server = match target {
+                    Target::Tenantry => &mut tenantry,
+                    Target::Baseline => &mut baseline,
+                };
+                server.check_alive()?;
+                let measurement = measure(args, scenario, &fixture, server).await;
+                println!(
+                    "[{kind}] run {}/{total} {:<24} {:<8} {:>10.0} {:<8} p50 {:>7.2} ms  p99 {:>7.2} ms  errors {}{}",
+                    run + 1,
+                    scenario.label(),
+                    target.name(),
+                    measurement.throughput(),
+                    scenario.unit(),
+                    measurement.latency_ms(0.5),
+                    measurement.latency_ms(0.99),
+                    measurement.errors,
+                    measurement
+                        .first_error
+                        .as_deref()
+                        .map(|e| format!(" (first: {e})"))
+                        .unwrap_or_default(),
+                );
+                results.add(scenario, target, measurement);
+            }
+        }
+    }
+    Ok(results)
+}
+
+/// Tenants through tenantry's API; the 10k tenant's events through its ingestion API; the
+/// 10M tenant's events and rollups in SQL.
+async fn set_up(
+    args: &BenchArgs,
+    kind: &str,
+    url: &str,
+    tenantry: &Server,
+) -> anyhow::Result<Fixture> {
+    let began = Instant::now();
+    let mut admin = Client::new(tenantry.addr, Some(Arc::from(MASTER_KEY)));
+    let hot = seed::create_tenants(&mut admin, "hot", args.tenants).await?;
+    let small = seed::create_tenants(&mut admin, "small", 1)
+        .await?
+        .remove(0);
+    let big = seed::create_tenants(&mut admin, "big", 1).await?.remove(0);
+    let base = seed::seed_base();
+    seed::seed_via_api(&mut admin, &small, args.small_events, base).await?;
+    let mut conn = seed::SeedConnection::open(url).await?;
+    let rows = conn.check_rollups(&small).await?;
+    println!(
+        "[{kind}] {} tenants created; {} events ingested through the API; the seed's rollup SQL \
+         reproduces ingestion's {rows} daily rollups",
+        args.tenants + 2,
+        args.small_events
+    );
+    if args.scenario.contains(&Scenario::Analytics10m) {
+        let seeding = Instant::now();
+        conn.seed_events(&big, args.big_events, base, |done, elapsed| {
+            println!(
+                "[{kind}] seeding the large tenant: {done} events in {:.0} s",
+                elapsed.as_secs_f64()
+            );
+        })
+        .await?;
+        println!(
+            "[{kind}] seeded {} events with their rollups in {:.0} s",
+            args.big_events,
+            seeding.elapsed().as_secs_f64()
+        );
+    }
+    drop(conn);
+    let to = chrono::Utc::now().date_naive();
+    let from = to - chrono::Days::new(29);
+    println!(
+        "[{kind}] set-up took {:.0} s",
+        began.elapsed().as_secs_f64()
+    );
+    Ok(Fixture {
+        hot,
+        small,
+        big,
+        from,
+        to,
+    })
+}
+
+async fn measure(
+    args: &BenchArgs,
+    scenario: Scenario,
+    fixture: &Fixture,
+    server: &Server,
+) -> Measurement {
+    match scenario {
+        Scenario::Get => run(args, server, GetTenant::new(&fixture.hot), args.connections).await,
+        Scenario::Admission => {
+            let op = AdmitAndEnd {
+                tenants: fixture.hot.clone(),
+            };
+            run(args, server, op, args.connections).await
+        }
+        Scenario::Ingest => {
+            let op = Ingest::new(fixture.hot.clone(), 1000);
+            run(args, server, op, args.ingest_connections).await
+        }
+        Scenario::Analytics10k => {
+            let op = Analytics::new(&fixture.small, fixture.from, fixture.to);
+            run(args, server, op, args.connections).await
+        }
+        Scenario::Analytics10m => {
+            let op = Analytics::new(&fixture.big, fixture.from, fixture.to);
+            run(args, server, op, args.connections).await
+        }
+    }
+}
+
+/// Warms up, then measures, `operation` against `server`.
+async fn run<O: Operation>(
+    args: &BenchArgs,
+    server: &Server,
+    operation: O,
+    connections: usize,
+) -> Measurement {
+    let operation = Arc::new(operation);
+    let auth = Some(Arc::from(MASTER_KEY));
+    if args.warmup > 0.0 {
+        drive(
+            server.addr,
+            auth.clone(),
+            operation.clone(),
+            connections,
+            Duration::from_secs_f64(args.warmup),
+        )
+        .await;
+    }
+    drive(
+        server.addr,
+        auth,
+        operation,
+        connections,
+        Duration::from_secs_f64(args.seconds),
+    )
+    .await
+}

@@ -1,0 +1,201 @@
+//! The operations each scenario repeats. Tenantry and the baseline serve the same paths, so
+//! one operation drives either.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use anyhow::{bail, Context};
+use chrono::{DateTime, Utc};
+use hyper::StatusCode;
+
+use crate::load::{Client, Operation};
+
+/// The scenarios, in the order they run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Scenario {
+    /// `GET /api/v1/tenants/{id}`.
+    Get,
+    /// `POST …/calls` then `POST …/calls/{id}/end`, counted in pairs.
+    Admission,
+    /// `POST …/usage-events` with 1,000 fresh events, counted in events.
+    Ingest,
+    /// `GET …/analytics` over 30 days of the 10-thousand-event tenant.
+    #[value(name = "analytics-10k")]
+    Analytics10k,
+    /// The same over the 10-million-event tenant.
+    #[value(name = "analytics-10m")]
+    Analytics10m,
+}
+
+impl Scenario {
+    pub const ALL: [Scenario; 5] = [
+        Scenario::Get,
+        Scenario::Admission,
+        Scenario::Ingest,
+        Scenario::Analytics10k,
+        Scenario::Analytics10m,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Scenario::Get => "GET tenant",
+            Scenario::Admission => "admission + end",
+            Scenario::Ingest => "ingestion (1,000/batch)",
+            Scenario::Analytics10k => "analytics, 10k events",
+            Scenario::Analytics10m => "analytics, 10M events",
+        }
+    }
+
+    pub fn unit(self) -> &'static str {
+        match self {
+            Scenario::Admission => "pairs/s",
+            Scenario::Ingest => "events/s",
+            _ => "req/s",
+        }
+    }
+}
+
+/// `GET /api/v1/tenants/{id}`, connection `i` on tenant `i mod n`.
+pub struct GetTenant {
+    pub paths: Vec<String>,
+}
+
+impl GetTenant {
+    pub fn new(tenants: &[String]) -> GetTenant {
+        GetTenant {
+            paths: tenants
+                .iter()
+                .map(|t| format!("/api/v1/tenants/{t}"))
+                .collect(),
+        }
+    }
+}
+
+impl Operation for GetTenant {
+    async fn run(&self, client: &mut Client, worker: usize, _: u64) -> anyhow::Result<u64> {
+        let path = &self.paths[worker % self.paths.len()];
+        client.get(path).await?.expect(StatusCode::OK)?;
+        Ok(1)
+    }
+}
+
+/// Admits a call, then ends it; connection `i` on tenant `i mod n`.
+pub struct AdmitAndEnd {
+    pub tenants: Vec<String>,
+}
+
+const START_BODY: &str = r#"{"channel":"phone"}"#;
+
+impl Operation for AdmitAndEnd {
+    async fn run(&self, client: &mut Client, worker: usize, seq: u64) -> anyhow::Result<u64> {
+        let tenant = &self.tenants[worker % self.tenants.len()];
+        let started = client
+            .post(&format!("/api/v1/tenants/{tenant}/calls"), START_BODY)
+            .await?
+            .expect(StatusCode::CREATED)
+            .context("admission")?
+            .json()?;
+        let call = started["id"].as_str().context("admitted call has no id")?;
+        let end = format!(
+            r#"{{"durationSeconds":{},"costCents":{}}}"#,
+            30 + seq % 300,
+            1 + seq % 50
+        );
+        client
+            .post(&format!("/api/v1/tenants/{tenant}/calls/{call}/end"), end)
+            .await?
+            .expect(StatusCode::OK)
+            .context("end")?;
+        Ok(1)
+    }
+}
+
+/// Numbers every batch this process sends, so that event ids are never sent twice.
+static NEXT_BATCH: AtomicU64 = AtomicU64::new(0);
+
+/// Posts batches of fresh events (ids never sent before); connection `i` on tenant `i mod n`.
+pub struct Ingest {
+    pub tenants: Vec<String>,
+    pub batch: u64,
+    base: DateTime<Utc>,
+}
+
+impl Ingest {
+    pub fn new(tenants: Vec<String>, batch: u64) -> Ingest {
+        Ingest {
+            tenants,
+            batch,
+            base: Utc::now(),
+        }
+    }
+
+    /// A batch of events that happened over the two days before the scenario started.
+    fn body(&self, number: u64) -> String {
+        let mut body = String::with_capacity(150 * self.batch as usize);
+        body.push_str(r#"{"events":["#);
+        for i in 0..self.batch {
+            let k = number * self.batch + i;
+            if i > 0 {
+                body.push(',');
+            }
+            let occurred = self.base - chrono::Duration::seconds(((k * 7919) % 172_800) as i64);
+            let _ = write!(
+                body,
+                r#"{{"id":"ev-{number:09}-{i:04}","occurredAt":"{}","channel":"{}","durationSeconds":{},"costCents":{},"sentimentScore":{}}}"#,
+                occurred.format("%Y-%m-%dT%H:%M:%SZ"),
+                ["phone", "webrtc", "webchat"][(k % 3) as usize],
+                30 + k % 600,
+                1 + k % 97,
+                ((k % 2001) as f64 - 1000.0) / 1000.0,
+            );
+        }
+        body.push_str("]}");
+        body
+    }
+}
+
+impl Operation for Ingest {
+    async fn run(&self, client: &mut Client, worker: usize, _: u64) -> anyhow::Result<u64> {
+        let tenant = &self.tenants[worker % self.tenants.len()];
+        let number = NEXT_BATCH.fetch_add(1, Ordering::Relaxed);
+        let answer = client
+            .post(
+                &format!("/api/v1/tenants/{tenant}/usage-events"),
+                self.body(number),
+            )
+            .await?
+            .expect(StatusCode::OK)?
+            .json()?;
+        match answer["accepted"].as_u64() {
+            Some(accepted) if accepted == self.batch => Ok(accepted),
+            _ => bail!("expected {} events accepted, got {answer}", self.batch),
+        }
+    }
+}
+
+/// `GET …/analytics?dateFrom=…&dateTo=…` of one tenant, checking it saw conversations.
+pub struct Analytics {
+    pub path: String,
+}
+
+impl Analytics {
+    pub fn new(tenant: &str, from: chrono::NaiveDate, to: chrono::NaiveDate) -> Analytics {
+        Analytics {
+            path: format!("/api/v1/tenants/{tenant}/analytics?dateFrom={from}&dateTo={to}"),
+        }
+    }
+}
+
+impl Operation for Analytics {
+    async fn run(&self, client: &mut Client, _: usize, _: u64) -> anyhow::Result<u64> {
+        let answer = client
+            .get(&self.path)
+            .await?
+            .expect(StatusCode::OK)?
+            .json()?;
+        if answer["conversations"].as_i64().unwrap_or(0) <= 0 {
+            bail!("analytics found no conversations: {answer}");
+        }
+        Ok(1)
+    }
+}
