@@ -10,11 +10,16 @@ use tenantry::server;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // Log lines are written by a background thread, off the request path; when its buffer is
+    // full, callers wait rather than lose lines. The guard flushes what is left on exit.
+    let (writer, _flush_on_exit) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .finish(std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .init();
     match cli.command {
         Command::Serve(args) => server::serve(&args, server::shutdown_signal()).await,

@@ -76,12 +76,19 @@ pub enum Db {
 #[macro_export]
 macro_rules! on_reader {
     ($db:expr, |$pool:ident| $body:expr) => {
+        $crate::on_reader!($db, |$pool, _backend| $body)
+    };
+    ($db:expr, |$pool:ident, $backend:ident| $body:expr) => {
         match $db {
             $crate::store::Db::Sqlite(sqlite) => {
+                #[allow(unused_variables)]
+                let $backend = $crate::store::Backend::Sqlite;
                 let $pool = &sqlite.read;
                 $body
             }
             $crate::store::Db::Postgres(pg) => {
+                #[allow(unused_variables)]
+                let $backend = $crate::store::Backend::Postgres;
                 let $pool = pg;
                 $body
             }
@@ -104,6 +111,27 @@ impl Backend {
             Backend::Sqlite => String::new(),
             Backend::Postgres => format!(" FOR UPDATE OF {table}"),
         }
+    }
+}
+
+impl Backend {
+    /// `count` comma-separated bind markers, numbered from `first` on PostgreSQL. SQLite gets
+    /// plain `?`: it binds `$N` by name, which costs quadratic time on batches of thousands.
+    pub fn placeholders(self, first: usize, count: usize) -> String {
+        let mut list = String::with_capacity(count * 6);
+        for n in first..first + count {
+            if n > first {
+                list.push_str(", ");
+            }
+            match self {
+                Backend::Sqlite => list.push('?'),
+                Backend::Postgres => {
+                    list.push('$');
+                    list.push_str(&n.to_string());
+                }
+            }
+        }
+        list
     }
 }
 
@@ -241,6 +269,13 @@ pub fn from_json<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> St
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn placeholders_follow_each_backend() {
+        assert_eq!(Backend::Postgres.placeholders(3, 3), "$3, $4, $5");
+        assert_eq!(Backend::Sqlite.placeholders(3, 3), "?, ?, ?");
+        assert_eq!(Backend::Sqlite.placeholders(1, 0), "");
+    }
 
     #[test]
     fn versions_strictly_increase_even_within_a_microsecond() {

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashSet};
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::calls::{add_daily_usage, add_period_usage, DailyDelta};
-use super::{now, Db, StoreResult};
+use super::{now, Backend, Db, StoreResult};
 use crate::domain::ids::{AgencyId, AgentId, TenantId};
 use crate::domain::metering::{
     sentiment_to_micros, Channel, IngestOutcome, Period, PeriodUsage, UsageEvent,
@@ -16,9 +16,9 @@ use crate::{in_transaction, on_reader};
 /// Columns bound per event in the multi-row insert.
 const EVENT_COLUMNS: usize = 9;
 
-/// `INSERT … VALUES ($1, …), (…) … RETURNING id` for `rows` events.
-fn insert_events_sql(rows: usize) -> String {
-    let mut sql = String::with_capacity(64 + rows * 64);
+/// `INSERT … VALUES (…), (…) … RETURNING id` for `rows` events.
+fn insert_events_sql(rows: usize, backend: Backend) -> String {
+    let mut sql = String::with_capacity(160 + rows * EVENT_COLUMNS * 6);
     sql.push_str(
         "INSERT INTO usage_events (tenant_id, id, occurred_at, channel, duration_seconds, \
          cost_cents, sentiment_micros, agent_id, received_at) VALUES ",
@@ -27,15 +27,8 @@ fn insert_events_sql(rows: usize) -> String {
         if row > 0 {
             sql.push_str(", ");
         }
-        let base = row * EVENT_COLUMNS;
         sql.push('(');
-        for column in 1..=EVENT_COLUMNS {
-            if column > 1 {
-                sql.push_str(", ");
-            }
-            sql.push('$');
-            sql.push_str(&(base + column).to_string());
-        }
+        sql.push_str(&backend.placeholders(row * EVENT_COLUMNS + 1, EVENT_COLUMNS));
         sql.push(')');
     }
     sql.push_str(" ON CONFLICT (tenant_id, id) DO NOTHING RETURNING id");
@@ -103,9 +96,9 @@ impl Db {
                 duplicates: events.len() as i64,
             });
         }
-        let sql = insert_events_sql(unique.len());
         let received_at = now();
-        let inserted: Vec<(String,)> = in_transaction!(self, |tx| {
+        let inserted: Vec<(String,)> = in_transaction!(self, |tx, backend| {
+            let sql = insert_events_sql(unique.len(), backend);
             let mut query = sqlx::query_as(&sql);
             for event in &unique {
                 query = query
@@ -161,24 +154,34 @@ impl Db {
         })
     }
 
-    /// Which of `ids` are agents of the tenant.
+    /// Which of `ids` are agents of the tenant, in one query.
     pub async fn known_agents(
         &self,
         tenant_id: TenantId,
         ids: &[AgentId],
     ) -> StoreResult<HashSet<AgentId>> {
-        let mut known = HashSet::new();
-        for id in ids.iter().collect::<HashSet<_>>() {
-            let found: Option<(AgentId,)> = on_reader!(self, |pool| {
-                sqlx::query_as("SELECT id FROM agents WHERE tenant_id = $1 AND id = $2")
-                    .bind(tenant_id)
-                    .bind(*id)
-                    .fetch_optional(pool)
-                    .await?
-            });
-            known.extend(found.map(|(id,)| id));
+        let distinct: Vec<AgentId> = ids
+            .iter()
+            .copied()
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        if distinct.is_empty() {
+            return Ok(HashSet::new());
         }
-        Ok(known)
+        let found: Vec<(AgentId,)> = on_reader!(self, |pool, backend| {
+            let sql = format!(
+                "SELECT id FROM agents WHERE tenant_id = {} AND id IN ({})",
+                backend.placeholders(1, 1),
+                backend.placeholders(2, distinct.len())
+            );
+            let mut query = sqlx::query_as(&sql).bind(tenant_id);
+            for id in &distinct {
+                query = query.bind(*id);
+            }
+            query.fetch_all(pool).await?
+        });
+        Ok(found.into_iter().map(|(id,)| id).collect())
     }
 
     /// The counters of a tenant for the period holding `at`.
@@ -277,7 +280,8 @@ mod tests {
 
     #[test]
     fn insert_sql_numbers_every_column() {
-        let sql = insert_events_sql(2);
+        assert!(insert_events_sql(2, Backend::Sqlite).contains("(?, ?, ?, ?, ?, ?, ?, ?, ?), (?,"));
+        let sql = insert_events_sql(2, Backend::Postgres);
         assert!(sql.contains("($1, $2, $3, $4, $5, $6, $7, $8, $9), ($10,"));
         assert!(sql.ends_with("($10, $11, $12, $13, $14, $15, $16, $17, $18) ON CONFLICT (tenant_id, id) DO NOTHING RETURNING id"));
     }
