@@ -164,6 +164,14 @@ impl TenantSort {
         }
     }
 
+    /// Whether `value` is of this key's kind.
+    pub fn accepts(self, value: &SortValue) -> bool {
+        match self {
+            TenantSort::Name | TenantSort::Slug => matches!(value, SortValue::Text(_)),
+            TenantSort::CreatedAt | TenantSort::UpdatedAt => matches!(value, SortValue::Time(_)),
+        }
+    }
+
     /// The value of this key on a tenant, to resume a page after it.
     pub fn key_of(self, tenant: &Tenant) -> SortValue {
         match self {
@@ -175,9 +183,9 @@ impl TenantSort {
     }
 }
 
-/// A sort-key value carried in a cursor.
+/// A sort-key value carried in a cursor; tagged, so a name that reads like a time stays text.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(untagged)]
+#[serde(rename_all = "lowercase")]
 pub enum SortValue {
     Time(DateTime<Utc>),
     Text(String),

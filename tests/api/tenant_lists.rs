@@ -242,3 +242,32 @@ both!(an_agency_lists_only_its_tenants, |app| async move {
         .await;
     assert_eq!(field_of(&by_name, "name"), ["india", "juliet", "kilo"]);
 });
+
+both!(names_that_read_like_times_page_as_names, |app| async move {
+    let platform = app.platform();
+    let mut names = Vec::new();
+    for (i, name) in [
+        "2024-01-01T00:00:00Z",
+        "2025-06-30T12:00:00+00:00",
+        "2026-11-22T04:00:00.5Z",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        platform
+            .post(
+                "/api/v1/tenants",
+                &json!({ "name": name, "slug": format!("timelike-{i}") }),
+            )
+            .await
+            .assert_status(StatusCode::CREATED);
+        names.push(name.to_owned());
+    }
+    let walked: Vec<String> = platform
+        .walk("/api/v1/tenants?limit=1&sortBy=name")
+        .await
+        .iter()
+        .map(|tenant| tenant["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(walked, names);
+});

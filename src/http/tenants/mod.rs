@@ -195,7 +195,10 @@ impl ListTenantsParams {
             None => None,
             Some(text) => {
                 let cursor: TenantCursor = decode_cursor(text)?;
-                if cursor.sort != format!("{sort:?}") || cursor.desc != descending {
+                if cursor.sort != format!("{sort:?}")
+                    || cursor.desc != descending
+                    || !sort.accepts(&cursor.value)
+                {
                     return Err(ApiError::field(
                         "cursor",
                         "invalid_cursor",

@@ -85,17 +85,17 @@ impl Client {
     /// Every item of a list, following `nextCursor` to the end.
     pub async fn walk(&self, path: &str) -> Vec<Value> {
         let separator = if path.contains('?') { '&' } else { '?' };
-        let mut items = Vec::new();
+        let mut items: Vec<Value> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         let mut answer = self.get(path).await;
         loop {
             answer.assert_status(StatusCode::OK);
-            items.extend(
-                answer.body["data"]
-                    .as_array()
-                    .expect("data")
-                    .iter()
-                    .cloned(),
-            );
+            for item in answer.body["data"].as_array().expect("data") {
+                // A list that shows an object twice is broken, and would page for ever.
+                let id = item["id"].to_string();
+                assert!(seen.insert(id.clone()), "{path} listed {id} twice");
+                items.push(item.clone());
+            }
             match answer.body["nextCursor"].as_str() {
                 Some(cursor) => {
                     answer = self.get(&format!("{path}{separator}cursor={cursor}")).await;
