@@ -75,6 +75,20 @@ impl<'de> Deserializer<'de> for Strict<'de> {
         }
     }
 
+    fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        match self.0 {
+            Value::Object(map) => visitor.visit_map(Entries::new(map)),
+            other => Err(de::Error::invalid_type(unexpected(other), &visitor)),
+        }
+    }
+
+    fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        match self.0 {
+            Value::Array(items) => visitor.visit_seq(Items(items.iter())),
+            other => Err(de::Error::invalid_type(unexpected(other), &visitor)),
+        }
+    }
+
     fn deserialize_enum<V: Visitor<'de>>(
         self,
         _name: &'static str,
@@ -97,7 +111,7 @@ impl<'de> Deserializer<'de> for Strict<'de> {
 
     serde::forward_to_deserialize_any! {
         bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
-        unit unit_struct seq tuple tuple_struct map identifier ignored_any
+        unit unit_struct tuple tuple_struct identifier ignored_any
     }
 }
 
@@ -218,6 +232,27 @@ mod tests {
                 .ratio,
             Some(2.0)
         );
+    }
+
+    #[test]
+    fn refuses_null_for_maps_and_lists() {
+        #[derive(Debug, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Patch {
+            #[serde(default, deserialize_with = "crate::http::patch::present")]
+            metadata: Option<Map<String, Value>>,
+            #[serde(default, deserialize_with = "crate::http::patch::present")]
+            tags: Option<Vec<String>>,
+        }
+        let read = |json: &str| {
+            let value: Value = serde_json::from_str(json).unwrap();
+            Patch::deserialize(Strict(&value))
+        };
+        assert!(read(r#"{"metadata": null}"#).is_err());
+        assert!(read(r#"{"tags": null}"#).is_err());
+        let ok = read(r#"{"metadata": {}, "tags": []}"#).unwrap();
+        assert_eq!(ok.metadata, Some(Map::new()));
+        assert_eq!(ok.tags, Some(Vec::new()));
     }
 
     #[test]
