@@ -1,6 +1,5 @@
 //! Who is calling, and which tenants that caller may see.
 
-use super::api_key::KeyScope;
 use super::ids::{AgencyId, ApiKeyId, TenantId};
 
 /// The authenticated caller of a request. `key_id` is `None` for the master key.
@@ -34,14 +33,6 @@ impl TenantScope {
 }
 
 impl Caller {
-    pub fn scope(&self) -> KeyScope {
-        match self {
-            Caller::Platform { .. } => KeyScope::Platform,
-            Caller::Agency { .. } => KeyScope::Agency,
-            Caller::Tenant { .. } => KeyScope::Tenant,
-        }
-    }
-
     pub fn is_platform(&self) -> bool {
         matches!(self, Caller::Platform { .. })
     }

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Duration, Utc};
 
 use super::{now, Db, StoreError, StoreResult};
-use crate::{in_transaction, on_reader};
+use crate::in_transaction;
 
 /// How long an answer is replayed.
 pub const RETENTION: Duration = Duration::hours(24);
@@ -147,15 +147,5 @@ impl Db {
                 .rows_affected()
         });
         Ok(done)
-    }
-
-    /// Whether any answer is stored (for tests and diagnostics).
-    pub async fn idempotency_keys_stored(&self) -> StoreResult<i64> {
-        let (count,): (i64,) = on_reader!(self, |pool| {
-            sqlx::query_as("SELECT COUNT(*) FROM idempotency_keys")
-                .fetch_one(pool)
-                .await?
-        });
-        Ok(count)
     }
 }
