@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::auth::platform_only;
-use super::error::{ApiError, ApiResult};
+use super::error::{not_found, ApiError, ApiResult};
 use super::extract::{created, with_etag, IfMatch, Json, PathId, Query};
 use super::pagination::{Page, PageParams};
 use super::patch::present;
@@ -80,10 +80,7 @@ async fn visible_agency(state: &AppState, caller: &Caller, id: AgencyId) -> ApiR
     if !allowed {
         return Err(ApiError::NotFound("agency"));
     }
-    state.db.find_agency(id).await.map_err(|e| match e {
-        crate::store::StoreError::NotFound => ApiError::NotFound("agency"),
-        other => other.into(),
-    })
+    state.db.find_agency(id).await.map_err(not_found("agency"))
 }
 
 /// List agencies (platform keys).

@@ -8,18 +8,16 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::access::TenantAccess;
-use super::error::{ApiError, ApiResult, LimitRefusal, Problem};
+use super::error::{not_found, ApiError, ApiResult, LimitRefusal, Problem};
 use super::extract::{created, with_etag, IfMatch, Json, PathId, Query};
 use super::pagination::{Page, PageParams};
 use super::patch::present;
-use super::tenants::tenant_error;
 use super::AppState;
 use crate::domain::agent::{Agent, AgentFields, AgentStatus};
 use crate::domain::ids::{AgentId, TenantId};
 use crate::domain::tenant::check_metadata;
 use crate::domain::validation::Violations;
 use crate::store::agents::CreateAgentError;
-use crate::store::StoreError;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -63,13 +61,6 @@ fn checked(fields: AgentFields) -> ApiResult<AgentFields> {
     Ok(violations.finish(|| fields)?)
 }
 
-fn agent_error(error: StoreError) -> ApiError {
-    match error {
-        StoreError::NotFound => ApiError::NotFound("agent"),
-        other => other.into(),
-    }
-}
-
 /// Create an agent, unless the tenant has `maxAgents` already (403 `agent_limit_reached`).
 #[utoipa::path(post, path = "/api/v1/tenants/{tenantId}/agents", tag = "agents",
     params(("tenantId" = TenantId, Path)), request_body = CreateAgentRequest,
@@ -89,7 +80,7 @@ async fn create_agent(
         .db
         .find_tenant(access.caller.tenant_scope(), access.tenant_id)
         .await
-        .map_err(tenant_error)?;
+        .map_err(not_found("tenant"))?;
     let max_agents = tenant.effective_limits.max_agents;
     let agent = state
         .db
@@ -139,7 +130,7 @@ async fn get_agent(
         .db
         .find_agent(access.tenant_id, agent_id)
         .await
-        .map_err(agent_error)?;
+        .map_err(not_found("agent"))?;
     Ok(with_etag(agent.updated_at, agent))
 }
 
@@ -158,7 +149,7 @@ async fn update_agent(
         .db
         .find_agent(access.tenant_id, agent_id)
         .await
-        .map_err(agent_error)?;
+        .map_err(not_found("agent"))?;
     let agent_version = agent.updated_at;
     let fields = checked(AgentFields {
         name: request.name.unwrap_or(agent.name),
@@ -185,6 +176,6 @@ async fn delete_agent(
         .db
         .delete_agent(access.tenant_id, agent_id)
         .await
-        .map_err(agent_error)?;
+        .map_err(not_found("agent"))?;
     Ok(StatusCode::NO_CONTENT)
 }

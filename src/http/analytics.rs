@@ -11,14 +11,14 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::access::TenantAccess;
-use super::error::{ApiError, ApiResult, Problem};
+use super::error::{not_found, ApiError, ApiResult, Problem};
 use super::extract::{Json, Query};
 use super::AppState;
 use crate::domain::access::Caller;
 use crate::domain::ids::{AgencyId, TenantId};
 use crate::domain::metering::{sentiment_from_micros, Channel, Period};
 use crate::domain::tenant::{minutes_from_seconds, usd_from_cents};
-use crate::store::{now, StoreError};
+use crate::store::now;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -239,10 +239,11 @@ async fn agency_analytics(
         }
     };
     let range = params.range()?;
-    let agency = state.db.find_agency(agency_id).await.map_err(|e| match e {
-        StoreError::NotFound => ApiError::NotFound("agency"),
-        other => other.into(),
-    })?;
+    let agency = state
+        .db
+        .find_agency(agency_id)
+        .await
+        .map_err(not_found("agency"))?;
     let (total_tenants, active_tenants) = state.db.agency_tenant_counts(agency_id).await?;
     let mut totals = state
         .db

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::error::{ApiError, ApiResult};
+use super::error::{not_found, ApiError, ApiResult};
 use super::extract::{Json, PathId, Query};
 use super::idempotency::SecretFields;
 use super::pagination::{Page, PageParams};
@@ -154,10 +154,7 @@ async fn revoke_key(
         .db
         .find_api_key(caller.tenant_scope(), id)
         .await
-        .map_err(|e| match e {
-            StoreError::NotFound => ApiError::NotFound("API key"),
-            other => other.into(),
-        })?;
+        .map_err(not_found("API key"))?;
     if key.scope == KeyScope::Platform && !caller.is_platform() {
         return Err(ApiError::NotFound("API key"));
     }

@@ -12,7 +12,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::access::TenantAccess;
 use super::error::{ApiError, ApiResult, LimitRefusal, Problem};
 use super::extract::{Json, PathId, Query};
-use super::pagination::{decode_cursor, Page, DEFAULT_LIMIT, MAX_LIMIT};
+use super::pagination::{decode_cursor, page_limit, Page};
 use super::AppState;
 use crate::domain::ids::{AgentId, CallId};
 use crate::domain::metering::{
@@ -236,14 +236,7 @@ async fn list_calls(
     access: TenantAccess,
     Query(params): Query<ListCallsParams>,
 ) -> ApiResult<Json<Page<Call>>> {
-    let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::field(
-            "limit",
-            "out_of_range",
-            "must be between 1 and 100",
-        ));
-    }
+    let limit = page_limit(params.limit)?;
     let after = params
         .cursor
         .as_deref()

@@ -250,6 +250,14 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// Maps a store failure, naming `what` when the row does not exist (or is not the caller's).
+pub fn not_found(what: &'static str) -> impl Fn(StoreError) -> ApiError {
+    move |error| match error {
+        StoreError::NotFound => ApiError::NotFound(what),
+        other => other.into(),
+    }
+}
+
 impl From<Vec<FieldError>> for ApiError {
     fn from(errors: Vec<FieldError>) -> Self {
         ApiError::Validation(errors)

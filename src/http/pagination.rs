@@ -60,20 +60,25 @@ pub struct PageParams {
 impl PageParams {
     /// The checked page size.
     pub fn limit(&self) -> Result<i64, ApiError> {
-        match self.limit {
-            None => Ok(DEFAULT_LIMIT),
-            Some(limit) if (1..=MAX_LIMIT).contains(&limit) => Ok(limit),
-            Some(_) => Err(ApiError::field(
-                "limit",
-                "out_of_range",
-                format!("must be between 1 and {MAX_LIMIT}"),
-            )),
-        }
+        page_limit(self.limit)
     }
 
     /// The decoded cursor, if any.
     pub fn after<K: DeserializeOwned>(&self) -> Result<Option<K>, ApiError> {
         self.cursor.as_deref().map(decode_cursor).transpose()
+    }
+}
+
+/// A requested page size, checked against 1 to 100; absent means the default.
+pub fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
+    match limit {
+        None => Ok(DEFAULT_LIMIT),
+        Some(limit) if (1..=MAX_LIMIT).contains(&limit) => Ok(limit),
+        Some(_) => Err(ApiError::field(
+            "limit",
+            "out_of_range",
+            format!("must be between 1 and {MAX_LIMIT}"),
+        )),
     }
 }
 

@@ -10,13 +10,12 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::access::TenantAccess;
-use super::error::{ApiError, ApiResult};
+use super::error::{not_found, ApiError, ApiResult};
 use super::extract::Json;
-use super::tenants::tenant_error;
 use super::AppState;
 use crate::domain::ids::{AgentId, TenantId};
 use crate::domain::limits::LimitKey;
-use crate::domain::metering::{check_batch, Channel, IngestOutcome, Period, UsageEvent, MAX_BATCH};
+use crate::domain::metering::{check_batch, Channel, IngestOutcome, Period, UsageEvent};
 use crate::domain::validation::FieldError;
 use crate::store::now;
 
@@ -67,13 +66,6 @@ async fn ingest_usage_events(
     access: TenantAccess,
     Json(batch): Json<UsageEventBatch>,
 ) -> ApiResult<Json<IngestOutcome>> {
-    if batch.events.len() > MAX_BATCH {
-        return Err(ApiError::field(
-            "events",
-            "too_many_items",
-            format!("at most {MAX_BATCH} events per batch"),
-        ));
-    }
     let events: Vec<UsageEvent> = batch
         .events
         .into_iter()
@@ -166,7 +158,7 @@ async fn explain_limits(
         .db
         .find_tenant(access.caller.tenant_scope(), access.tenant_id)
         .await
-        .map_err(tenant_error)?;
+        .map_err(not_found("tenant"))?;
     let live = state.db.live_usage(access.tenant_id, at).await?;
     let agents = state.db.count_agents(access.tenant_id).await?;
     let limits = LimitKey::ALL

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::error::{ApiError, ApiResult, Problem};
+use super::error::{not_found, ApiError, ApiResult, Problem};
 use super::extract::{created, with_etag, IfMatch, Json, PathId, Query};
 use super::pagination::{decode_cursor, Page, DEFAULT_LIMIT, MAX_CURSOR_LEN, MAX_LIMIT};
 use super::AppState;
@@ -44,14 +44,7 @@ impl FromRequestParts<AppState> for ScopedTenant {
             .find_tenant(caller.tenant_scope(), id)
             .await
             .map(ScopedTenant)
-            .map_err(tenant_error)
-    }
-}
-
-pub fn tenant_error(error: StoreError) -> ApiError {
-    match error {
-        StoreError::NotFound => ApiError::NotFound("tenant"),
-        other => other.into(),
+            .map_err(not_found("tenant"))
     }
 }
 
