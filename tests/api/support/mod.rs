@@ -151,7 +151,11 @@ impl TestApp {
             .expect("create the test schema");
         let _ = admin.close().await;
         let separator = if base.contains('?') { '&' } else { '?' };
-        let url = format!("{base}{separator}options=-c%20search_path%3D{schema}");
+        // The application name marks every connection of this test, so that a cleanup can
+        // end them even when the test's own runtime can no longer run (see `Drop for Inner`).
+        let url = format!(
+            "{base}{separator}options=-c%20search_path%3D{schema}&application_name={schema}"
+        );
         Some(Self::start(&url, Storage::Postgres { schema }, settings).await)
     }
 
@@ -199,6 +203,16 @@ impl TestApp {
     /// The platform operator, holding the master key.
     pub fn platform(&self) -> Client {
         self.client(&self.inner.master_key)
+    }
+
+    /// A client of another server (a replica started on this test's database) holding `key`.
+    pub fn client_of(&self, base_url: &str, key: &str) -> Client {
+        Client::for_url(self.inner.http.clone(), base_url, key)
+    }
+
+    /// Where this test's server listens.
+    pub fn base_url(&self) -> &str {
+        &self.inner.base_url
     }
 
     /// A client without any key.
@@ -320,6 +334,13 @@ impl TestApp {
 
 async fn drop_schema(schema: &str) {
     if let Ok(mut admin) = sqlx::PgConnection::connect(&postgres_base_url()).await {
+        // Connections of the test may still hold locks the drop would wait for.
+        let _ = sqlx::query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+        )
+        .bind(schema)
+        .execute(&mut admin)
+        .await;
         let _ = sqlx::raw_sql(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
             .execute(&mut admin)
             .await;
@@ -331,7 +352,9 @@ impl Drop for Inner {
     fn drop(&mut self) {
         self.server.abort();
         // A story that panicked never reached `finish`: remove its schema anyway, from a
-        // thread of its own because `Drop` cannot wait on the test's runtime.
+        // thread of its own because `Drop` cannot wait on the test's runtime. That runtime is
+        // blocked here, so the server's tasks may still hold row locks: the cleanup ends their
+        // connections first.
         if let Storage::Postgres { schema } = &self.storage {
             if !self.finished.load(std::sync::atomic::Ordering::SeqCst) {
                 let schema = schema.clone();
