@@ -166,6 +166,8 @@ struct TenantRow {
     owner_id: Option<Uuid>,
     owner_email: Option<String>,
     owner_name: Option<String>,
+    owner_first_name: Option<String>,
+    owner_last_name: Option<String>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     usage_calls: Option<i64>,
@@ -183,10 +185,10 @@ const TENANT_SELECT: &str = "SELECT t.id, t.agency_id, t.name, t.slug, t.status,
      p.monthly_call_limit AS plan_monthly_call_limit, \
      p.max_minutes_per_month AS plan_max_minutes_per_month, \
      t.billing_alerts, t.settings, t.metadata, \
-     u.id AS owner_id, u.email AS owner_email, u.name AS owner_name, \
-     t.created_at, t.updated_at, \
+     t.owner_user_id AS owner_id, t.owner_email, t.owner_name, t.owner_first_name, \
+     t.owner_last_name, t.created_at, t.updated_at, \
      m.calls AS usage_calls, m.seconds AS usage_seconds, m.cost_cents AS usage_cost_cents \
-     FROM tenants t JOIN plans p ON p.id = t.plan_id LEFT JOIN users u ON u.id = t.owner_user_id \
+     FROM tenants t JOIN plans p ON p.id = t.plan_id \
      LEFT JOIN tenant_usage m ON m.tenant_id = t.id AND m.period_start = $1 \
      WHERE t.status <> 'deleted' AND ($2 IS NULL OR t.agency_id = $2) \
      AND ($3 IS NULL OR t.id = $3) AND t.id = $4";
@@ -242,7 +244,6 @@ struct AdmissionRow {
     monthly_call_limit: Option<i64>,
     max_minutes_per_month: Option<i64>,
     billing_alerts: SqlJson<serde_json::Value>,
-    active_calls: i64,
     calls: Option<i64>,
     seconds: Option<i64>,
     cost_cents: Option<i64>,
@@ -250,12 +251,12 @@ struct AdmissionRow {
 
 impl AdmissionRow {
     /// The same five checks as tenantry's admission, without the wording of a refusal.
-    fn admits(&self) -> bool {
+    fn admits(&self, active_calls: i64) -> bool {
         let under = |limit: Option<i64>, used: i64| limit.is_none_or(|l| used < l);
         let blocks_on_spend =
             self.billing_alerts.0.get("actionAt100") == Some(&"block_new_calls".into());
         self.status == "active"
-            && under(self.max_concurrent_calls, self.active_calls)
+            && under(self.max_concurrent_calls, active_calls)
             && under(self.monthly_call_limit, self.calls.unwrap_or(0))
             && under(
                 self.max_minutes_per_month.map(|m| m.saturating_mul(60)),
@@ -264,6 +265,12 @@ impl AdmissionRow {
             && (!blocks_on_spend
                 || under(self.monthly_spend_limit_cents, self.cost_cents.unwrap_or(0)))
     }
+}
+
+/// Locks a tenant's counters row in a statement of its own; what the lock guards is read in
+/// later statements, each with a snapshot taken after the lock was granted.
+fn lock_counters_sql(lock: String) -> String {
+    format!("SELECT active_calls FROM tenant_counters WHERE tenant_id = $1{lock}")
 }
 
 const ADD_PERIOD_USAGE: &str =
@@ -303,6 +310,10 @@ async fn start_call(
     let at = now();
     let period = period_start(at.date_naive());
     let row: Option<CallRow> = in_transaction!(&db, |tx, lock| {
+        let (active_calls,): (i64,) = sqlx::query_as(&lock_counters_sql(lock("tenant_counters")))
+            .bind(tenant)
+            .fetch_one(&mut *tx)
+            .await?;
         let sql = format!(
             "SELECT t.status, \
              COALESCE(t.monthly_spend_limit_cents, p.monthly_spend_limit_cents) AS monthly_spend_limit_cents, \
@@ -311,19 +322,17 @@ async fn start_call(
              COALESCE(t.max_concurrent_calls, p.max_concurrent_calls) AS max_concurrent_calls, \
              COALESCE(t.monthly_call_limit, p.monthly_call_limit) AS monthly_call_limit, \
              COALESCE(t.max_minutes_per_month, p.max_minutes_per_month) AS max_minutes_per_month, \
-             t.billing_alerts, c.active_calls, u.calls, u.seconds, u.cost_cents \
-             FROM tenant_counters c JOIN tenants t ON t.id = c.tenant_id \
-             JOIN plans p ON p.id = t.plan_id \
-             LEFT JOIN tenant_usage u ON u.tenant_id = c.tenant_id AND u.period_start = $2 \
-             WHERE c.tenant_id = $1{}",
-            lock("c")
+             t.billing_alerts, u.calls, u.seconds, u.cost_cents \
+             FROM tenants t JOIN plans p ON p.id = t.plan_id \
+             LEFT JOIN tenant_usage u ON u.tenant_id = t.id AND u.period_start = $2 \
+             WHERE t.id = $1"
         );
         let state: AdmissionRow = sqlx::query_as(&sql)
             .bind(tenant)
             .bind(period)
             .fetch_one(&mut *tx)
             .await?;
-        if state.admits() {
+        if state.admits(active_calls) {
             let insert = format!(
                 "INSERT INTO calls (tenant_id, id, agent_id, channel, direction, external_id, \
                  metadata, status, period_start, started_at, lease_expires_at) \
@@ -395,6 +404,10 @@ async fn end_call(
         request.duration_seconds, request.cost_cents, sentiment
     );
     let row: CallRow = in_transaction!(&db, |tx, lock| {
+        sqlx::query(&lock_counters_sql(lock("tenant_counters")))
+            .bind(tenant)
+            .execute(&mut *tx)
+            .await?;
         let select = format!(
             "SELECT {CALL_COLUMNS} FROM calls WHERE tenant_id = $1 AND id = $2{}",
             lock("calls")
@@ -551,7 +564,7 @@ async fn ingest(
     let accepted = if unique.is_empty() {
         0
     } else {
-        in_transaction!(&db, |tx, _lock| {
+        in_transaction!(&db, |tx, lock| {
             let mut query = sqlx::query_as(&sql);
             for event in &unique {
                 query = query
@@ -566,6 +579,12 @@ async fn ingest(
                     .bind(received_at);
             }
             let inserted: Vec<(String,)> = query.fetch_all(&mut *tx).await?;
+            if !inserted.is_empty() {
+                sqlx::query(&lock_counters_sql(lock("tenant_counters")))
+                    .bind(tenant)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             let accepted: HashSet<&str> = inserted.iter().map(|(id,)| id.as_str()).collect();
             let mut periods: BTreeMap<NaiveDate, [i64; 3]> = BTreeMap::new();
             let mut days: BTreeMap<(NaiveDate, &str), Delta> = BTreeMap::new();

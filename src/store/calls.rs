@@ -1,9 +1,11 @@
 //! Calls: admission, heartbeats, ending, and expiry of calls whose lease ran out.
 //!
 //! Admission locks the tenant's `tenant_counters` row (PostgreSQL `FOR UPDATE`; SQLite's
-//! `BEGIN IMMEDIATE` holds the database write lock), reads the limits and usage, and records
-//! the call in the same transaction, so no interleaving of requests or processes can admit a
-//! call over a limit. Counters and daily rollups change in the same transaction as the call.
+//! `BEGIN IMMEDIATE` holds the database write lock) in a statement of its own, then reads the
+//! limits and usage in later statements and records the call in the same transaction, so no
+//! interleaving of requests or processes can admit a call over a limit. Every writer of the
+//! counters admission compares against takes the same lock first ([`lock_counters!`]).
+//! Counters and daily rollups change in the same transaction as the call.
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use sqlx::types::Json;
@@ -72,7 +74,29 @@ impl CallRow {
     }
 }
 
-/// What admission reads, in one row, under the lock.
+/// Locks the tenant's counters row until the transaction ends and returns its active calls,
+/// or `None` when the tenant has no counters row.
+///
+/// The lock must be taken in a statement of its own, before anything it guards is read. Under
+/// PostgreSQL's READ COMMITTED, a statement that waited for a row lock re-reads only the locked
+/// row: other rows it joins still come from the snapshot taken before the wait. A later
+/// statement takes a new snapshot, which holds everything the previous lock holders committed.
+macro_rules! lock_counters {
+    ($executor:expr, $backend:expr, $tenant:expr) => {{
+        let sql = format!(
+            "SELECT active_calls FROM tenant_counters WHERE tenant_id = $1{}",
+            $backend.lock_clause("tenant_counters")
+        );
+        let row: Option<(i64,)> = sqlx::query_as(&sql)
+            .bind($tenant)
+            .fetch_optional($executor)
+            .await?;
+        row.map(|(active_calls,)| active_calls)
+    }};
+}
+pub(crate) use lock_counters;
+
+/// What admission reads after taking the lock.
 #[derive(sqlx::FromRow)]
 struct AdmissionRow {
     status: String,
@@ -83,14 +107,13 @@ struct AdmissionRow {
     monthly_call_limit: Option<i64>,
     max_minutes_per_month: Option<i64>,
     billing_alerts: Json<BillingAlerts>,
-    active_calls: i64,
     calls: Option<i64>,
     seconds: Option<i64>,
     cost_cents: Option<i64>,
 }
 
 impl AdmissionRow {
-    fn into_state(self) -> StoreResult<AdmissionState> {
+    fn into_state(self, active_calls: i64) -> StoreResult<AdmissionState> {
         Ok(AdmissionState {
             status: enum_from_text(&self.status)?,
             limits: Limits {
@@ -103,7 +126,7 @@ impl AdmissionRow {
             }
             .into(),
             action_at_100: self.billing_alerts.0.action_at_100,
-            active_calls: self.active_calls,
+            active_calls,
             usage: PeriodUsage {
                 calls: self.calls.unwrap_or(0),
                 seconds: self.seconds.unwrap_or(0),
@@ -220,7 +243,10 @@ impl Db {
         let at = now();
         let period = Period::containing(at).start;
         let row: CallRow = in_transaction!(self, |tx, backend| {
-            let sql = format!(
+            let active_calls =
+                lock_counters!(&mut *tx, backend, tenant_id).ok_or(StoreError::NotFound)?;
+            // Read in a statement after the lock, never in the locking one (see lock_counters!).
+            let state: AdmissionRow = sqlx::query_as(
                 "SELECT t.status, \
                  COALESCE(t.monthly_spend_limit_cents, p.monthly_spend_limit_cents) AS monthly_spend_limit_cents, \
                  COALESCE(t.max_agents, p.max_agents) AS max_agents, \
@@ -228,20 +254,17 @@ impl Db {
                  COALESCE(t.max_concurrent_calls, p.max_concurrent_calls) AS max_concurrent_calls, \
                  COALESCE(t.monthly_call_limit, p.monthly_call_limit) AS monthly_call_limit, \
                  COALESCE(t.max_minutes_per_month, p.max_minutes_per_month) AS max_minutes_per_month, \
-                 t.billing_alerts, c.active_calls, u.calls, u.seconds, u.cost_cents \
-                 FROM tenant_counters c JOIN tenants t ON t.id = c.tenant_id \
-                 JOIN plans p ON p.id = t.plan_id \
-                 LEFT JOIN tenant_usage u ON u.tenant_id = c.tenant_id AND u.period_start = $2 \
-                 WHERE c.tenant_id = $1{}",
-                backend.lock_clause("c")
-            );
-            let state: AdmissionRow = sqlx::query_as(&sql)
-                .bind(tenant_id)
-                .bind(period)
-                .fetch_optional(&mut *tx)
-                .await?
-                .ok_or(StoreError::NotFound)?;
-            if let Some(refusal) = state.into_state()?.refusal() {
+                 t.billing_alerts, u.calls, u.seconds, u.cost_cents \
+                 FROM tenants t JOIN plans p ON p.id = t.plan_id \
+                 LEFT JOIN tenant_usage u ON u.tenant_id = t.id AND u.period_start = $2 \
+                 WHERE t.id = $1",
+            )
+            .bind(tenant_id)
+            .bind(period)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+            if let Some(refusal) = state.into_state(active_calls)?.refusal() {
                 return Err(CallError::Refused(refusal));
             }
             if let Some(agent_id) = new.agent_id {
@@ -328,6 +351,8 @@ impl Db {
         let at = now();
         let fingerprint = outcome.fingerprint();
         let row: CallRow = in_transaction!(self, |tx, backend| {
+            // Counters before the call: the one lock order of every writer of both.
+            lock_counters!(&mut *tx, backend, tenant_id).ok_or(StoreError::NotFound)?;
             let sql = format!(
                 concat!(
                     "SELECT ",
@@ -484,7 +509,8 @@ impl Db {
         id: CallId,
         at: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        in_transaction!(self, |tx| {
+        in_transaction!(self, |tx, backend| {
+            lock_counters!(&mut *tx, backend, tenant_id);
             let changed: Option<(String, DateTime<Utc>)> = sqlx::query_as(
                 "UPDATE calls SET status = 'expired', ended_at = lease_expires_at \
                  WHERE tenant_id = $1 AND id = $2 AND status = 'active' AND lease_expires_at < $3 \

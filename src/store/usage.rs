@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::calls::{add_daily_usage, add_period_usage, DailyDelta};
+use super::calls::{add_daily_usage, add_period_usage, lock_counters, DailyDelta};
 use super::{now, Backend, Db, StoreResult};
 use crate::domain::ids::{AgencyId, AgentId, TenantId};
 use crate::domain::metering::{
@@ -113,6 +113,15 @@ impl Db {
                     .bind(received_at);
             }
             let inserted: Vec<(String,)> = query.fetch_all(&mut *tx).await?;
+            if inserted.is_empty() {
+                // All duplicates: nothing to count, nothing to commit.
+                return Ok(IngestOutcome {
+                    accepted: 0,
+                    duplicates: events.len() as i64,
+                });
+            }
+            // Usage counters change only under the lock admission reads them under.
+            lock_counters!(&mut *tx, backend, tenant_id);
             let accepted: HashSet<&str> = inserted.iter().map(|(id,)| id.as_str()).collect();
             let mut periods: BTreeMap<NaiveDate, PeriodUsage> = BTreeMap::new();
             let mut days: BTreeMap<(NaiveDate, Channel), DailyDelta> = BTreeMap::new();
