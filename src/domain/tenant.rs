@@ -187,12 +187,18 @@ impl Settings {
 pub const RETENTION_DAYS_MAX: i64 = 3650;
 pub const WEBHOOK_TIMEOUT_MAX: i64 = 300;
 
-/// The person who owns a tenant.
+/// The person who owns a tenant, exactly as the tenant's creator named them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct Owner {
-    pub id: UserId,
+    /// The owner's user, once they have accepted the invitation to this tenant; `null` until
+    /// then. A tenant never links a user its creator did not bring in, so an e-mail address
+    /// reveals nothing about other tenants.
+    pub id: Option<UserId>,
     pub email: String,
     pub name: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
 }
 
 /// Usage in the current billing period, read from counters.

@@ -10,8 +10,8 @@ use crate::domain::ids::{AgencyId, PlanId, TenantId, UserId};
 use crate::domain::limits::Limits;
 use crate::domain::metering::Period;
 use crate::domain::tenant::{
-    BillingAlerts, NewOwner, NewTenant, Owner, Settings, Tenant, TenantChanges, TenantStatus,
-    TenantType, UsageSummary,
+    BillingAlerts, NewTenant, Owner, Settings, Tenant, TenantChanges, TenantStatus, TenantType,
+    UsageSummary,
 };
 use crate::domain::validation::slugify;
 use crate::{in_transaction, on_reader};
@@ -29,10 +29,10 @@ macro_rules! tenant_select {
          p.monthly_call_limit AS plan_monthly_call_limit, \
          p.max_minutes_per_month AS plan_max_minutes_per_month, \
          t.billing_alerts, t.settings, t.metadata, \
-         u.id AS owner_id, u.email AS owner_email, u.name AS owner_name, \
-         t.created_at, t.updated_at, \
+         t.owner_user_id AS owner_id, t.owner_email, t.owner_name, t.owner_first_name, \
+         t.owner_last_name, t.created_at, t.updated_at, \
          m.calls AS usage_calls, m.seconds AS usage_seconds, m.cost_cents AS usage_cost_cents \
-         FROM tenants t JOIN plans p ON p.id = t.plan_id LEFT JOIN users u ON u.id = t.owner_user_id \
+         FROM tenants t JOIN plans p ON p.id = t.plan_id \
          LEFT JOIN tenant_usage m ON m.tenant_id = t.id AND m.period_start = $1"
     };
 }
@@ -77,6 +77,8 @@ struct TenantRow {
     owner_id: Option<UserId>,
     owner_email: Option<String>,
     owner_name: Option<String>,
+    owner_first_name: Option<String>,
+    owner_last_name: Option<String>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     usage_calls: Option<i64>,
@@ -115,8 +117,14 @@ impl TenantRow {
             monthly_call_limit: self.plan_monthly_call_limit,
             max_minutes_per_month: self.plan_max_minutes_per_month,
         };
-        let owner = match (self.owner_id, self.owner_email, self.owner_name) {
-            (Some(id), Some(email), Some(name)) => Some(Owner { id, email, name }),
+        let owner = match (self.owner_email, self.owner_name) {
+            (Some(email), Some(name)) => Some(Owner {
+                id: self.owner_id,
+                email,
+                name,
+                first_name: self.owner_first_name,
+                last_name: self.owner_last_name,
+            }),
             _ => None,
         };
         Ok(Tenant {
@@ -286,27 +294,6 @@ impl TenantQuery {
     }
 }
 
-/// Inserts the owner, or finds the user who already has that e-mail address.
-macro_rules! upsert_owner {
-    ($executor:expr, $owner:expr) => {{
-        let owner: &NewOwner = $owner;
-        let (id,): (UserId,) = sqlx::query_as(
-            "INSERT INTO users (id, email, name, first_name, last_name, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) \
-             ON CONFLICT (email) DO UPDATE SET email = excluded.email RETURNING id",
-        )
-        .bind(UserId::generate())
-        .bind(owner.email.to_lowercase())
-        .bind(&owner.name)
-        .bind(&owner.first_name)
-        .bind(&owner.last_name)
-        .bind(now())
-        .fetch_one($executor)
-        .await?;
-        id
-    }};
-}
-
 /// Writes the fields of `$changes` over `$current`.
 macro_rules! apply_changes {
     ($executor:expr, $current:expr, $changes:expr, $plan_id:expr) => {{
@@ -410,19 +397,16 @@ impl Db {
         let id = TenantId::generate();
         let at = now();
         let row: TenantRow = in_transaction!(self, |tx| {
-            let owner_id = match &new.owner {
-                Some(owner) => Some(upsert_owner!(&mut *tx, owner)),
-                None => None,
-            };
             let mut slug = new.slug.clone().unwrap_or_else(|| slugify(&new.name));
             for attempt in 0.. {
                 let inserted: Option<(TenantId,)> = sqlx::query_as(
                     "INSERT INTO tenants (id, agency_id, name, slug, status, plan_id, billing_mode, \
-                     owner_user_id, monthly_spend_limit_cents, max_agents, max_phone_numbers, \
+                     owner_email, owner_name, owner_first_name, owner_last_name, \
+                     monthly_spend_limit_cents, max_agents, max_phone_numbers, \
                      max_concurrent_calls, monthly_call_limit, max_minutes_per_month, \
                      billing_alerts, settings, metadata, created_at, updated_at) \
                      VALUES ($1, $2, $3, $4, 'active', $5, $6, $7, $8, $9, $10, $11, $12, $13, \
-                     $14, $15, $16, $17, $17) ON CONFLICT (slug) DO NOTHING RETURNING id",
+                     $14, $15, $16, $17, $18, $19, $20, $20) ON CONFLICT (slug) DO NOTHING RETURNING id",
                 )
                 .bind(id)
                 .bind(new.agency_id)
@@ -430,7 +414,10 @@ impl Db {
                 .bind(&slug)
                 .bind(plan_id)
                 .bind(enum_to_text(&new.billing_mode))
-                .bind(owner_id)
+                .bind(new.owner.as_ref().map(|o| o.email.to_lowercase()))
+                .bind(new.owner.as_ref().map(|o| &o.name))
+                .bind(new.owner.as_ref().and_then(|o| o.first_name.as_ref()))
+                .bind(new.owner.as_ref().and_then(|o| o.last_name.as_ref()))
                 .bind(new.limits.monthly_spend_limit_cents)
                 .bind(new.limits.max_agents)
                 .bind(new.limits.max_phone_numbers)

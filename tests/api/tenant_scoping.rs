@@ -175,3 +175,62 @@ both!(
         );
     }
 );
+
+both!(
+    an_owner_address_reveals_nothing_about_another_agencys_client,
+    |app| async move {
+        let a = app.agency().name("A").create().await;
+        let b = app.agency().name("B").create().await;
+        let owner = |email: &str, last_name: &str| {
+            json!({ "email": email, "firstName": "Jane", "lastName": last_name })
+        };
+        let a1 = app
+            .tenant()
+            .name("A one")
+            .field("owner", owner("jane.doe@client.com", "Privatesurname"))
+            .of(&a)
+            .create()
+            .await;
+        // B names the same person (the address in other case) and a stranger; both answers
+        // must show only what B supplied, alike, whether or not the address is known.
+        let b1 = app
+            .tenant()
+            .name("B one")
+            .field("owner", owner("JANE.DOE@client.com", "Doe"))
+            .of(&b)
+            .create()
+            .await;
+        let b2 = app
+            .tenant()
+            .name("B two")
+            .field("owner", owner("someone.new@client.com", "Doe"))
+            .of(&b)
+            .create()
+            .await;
+
+        let expected = |email: &str| {
+            json!({ "id": null, "email": email, "name": "Jane Doe",
+                    "firstName": "Jane", "lastName": "Doe" })
+        };
+        assert_eq!(b1.body["owner"], expected("jane.doe@client.com"));
+        assert_eq!(b2.body["owner"], expected("someone.new@client.com"));
+        let a_owner = a1.body["owner"].to_string();
+        for answer in [
+            b.client.get(&path_of(&b1.id)).await,
+            b.client.get("/api/v1/tenants").await,
+        ] {
+            answer.assert_status(StatusCode::OK);
+            assert!(!answer.text.contains("Privatesurname"), "{}", answer.text);
+            assert!(!answer.text.contains(&a_owner), "{}", answer.text);
+        }
+        assert_eq!(
+            b.client.get(&path_of(&b1.id)).await.body["owner"],
+            expected("jane.doe@client.com")
+        );
+        // A still reads its own client's owner as it supplied them.
+        let mine = a.client.get(&path_of(&a1.id)).await;
+        mine.assert_status(StatusCode::OK);
+        assert_eq!(mine.body["owner"]["lastName"], "Privatesurname");
+        assert_eq!(mine.body["owner"]["name"], "Jane Privatesurname");
+    }
+);

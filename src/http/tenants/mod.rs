@@ -88,7 +88,8 @@ async fn owning_agency(
 /// Create a tenant.
 ///
 /// An agency key's tenants belong to its agency; a platform key may name `agencyId`, or none
-/// for a direct tenant. `owner` creates (or reuses) the user who owns the tenant.
+/// for a direct tenant. `owner` is kept exactly as supplied; its `id` stays `null` until the
+/// owner accepts the invitation, so an address never reveals another tenant's user.
 #[utoipa::path(post, path = "/api/v1/tenants", tag = "tenants", request_body = CreateTenantRequest,
     responses((status = 201, body = Tenant, headers(("ETag" = String), ("Location" = String))),
         (status = 403, body = Problem), (status = 409, body = Problem, description = "The slug is taken")))]
