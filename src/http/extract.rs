@@ -2,7 +2,7 @@
 //! every other error, naming the field (`serde_path_to_error`).
 
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::{BytesRejection, RawPathParamsRejection};
 use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
 use axum::http::{header, request::Parts, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -228,7 +228,16 @@ pub async fn raw_path_param<S: Send + Sync>(
 ) -> Result<String, ApiError> {
     let params = RawPathParams::from_request_parts(parts, state)
         .await
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("path parameters: {e}")))?;
+        .map_err(|rejection| match rejection {
+            // A client can send any bytes, percent-encoded, in a path segment.
+            RawPathParamsRejection::InvalidUtf8InPathParam(invalid) => {
+                // axum names the parameter only in its message: "Invalid UTF-8 in `key`".
+                let text = invalid.body_text();
+                let field = text.split('`').nth(1).unwrap_or(name);
+                ApiError::field(field, "invalid_id", "is not valid UTF-8")
+            }
+            other => ApiError::Internal(anyhow::anyhow!("path parameters: {other}")),
+        })?;
     params
         .iter()
         .find(|(key, _)| *key == name)

@@ -101,26 +101,49 @@ fn placeholder(parameter: &str) -> String {
     }
 }
 
+/// The path parameters of a path template, in order.
+fn parameters(template: &str) -> Vec<&str> {
+    template
+        .split('/')
+        .filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}'))
+        .collect()
+}
+
+/// A path template with each parameter replaced by `value(parameter)`.
+fn concrete(template: &str, value: impl Fn(&str) -> String) -> String {
+    template
+        .split('/')
+        .map(
+            |segment| match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                Some(parameter) => value(parameter),
+                None => segment.to_owned(),
+            },
+        )
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Every documented operation with its methods.
+fn operations() -> Vec<(String, Method)> {
+    let mut operations = Vec::new();
+    for (path, item) in spec()["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            if let Ok(method) = method.to_uppercase().parse::<Method>() {
+                operations.push((path.clone(), method));
+            }
+        }
+    }
+    operations
+}
+
 /// Every documented operation exists: the router neither misses its path nor its method.
 #[tokio::test]
 async fn every_documented_operation_is_served() {
     let app = TestApp::sqlite().await;
     let platform = app.platform();
-    for (path, item) in spec()["paths"].as_object().unwrap() {
-        let concrete = path
-            .split('/')
-            .map(
-                |segment| match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-                    Some(parameter) => placeholder(parameter),
-                    None => segment.to_owned(),
-                },
-            )
-            .collect::<Vec<_>>()
-            .join("/");
-        for method in item.as_object().unwrap().keys() {
-            let Ok(method) = method.to_uppercase().parse::<Method>() else {
-                continue;
-            };
+    for (path, method) in operations() {
+        let concrete = concrete(&path, placeholder);
+        {
             let answer = platform
                 .send(
                     platform
@@ -142,5 +165,41 @@ async fn every_documented_operation_is_served() {
             );
         }
     }
+    app.finish().await;
+}
+
+/// Bytes that are not UTF-8 in any path parameter are the client's mistake: a 422 naming that
+/// parameter, on every operation that takes one.
+#[tokio::test]
+async fn invalid_utf8_in_any_path_parameter_is_a_422_naming_it() {
+    let app = TestApp::sqlite().await;
+    let platform = app.platform();
+    let mut checked = 0;
+    for (path, method) in operations() {
+        for broken in parameters(&path) {
+            let concrete = concrete(&path, |parameter| {
+                if parameter == broken {
+                    "%FF%FEab".to_owned()
+                } else {
+                    placeholder(parameter)
+                }
+            });
+            let answer = platform
+                .send(
+                    platform
+                        .request(method.clone(), &concrete)
+                        .header("content-type", "application/json")
+                        .body("{}"),
+                )
+                .await;
+            answer.assert_invalid(broken);
+            assert_eq!(answer.field_code(broken).as_deref(), Some("invalid_id"));
+            checked += 1;
+        }
+    }
+    assert!(
+        checked >= 10,
+        "only {checked} operations take a path parameter"
+    );
     app.finish().await;
 }
