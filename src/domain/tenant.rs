@@ -159,6 +159,27 @@ impl Default for Settings {
 }
 
 impl Settings {
+    /// The first compliance setting that is on here and off in `next`, by its wire name.
+    /// Only the tenant's agency or the platform may switch one off.
+    pub fn compliance_switched_off(&self, next: &Settings) -> Option<&'static str> {
+        [
+            (
+                "settings.hipaaEnabled",
+                self.hipaa_enabled,
+                next.hipaa_enabled,
+            ),
+            ("settings.pciEnabled", self.pci_enabled, next.pci_enabled),
+            (
+                "settings.dataEncryptionEnabled",
+                self.data_encryption_enabled,
+                next.data_encryption_enabled,
+            ),
+        ]
+        .into_iter()
+        .find(|(_, before, after)| *before && !*after)
+        .map(|(field, _, _)| field)
+    }
+
     pub fn check(&self, violations: &mut Violations) {
         violations.range(
             "settings.retentionDays",

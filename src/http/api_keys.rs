@@ -54,6 +54,11 @@ async fn scope_for(
     caller: &Caller,
     request: &CreateApiKeyRequest,
 ) -> ApiResult<(KeyScope, Option<AgencyId>, Option<TenantId>)> {
+    // A key minted by a tenant key would outlive its maker's revocation: until keys carry
+    // roles and scopes of their own, only agencies and the platform mint them.
+    if matches!(caller, Caller::Tenant { .. }) {
+        return Err(ApiError::Forbidden("tenant keys may not mint keys"));
+    }
     match (request.agency_id, request.tenant_id) {
         (Some(_), Some(_)) => Err(ApiError::field(
             "tenantId",
@@ -97,7 +102,8 @@ async fn scope_for(
 /// Create an API key.
 ///
 /// Without ids it is a platform key (platform callers only); with `agencyId` an agency key
-/// (platform callers only); with `tenantId` a key for a tenant the caller can see.
+/// (platform callers only); with `tenantId` a key for a tenant the caller can see (platform
+/// and agency callers; tenant keys mint no keys).
 #[utoipa::path(post, path = "/api/v1/api-keys", tag = "api-keys", request_body = CreateApiKeyRequest,
     responses((status = 201, body = CreatedApiKey), (status = 403, body = super::error::Problem)))]
 async fn create_key(

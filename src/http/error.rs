@@ -60,6 +60,12 @@ pub enum ApiError {
     /// 403: the caller may see the object but not do this.
     #[error("{0}")]
     Forbidden(&'static str),
+    /// 403: the caller may not set this field to this value.
+    #[error("{field}: {detail}")]
+    ForbiddenField {
+        field: &'static str,
+        detail: &'static str,
+    },
     /// 403: the tenant is not active.
     #[error("the tenant is not active")]
     TenantInactive,
@@ -122,9 +128,10 @@ impl ApiError {
         match self {
             ApiError::MalformedJson(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) | ApiError::TenantInactive | ApiError::QuotaReached(_) => {
-                StatusCode::FORBIDDEN
-            }
+            ApiError::Forbidden(_)
+            | ApiError::ForbiddenField { .. }
+            | ApiError::TenantInactive
+            | ApiError::QuotaReached(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) | ApiError::RouteNotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict { .. } | ApiError::IdempotencyInFlight => StatusCode::CONFLICT,
@@ -143,7 +150,7 @@ impl ApiError {
         match self {
             ApiError::MalformedJson(_) => "malformed_json",
             ApiError::Unauthorized => "unauthorized",
-            ApiError::Forbidden(_) => "forbidden",
+            ApiError::Forbidden(_) | ApiError::ForbiddenField { .. } => "forbidden",
             ApiError::TenantInactive => "tenant_inactive",
             ApiError::NotFound(_) => "not_found",
             ApiError::RouteNotFound => "route_not_found",
@@ -189,6 +196,13 @@ impl ApiError {
                     field: (*field).to_owned(),
                     code: (*code).to_owned(),
                     message: detail.clone(),
+                }];
+            }
+            ApiError::ForbiddenField { field, detail } => {
+                problem.errors = vec![FieldError {
+                    field: (*field).to_owned(),
+                    code: "forbidden".to_owned(),
+                    message: (*detail).to_owned(),
                 }];
             }
             ApiError::LimitExceeded(refusal) | ApiError::QuotaReached(refusal) => {

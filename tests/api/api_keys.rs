@@ -232,6 +232,15 @@ both!(keys_mint_only_within_their_own_reach, |app| async move {
         .post("/api/v1/api-keys", &json!({ "name": "root" }))
         .await
         .assert_problem(StatusCode::FORBIDDEN, "forbidden");
+    // Not even for its own tenant: such a key would outlive the revocation of its maker.
+    a_tenant
+        .client
+        .post(
+            "/api/v1/api-keys",
+            &json!({ "name": "mine", "tenantId": a_tenant.id }),
+        )
+        .await
+        .assert_problem(StatusCode::FORBIDDEN, "forbidden");
     app.platform()
         .post(
             "/api/v1/api-keys",

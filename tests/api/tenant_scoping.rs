@@ -181,9 +181,7 @@ both!(
     |app| async move {
         let a = app.agency().name("A").create().await;
         let b = app.agency().name("B").create().await;
-        let owner = |email: &str, last_name: &str| {
-            json!({ "email": email, "firstName": "Jane", "lastName": last_name })
-        };
+        let owner = |email: &str, last_name: &str| json!({ "email": email, "firstName": "Jane", "lastName": last_name });
         let a1 = app
             .tenant()
             .name("A one")
@@ -232,5 +230,60 @@ both!(
         mine.assert_status(StatusCode::OK);
         assert_eq!(mine.body["owner"]["lastName"], "Privatesurname");
         assert_eq!(mine.body["owner"]["name"], "Jane Privatesurname");
+    }
+);
+
+both!(
+    only_the_agency_or_the_platform_switches_compliance_off,
+    |app| async move {
+        let agency = app.agency().create().await;
+        let tenant = app
+            .tenant()
+            .field("settings", json!({ "hipaaEnabled": true }))
+            .of(&agency)
+            .create()
+            .await;
+        let path = path_of(&tenant.id);
+        let before = tenant.client.get(&path).await;
+
+        for (field, setting) in [
+            ("settings.hipaaEnabled", "hipaaEnabled"),
+            ("settings.dataEncryptionEnabled", "dataEncryptionEnabled"),
+        ] {
+            let refused = tenant
+                .client
+                .patch(&path, &json!({ "settings": { setting: false } }))
+                .await;
+            refused.assert_problem(StatusCode::FORBIDDEN, "forbidden");
+            assert_eq!(refused.fields(), [field], "{}", refused.text);
+        }
+        assert_eq!(tenant.client.get(&path).await.body, before.body);
+
+        // Switching one on, or changing anything else, is the tenant's own business.
+        let stricter = tenant
+            .client
+            .patch(
+                &path,
+                &json!({ "settings": { "pciEnabled": true, "retentionDays": 30 } }),
+            )
+            .await;
+        stricter.assert_status(StatusCode::OK);
+        assert_eq!(stricter.body["settings"]["pciEnabled"], true);
+        tenant
+            .client
+            .patch(&path, &json!({ "settings": { "pciEnabled": false } }))
+            .await
+            .assert_problem(StatusCode::FORBIDDEN, "forbidden");
+
+        let relaxed = agency
+            .client
+            .patch(
+                &path,
+                &json!({ "settings": { "hipaaEnabled": false, "dataEncryptionEnabled": false } }),
+            )
+            .await;
+        relaxed.assert_status(StatusCode::OK);
+        assert_eq!(relaxed.body["settings"]["hipaaEnabled"], false);
+        assert_eq!(relaxed.body["settings"]["dataEncryptionEnabled"], false);
     }
 );

@@ -275,7 +275,16 @@ async fn update_tenant(
         .db
         .update_tenant(caller.tenant_scope(), current.id, expected, |current| {
             let changes = request.into_changes(current)?;
-            Ok::<_, ApiError>((changes, plan_id))
+            if let (Caller::Tenant { .. }, Some(settings)) = (caller, &changes.settings) {
+                if let Some(field) = current.settings.compliance_switched_off(settings) {
+                    return Err(ApiError::ForbiddenField {
+                        field,
+                        detail:
+                            "only the agency or the platform may switch a compliance setting off",
+                    });
+                }
+            }
+            Ok((changes, plan_id))
         })
         .await?;
     Ok(with_etag(tenant.updated_at, tenant))
