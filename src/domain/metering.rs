@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::ids::{AgentId, CallId, TenantId};
-use super::limits::{EffectiveLimits, LimitKey, MAX_CENTS};
+use super::limits::{EffectiveLimits, LimitKey};
 use super::tenant::{ActionAt100, TenantStatus};
 use super::validation::{FieldError, Violations};
 
@@ -113,6 +113,8 @@ pub fn sentiment_from_micros(micros: i64) -> f64 {
 
 /// The largest duration accepted for one call: a week.
 pub const MAX_CALL_SECONDS: i64 = 7 * 24 * 3600;
+/// The largest cost accepted for one call: one million dollars, in cents.
+pub const MAX_CALL_CENTS: i64 = 100_000_000;
 /// Events further in the future than this are refused (clock skew allowance).
 pub const FUTURE_TOLERANCE: Duration = Duration::minutes(5);
 /// The most events one batch may carry.
@@ -146,7 +148,7 @@ impl CallOutcome {
             0,
             MAX_CALL_SECONDS,
         );
-        violations.range("costCents", self.cost_cents, 0, MAX_CENTS);
+        violations.range("costCents", self.cost_cents, 0, MAX_CALL_CENTS);
         check_sentiment("sentimentScore", self.sentiment_score, violations);
         if let Some(reason) = &self.ended_reason {
             violations.length("endedReason", reason, 1, 255);
@@ -208,7 +210,7 @@ impl UsageEvent {
             0,
             MAX_CALL_SECONDS,
         );
-        violations.range(&field("costCents"), self.cost_cents, 0, MAX_CENTS);
+        violations.range(&field("costCents"), self.cost_cents, 0, MAX_CALL_CENTS);
         check_sentiment(&field("sentimentScore"), self.sentiment_score, violations);
     }
 }

@@ -124,9 +124,11 @@ async fn start_call(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct EndCallRequest {
+    /// At most a week.
     #[schema(minimum = 0, maximum = 604800)]
     pub duration_seconds: i64,
-    #[schema(minimum = 0, maximum = 1_000_000_000_000_i64)]
+    /// At most 100,000,000 (one million dollars).
+    #[schema(minimum = 0, maximum = 100_000_000)]
     pub cost_cents: i64,
     #[serde(default)]
     #[schema(minimum = -1.0, maximum = 1.0)]

@@ -35,9 +35,11 @@ pub struct UsageEventInput {
     /// When the call happened; at most 5 minutes in the future.
     pub occurred_at: DateTime<Utc>,
     pub channel: Channel,
+    /// At most a week.
     #[schema(minimum = 0, maximum = 604800)]
     pub duration_seconds: i64,
-    #[schema(minimum = 0, maximum = 1_000_000_000_000_i64)]
+    /// At most 100,000,000 (one million dollars).
+    #[schema(minimum = 0, maximum = 100_000_000)]
     pub cost_cents: i64,
     #[serde(default)]
     #[schema(minimum = -1.0, maximum = 1.0)]

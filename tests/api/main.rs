@@ -8,6 +8,7 @@ mod agency_analytics;
 mod agents;
 mod analytics;
 mod api_keys;
+mod bounds;
 mod call_ends;
 mod call_leases;
 mod calls;
