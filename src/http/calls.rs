@@ -16,7 +16,7 @@ use super::pagination::{decode_cursor, page_limit, Page};
 use super::AppState;
 use crate::domain::ids::{AgentId, CallId};
 use crate::domain::metering::{
-    Call, CallOutcome, CallStatus, Channel, Direction, NewCall, Refusal,
+    Call, CallOutcome, CallStatus, Channel, Counter, Direction, NewCall, Refusal,
 };
 use crate::domain::tenant::check_metadata;
 use crate::domain::validation::Violations;
@@ -90,6 +90,8 @@ pub struct StartCallRequest {
     params(("tenantId" = crate::domain::ids::TenantId, Path)), request_body = StartCallRequest,
     responses((status = 201, body = Call),
         (status = 403, body = Problem, description = "`tenant_inactive`"),
+        (status = 422, body = Problem, description = "Invalid input (`errors` names each field), \
+            or `usage_counter_overflow`: the tenant's call count this period is at its ceiling"),
         (status = 429, body = Problem, description = "A limit refuses the call: \
             `concurrency_limit_exceeded`, `monthly_call_limit_exceeded`, \
             `monthly_minute_limit_exceeded` or `spend_limit_exceeded`")))]
@@ -147,7 +149,10 @@ pub struct EndCallRequest {
     params(("tenantId" = crate::domain::ids::TenantId, Path), ("callId" = CallId, Path)),
     request_body = EndCallRequest,
     responses((status = 200, body = Call),
-        (status = 409, body = Problem, description = "`call_already_ended` with another outcome")))]
+        (status = 409, body = Problem, description = "`call_already_ended` with another outcome"),
+        (status = 422, body = Problem, description = "Invalid input (`errors` names each field), \
+            or `usage_counter_overflow`: the call's usage would take one of the tenant's counters \
+            past its ceiling; the call stays active")))]
 #[tracing::instrument(skip_all, fields(tenant_id = %access.tenant_id))]
 async fn end_call(
     State(state): State<AppState>,
@@ -168,8 +173,25 @@ async fn end_call(
     let call = state
         .db
         .end_call(access.tenant_id, call_id, &outcome)
-        .await?;
+        .await
+        .map_err(|error| match error {
+            CallError::Store(StoreError::CounterOverflow(counter)) => ApiError::CounterOverflow {
+                counter,
+                field: outcome_field(counter),
+            },
+            other => other.into(),
+        })?;
     Ok(Json(call))
+}
+
+/// The field of an end request that adds to `counter`.
+fn outcome_field(counter: Counter) -> Option<&'static str> {
+    match counter {
+        Counter::Conversations => None,
+        Counter::Seconds => Some("durationSeconds"),
+        Counter::CostCents => Some("costCents"),
+        Counter::Sentiment => Some("sentimentScore"),
+    }
 }
 
 /// Extend an active call's lease, so it keeps its slot.

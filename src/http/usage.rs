@@ -10,14 +10,14 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::access::TenantAccess;
-use super::error::{not_found, ApiError, ApiResult};
+use super::error::{not_found, ApiError, ApiResult, Problem};
 use super::extract::Json;
 use super::AppState;
 use crate::domain::ids::{AgentId, TenantId};
 use crate::domain::limits::LimitKey;
 use crate::domain::metering::{check_batch, Channel, IngestOutcome, Period, UsageEvent};
 use crate::domain::validation::FieldError;
-use crate::store::now;
+use crate::store::{now, StoreError};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -61,7 +61,10 @@ pub struct UsageEventBatch {
 /// stored. Each id counts once per tenant, also across concurrent batches.
 #[utoipa::path(post, path = "/api/v1/tenants/{tenantId}/usage-events", tag = "usage",
     params(("tenantId" = TenantId, Path)), request_body = UsageEventBatch,
-    responses((status = 200, body = IngestOutcome)))]
+    responses((status = 200, body = IngestOutcome),
+        (status = 422, body = Problem, description = "Invalid input (`errors` names each field), \
+            or `usage_counter_overflow`: the batch would take one of the tenant's usage counters \
+            past its ceiling; nothing is stored")))]
 #[tracing::instrument(skip_all, fields(tenant_id = %access.tenant_id))]
 async fn ingest_usage_events(
     State(state): State<AppState>,
@@ -83,7 +86,17 @@ async fn ingest_usage_events(
         .collect();
     check_batch(&events, now())?;
     check_agents(&state, access.tenant_id, &events).await?;
-    let outcome = state.db.ingest_events(access.tenant_id, &events).await?;
+    let outcome = state
+        .db
+        .ingest_events(access.tenant_id, &events)
+        .await
+        .map_err(|error| match error {
+            StoreError::CounterOverflow(counter) => ApiError::CounterOverflow {
+                counter,
+                field: Some("events"),
+            },
+            other => other.into(),
+        })?;
     metrics::counter!("tenantry_usage_events_ingested_total").increment(outcome.accepted as u64);
     Ok(Json(outcome))
 }

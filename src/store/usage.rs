@@ -9,7 +9,7 @@ use super::calls::{add_daily_usage, add_period_usage, DailyDelta};
 use super::{now, Backend, Db, StoreResult};
 use crate::domain::ids::{AgencyId, AgentId, TenantId};
 use crate::domain::metering::{
-    sentiment_to_micros, Channel, IngestOutcome, Period, PeriodUsage, UsageEvent,
+    sentiment_to_micros, Channel, Counter, IngestOutcome, Period, PeriodUsage, UsageEvent,
 };
 use crate::{in_transaction, on_reader};
 
@@ -54,6 +54,22 @@ pub struct TenantTotals {
     pub name: String,
     pub conversations: i64,
     pub cost_cents: i64,
+}
+
+/// The counter guarded by a bound constraint of migration 0004, named
+/// `<table>_<column>_range`.
+pub(crate) fn counter_of_constraint(name: &str) -> Option<Counter> {
+    let column = ["tenant_usage_", "usage_daily_"]
+        .iter()
+        .find_map(|table| name.strip_prefix(table))?
+        .strip_suffix("_range")?;
+    match column {
+        "calls" | "conversations" => Some(Counter::Conversations),
+        "seconds" => Some(Counter::Seconds),
+        "cost_cents" => Some(Counter::CostCents),
+        "sentiment_micros_sum" | "sentiment_count" => Some(Counter::Sentiment),
+        _ => None,
+    }
 }
 
 /// Active calls, last call, and the period's calls, seconds and cost (absent before use).
@@ -117,12 +133,10 @@ impl Db {
             let mut periods: BTreeMap<NaiveDate, PeriodUsage> = BTreeMap::new();
             let mut days: BTreeMap<(NaiveDate, Channel), DailyDelta> = BTreeMap::new();
             for event in unique.iter().filter(|e| accepted.contains(e.id.as_str())) {
-                let period = periods
+                periods
                     .entry(Period::containing(event.occurred_at).start)
-                    .or_default();
-                period.calls += 1;
-                period.seconds += event.duration_seconds;
-                period.cost_cents += event.cost_cents;
+                    .or_default()
+                    .add(1, event.duration_seconds, event.cost_cents)?;
                 days.entry((event.occurred_at.date_naive(), event.channel))
                     .or_default()
                     .add(
@@ -130,7 +144,7 @@ impl Db {
                         event.duration_seconds,
                         event.cost_cents,
                         event.sentiment_score,
-                    );
+                    )?;
             }
             for (period, usage) in &periods {
                 add_period_usage!(
@@ -284,5 +298,23 @@ mod tests {
         let sql = insert_events_sql(2, Backend::Postgres);
         assert!(sql.contains("($1, $2, $3, $4, $5, $6, $7, $8, $9), ($10,"));
         assert!(sql.ends_with("($10, $11, $12, $13, $14, $15, $16, $17, $18) ON CONFLICT (tenant_id, id) DO NOTHING RETURNING id"));
+    }
+
+    #[test]
+    fn bound_constraints_name_their_counter() {
+        assert_eq!(
+            counter_of_constraint("tenant_usage_cost_cents_range"),
+            Some(Counter::CostCents)
+        );
+        assert_eq!(
+            counter_of_constraint("usage_daily_conversations_range"),
+            Some(Counter::Conversations)
+        );
+        assert_eq!(
+            counter_of_constraint("usage_daily_sentiment_count_range"),
+            Some(Counter::Sentiment)
+        );
+        assert_eq!(counter_of_constraint("tenants_slug_key"), None);
+        assert_eq!(counter_of_constraint("usage_daily_channel_range"), None);
     }
 }
