@@ -107,8 +107,9 @@ pub fn sentiment_to_micros(score: f64) -> i64 {
     (score * 1_000_000.0).round() as i64
 }
 
-pub fn sentiment_from_micros(micros: i64) -> f64 {
-    micros as f64 / 1_000_000.0
+/// Takes wide sums too.
+pub fn sentiment_from_micros(micros: impl Into<i128>) -> f64 {
+    micros.into() as f64 / 1_000_000.0
 }
 
 /// The largest duration accepted for one call: a week.

@@ -197,7 +197,7 @@ async fn explain_limits(
                 value,
                 source,
                 used,
-                remaining: value.map(|limit| (limit - used).max(0)),
+                remaining: value.map(|limit| limit.saturating_sub(used).max(0)),
                 exceeded: value.is_some_and(|limit| used >= limit),
             };
             (key.field().to_owned(), status)

@@ -47,13 +47,32 @@ pub struct DailyUsage {
     pub sentiment_count: i64,
 }
 
-/// One tenant's totals over a date range.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+/// One tenant's totals over a date range, summed wide: many rows near the counters' ceiling
+/// add up past `i64::MAX`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TenantTotals {
     pub id: TenantId,
     pub name: String,
-    pub conversations: i64,
-    pub cost_cents: i64,
+    pub conversations: i128,
+    pub cost_cents: i128,
+}
+
+/// [`TenantTotals`] as SQL returns them: each sum in a high and a low 32-bit half.
+#[derive(sqlx::FromRow)]
+struct SplitTotalsRow {
+    id: TenantId,
+    name: String,
+    conversations_high: i64,
+    conversations_low: i64,
+    cost_cents_high: i64,
+    cost_cents_low: i64,
+}
+
+/// A sum taken in halves: `SUM(x >> 32)` and `SUM(x & 0xFFFFFFFF)` of non-negative counters
+/// each stay far inside `i64` (a group would need 2^32 rows to overflow), where `SUM(x)`
+/// fails on both backends once it passes `i64::MAX`.
+fn join_halves(high: i64, low: i64) -> i128 {
+    (i128::from(high) << 32) + i128::from(low)
 }
 
 /// The counter guarded by a bound constraint of migration 0004, named
@@ -257,10 +276,13 @@ impl Db {
         from: NaiveDate,
         to: NaiveDate,
     ) -> StoreResult<Vec<TenantTotals>> {
-        Ok(on_reader!(self, |pool| {
+        let rows: Vec<SplitTotalsRow> = on_reader!(self, |pool| {
             sqlx::query_as(
-                "SELECT t.id, t.name, CAST(SUM(d.conversations) AS BIGINT) AS conversations, \
-                 CAST(SUM(d.cost_cents) AS BIGINT) AS cost_cents \
+                "SELECT t.id, t.name, \
+                 CAST(SUM(d.conversations >> 32) AS BIGINT) AS conversations_high, \
+                 CAST(SUM(d.conversations & 4294967295) AS BIGINT) AS conversations_low, \
+                 CAST(SUM(d.cost_cents >> 32) AS BIGINT) AS cost_cents_high, \
+                 CAST(SUM(d.cost_cents & 4294967295) AS BIGINT) AS cost_cents_low \
                  FROM tenants t JOIN usage_daily d ON d.tenant_id = t.id \
                  WHERE t.agency_id = $1 AND t.status <> 'deleted' AND d.day >= $2 AND d.day <= $3 \
                  GROUP BY t.id, t.name",
@@ -270,7 +292,16 @@ impl Db {
             .bind(to)
             .fetch_all(pool)
             .await?
-        }))
+        });
+        Ok(rows
+            .into_iter()
+            .map(|row| TenantTotals {
+                id: row.id,
+                name: row.name,
+                conversations: join_halves(row.conversations_high, row.conversations_low),
+                cost_cents: join_halves(row.cost_cents_high, row.cost_cents_low),
+            })
+            .collect())
     }
 
     /// How many tenants an agency has, and how many are active.
@@ -298,6 +329,15 @@ mod tests {
         let sql = insert_events_sql(2, Backend::Postgres);
         assert!(sql.contains("($1, $2, $3, $4, $5, $6, $7, $8, $9), ($10,"));
         assert!(sql.ends_with("($10, $11, $12, $13, $14, $15, $16, $17, $18) ON CONFLICT (tenant_id, id) DO NOTHING RETURNING id"));
+    }
+
+    #[test]
+    fn halves_join_into_the_exact_sum() {
+        let values = [i64::MAX, 9_000_000_000_000_000_000, 4_294_967_295, 1, 0];
+        let high: i64 = values.iter().map(|v| v >> 32).sum();
+        let low: i64 = values.iter().map(|v| v & 0xFFFF_FFFF).sum();
+        let exact: i128 = values.iter().map(|v| i128::from(*v)).sum();
+        assert_eq!(join_halves(high, low), exact);
     }
 
     #[test]

@@ -1,8 +1,10 @@
-//! Bounds on usage: one call costs at most $1,000,000 and lasts at most a week, and every
-//! stored counter has a ceiling that no write may pass (such a write is refused whole).
+//! Bounds on usage: one call costs at most $1,000,000 and lasts at most a week; every stored
+//! counter has a ceiling that no write may pass (such a write is refused whole); and sums over
+//! many rows or tenants are exact at any size, so one tenant's counters never break a read.
 
 use chrono::{Datelike, NaiveDate, Utc};
 use reqwest::StatusCode;
+use serde::Deserialize;
 use serde_json::json;
 
 use crate::both;
@@ -152,6 +154,156 @@ both!(
         let start = tenant.start_call(&json!({ "channel": "phone" })).await;
         assert_overflow(&start, None);
         assert_eq!(tenant.limits().await["activeCalls"], 0);
+    }
+);
+
+/// Totals as tenant analytics report them, read at full width.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TenantTotals {
+    conversations: i128,
+    total_seconds: i128,
+    total_cost_cents: i128,
+    channel_breakdown: Breakdown,
+    daily: Vec<DayTotals>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Breakdown {
+    phone: i128,
+    webrtc: i128,
+    webchat: i128,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DayTotals {
+    conversations: i128,
+    seconds: i128,
+    cost_cents: i128,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AgencyTotals {
+    total_conversations: i128,
+    total_cost_cents: i128,
+    top_tenants: Vec<TopTenant>,
+}
+
+#[derive(Debug, Deserialize)]
+struct TopTenant {
+    name: String,
+    conversations: i128,
+}
+
+both!(
+    near_the_ceilings_every_read_answers_exactly,
+    |app| async move {
+        let agency = app.agency().create().await;
+        let big = app.tenant().name("Big").of(&agency).create().await;
+        let bigger = app.tenant().name("Bigger").of(&agency).create().await;
+        let small = app.tenant().name("Small").of(&agency).create().await;
+        let now = Utc::now();
+        let today = now.date_naive();
+        assert_eq!(
+            small
+                .ingest(&[event("s", now, "webchat", 60, 125, None)])
+                .await,
+            (1, 0)
+        );
+        // Two such rows add up past i64::MAX; so do two such tenants.
+        let half = i64::MAX / 2 + 1000;
+        for tenant in [&big, &bigger] {
+            app.set_period_usage(
+                &tenant.id,
+                this_month(),
+                MAX_COUNTER,
+                MAX_COUNTER,
+                MAX_COUNTER,
+            )
+            .await;
+            for channel in ["phone", "webrtc"] {
+                app.set_daily_usage(&tenant.id, today, channel, half, half, half)
+                    .await;
+            }
+        }
+        let wide = i128::from(half);
+
+        let usage = big.usage_this_month().await;
+        assert_eq!(usage["conversations"], MAX_COUNTER, "{usage}");
+        assert_eq!(usage["totalSeconds"], MAX_COUNTER, "{usage}");
+        assert_eq!(usage["totalCostCents"], MAX_COUNTER, "{usage}");
+        let limits = big.limits().await;
+        assert_eq!(limits["limits"]["monthlyCallLimit"]["used"], MAX_COUNTER);
+
+        let analytics = big
+            .client
+            .get(&big.path(&format!("/analytics?dateFrom={today}&dateTo={today}")))
+            .await;
+        analytics.assert_status(StatusCode::OK);
+        let totals: TenantTotals = serde_json::from_str(&analytics.text).expect("totals");
+        assert_eq!(totals.conversations, 2 * wide, "{}", analytics.text);
+        assert_eq!(totals.total_seconds, 2 * wide);
+        assert_eq!(totals.total_cost_cents, 2 * wide);
+        assert_eq!(
+            (
+                totals.channel_breakdown.phone,
+                totals.channel_breakdown.webrtc,
+                totals.channel_breakdown.webchat
+            ),
+            (wide, wide, 0)
+        );
+        let day = &totals.daily[0];
+        assert_eq!(
+            (day.conversations, day.seconds, day.cost_cents),
+            (2 * wide, 2 * wide, 2 * wide)
+        );
+
+        let path = format!("/api/v1/agency/analytics?dateFrom={today}&dateTo={today}");
+        for caller in [agency.client.clone(), app.platform()] {
+            let path = if caller.key() == agency.client.key() {
+                path.clone()
+            } else {
+                format!("{path}&agencyId={}", agency.id)
+            };
+            let answer = caller.get(&path).await;
+            answer.assert_status(StatusCode::OK);
+            let totals: AgencyTotals = serde_json::from_str(&answer.text).expect("totals");
+            assert_eq!(totals.total_conversations, 4 * wide + 1, "{}", answer.text);
+            assert_eq!(totals.total_cost_cents, 4 * wide + 125);
+            let top: Vec<_> = totals
+                .top_tenants
+                .iter()
+                .map(|t| (t.name.as_str(), t.conversations))
+                .collect();
+            let (first, second) = if big.id < bigger.id {
+                ("Big", "Bigger")
+            } else {
+                ("Bigger", "Big")
+            };
+            assert_eq!(top, [(first, 2 * wide), (second, 2 * wide), ("Small", 1)]);
+        }
+
+        // The agency's list shows every tenant, the ones at the ceiling and their sibling.
+        let listed = agency.client.get("/api/v1/tenants").await;
+        listed.assert_status(StatusCode::OK);
+        let names: Vec<&str> = listed.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names.len(), 3, "{}", listed.text);
+        for name in ["Big", "Bigger", "Small"] {
+            assert!(names.contains(&name), "{}", listed.text);
+        }
+        app.platform()
+            .get("/api/v1/tenants")
+            .await
+            .assert_status(StatusCode::OK);
+        let sibling = small.usage_this_month().await;
+        assert_eq!(sibling["totalCostCents"], 125, "{sibling}");
     }
 );
 
