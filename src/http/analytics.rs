@@ -18,6 +18,7 @@ use crate::domain::access::Caller;
 use crate::domain::ids::{AgencyId, TenantId};
 use crate::domain::metering::{sentiment_from_micros, Channel, Period};
 use crate::domain::tenant::{minutes_from_seconds, usd_from_cents};
+use crate::domain::time::BoundedDate;
 use crate::store::now;
 use crate::store::usage::DailyUsage;
 
@@ -35,9 +36,9 @@ const MAX_RANGE_DAYS: u64 = 366;
 #[into_params(parameter_in = Query)]
 pub struct AnalyticsParams {
     /// First day (UTC), inclusive; default the first day of the current month.
-    pub date_from: Option<NaiveDate>,
+    pub date_from: Option<BoundedDate>,
     /// Last day (UTC), inclusive; default the last day of the current month.
-    pub date_to: Option<NaiveDate>,
+    pub date_to: Option<BoundedDate>,
     /// The agency to report on (platform keys; agency keys get their own).
     pub agency_id: Option<AgencyId>,
 }
@@ -51,10 +52,11 @@ pub struct DateRange {
 impl AnalyticsParams {
     fn range(&self) -> ApiResult<DateRange> {
         let month = Period::containing(now());
-        let from = self.date_from.unwrap_or(month.start);
-        let to = self
-            .date_to
-            .unwrap_or_else(|| month.end.pred_opt().unwrap_or(month.end));
+        let from = self.date_from.map_or(month.start, BoundedDate::get);
+        let to = self.date_to.map_or_else(
+            || month.end.pred_opt().unwrap_or(month.end),
+            BoundedDate::get,
+        );
         if from > to {
             return Err(ApiError::field(
                 "dateFrom",

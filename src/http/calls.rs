@@ -4,7 +4,6 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -19,6 +18,7 @@ use crate::domain::metering::{
     Call, CallOutcome, CallStatus, Channel, Counter, Direction, NewCall, Refusal,
 };
 use crate::domain::tenant::check_metadata;
+use crate::domain::time::BoundedTime;
 use crate::domain::validation::Violations;
 use crate::store::calls::{CallError, CallFilter};
 use crate::store::StoreError;
@@ -235,10 +235,10 @@ pub struct ListCallsParams {
     pub status: Option<CallStatus>,
     pub channel: Option<Channel>,
     pub agent_id: Option<AgentId>,
-    /// Started at or after (RFC 3339).
-    pub from: Option<DateTime<Utc>>,
-    /// Started before (RFC 3339).
-    pub to: Option<DateTime<Utc>>,
+    /// Started at or after (RFC 3339, years 2000 to 9999).
+    pub from: Option<BoundedTime>,
+    /// Started before (RFC 3339, years 2000 to 9999).
+    pub to: Option<BoundedTime>,
     #[param(minimum = 1, maximum = 100, default = 20)]
     pub limit: Option<i64>,
     #[param(max_length = 1024)]
@@ -247,7 +247,7 @@ pub struct ListCallsParams {
 
 #[derive(Serialize, Deserialize)]
 struct CallCursor {
-    started_at: DateTime<Utc>,
+    started_at: BoundedTime,
     id: CallId,
 }
 
@@ -266,20 +266,20 @@ async fn list_calls(
         .as_deref()
         .map(decode_cursor::<CallCursor>)
         .transpose()?
-        .map(|c| (c.started_at, c.id));
+        .map(|c| (c.started_at.get(), c.id));
     let filter = CallFilter {
         status: params.status,
         channel: params.channel,
         agent_id: params.agent_id,
-        from: params.from,
-        to: params.to,
+        from: params.from.map(BoundedTime::get),
+        to: params.to.map(BoundedTime::get),
     };
     let calls = state
         .db
         .list_calls(access.tenant_id, &filter, after, limit + 1)
         .await?;
     Ok(Json(Page::from_rows(calls, limit, |call| CallCursor {
-        started_at: call.started_at,
+        started_at: BoundedTime::clamped(call.started_at),
         id: call.id,
     })))
 }

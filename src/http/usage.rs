@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 
 use axum::extract::State;
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -16,6 +15,7 @@ use super::AppState;
 use crate::domain::ids::{AgentId, TenantId};
 use crate::domain::limits::LimitKey;
 use crate::domain::metering::{check_batch, Channel, IngestOutcome, Period, UsageEvent};
+use crate::domain::time::BoundedTime;
 use crate::domain::validation::FieldError;
 use crate::store::{now, StoreError};
 
@@ -32,8 +32,8 @@ pub struct UsageEventInput {
     /// Chosen by the sender; an id already stored for this tenant counts as a duplicate.
     #[schema(min_length = 1, max_length = 255)]
     pub id: String,
-    /// When the call happened; at most 5 minutes in the future.
-    pub occurred_at: DateTime<Utc>,
+    /// When the call happened: from 2000-01-01T00:00:00Z to at most 5 minutes from now.
+    pub occurred_at: BoundedTime,
     pub channel: Channel,
     /// At most a week.
     #[schema(minimum = 0, maximum = 604800)]
@@ -76,7 +76,7 @@ async fn ingest_usage_events(
         .into_iter()
         .map(|e| UsageEvent {
             id: e.id,
-            occurred_at: e.occurred_at,
+            occurred_at: e.occurred_at.get(),
             channel: e.channel,
             duration_seconds: e.duration_seconds,
             cost_cents: e.cost_cents,

@@ -14,6 +14,7 @@ mod call_leases;
 mod calls;
 mod cli;
 mod conventions;
+mod date_ranges;
 mod limits;
 mod openapi;
 mod plans;
