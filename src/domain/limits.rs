@@ -64,7 +64,8 @@ macro_rules! by_limit_key {
 }
 pub(crate) use by_limit_key;
 
-/// The largest money amount accepted anywhere (ten billion dollars, in cents).
+/// The largest money amount a limit or a price may state (ten billion dollars, in cents). One
+/// call has a bound of its own, [`super::metering::MAX_CALL_CENTS`].
 pub const MAX_CENTS: i64 = 1_000_000_000_000;
 
 /// A set of limits; `None` means "not set here" (unlimited once effective).

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::ids::{AgentId, CallId, TenantId};
-use super::limits::{EffectiveLimits, LimitKey, MAX_CENTS};
+use super::limits::{EffectiveLimits, LimitKey};
 use super::tenant::{ActionAt100, TenantStatus};
 use super::validation::{FieldError, Violations};
 
@@ -107,12 +107,21 @@ pub fn sentiment_to_micros(score: f64) -> i64 {
     (score * 1_000_000.0).round() as i64
 }
 
-pub fn sentiment_from_micros(micros: i64) -> f64 {
-    micros as f64 / 1_000_000.0
+/// Takes wide sums too.
+pub fn sentiment_from_micros(micros: impl Into<i128>) -> f64 {
+    micros.into() as f64 / 1_000_000.0
 }
 
 /// The largest duration accepted for one call: a week.
 pub const MAX_CALL_SECONDS: i64 = 7 * 24 * 3600;
+/// The largest cost accepted for one call: one million dollars, in cents. With
+/// [`MAX_CALL_SECONDS`] it keeps what one batch adds to a counter far below [`MAX_COUNTER`]'s
+/// headroom.
+pub const MAX_CALL_CENTS: i64 = 100_000_000;
+/// The ceiling of every stored usage counter (`tenant_usage`, `usage_daily`), enforced by the
+/// database. It leaves headroom below `i64::MAX` larger than any one write can add, so an
+/// addition never overflows before the database compares it with the ceiling.
+pub const MAX_COUNTER: i64 = 9_000_000_000_000_000_000;
 /// Events further in the future than this are refused (clock skew allowance).
 pub const FUTURE_TOLERANCE: Duration = Duration::minutes(5);
 /// The most events one batch may carry.
@@ -146,7 +155,7 @@ impl CallOutcome {
             0,
             MAX_CALL_SECONDS,
         );
-        violations.range("costCents", self.cost_cents, 0, MAX_CENTS);
+        violations.range("costCents", self.cost_cents, 0, MAX_CALL_CENTS);
         check_sentiment("sentimentScore", self.sentiment_score, violations);
         if let Some(reason) = &self.ended_reason {
             violations.length("endedReason", reason, 1, 255);
@@ -208,8 +217,30 @@ impl UsageEvent {
             0,
             MAX_CALL_SECONDS,
         );
-        violations.range(&field("costCents"), self.cost_cents, 0, MAX_CENTS);
+        violations.range(&field("costCents"), self.cost_cents, 0, MAX_CALL_CENTS);
         check_sentiment(&field("sentimentScore"), self.sentiment_score, violations);
+    }
+}
+
+/// A kind of stored usage counter, as a refused write names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counter {
+    /// Calls of a period, conversations of a day.
+    Conversations,
+    Seconds,
+    CostCents,
+    /// The sum and the count of sentiment scores of a day.
+    Sentiment,
+}
+
+impl Counter {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Counter::Conversations => "conversation count",
+            Counter::Seconds => "seconds",
+            Counter::CostCents => "cost in cents",
+            Counter::Sentiment => "sentiment sum",
+        }
     }
 }
 
@@ -226,6 +257,23 @@ pub struct PeriodUsage {
     pub calls: i64,
     pub seconds: i64,
     pub cost_cents: i64,
+}
+
+impl PeriodUsage {
+    /// Adds usage, or names the counter that would overflow.
+    pub fn add(&mut self, calls: i64, seconds: i64, cost_cents: i64) -> Result<(), Counter> {
+        *self = PeriodUsage {
+            calls: checked_add(self.calls, calls, Counter::Conversations)?,
+            seconds: checked_add(self.seconds, seconds, Counter::Seconds)?,
+            cost_cents: checked_add(self.cost_cents, cost_cents, Counter::CostCents)?,
+        };
+        Ok(())
+    }
+}
+
+/// `total + more`, or `counter` when the sum does not fit.
+pub fn checked_add(total: i64, more: i64, counter: Counter) -> Result<i64, Counter> {
+    total.checked_add(more).ok_or(counter)
 }
 
 /// What admission reads under the tenant's lock.

@@ -9,4 +9,5 @@ pub mod limits;
 pub mod metering;
 pub mod plan;
 pub mod tenant;
+pub mod time;
 pub mod validation;

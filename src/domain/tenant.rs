@@ -244,14 +244,15 @@ impl UsageSummary {
     }
 }
 
-/// Minutes from seconds, to two decimals (so the seconds can be recovered exactly).
-pub fn minutes_from_seconds(seconds: i64) -> f64 {
-    (seconds as f64 / 60.0 * 100.0).round() / 100.0
+/// Minutes from seconds, to two decimals (so the seconds can be recovered exactly). Takes
+/// wide sums too.
+pub fn minutes_from_seconds(seconds: impl Into<i128>) -> f64 {
+    (seconds.into() as f64 / 60.0 * 100.0).round() / 100.0
 }
 
-/// US dollars from cents, for the fields the seeds show in USD.
-pub fn usd_from_cents(cents: i64) -> f64 {
-    cents as f64 / 100.0
+/// US dollars from cents, for the fields the seeds show in USD. Takes wide sums too.
+pub fn usd_from_cents(cents: impl Into<i128>) -> f64 {
+    cents.into() as f64 / 100.0
 }
 
 /// A tenant as every surface reads it.

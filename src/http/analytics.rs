@@ -18,7 +18,9 @@ use crate::domain::access::Caller;
 use crate::domain::ids::{AgencyId, TenantId};
 use crate::domain::metering::{sentiment_from_micros, Channel, Period};
 use crate::domain::tenant::{minutes_from_seconds, usd_from_cents};
+use crate::domain::time::BoundedDate;
 use crate::store::now;
+use crate::store::usage::DailyUsage;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -34,9 +36,9 @@ const MAX_RANGE_DAYS: u64 = 366;
 #[into_params(parameter_in = Query)]
 pub struct AnalyticsParams {
     /// First day (UTC), inclusive; default the first day of the current month.
-    pub date_from: Option<NaiveDate>,
+    pub date_from: Option<BoundedDate>,
     /// Last day (UTC), inclusive; default the last day of the current month.
-    pub date_to: Option<NaiveDate>,
+    pub date_to: Option<BoundedDate>,
     /// The agency to report on (platform keys; agency keys get their own).
     pub agency_id: Option<AgencyId>,
 }
@@ -50,10 +52,11 @@ pub struct DateRange {
 impl AnalyticsParams {
     fn range(&self) -> ApiResult<DateRange> {
         let month = Period::containing(now());
-        let from = self.date_from.unwrap_or(month.start);
-        let to = self
-            .date_to
-            .unwrap_or_else(|| month.end.pred_opt().unwrap_or(month.end));
+        let from = self.date_from.map_or(month.start, BoundedDate::get);
+        let to = self.date_to.map_or_else(
+            || month.end.pred_opt().unwrap_or(month.end),
+            BoundedDate::get,
+        );
         if from > to {
             return Err(ApiError::field(
                 "dateFrom",
@@ -75,22 +78,57 @@ impl AnalyticsParams {
     }
 }
 
+// Sums over many rollups are i128 (an integer without format in the schema): each rollup is
+// at most MAX_COUNTER, and a handful of them pass i64::MAX.
+
 #[derive(Debug, Default, Serialize, ToSchema)]
 pub struct ChannelBreakdown {
-    pub phone: i64,
-    pub webrtc: i64,
-    pub webchat: i64,
+    pub phone: i128,
+    pub webrtc: i128,
+    pub webchat: i128,
+}
+
+impl ChannelBreakdown {
+    fn add(&mut self, channel: &str, conversations: i64) {
+        let slot = match Channel::parse(channel) {
+            Some(Channel::Phone) => &mut self.phone,
+            Some(Channel::Webrtc) => &mut self.webrtc,
+            Some(Channel::Webchat) => &mut self.webchat,
+            None => return,
+        };
+        *slot += i128::from(conversations);
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DailyPoint {
     pub date: NaiveDate,
-    pub conversations: i64,
+    pub conversations: i128,
     pub minutes: f64,
-    pub seconds: i64,
+    pub seconds: i128,
     pub cost_usd: f64,
-    pub cost_cents: i64,
+    pub cost_cents: i128,
+}
+
+/// Sums of rollups, wide enough for any number of them.
+#[derive(Debug, Clone, Copy, Default)]
+struct Sums {
+    conversations: i128,
+    seconds: i128,
+    cost_cents: i128,
+    sentiment_micros: i128,
+    sentiment_count: i128,
+}
+
+impl Sums {
+    fn add(&mut self, row: &DailyUsage) {
+        self.conversations += i128::from(row.conversations);
+        self.seconds += i128::from(row.seconds);
+        self.cost_cents += i128::from(row.cost_cents);
+        self.sentiment_micros += i128::from(row.sentiment_micros_sum);
+        self.sentiment_count += i128::from(row.sentiment_count);
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -98,12 +136,12 @@ pub struct DailyPoint {
 pub struct TenantAnalytics {
     pub tenant_id: TenantId,
     pub period: DateRange,
-    pub conversations: i64,
+    pub conversations: i128,
     /// `totalSeconds / 60`, to two decimals.
     pub total_minutes: f64,
-    pub total_seconds: i64,
+    pub total_seconds: i128,
     pub total_cost_usd: f64,
-    pub total_cost_cents: i64,
+    pub total_cost_cents: i128,
     pub agent_count: i64,
     pub active_agents: i64,
     pub channel_breakdown: ChannelBreakdown,
@@ -128,53 +166,42 @@ async fn tenant_analytics(
         .daily_usage(access.tenant_id, range.from, range.to)
         .await?;
     let agents = state.db.count_agents(access.tenant_id).await?;
-    let mut by_day: BTreeMap<NaiveDate, (i64, i64, i64)> = BTreeMap::new();
+    let mut by_day: BTreeMap<NaiveDate, Sums> = BTreeMap::new();
     let mut breakdown = ChannelBreakdown::default();
-    let (mut seconds, mut cost, mut sentiment_sum, mut sentiment_count) = (0, 0, 0, 0);
+    let mut total = Sums::default();
     for row in &rows {
-        let day = by_day.entry(row.day).or_default();
-        day.0 += row.conversations;
-        day.1 += row.seconds;
-        day.2 += row.cost_cents;
-        match Channel::parse(&row.channel) {
-            Some(Channel::Phone) => breakdown.phone += row.conversations,
-            Some(Channel::Webrtc) => breakdown.webrtc += row.conversations,
-            Some(Channel::Webchat) => breakdown.webchat += row.conversations,
-            None => {}
-        }
-        seconds += row.seconds;
-        cost += row.cost_cents;
-        sentiment_sum += row.sentiment_micros_sum;
-        sentiment_count += row.sentiment_count;
+        by_day.entry(row.day).or_default().add(row);
+        breakdown.add(&row.channel, row.conversations);
+        total.add(row);
     }
     let daily = range
         .from
         .iter_days()
         .take_while(|day| *day <= range.to)
         .map(|date| {
-            let (conversations, seconds, cost) = by_day.get(&date).copied().unwrap_or_default();
+            let day = by_day.get(&date).copied().unwrap_or_default();
             DailyPoint {
                 date,
-                conversations,
-                minutes: minutes_from_seconds(seconds),
-                seconds,
-                cost_usd: usd_from_cents(cost),
-                cost_cents: cost,
+                conversations: day.conversations,
+                minutes: minutes_from_seconds(day.seconds),
+                seconds: day.seconds,
+                cost_usd: usd_from_cents(day.cost_cents),
+                cost_cents: day.cost_cents,
             }
         })
         .collect();
-    let avg = (sentiment_count > 0).then(|| {
-        let mean = sentiment_from_micros(sentiment_sum) / sentiment_count as f64;
+    let avg = (total.sentiment_count > 0).then(|| {
+        let mean = sentiment_from_micros(total.sentiment_micros) / total.sentiment_count as f64;
         (mean * 10_000.0).round() / 10_000.0
     });
     Ok(Json(TenantAnalytics {
         tenant_id: access.tenant_id,
         period: range,
         conversations: breakdown.phone + breakdown.webrtc + breakdown.webchat,
-        total_minutes: minutes_from_seconds(seconds),
-        total_seconds: seconds,
-        total_cost_usd: usd_from_cents(cost),
-        total_cost_cents: cost,
+        total_minutes: minutes_from_seconds(total.seconds),
+        total_seconds: total.seconds,
+        total_cost_usd: usd_from_cents(total.cost_cents),
+        total_cost_cents: total.cost_cents,
         agent_count: agents.total,
         active_agents: agents.active,
         channel_breakdown: breakdown,
@@ -188,7 +215,7 @@ async fn tenant_analytics(
 pub struct TopTenant {
     pub id: TenantId,
     pub name: String,
-    pub conversations: i64,
+    pub conversations: i128,
     /// What the agency bills the tenant, in USD: its cost plus the agency's markup.
     pub revenue: f64,
     pub cost_usd: f64,
@@ -201,17 +228,18 @@ pub struct AgencyAnalytics {
     pub period: DateRange,
     pub total_tenants: i64,
     pub active_tenants: i64,
-    pub total_conversations: i64,
+    pub total_conversations: i128,
     pub total_cost_usd: f64,
-    pub total_cost_cents: i64,
+    pub total_cost_cents: i128,
     /// The ten tenants with the most conversations.
     pub top_tenants: Vec<TopTenant>,
 }
 
-/// Cost plus a markup in percent, rounded half up to the cent.
-fn with_markup(cost_cents: i64, markup_percent: i64) -> i64 {
-    let scaled = i128::from(cost_cents) * i128::from(100 + markup_percent);
-    i64::try_from((scaled + 50) / 100).unwrap_or(i64::MAX)
+/// Cost plus a markup in percent, rounded half up to the cent. Saturates only far beyond
+/// any sum of rollups (about 10^36 cents).
+fn with_markup(cost_cents: i128, markup_percent: i64) -> i128 {
+    let scaled = cost_cents.saturating_mul(100_i128.saturating_add(markup_percent.into()));
+    scaled.saturating_add(50) / 100
 }
 
 /// Usage across an agency's tenants.
@@ -250,7 +278,7 @@ async fn agency_analytics(
         .agency_tenant_totals(agency_id, range.from, range.to)
         .await?;
     let total_conversations = totals.iter().map(|t| t.conversations).sum();
-    let total_cost: i64 = totals.iter().map(|t| t.cost_cents).sum();
+    let total_cost: i128 = totals.iter().map(|t| t.cost_cents).sum();
     totals.sort_by(|a, b| b.conversations.cmp(&a.conversations).then(a.id.cmp(&b.id)));
     let top_tenants = totals
         .into_iter()

@@ -4,7 +4,6 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -16,9 +15,10 @@ use super::pagination::{decode_cursor, page_limit, Page};
 use super::AppState;
 use crate::domain::ids::{AgentId, CallId};
 use crate::domain::metering::{
-    Call, CallOutcome, CallStatus, Channel, Direction, NewCall, Refusal,
+    Call, CallOutcome, CallStatus, Channel, Counter, Direction, NewCall, Refusal,
 };
 use crate::domain::tenant::check_metadata;
+use crate::domain::time::BoundedTime;
 use crate::domain::validation::Violations;
 use crate::store::calls::{CallError, CallFilter};
 use crate::store::StoreError;
@@ -90,6 +90,8 @@ pub struct StartCallRequest {
     params(("tenantId" = crate::domain::ids::TenantId, Path)), request_body = StartCallRequest,
     responses((status = 201, body = Call),
         (status = 403, body = Problem, description = "`tenant_inactive`"),
+        (status = 422, body = Problem, description = "Invalid input (`errors` names each field), \
+            or `usage_counter_overflow`: the tenant's call count this period is at its ceiling"),
         (status = 429, body = Problem, description = "A limit refuses the call: \
             `concurrency_limit_exceeded`, `monthly_call_limit_exceeded`, \
             `monthly_minute_limit_exceeded` or `spend_limit_exceeded`")))]
@@ -124,9 +126,11 @@ async fn start_call(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct EndCallRequest {
+    /// At most a week.
     #[schema(minimum = 0, maximum = 604800)]
     pub duration_seconds: i64,
-    #[schema(minimum = 0, maximum = 1_000_000_000_000_i64)]
+    /// At most 100,000,000 (one million dollars).
+    #[schema(minimum = 0, maximum = 100_000_000)]
     pub cost_cents: i64,
     #[serde(default)]
     #[schema(minimum = -1.0, maximum = 1.0)]
@@ -145,7 +149,10 @@ pub struct EndCallRequest {
     params(("tenantId" = crate::domain::ids::TenantId, Path), ("callId" = CallId, Path)),
     request_body = EndCallRequest,
     responses((status = 200, body = Call),
-        (status = 409, body = Problem, description = "`call_already_ended` with another outcome")))]
+        (status = 409, body = Problem, description = "`call_already_ended` with another outcome"),
+        (status = 422, body = Problem, description = "Invalid input (`errors` names each field), \
+            or `usage_counter_overflow`: the call's usage would take one of the tenant's counters \
+            past its ceiling; the call stays active")))]
 #[tracing::instrument(skip_all, fields(tenant_id = %access.tenant_id))]
 async fn end_call(
     State(state): State<AppState>,
@@ -166,8 +173,25 @@ async fn end_call(
     let call = state
         .db
         .end_call(access.tenant_id, call_id, &outcome)
-        .await?;
+        .await
+        .map_err(|error| match error {
+            CallError::Store(StoreError::CounterOverflow(counter)) => ApiError::CounterOverflow {
+                counter,
+                field: outcome_field(counter),
+            },
+            other => other.into(),
+        })?;
     Ok(Json(call))
+}
+
+/// The field of an end request that adds to `counter`.
+fn outcome_field(counter: Counter) -> Option<&'static str> {
+    match counter {
+        Counter::Conversations => None,
+        Counter::Seconds => Some("durationSeconds"),
+        Counter::CostCents => Some("costCents"),
+        Counter::Sentiment => Some("sentimentScore"),
+    }
 }
 
 /// Extend an active call's lease, so it keeps its slot.
@@ -211,10 +235,10 @@ pub struct ListCallsParams {
     pub status: Option<CallStatus>,
     pub channel: Option<Channel>,
     pub agent_id: Option<AgentId>,
-    /// Started at or after (RFC 3339).
-    pub from: Option<DateTime<Utc>>,
-    /// Started before (RFC 3339).
-    pub to: Option<DateTime<Utc>>,
+    /// Started at or after (RFC 3339, years 2000 to 9999).
+    pub from: Option<BoundedTime>,
+    /// Started before (RFC 3339, years 2000 to 9999).
+    pub to: Option<BoundedTime>,
     #[param(minimum = 1, maximum = 100, default = 20)]
     pub limit: Option<i64>,
     #[param(max_length = 1024)]
@@ -223,7 +247,7 @@ pub struct ListCallsParams {
 
 #[derive(Serialize, Deserialize)]
 struct CallCursor {
-    started_at: DateTime<Utc>,
+    started_at: BoundedTime,
     id: CallId,
 }
 
@@ -242,20 +266,20 @@ async fn list_calls(
         .as_deref()
         .map(decode_cursor::<CallCursor>)
         .transpose()?
-        .map(|c| (c.started_at, c.id));
+        .map(|c| (c.started_at.get(), c.id));
     let filter = CallFilter {
         status: params.status,
         channel: params.channel,
         agent_id: params.agent_id,
-        from: params.from,
-        to: params.to,
+        from: params.from.map(BoundedTime::get),
+        to: params.to.map(BoundedTime::get),
     };
     let calls = state
         .db
         .list_calls(access.tenant_id, &filter, after, limit + 1)
         .await?;
     Ok(Json(Page::from_rows(calls, limit, |call| CallCursor {
-        started_at: call.started_at,
+        started_at: BoundedTime::clamped(call.started_at),
         id: call.id,
     })))
 }

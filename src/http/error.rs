@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::domain::metering::{Counter, MAX_COUNTER};
 use crate::domain::validation::FieldError;
 use crate::store::StoreError;
 
@@ -100,6 +101,16 @@ pub enum ApiError {
     /// 422: fields failed validation.
     #[error("the request has invalid fields")]
     Validation(Vec<FieldError>),
+    /// 422: the write would take one of the tenant's usage counters past its ceiling; nothing
+    /// was recorded. `field` names the input that adds to that counter, where one does.
+    #[error(
+        "this would take the tenant's {} past its ceiling of {MAX_COUNTER}; nothing was recorded",
+        .counter.describe()
+    )]
+    CounterOverflow {
+        counter: Counter,
+        field: Option<&'static str>,
+    },
     /// 422: the idempotency key was used with another request.
     #[error("this Idempotency-Key was used with a different request")]
     IdempotencyMismatch,
@@ -138,9 +149,9 @@ impl ApiError {
             ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Validation(_) | ApiError::IdempotencyMismatch => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            ApiError::Validation(_)
+            | ApiError::IdempotencyMismatch
+            | ApiError::CounterOverflow { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::LimitExceeded(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -162,6 +173,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::Validation(_) => "validation_failed",
             ApiError::IdempotencyMismatch => "idempotency_key_reused",
+            ApiError::CounterOverflow { .. } => "usage_counter_overflow",
             ApiError::LimitExceeded(refusal) | ApiError::QuotaReached(refusal) => refusal.code,
             ApiError::Internal(_) => "internal_error",
         }
@@ -205,6 +217,15 @@ impl ApiError {
                     message: (*detail).to_owned(),
                 }];
             }
+            ApiError::CounterOverflow {
+                field: Some(field), ..
+            } => {
+                problem.errors = vec![FieldError {
+                    field: (*field).to_owned(),
+                    code: self.code().to_owned(),
+                    message: problem.detail.clone(),
+                }];
+            }
             ApiError::LimitExceeded(refusal) | ApiError::QuotaReached(refusal) => {
                 problem.detail = format!(
                     "{} is {} and the current value is {}",
@@ -240,6 +261,10 @@ impl From<StoreError> for ApiError {
         match error {
             StoreError::NotFound => ApiError::NotFound("object"),
             StoreError::Stale => ApiError::PreconditionFailed,
+            StoreError::CounterOverflow(counter) => ApiError::CounterOverflow {
+                counter,
+                field: None,
+            },
             StoreError::Conflict { constraint } if constraint.contains("slug") => {
                 ApiError::Conflict {
                     code: "slug_taken",

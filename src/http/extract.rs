@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::error::ApiError;
 use super::strict_json::Strict;
-use crate::domain::ids;
+use crate::domain::{ids, time};
 
 /// The largest request body accepted.
 pub const BODY_LIMIT: usize = 1024 * 1024;
@@ -129,7 +129,7 @@ fn data_error(path: &str, message: &str) -> ApiError {
         Some(name) if path == "." => (name.to_owned(), "required"),
         Some(name) => (format!("{path}.{name}"), "required"),
         None if message.starts_with("unknown field") => (path.to_owned(), "unknown_field"),
-        None => (path.to_owned(), "invalid_value"),
+        None => (path.to_owned(), value_code(message)),
     };
     let field = if field == "." {
         "body".to_owned()
@@ -137,6 +137,16 @@ fn data_error(path: &str, message: &str) -> ApiError {
         field
     };
     ApiError::field(&field, code, message)
+}
+
+/// The code of a value that failed to parse: a time or a date outside the accepted years is
+/// `out_of_range`, like any other number out of its range.
+fn value_code(message: &str) -> &'static str {
+    if message.starts_with(time::OUT_OF_RANGE) {
+        "out_of_range"
+    } else {
+        "invalid_value"
+    }
 }
 
 fn strip_position(message: &str) -> String {
@@ -180,7 +190,7 @@ where
                     None if field == "." => "query".to_owned(),
                     None => field,
                 };
-                ApiError::field(&field, "invalid_value", message)
+                ApiError::field(&field, value_code(&message), message)
             })
     }
 }

@@ -10,6 +10,7 @@ use utoipa::openapi::{
 use utoipa::{Modify, OpenApi};
 
 use super::error::Problem;
+use crate::domain::time::{BoundedDate, BoundedTime};
 use crate::domain::validation::FieldError;
 
 #[derive(OpenApi)]
@@ -20,7 +21,8 @@ use crate::domain::validation::FieldError;
                        plans, API keys, call admission and usage metering.",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
-    components(schemas(Problem, FieldError)),
+    // Query parameters refer to these without registering them.
+    components(schemas(Problem, FieldError, BoundedTime, BoundedDate)),
     security(("bearer" = [])),
     tags(
         (name = "tenants", description = "Client tenants"),

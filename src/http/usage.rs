@@ -4,20 +4,20 @@
 use std::collections::BTreeMap;
 
 use axum::extract::State;
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::access::TenantAccess;
-use super::error::{not_found, ApiError, ApiResult};
+use super::error::{not_found, ApiError, ApiResult, Problem};
 use super::extract::Json;
 use super::AppState;
 use crate::domain::ids::{AgentId, TenantId};
 use crate::domain::limits::LimitKey;
 use crate::domain::metering::{check_batch, Channel, IngestOutcome, Period, UsageEvent};
+use crate::domain::time::BoundedTime;
 use crate::domain::validation::FieldError;
-use crate::store::now;
+use crate::store::{now, StoreError};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -32,12 +32,14 @@ pub struct UsageEventInput {
     /// Chosen by the sender; an id already stored for this tenant counts as a duplicate.
     #[schema(min_length = 1, max_length = 255)]
     pub id: String,
-    /// When the call happened; at most 5 minutes in the future.
-    pub occurred_at: DateTime<Utc>,
+    /// When the call happened: from 2000-01-01T00:00:00Z to at most 5 minutes from now.
+    pub occurred_at: BoundedTime,
     pub channel: Channel,
+    /// At most a week.
     #[schema(minimum = 0, maximum = 604800)]
     pub duration_seconds: i64,
-    #[schema(minimum = 0, maximum = 1_000_000_000_000_i64)]
+    /// At most 100,000,000 (one million dollars).
+    #[schema(minimum = 0, maximum = 100_000_000)]
     pub cost_cents: i64,
     #[serde(default)]
     #[schema(minimum = -1.0, maximum = 1.0)]
@@ -59,7 +61,10 @@ pub struct UsageEventBatch {
 /// stored. Each id counts once per tenant, also across concurrent batches.
 #[utoipa::path(post, path = "/api/v1/tenants/{tenantId}/usage-events", tag = "usage",
     params(("tenantId" = TenantId, Path)), request_body = UsageEventBatch,
-    responses((status = 200, body = IngestOutcome)))]
+    responses((status = 200, body = IngestOutcome),
+        (status = 422, body = Problem, description = "Invalid input (`errors` names each field), \
+            or `usage_counter_overflow`: the batch would take one of the tenant's usage counters \
+            past its ceiling; nothing is stored")))]
 #[tracing::instrument(skip_all, fields(tenant_id = %access.tenant_id))]
 async fn ingest_usage_events(
     State(state): State<AppState>,
@@ -71,7 +76,7 @@ async fn ingest_usage_events(
         .into_iter()
         .map(|e| UsageEvent {
             id: e.id,
-            occurred_at: e.occurred_at,
+            occurred_at: e.occurred_at.get(),
             channel: e.channel,
             duration_seconds: e.duration_seconds,
             cost_cents: e.cost_cents,
@@ -81,7 +86,17 @@ async fn ingest_usage_events(
         .collect();
     check_batch(&events, now())?;
     check_agents(&state, access.tenant_id, &events).await?;
-    let outcome = state.db.ingest_events(access.tenant_id, &events).await?;
+    let outcome = state
+        .db
+        .ingest_events(access.tenant_id, &events)
+        .await
+        .map_err(|error| match error {
+            StoreError::CounterOverflow(counter) => ApiError::CounterOverflow {
+                counter,
+                field: Some("events"),
+            },
+            other => other.into(),
+        })?;
     metrics::counter!("tenantry_usage_events_ingested_total").increment(outcome.accepted as u64);
     Ok(Json(outcome))
 }
@@ -182,7 +197,7 @@ async fn explain_limits(
                 value,
                 source,
                 used,
-                remaining: value.map(|limit| (limit - used).max(0)),
+                remaining: value.map(|limit| limit.saturating_sub(used).max(0)),
                 exceeded: value.is_some_and(|limit| used >= limit),
             };
             (key.field().to_owned(), status)

@@ -15,8 +15,8 @@ use super::{now, Db, StoreError, StoreResult};
 use crate::domain::ids::{AgentId, CallId, TenantId};
 use crate::domain::limits::Limits;
 use crate::domain::metering::{
-    sentiment_from_micros, sentiment_to_micros, AdmissionState, Call, CallOutcome, CallStatus,
-    Channel, NewCall, Period, PeriodUsage, Refusal,
+    checked_add, sentiment_from_micros, sentiment_to_micros, AdmissionState, Call, CallOutcome,
+    CallStatus, Channel, Counter, NewCall, Period, PeriodUsage, Refusal,
 };
 use crate::domain::tenant::BillingAlerts;
 use crate::{in_transaction, on_reader};
@@ -221,14 +221,27 @@ pub struct DailyDelta {
 }
 
 impl DailyDelta {
-    pub fn add(&mut self, conversations: i64, seconds: i64, cost: i64, sentiment: Option<f64>) {
-        self.conversations += conversations;
-        self.seconds += seconds;
-        self.cost_cents += cost;
+    /// Adds conversations; a sum that does not fit is the overflow of its counter.
+    pub fn add(
+        &mut self,
+        conversations: i64,
+        seconds: i64,
+        cost: i64,
+        sentiment: Option<f64>,
+    ) -> StoreResult<()> {
+        let mut next = *self;
+        next.conversations =
+            checked_add(next.conversations, conversations, Counter::Conversations)?;
+        next.seconds = checked_add(next.seconds, seconds, Counter::Seconds)?;
+        next.cost_cents = checked_add(next.cost_cents, cost, Counter::CostCents)?;
         if let Some(score) = sentiment {
-            self.sentiment_micros_sum += sentiment_to_micros(score);
-            self.sentiment_count += 1;
+            let micros = sentiment_to_micros(score);
+            next.sentiment_micros_sum =
+                checked_add(next.sentiment_micros_sum, micros, Counter::Sentiment)?;
+            next.sentiment_count = checked_add(next.sentiment_count, 1, Counter::Sentiment)?;
         }
+        *self = next;
+        Ok(())
     }
 }
 
@@ -415,7 +428,7 @@ impl Db {
                 outcome.duration_seconds,
                 outcome.cost_cents,
                 outcome.sentiment_score,
-            );
+            )?;
             let channel: Channel = enum_from_text(&current.channel)?;
             add_daily_usage!(
                 &mut *tx,
@@ -532,7 +545,7 @@ impl Db {
             .await?;
             let channel: Channel = enum_from_text(&channel)?;
             let mut delta = DailyDelta::default();
-            delta.add(1, 0, 0, None);
+            delta.add(1, 0, 0, None)?;
             add_daily_usage!(
                 &mut *tx,
                 tenant_id,

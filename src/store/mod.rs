@@ -14,6 +14,8 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+use crate::domain::metering::Counter;
+
 pub mod agencies;
 pub mod agents;
 pub mod api_keys;
@@ -34,6 +36,11 @@ pub enum StoreError {
     /// An `If-Match` version no longer matches the stored object.
     #[error("the object changed since the given version")]
     Stale,
+    /// A write would take a usage counter past [`MAX_COUNTER`]; the database refused it.
+    ///
+    /// [`MAX_COUNTER`]: crate::domain::metering::MAX_COUNTER
+    #[error("a usage counter ({}) would pass its ceiling", .0.describe())]
+    CounterOverflow(Counter),
     #[error("database error")]
     Database(#[source] sqlx::Error),
     #[error("stored data could not be read")]
@@ -44,6 +51,16 @@ impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> Self {
         match &error {
             sqlx::Error::RowNotFound => StoreError::NotFound,
+            sqlx::Error::Database(db) if db.is_check_violation() => {
+                // PostgreSQL names the constraint; SQLite says "CHECK constraint failed: name".
+                let name = db
+                    .constraint()
+                    .unwrap_or_else(|| db.message().rsplit(": ").next().unwrap_or(""));
+                match usage::counter_of_constraint(name) {
+                    Some(counter) => StoreError::CounterOverflow(counter),
+                    None => StoreError::Database(error),
+                }
+            }
             sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict {
                 // PostgreSQL names the constraint; SQLite only says "UNIQUE constraint failed: t.c".
                 constraint: db
@@ -53,6 +70,12 @@ impl From<sqlx::Error> for StoreError {
             },
             _ => StoreError::Database(error),
         }
+    }
+}
+
+impl From<Counter> for StoreError {
+    fn from(counter: Counter) -> Self {
+        StoreError::CounterOverflow(counter)
     }
 }
 

@@ -13,6 +13,7 @@ use crate::domain::tenant::{
     BillingAlerts, NewTenant, Owner, Settings, Tenant, TenantChanges, TenantStatus, TenantType,
     UsageSummary,
 };
+use crate::domain::time::BoundedTime;
 use crate::domain::validation::slugify;
 use crate::{in_transaction, on_reader};
 
@@ -185,17 +186,18 @@ impl TenantSort {
         match self {
             TenantSort::Name => SortValue::Text(tenant.name.clone()),
             TenantSort::Slug => SortValue::Text(tenant.slug.clone()),
-            TenantSort::CreatedAt => SortValue::Time(tenant.created_at),
-            TenantSort::UpdatedAt => SortValue::Time(tenant.updated_at),
+            TenantSort::CreatedAt => SortValue::Time(BoundedTime::clamped(tenant.created_at)),
+            TenantSort::UpdatedAt => SortValue::Time(BoundedTime::clamped(tenant.updated_at)),
         }
     }
 }
 
 /// A sort-key value carried in a cursor; tagged, so a name that reads like a time stays text.
+/// A time is bounded, like every time a client sends: a cursor comes back from the client.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SortValue {
-    Time(DateTime<Utc>),
+    Time(BoundedTime),
     Text(String),
 }
 
@@ -283,7 +285,7 @@ impl TenantQuery {
         if let Some((value, id)) = &self.after {
             let value = match value {
                 SortValue::Text(text) => Arg::Text(text.clone()),
-                SortValue::Time(time) => Arg::Time(*time),
+                SortValue::Time(time) => Arg::Time(time.get()),
             };
             push(&mut sql, &format!(" AND ({column}, t.id) {cmp} (?"), value);
             push(&mut sql, ", ?)", Arg::Uuid(id.0));

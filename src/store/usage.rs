@@ -9,7 +9,7 @@ use super::calls::{add_daily_usage, add_period_usage, lock_counters, DailyDelta}
 use super::{now, Backend, Db, StoreResult};
 use crate::domain::ids::{AgencyId, AgentId, TenantId};
 use crate::domain::metering::{
-    sentiment_to_micros, Channel, IngestOutcome, Period, PeriodUsage, UsageEvent,
+    sentiment_to_micros, Channel, Counter, IngestOutcome, Period, PeriodUsage, UsageEvent,
 };
 use crate::{in_transaction, on_reader};
 
@@ -47,13 +47,48 @@ pub struct DailyUsage {
     pub sentiment_count: i64,
 }
 
-/// One tenant's totals over a date range.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+/// One tenant's totals over a date range, summed wide: many rows near the counters' ceiling
+/// add up past `i64::MAX`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TenantTotals {
     pub id: TenantId,
     pub name: String,
-    pub conversations: i64,
-    pub cost_cents: i64,
+    pub conversations: i128,
+    pub cost_cents: i128,
+}
+
+/// [`TenantTotals`] as SQL returns them: each sum in a high and a low 32-bit half.
+#[derive(sqlx::FromRow)]
+struct SplitTotalsRow {
+    id: TenantId,
+    name: String,
+    conversations_high: i64,
+    conversations_low: i64,
+    cost_cents_high: i64,
+    cost_cents_low: i64,
+}
+
+/// A sum taken in halves: `SUM(x >> 32)` and `SUM(x & 0xFFFFFFFF)` of non-negative counters
+/// each stay far inside `i64` (a group would need 2^32 rows to overflow), where `SUM(x)`
+/// fails on both backends once it passes `i64::MAX`.
+fn join_halves(high: i64, low: i64) -> i128 {
+    (i128::from(high) << 32) + i128::from(low)
+}
+
+/// The counter guarded by a bound constraint of migration 0004, named
+/// `<table>_<column>_range`.
+pub(crate) fn counter_of_constraint(name: &str) -> Option<Counter> {
+    let column = ["tenant_usage_", "usage_daily_"]
+        .iter()
+        .find_map(|table| name.strip_prefix(table))?
+        .strip_suffix("_range")?;
+    match column {
+        "calls" | "conversations" => Some(Counter::Conversations),
+        "seconds" => Some(Counter::Seconds),
+        "cost_cents" => Some(Counter::CostCents),
+        "sentiment_micros_sum" | "sentiment_count" => Some(Counter::Sentiment),
+        _ => None,
+    }
 }
 
 /// Active calls, last call, and the period's calls, seconds and cost (absent before use).
@@ -126,12 +161,10 @@ impl Db {
             let mut periods: BTreeMap<NaiveDate, PeriodUsage> = BTreeMap::new();
             let mut days: BTreeMap<(NaiveDate, Channel), DailyDelta> = BTreeMap::new();
             for event in unique.iter().filter(|e| accepted.contains(e.id.as_str())) {
-                let period = periods
+                periods
                     .entry(Period::containing(event.occurred_at).start)
-                    .or_default();
-                period.calls += 1;
-                period.seconds += event.duration_seconds;
-                period.cost_cents += event.cost_cents;
+                    .or_default()
+                    .add(1, event.duration_seconds, event.cost_cents)?;
                 days.entry((event.occurred_at.date_naive(), event.channel))
                     .or_default()
                     .add(
@@ -139,7 +172,7 @@ impl Db {
                         event.duration_seconds,
                         event.cost_cents,
                         event.sentiment_score,
-                    );
+                    )?;
             }
             for (period, usage) in &periods {
                 add_period_usage!(
@@ -252,10 +285,13 @@ impl Db {
         from: NaiveDate,
         to: NaiveDate,
     ) -> StoreResult<Vec<TenantTotals>> {
-        Ok(on_reader!(self, |pool| {
+        let rows: Vec<SplitTotalsRow> = on_reader!(self, |pool| {
             sqlx::query_as(
-                "SELECT t.id, t.name, CAST(SUM(d.conversations) AS BIGINT) AS conversations, \
-                 CAST(SUM(d.cost_cents) AS BIGINT) AS cost_cents \
+                "SELECT t.id, t.name, \
+                 CAST(SUM(d.conversations >> 32) AS BIGINT) AS conversations_high, \
+                 CAST(SUM(d.conversations & 4294967295) AS BIGINT) AS conversations_low, \
+                 CAST(SUM(d.cost_cents >> 32) AS BIGINT) AS cost_cents_high, \
+                 CAST(SUM(d.cost_cents & 4294967295) AS BIGINT) AS cost_cents_low \
                  FROM tenants t JOIN usage_daily d ON d.tenant_id = t.id \
                  WHERE t.agency_id = $1 AND t.status <> 'deleted' AND d.day >= $2 AND d.day <= $3 \
                  GROUP BY t.id, t.name",
@@ -265,7 +301,16 @@ impl Db {
             .bind(to)
             .fetch_all(pool)
             .await?
-        }))
+        });
+        Ok(rows
+            .into_iter()
+            .map(|row| TenantTotals {
+                id: row.id,
+                name: row.name,
+                conversations: join_halves(row.conversations_high, row.conversations_low),
+                cost_cents: join_halves(row.cost_cents_high, row.cost_cents_low),
+            })
+            .collect())
     }
 
     /// How many tenants an agency has, and how many are active.
@@ -293,5 +338,32 @@ mod tests {
         let sql = insert_events_sql(2, Backend::Postgres);
         assert!(sql.contains("($1, $2, $3, $4, $5, $6, $7, $8, $9), ($10,"));
         assert!(sql.ends_with("($10, $11, $12, $13, $14, $15, $16, $17, $18) ON CONFLICT (tenant_id, id) DO NOTHING RETURNING id"));
+    }
+
+    #[test]
+    fn halves_join_into_the_exact_sum() {
+        let values = [i64::MAX, 9_000_000_000_000_000_000, 4_294_967_295, 1, 0];
+        let high: i64 = values.iter().map(|v| v >> 32).sum();
+        let low: i64 = values.iter().map(|v| v & 0xFFFF_FFFF).sum();
+        let exact: i128 = values.iter().map(|v| i128::from(*v)).sum();
+        assert_eq!(join_halves(high, low), exact);
+    }
+
+    #[test]
+    fn bound_constraints_name_their_counter() {
+        assert_eq!(
+            counter_of_constraint("tenant_usage_cost_cents_range"),
+            Some(Counter::CostCents)
+        );
+        assert_eq!(
+            counter_of_constraint("usage_daily_conversations_range"),
+            Some(Counter::Conversations)
+        );
+        assert_eq!(
+            counter_of_constraint("usage_daily_sentiment_count_range"),
+            Some(Counter::Sentiment)
+        );
+        assert_eq!(counter_of_constraint("tenants_slug_key"), None);
+        assert_eq!(counter_of_constraint("usage_daily_channel_range"), None);
     }
 }

@@ -203,3 +203,73 @@ async fn invalid_utf8_in_any_path_parameter_is_a_422_naming_it() {
     );
     app.finish().await;
 }
+
+/// Every time or date a client sends is read as a `Time` or a `Date` (years 2000 to 9999). A
+/// request type that takes a chrono type directly shows here as a bare `date-time` or `date`.
+#[test]
+fn every_time_a_client_sends_is_bounded() {
+    let spec = spec();
+    let schemas = &spec["components"]["schemas"];
+    let mut seen = std::collections::HashSet::new();
+    let mut unbounded = Vec::new();
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            for parameter in operation["parameters"].as_array().into_iter().flatten() {
+                let at = format!("{method} {path} {}", parameter["name"]);
+                find_unbounded(
+                    &parameter["schema"],
+                    schemas,
+                    &at,
+                    &mut seen,
+                    &mut unbounded,
+                );
+            }
+            let body = &operation["requestBody"]["content"]["application/json"]["schema"];
+            let at = format!("{method} {path} body");
+            find_unbounded(body, schemas, &at, &mut seen, &mut unbounded);
+        }
+    }
+    assert!(
+        unbounded.is_empty(),
+        "use BoundedTime or BoundedDate for: {unbounded:?}"
+    );
+}
+
+fn find_unbounded(
+    schema: &Value,
+    schemas: &Value,
+    at: &str,
+    seen: &mut std::collections::HashSet<String>,
+    unbounded: &mut Vec<String>,
+) {
+    if !schema.is_object() {
+        return;
+    }
+    if let Some(reference) = schema["$ref"].as_str() {
+        let name = reference.rsplit('/').next().unwrap_or_default();
+        if !matches!(name, "Time" | "Date") && seen.insert(name.to_owned()) {
+            find_unbounded(&schemas[name], schemas, name, seen, unbounded);
+        }
+        return;
+    }
+    if matches!(schema["format"].as_str(), Some("date-time" | "date")) {
+        unbounded.push(at.to_owned());
+    }
+    for (name, property) in schema["properties"].as_object().into_iter().flatten() {
+        find_unbounded(property, schemas, &format!("{at}.{name}"), seen, unbounded);
+    }
+    for nested in ["items", "additionalProperties"] {
+        find_unbounded(&schema[nested], schemas, at, seen, unbounded);
+    }
+    for list in ["oneOf", "anyOf", "allOf"] {
+        for (i, option) in schema[list].as_array().into_iter().flatten().enumerate() {
+            find_unbounded(
+                option,
+                schemas,
+                &format!("{at}/{list}[{i}]"),
+                seen,
+                unbounded,
+            );
+        }
+    }
+}

@@ -4,9 +4,11 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use tenantry::domain::ids::TenantId;
+use tenantry::store::StoreError;
 
 use super::fixtures::TenantFixture;
-use super::{Answer, Client};
+use super::{Answer, Client, TestApp};
 
 /// A time the API answered, such as `startedAt`.
 #[track_caller]
@@ -189,4 +191,76 @@ pub struct Snapshot {
     pub analytics: Value,
     pub limits: Value,
     pub usage: Value,
+}
+
+impl TestApp {
+    /// Sets a tenant's counters of the period that starts on `period`, as if that much had
+    /// been used: the API adds one call or batch at a time, far too slowly to reach a ceiling.
+    pub async fn set_period_usage(
+        &self,
+        tenant_id: &str,
+        period: NaiveDate,
+        calls: i64,
+        seconds: i64,
+        cost_cents: i64,
+    ) {
+        let id: TenantId = tenant_id.parse().expect("a tenant id");
+        let written: Result<(), StoreError> = async {
+            tenantry::in_transaction!(self.db(), |tx| {
+                sqlx::query(
+                    "INSERT INTO tenant_usage (tenant_id, period_start, calls, seconds, cost_cents) \
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant_id, period_start) DO UPDATE \
+                     SET calls = excluded.calls, seconds = excluded.seconds, \
+                     cost_cents = excluded.cost_cents",
+                )
+                .bind(id)
+                .bind(period)
+                .bind(calls)
+                .bind(seconds)
+                .bind(cost_cents)
+                .execute(&mut *tx)
+                .await?;
+            });
+            Ok(())
+        }
+        .await;
+        written.expect("set the period's counters");
+    }
+
+    /// Sets a tenant's rollup of one day and channel (no sentiment), like
+    /// [`TestApp::set_period_usage`].
+    pub async fn set_daily_usage(
+        &self,
+        tenant_id: &str,
+        day: NaiveDate,
+        channel: &str,
+        conversations: i64,
+        seconds: i64,
+        cost_cents: i64,
+    ) {
+        let id: TenantId = tenant_id.parse().expect("a tenant id");
+        let written: Result<(), StoreError> = async {
+            tenantry::in_transaction!(self.db(), |tx| {
+                sqlx::query(
+                    "INSERT INTO usage_daily (tenant_id, day, channel, conversations, seconds, \
+                     cost_cents, sentiment_micros_sum, sentiment_count) \
+                     VALUES ($1, $2, $3, $4, $5, $6, 0, 0) \
+                     ON CONFLICT (tenant_id, day, channel) DO UPDATE \
+                     SET conversations = excluded.conversations, seconds = excluded.seconds, \
+                     cost_cents = excluded.cost_cents",
+                )
+                .bind(id)
+                .bind(day)
+                .bind(channel)
+                .bind(conversations)
+                .bind(seconds)
+                .bind(cost_cents)
+                .execute(&mut *tx)
+                .await?;
+            });
+            Ok(())
+        }
+        .await;
+        written.expect("set the day's rollup");
+    }
 }
