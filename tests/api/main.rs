@@ -14,6 +14,7 @@ mod calls;
 mod cli;
 mod conventions;
 mod limits;
+mod metrics;
 mod openapi;
 mod plans;
 mod processes;
