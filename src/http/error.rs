@@ -88,9 +88,15 @@ pub enum ApiError {
     /// 413
     #[error("the request body is larger than {0} bytes")]
     PayloadTooLarge(usize),
+    /// 414
+    #[error("the request target is longer than {0} bytes")]
+    UriTooLong(usize),
     /// 415
     #[error("the request body must be application/json")]
     UnsupportedMediaType,
+    /// 431
+    #[error("the request headers are larger than {0} bytes in total")]
+    HeadersTooLarge(usize),
     /// 422: fields failed validation.
     #[error("the request has invalid fields")]
     Validation(Vec<FieldError>),
@@ -130,7 +136,9 @@ impl ApiError {
             ApiError::Conflict { .. } | ApiError::IdempotencyInFlight => StatusCode::CONFLICT,
             ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UriTooLong(_) => StatusCode::URI_TOO_LONG,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiError::Validation(_) | ApiError::IdempotencyMismatch => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
@@ -152,7 +160,9 @@ impl ApiError {
             ApiError::IdempotencyInFlight => "idempotency_key_in_use",
             ApiError::PreconditionFailed => "precondition_failed",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
+            ApiError::UriTooLong(_) => "uri_too_long",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::HeadersTooLarge(_) => "headers_too_large",
             ApiError::Validation(_) => "validation_failed",
             ApiError::IdempotencyMismatch => "idempotency_key_reused",
             ApiError::LimitExceeded(refusal) | ApiError::QuotaReached(refusal) => refusal.code,

@@ -13,6 +13,7 @@ mod call_leases;
 mod calls;
 mod cli;
 mod conventions;
+mod head_limits;
 mod limits;
 mod metrics;
 mod openapi;
