@@ -82,6 +82,9 @@ pub enum ApiError {
     /// 409: a request with this idempotency key is still running.
     #[error("a request with this Idempotency-Key is still in progress")]
     IdempotencyInFlight,
+    /// 408: the body did not arrive in time; the connection is closed after the answer.
+    #[error("the request body did not arrive within {0:?}")]
+    BodyTimeout(std::time::Duration),
     /// 412: `If-Match` named another version.
     #[error("the object changed since the version in If-Match")]
     PreconditionFailed,
@@ -134,6 +137,7 @@ impl ApiError {
             ApiError::NotFound(_) | ApiError::RouteNotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict { .. } | ApiError::IdempotencyInFlight => StatusCode::CONFLICT,
+            ApiError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UriTooLong(_) => StatusCode::URI_TOO_LONG,
@@ -158,6 +162,7 @@ impl ApiError {
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::Conflict { code, .. } => code,
             ApiError::IdempotencyInFlight => "idempotency_key_in_use",
+            ApiError::BodyTimeout(_) => "body_timeout",
             ApiError::PreconditionFailed => "precondition_failed",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::UriTooLong(_) => "uri_too_long",
@@ -227,6 +232,12 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if matches!(self, ApiError::BodyTimeout(_)) {
+            // The rest of the body may still arrive, and could not be told from a next request.
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         response
     }
 }

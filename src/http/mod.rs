@@ -21,6 +21,7 @@ pub mod analytics;
 pub mod api_keys;
 pub mod auth;
 pub mod calls;
+pub mod connection;
 pub mod error;
 pub mod extract;
 pub mod head_limits;

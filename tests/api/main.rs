@@ -12,6 +12,7 @@ mod call_ends;
 mod call_leases;
 mod calls;
 mod cli;
+mod connections;
 mod conventions;
 mod head_limits;
 mod limits;
