@@ -1,8 +1,14 @@
 //! Command-line interface: subcommands, flags and their environment variables.
 
+use std::time::Duration;
+
 use clap::{Args, Parser, Subcommand};
 
 use crate::domain::ids::{AgencyId, TenantId};
+use crate::http::connection::{
+    ConnectionLimits, DEFAULT_BODY_TIMEOUT_SECONDS, DEFAULT_HEADER_READ_TIMEOUT_SECONDS,
+    DEFAULT_IDLE_TIMEOUT_SECONDS, DEFAULT_MAX_CONNECTIONS,
+};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -50,6 +56,39 @@ pub struct ServeArgs {
     #[arg(long, env = "TENANTRY_CALL_LEASE_SECONDS", default_value_t = 120,
           value_parser = clap::value_parser!(i64).range(1..=86_400))]
     pub call_lease_seconds: i64,
+    /// Client connections served at once; further ones wait in the listen backlog. Lowered at
+    /// start when the open-file limit cannot hold this many.
+    #[arg(long, env = "TENANTRY_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: u32,
+    /// Seconds a client has to send a request's headers, from connecting or from the first
+    /// byte of a kept-alive connection's next request.
+    #[arg(long, env = "TENANTRY_HEADER_READ_TIMEOUT_SECONDS",
+          default_value_t = DEFAULT_HEADER_READ_TIMEOUT_SECONDS,
+          value_parser = clap::value_parser!(u64).range(1..=3_600))]
+    pub header_read_timeout_seconds: u64,
+    /// Seconds a client has to send a request's whole body after its headers; later bodies
+    /// are answered 408 and the connection closed.
+    #[arg(long, env = "TENANTRY_BODY_TIMEOUT_SECONDS",
+          default_value_t = DEFAULT_BODY_TIMEOUT_SECONDS,
+          value_parser = clap::value_parser!(u64).range(1..=3_600))]
+    pub body_timeout_seconds: u64,
+    /// Seconds a kept-alive connection may wait for its next request before it is closed.
+    #[arg(long, env = "TENANTRY_IDLE_TIMEOUT_SECONDS",
+          default_value_t = DEFAULT_IDLE_TIMEOUT_SECONDS,
+          value_parser = clap::value_parser!(u64).range(1..=3_600))]
+    pub idle_timeout_seconds: u64,
+}
+
+impl ServeArgs {
+    pub fn connection_limits(&self) -> ConnectionLimits {
+        ConnectionLimits {
+            max_connections: self.max_connections as usize,
+            header_read_timeout: Duration::from_secs(self.header_read_timeout_seconds),
+            body_timeout: Duration::from_secs(self.body_timeout_seconds),
+            idle_timeout: Duration::from_secs(self.idle_timeout_seconds),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,9 +1,17 @@
-//! Starting the service: database, bootstrap key, background jobs and the HTTP listener.
+//! Starting the service: database, bootstrap key, background jobs and the HTTP listener with
+//! its connection limits.
 
 use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 
 use crate::cli::ServeArgs;
+use crate::http::connection::{serve_connection, ConnectionLimits};
 use crate::http::{app, AppState};
 use crate::store::Db;
 use crate::workers;
@@ -47,6 +55,7 @@ pub async fn serve(
     args: &ServeArgs,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let limits = fit_to_open_file_limit(args.connection_limits());
     let db = open_database(&args.database.database_url).await?;
     bootstrap_platform_key(&db, args.master_key.as_deref()).await?;
     let listener = TcpListener::bind(&args.listen).await?;
@@ -59,14 +68,102 @@ pub async fn serve(
         tokio::spawn(workers::reap_expired_calls(db.clone(), lease)),
     ];
     let state = AppState::new(db.clone(), args.master_key.as_deref()).with_call_lease(lease);
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    serve_connections(listener, app(state), &limits, shutdown).await;
     for job in jobs {
         job.abort();
     }
     db.close().await;
     Ok(())
+}
+
+/// File descriptors kept for what is not a client connection: the listener, the database
+/// pools (at most 16 connections), SQLite's files, logs and standard streams.
+const RESERVED_FILE_DESCRIPTORS: u64 = 128;
+
+/// Raises the soft open-file limit to the hard limit, then lowers the connection cap if even
+/// that cannot hold it: a process out of descriptors cannot even answer `/healthz`.
+fn fit_to_open_file_limit(mut limits: ConnectionLimits) -> ConnectionLimits {
+    let open_files = match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(open_files) => open_files,
+        Err(error) => {
+            tracing::warn!(%error, "could not raise the open-file limit");
+            return limits;
+        }
+    };
+    let fits = open_files.saturating_sub(RESERVED_FILE_DESCRIPTORS).max(1);
+    let fits = usize::try_from(fits).unwrap_or(usize::MAX);
+    if fits < limits.max_connections {
+        tracing::warn!(
+            open_files,
+            configured = limits.max_connections,
+            max_connections = fits,
+            "the open-file limit holds fewer connections than configured; serving fewer"
+        );
+        limits.max_connections = fits;
+    }
+    tracing::info!(
+        open_files,
+        max_connections = limits.max_connections,
+        "connection limits"
+    );
+    limits
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves, then stops accepting and waits for
+/// the open connections to finish their requests.
+///
+/// At most `limits.max_connections` connections are served at once. Further ones are not
+/// accepted until one closes: they wait in the kernel's listen backlog, where a client sees a
+/// slow connect rather than an error, and a load balancer's health check is not refused.
+pub async fn serve_connections(
+    listener: TcpListener,
+    router: Router,
+    limits: &ConnectionLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let permits = Arc::new(Semaphore::new(limits.max_connections));
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            permit = Arc::clone(&permits).acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_closed) => break,
+            },
+            () = &mut shutdown => break,
+        };
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(error) => {
+                    accept_failed(&error).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let connection = serve_connection(stream, router.clone(), *limits, graceful.watcher());
+        tokio::spawn(async move {
+            connection.await;
+            drop(permit);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+}
+
+/// A failed accept: the client gave up (try the next one), or the process is out of
+/// descriptors or memory (wait, rather than spin on the error).
+async fn accept_failed(error: &std::io::Error) {
+    use std::io::ErrorKind;
+    if matches!(
+        error.kind(),
+        ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset | ErrorKind::ConnectionRefused
+    ) {
+        return;
+    }
+    tracing::error!(%error, "accepting a connection failed");
+    tokio::time::sleep(Duration::from_secs(1)).await;
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

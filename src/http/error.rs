@@ -89,15 +89,24 @@ pub enum ApiError {
     /// 409: a request with this idempotency key is still running.
     #[error("a request with this Idempotency-Key is still in progress")]
     IdempotencyInFlight,
+    /// 408: the body did not arrive in time; the connection is closed after the answer.
+    #[error("the request body did not arrive within {0:?}")]
+    BodyTimeout(std::time::Duration),
     /// 412: `If-Match` named another version.
     #[error("the object changed since the version in If-Match")]
     PreconditionFailed,
     /// 413
     #[error("the request body is larger than {0} bytes")]
     PayloadTooLarge(usize),
+    /// 414
+    #[error("the request target is longer than {0} bytes")]
+    UriTooLong(usize),
     /// 415
     #[error("the request body must be application/json")]
     UnsupportedMediaType,
+    /// 431
+    #[error("the request headers are larger than {0} bytes in total")]
+    HeadersTooLarge(usize),
     /// 422: fields failed validation.
     #[error("the request has invalid fields")]
     Validation(Vec<FieldError>),
@@ -146,9 +155,12 @@ impl ApiError {
             ApiError::NotFound(_) | ApiError::RouteNotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict { .. } | ApiError::IdempotencyInFlight => StatusCode::CONFLICT,
+            ApiError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UriTooLong(_) => StatusCode::URI_TOO_LONG,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiError::Validation(_)
             | ApiError::IdempotencyMismatch
             | ApiError::CounterOverflow { .. } => StatusCode::UNPROCESSABLE_ENTITY,
@@ -168,9 +180,12 @@ impl ApiError {
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::Conflict { code, .. } => code,
             ApiError::IdempotencyInFlight => "idempotency_key_in_use",
+            ApiError::BodyTimeout(_) => "body_timeout",
             ApiError::PreconditionFailed => "precondition_failed",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
+            ApiError::UriTooLong(_) => "uri_too_long",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::HeadersTooLarge(_) => "headers_too_large",
             ApiError::Validation(_) => "validation_failed",
             ApiError::IdempotencyMismatch => "idempotency_key_reused",
             ApiError::CounterOverflow { .. } => "usage_counter_overflow",
@@ -252,6 +267,12 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if matches!(self, ApiError::BodyTimeout(_)) {
+            // The rest of the body may still arrive, and could not be told from a next request.
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         response
     }
 }

@@ -1,8 +1,8 @@
 //! Extractors that own their rejections: malformed input becomes the same problem+json as
 //! every other error, naming the field (`serde_path_to_error`).
 
-use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, RawPathParamsRejection};
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::RawPathParamsRejection;
 use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
 use axum::http::{header, request::Parts, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use super::connection::BodyTimeout;
 use super::error::ApiError;
 use super::strict_json::Strict;
 use crate::domain::{ids, time};
@@ -28,13 +29,11 @@ where
 {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+    async fn from_request(req: Request, _: &S) -> Result<Self, ApiError> {
         if !is_json(req.headers()) {
             return Err(ApiError::UnsupportedMediaType);
         }
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(body_rejection)?;
+        let bytes = read_body(req.into_body()).await?;
         parse_json(&bytes).map(Json)
     }
 }
@@ -62,12 +61,24 @@ fn is_json(headers: &HeaderMap) -> bool {
         || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
-pub fn body_rejection(rejection: BytesRejection) -> ApiError {
-    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::PayloadTooLarge(BODY_LIMIT)
-    } else {
-        ApiError::MalformedJson(rejection.body_text())
-    }
+/// Reads a whole request body: the one place where its size limit and its deadline (set by
+/// `connection`) become answers.
+pub async fn read_body(body: Body) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(body, BODY_LIMIT)
+        .await
+        .map_err(|error| {
+            let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&error);
+            while let Some(current) = cause {
+                if let Some(BodyTimeout(after)) = current.downcast_ref() {
+                    return ApiError::BodyTimeout(*after);
+                }
+                if current.is::<http_body_util::LengthLimitError>() {
+                    return ApiError::PayloadTooLarge(BODY_LIMIT);
+                }
+                cause = current.source();
+            }
+            ApiError::MalformedJson(format!("the request body could not be read: {error}"))
+        })
 }
 
 /// Parses JSON: syntax errors are 400; wrong shapes are 422 naming the field. Bodies are read

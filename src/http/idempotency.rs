@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
-use super::extract::BODY_LIMIT;
+use super::extract::{read_body, BODY_LIMIT};
 use super::AppState;
 use crate::domain::access::Caller;
 use crate::store::idempotency::Claim;
@@ -51,9 +51,7 @@ pub async fn idempotent_post(
         .principal();
 
     let (parts, body) = request.into_parts();
-    let body = to_bytes(body, BODY_LIMIT)
-        .await
-        .map_err(|_| ApiError::PayloadTooLarge(BODY_LIMIT))?;
+    let body = read_body(body).await?;
     let mut hasher = Sha256::new();
     hasher.update(parts.uri.path().as_bytes());
     hasher.update([0]);

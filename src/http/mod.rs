@@ -21,8 +21,10 @@ pub mod analytics;
 pub mod api_keys;
 pub mod auth;
 pub mod calls;
+pub mod connection;
 pub mod error;
 pub mod extract;
+pub mod head_limits;
 pub mod idempotency;
 pub mod observability;
 pub mod openapi;
@@ -103,6 +105,7 @@ pub fn app(state: AppState) -> Router {
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi()))
         .fallback(|| async { error::ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { error::ApiError::MethodNotAllowed })
+        .layer(from_fn(head_limits::limit_head))
         .layer(from_fn(observability::record_metrics))
         .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
         .layer(

@@ -4,7 +4,7 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
-use axum::http::HeaderName;
+use axum::http::{HeaderName, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -33,21 +33,49 @@ pub fn prometheus() -> &'static PrometheusHandle {
     })
 }
 
-/// Counts requests by route and status and observes their latency.
+/// The `route` of a request that matched no route.
+pub const UNMATCHED_ROUTE: &str = "unmatched";
+/// The methods counted by name; any other is counted as `other`.
+const METHODS: [&str; 9] = [
+    "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE",
+];
+
+/// Counts requests by route, method and status class and observes their latency.
+///
+/// Every label comes from a closed set (a route template of the router, a known method, a
+/// status class), so what clients send cannot make the exposition grow.
 pub async fn record_metrics(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let route = request
         .extensions()
         .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let method = request.method().to_string();
+        .map_or_else(|| UNMATCHED_ROUTE.to_owned(), |p| p.as_str().to_owned());
+    let method = method_label(request.method());
     let response = next.run(request).await;
-    let status = response.status().as_u16().to_string();
-    metrics::counter!("http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status)
+    let status = status_class(response.status());
+    metrics::counter!("http_requests_total", "method" => method, "route" => route.clone(), "status" => status)
         .increment(1);
     metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route)
         .record(started.elapsed().as_secs_f64());
     response
+}
+
+fn method_label(method: &Method) -> &'static str {
+    METHODS
+        .into_iter()
+        .find(|known| *known == method.as_str())
+        .unwrap_or("other")
+}
+
+fn status_class(status: StatusCode) -> &'static str {
+    match status.as_u16() / 100 {
+        1 => "1xx",
+        2 => "2xx",
+        3 => "3xx",
+        4 => "4xx",
+        // 5xx, and the 6xx to 9xx that no handler sends.
+        _ => "5xx",
+    }
 }
 
 /// A span per request carrying its id, so every log line inside names the request.
@@ -88,4 +116,24 @@ pub fn set_request_id() -> SetRequestIdLayer<MakeRequestUuid> {
 
 pub fn propagate_request_id() -> PropagateRequestIdLayer {
     PropagateRequestIdLayer::new(REQUEST_ID)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_come_from_closed_sets() {
+        assert_eq!(method_label(&Method::PATCH), "PATCH");
+        let made_up = Method::from_bytes(b"M000001QQQ").expect("a valid token");
+        assert_eq!(method_label(&made_up), "other");
+        assert_eq!(
+            method_label(&Method::from_bytes(b"get").expect("a token")),
+            "other"
+        );
+        assert_eq!(status_class(StatusCode::NO_CONTENT), "2xx");
+        assert_eq!(status_class(StatusCode::URI_TOO_LONG), "4xx");
+        let unusual = StatusCode::from_u16(799).expect("a status");
+        assert_eq!(status_class(unusual), "5xx");
+    }
 }

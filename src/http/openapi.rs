@@ -54,6 +54,10 @@ const COMMON_ERRORS: &[(&str, &str)] = &[
 /// Further answers of operations that take a body.
 const BODY_ERRORS: &[(&str, &str)] = &[
     ("400", "The body is not well-formed JSON"),
+    (
+        "408",
+        "The body did not arrive within the body timeout; the connection is closed",
+    ),
     ("413", "The body is larger than 1 MiB"),
     ("415", "The body is not application/json"),
 ];

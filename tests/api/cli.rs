@@ -1,12 +1,15 @@
-//! The `tenantry` binary: zero-config first start, `keys create`, `migrate` and `openapi`.
+//! The `tenantry` binary: zero-config first start, `keys create`, `migrate`, `openapi`, and
+//! `serve`'s connection limits and graceful stop.
 
 use std::path::Path;
 use std::process::Stdio;
 
 use reqwest::StatusCode;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader, Lines};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::net::TcpStream;
 use tokio::process::{Child, ChildStdout, Command};
 
+use crate::support::wire::{read_answer, until_closed, GUARD, HEALTHZ};
 use crate::support::Client;
 
 /// `tenantry` run in `dir`, with none of its settings taken from this environment.
@@ -17,6 +20,10 @@ fn tenantry(dir: &Path) -> Command {
         .env_remove("DATABASE_URL")
         .env_remove("TENANTRY_LISTEN")
         .env_remove("TENANTRY_MASTER_KEY")
+        .env_remove("TENANTRY_MAX_CONNECTIONS")
+        .env_remove("TENANTRY_HEADER_READ_TIMEOUT_SECONDS")
+        .env_remove("TENANTRY_BODY_TIMEOUT_SECONDS")
+        .env_remove("TENANTRY_IDLE_TIMEOUT_SECONDS")
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -196,4 +203,71 @@ async fn openapi_prints_the_generated_spec() {
     let printed = String::from_utf8(output.stdout).unwrap();
     let generated = tenantry::http::openapi().to_pretty_json().unwrap();
     assert_eq!(printed.trim_end(), generated.trim_end());
+}
+
+#[tokio::test]
+async fn serve_applies_its_connection_flags_and_drains_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start(
+        dir.path(),
+        &[
+            "--master-key",
+            "operator-secret",
+            "--header-read-timeout-seconds",
+            "1",
+            "--max-connections",
+            "8",
+        ],
+    )
+    .await;
+    let address = server.base_url.trim_start_matches("http://").to_owned();
+
+    // The header deadline given on the command line holds: a silent connection is closed.
+    let mut silent = TcpStream::connect(&address).await.expect("connect");
+    assert_eq!(until_closed(&mut silent).await, b"");
+
+    // A kept-alive connection does not hold up a stop: the server closes it and exits.
+    let mut kept = TcpStream::connect(&address).await.expect("connect");
+    kept.write_all(HEALTHZ).await.expect("send a request");
+    assert_eq!(read_answer(&mut kept).await.status, 200);
+    let pid = server.child.id().expect("a running server").to_string();
+    let signalled = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .expect("kill runs");
+    assert!(signalled.success());
+    let exited = tokio::time::timeout(GUARD, server.child.wait())
+        .await
+        .expect("tenantry stops")
+        .expect("wait for tenantry");
+    assert!(exited.success(), "{exited:?}");
+    assert_eq!(until_closed(&mut kept).await, b"");
+}
+
+#[tokio::test]
+async fn connection_limits_out_of_range_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let by_env = tenantry(dir.path())
+        .arg("serve")
+        .env("TENANTRY_MAX_CONNECTIONS", "0")
+        .output()
+        .await
+        .expect("serve runs");
+    assert!(!by_env.status.success());
+    let errors = String::from_utf8_lossy(&by_env.stderr);
+    assert!(errors.contains("--max-connections"), "{errors}");
+
+    let by_flag = tenantry(dir.path())
+        .args(["serve", "--body-timeout-seconds", "0"])
+        .output()
+        .await
+        .expect("serve runs");
+    assert!(!by_flag.status.success());
+    let errors = String::from_utf8_lossy(&by_flag.stderr);
+    assert!(errors.contains("--body-timeout-seconds"), "{errors}");
+    assert!(
+        !dir.path().join("tenantry.db").exists(),
+        "nothing was started"
+    );
 }

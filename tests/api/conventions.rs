@@ -139,7 +139,8 @@ both!(health_readiness_and_metrics_answer, |app| async move {
     let counted = metrics.text.lines().any(|line| {
         line.starts_with("http_requests_total{")
             && line.contains("route=\"/api/v1/plans\"")
-            && line.contains("status=\"200\"")
+            && line.contains("method=\"GET\"")
+            && line.contains("status=\"2xx\"")
     });
     assert!(counted, "no request counter in\n{}", metrics.text);
     assert!(metrics

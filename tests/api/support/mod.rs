@@ -9,10 +9,15 @@
 //! Stories about metering reach below the API where the API has no door yet: [`TestApp::db`]
 //! runs the reaper's `expire_calls` at a chosen instant (so leases expire without waiting), and
 //! [`TestApp::set_tenant_status`] deactivates a tenant. [`process`] runs the real binary.
+//!
+//! The server is `tenantry::server::serve_connections`, as in the binary, so stories also cover
+//! the connection cap and the deadlines; [`Settings`] shortens them for the stories about slow
+//! clients.
 
 use sqlx::Connection;
 use tempfile::TempDir;
 use tenantry::domain::ids::TenantId;
+use tenantry::http::connection::ConnectionLimits;
 use tenantry::http::AppState;
 use tenantry::store::Db;
 use tokio::task::JoinHandle;
@@ -21,6 +26,7 @@ mod client;
 mod fixtures;
 mod metering;
 pub mod process;
+pub mod wire;
 
 pub use client::{Answer, Client};
 pub use fixtures::TenantFixture;
@@ -71,12 +77,15 @@ fn postgres_base_url() -> String {
 pub struct Settings {
     /// How long an admitted call keeps its slot without a heartbeat.
     pub call_lease: chrono::Duration,
+    /// The connection cap and the deadlines clients must keep.
+    pub connections: ConnectionLimits,
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Settings {
             call_lease: chrono::Duration::seconds(tenantry::http::DEFAULT_CALL_LEASE_SECONDS),
+            connections: ConnectionLimits::default(),
         }
     }
 }
@@ -86,6 +95,32 @@ impl Settings {
     pub fn call_lease_seconds(seconds: i64) -> Settings {
         Settings {
             call_lease: chrono::Duration::seconds(seconds),
+            ..Settings::default()
+        }
+    }
+
+    /// A server whose clients get one second for headers, for a body and between requests.
+    pub fn short_timeouts() -> Settings {
+        let second = std::time::Duration::from_secs(1);
+        Settings {
+            connections: ConnectionLimits {
+                header_read_timeout: second,
+                body_timeout: second,
+                idle_timeout: second,
+                ..ConnectionLimits::default()
+            },
+            ..Settings::default()
+        }
+    }
+
+    /// A server that serves at most `n` connections at once.
+    pub fn max_connections(n: usize) -> Settings {
+        Settings {
+            connections: ConnectionLimits {
+                max_connections: n,
+                ..ConnectionLimits::default()
+            },
+            ..Settings::default()
         }
     }
 }
@@ -103,6 +138,7 @@ pub struct TestApp {
 }
 
 struct Inner {
+    address: std::net::SocketAddr,
     base_url: String,
     master_key: String,
     database_url: String,
@@ -172,12 +208,13 @@ impl TestApp {
             AppState::new(db.clone(), Some(&master_key)).with_call_lease(settings.call_lease);
         let router = tenantry::http::app(state);
         let server = tokio::spawn(async move {
-            axum::serve(listener, router)
-                .await
-                .expect("the server runs");
+            let forever = std::future::pending();
+            tenantry::server::serve_connections(listener, router, &settings.connections, forever)
+                .await;
         });
         TestApp {
             inner: std::sync::Arc::new(Inner {
+                address,
                 base_url: format!("http://{address}"),
                 master_key,
                 database_url: url.to_owned(),
@@ -218,6 +255,13 @@ impl TestApp {
     /// A client without any key.
     pub fn anonymous(&self) -> Client {
         Client::new(self.inner.http.clone(), &self.inner.base_url, None)
+    }
+
+    /// A raw TCP connection to the server, for stories about the wire itself.
+    pub async fn connect(&self) -> tokio::net::TcpStream {
+        tokio::net::TcpStream::connect(self.inner.address)
+            .await
+            .expect("connect to the server")
     }
 
     pub fn master_key(&self) -> &str {
