@@ -4,7 +4,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-use crate::support::TestApp;
+use crate::support::{Answer, Client, TestApp};
 
 const COMMITTED: &str = include_str!("../../openapi.json");
 
@@ -136,6 +136,18 @@ fn operations() -> Vec<(String, Method)> {
     operations
 }
 
+/// Sends `{}` as JSON to `path`, whatever the method.
+async fn send_empty_object(client: &Client, method: &Method, path: &str) -> Answer {
+    client
+        .send(
+            client
+                .request(method.clone(), path)
+                .header("content-type", "application/json")
+                .body("{}"),
+        )
+        .await
+}
+
 /// Every documented operation exists: the router neither misses its path nor its method.
 #[tokio::test]
 async fn every_documented_operation_is_served() {
@@ -144,14 +156,7 @@ async fn every_documented_operation_is_served() {
     for (path, method) in operations() {
         let concrete = concrete(&path, placeholder);
         {
-            let answer = platform
-                .send(
-                    platform
-                        .request(method.clone(), &concrete)
-                        .header("content-type", "application/json")
-                        .body("{}"),
-                )
-                .await;
+            let answer = send_empty_object(&platform, &method, &concrete).await;
             assert_ne!(
                 answer.status,
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -184,14 +189,7 @@ async fn invalid_utf8_in_any_path_parameter_is_a_422_naming_it() {
                     placeholder(parameter)
                 }
             });
-            let answer = platform
-                .send(
-                    platform
-                        .request(method.clone(), &concrete)
-                        .header("content-type", "application/json")
-                        .body("{}"),
-                )
-                .await;
+            let answer = send_empty_object(&platform, &method, &concrete).await;
             answer.assert_invalid(broken);
             assert_eq!(answer.field_code(broken).as_deref(), Some("invalid_id"));
             checked += 1;
