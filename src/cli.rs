@@ -30,8 +30,14 @@ pub enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
-    /// Print the OpenAPI document.
-    Openapi,
+    /// Print the OpenAPI document of a dialect (v1 unless told otherwise).
+    Openapi {
+        /// `v1`, `mrassistant` or `trieve`.
+        #[arg(long, default_value = "v1")]
+        dialect: String,
+    },
+    /// Print the permission table: which role may do which action.
+    Permissions,
 }
 
 #[derive(Debug, Clone, Args)]

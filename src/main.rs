@@ -51,8 +51,19 @@ async fn main() -> anyhow::Result<()> {
             println!("{secret}");
             Ok(())
         }
-        Command::Openapi => {
-            println!("{}", tenantry::http::openapi().to_pretty_json()?);
+        Command::Openapi { dialect } => {
+            let document = tenantry::http::documents()
+                .into_iter()
+                .find(|(name, _, _)| *name == dialect)
+                .map(|(_, _, document)| document)
+                .ok_or_else(|| {
+                    anyhow::anyhow!("no dialect {dialect:?}: v1, mrassistant or trieve")
+                })?;
+            println!("{}", document.to_pretty_json()?);
+            Ok(())
+        }
+        Command::Permissions => {
+            print!("{}", tenantry::domain::policy::permission_table());
             Ok(())
         }
     }

@@ -13,6 +13,7 @@ use tokio::sync::Semaphore;
 use crate::cli::ServeArgs;
 use crate::http::connection::{serve_connection, ConnectionLimits};
 use crate::http::{app, AppState};
+use crate::service::Context;
 use crate::store::Db;
 use crate::workers;
 
@@ -67,7 +68,11 @@ pub async fn serve(
         tokio::spawn(workers::purge_idempotency_records(db.clone())),
         tokio::spawn(workers::reap_expired_calls(db.clone(), lease)),
     ];
-    let state = AppState::new(db.clone(), args.master_key.as_deref()).with_call_lease(lease);
+    let ctx = Context {
+        db: db.clone(),
+        call_lease: lease,
+    };
+    let state = AppState::new(ctx, args.master_key.as_deref());
     serve_connections(listener, app(state), &limits, shutdown).await;
     for job in jobs {
         job.abort();

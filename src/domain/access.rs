@@ -1,24 +1,33 @@
-//! Who is calling, and which tenants that caller may see.
+//! Who is calling: a principal acting in a role, within a scope.
 
 use super::ids::{AgencyId, ApiKeyId, TenantId};
+use super::policy::Role;
 
-/// The authenticated caller of a request. `key_id` is `None` for the master key.
+/// The credential a request was made with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Caller {
-    Platform {
-        key_id: Option<ApiKeyId>,
-    },
-    Agency {
-        key_id: ApiKeyId,
-        agency_id: AgencyId,
-    },
-    Tenant {
-        key_id: ApiKeyId,
-        tenant_id: TenantId,
-    },
+pub enum Principal {
+    /// The `--master-key` of the server.
+    MasterKey,
+    ApiKey(ApiKeyId),
 }
 
-/// The rows of tenant-owned data a caller may see.
+/// How far a caller reaches: the whole platform, one agency with its tenants, or one tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Platform,
+    Agency(AgencyId),
+    Tenant(TenantId),
+}
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caller {
+    pub principal: Principal,
+    pub role: Role,
+    pub scope: Scope,
+}
+
+/// The rows of tenant-owned data a caller may see, as the store filters them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TenantScope {
     pub agency_id: Option<AgencyId>,
@@ -33,31 +42,42 @@ impl TenantScope {
 }
 
 impl Caller {
-    pub fn is_platform(&self) -> bool {
-        matches!(self, Caller::Platform { .. })
+    /// The holder of the master key.
+    pub fn master() -> Caller {
+        Caller {
+            principal: Principal::MasterKey,
+            role: Role::Admin,
+            scope: Scope::Platform,
+        }
     }
 
     pub fn tenant_scope(&self) -> TenantScope {
-        match *self {
-            Caller::Platform { .. } => TenantScope::ALL,
-            Caller::Agency { agency_id, .. } => TenantScope {
+        match self.scope {
+            Scope::Platform => TenantScope::ALL,
+            Scope::Agency(agency_id) => TenantScope {
                 agency_id: Some(agency_id),
                 tenant_id: None,
             },
-            Caller::Tenant { tenant_id, .. } => TenantScope {
+            Scope::Tenant(tenant_id) => TenantScope {
                 agency_id: None,
                 tenant_id: Some(tenant_id),
             },
         }
     }
 
+    /// The agency the caller acts for, if it acts for one.
+    pub fn agency(&self) -> Option<AgencyId> {
+        match self.scope {
+            Scope::Agency(agency_id) => Some(agency_id),
+            _ => None,
+        }
+    }
+
     /// A stable name for the caller, used to keep idempotency keys apart.
-    pub fn principal(&self) -> String {
-        match self {
-            Caller::Platform { key_id: None } => "master".to_owned(),
-            Caller::Platform { key_id: Some(id) }
-            | Caller::Agency { key_id: id, .. }
-            | Caller::Tenant { key_id: id, .. } => id.to_string(),
+    pub fn principal_name(&self) -> String {
+        match self.principal {
+            Principal::MasterKey => "master".to_owned(),
+            Principal::ApiKey(id) => id.to_string(),
         }
     }
 }

@@ -1,22 +1,37 @@
 //! Agencies: resellers that own client tenants.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
-use utoipa::ToSchema;
 
 use super::ids::AgencyId;
+use super::tenant::check_metadata;
+use super::validation::Violations;
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
+pub type Metadata = serde_json::Map<String, serde_json::Value>;
+
+#[derive(Debug, Clone, PartialEq)]
 pub struct Agency {
     pub id: AgencyId,
-    pub name: String,
-    /// Added to tenants' cost to give the revenue the agency bills them, in percent.
-    pub markup_percent: i64,
-    #[schema(value_type = Object)]
-    pub metadata: serde_json::Map<String, serde_json::Value>,
+    pub fields: AgencyFields,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
+/// What an agency's creator sets and may change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgencyFields {
+    pub name: String,
+    /// Added to tenants' cost to give the revenue the agency bills them, in percent.
+    pub markup_percent: i64,
+    pub metadata: Metadata,
+}
+
 pub const MARKUP_PERCENT_MAX: i64 = 1000;
+
+impl AgencyFields {
+    /// Checks every field, naming each bad one.
+    pub fn check(&self, violations: &mut Violations) {
+        violations.length("name", &self.name, 1, 255);
+        violations.range("markupPercent", self.markup_percent, 0, MARKUP_PERCENT_MAX);
+        check_metadata("metadata", &self.metadata, violations);
+    }
+}

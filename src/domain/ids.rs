@@ -66,8 +66,16 @@ pub fn parse_prefixed(text: &str, prefix: &'static str) -> Result<Uuid, IdParseE
     Err(error)
 }
 
+/// What every typed id is: a UUID with a prefix, named in paths by one of `PATH_PARAMS`.
+pub trait TypedId: Copy + std::str::FromStr<Err = IdParseError> {
+    const PREFIX: &'static str;
+    /// The names this id takes as a path parameter (`tenantId`, and the dialects' spellings).
+    const PATH_PARAMS: &'static [&'static str];
+    fn uuid(self) -> Uuid;
+}
+
 macro_rules! typed_id {
-    ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
+    ($(#[$doc:meta])* $name:ident, $prefix:literal, params = [$($param:literal),+ $(,)?]) => {
         $(#[$doc])*
         #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, sqlx::Type)]
         #[sqlx(transparent)]
@@ -79,6 +87,14 @@ macro_rules! typed_id {
             /// A fresh, time-ordered id.
             pub fn generate() -> Self {
                 Self(Uuid::now_v7())
+            }
+        }
+
+        impl TypedId for $name {
+            const PREFIX: &'static str = $prefix;
+            const PATH_PARAMS: &'static [&'static str] = &[$($param),+];
+            fn uuid(self) -> Uuid {
+                self.0
             }
         }
 
@@ -137,37 +153,44 @@ macro_rules! typed_id {
 typed_id!(
     /// An agency (reseller) that owns client tenants.
     AgencyId,
-    "agn"
+    "agn",
+    params = ["agencyId", "agency_id"]
 );
 typed_id!(
     /// A client organisation.
     TenantId,
-    "ten"
+    "ten",
+    params = ["tenantId", "tenant_id", "organization_id"]
 );
 typed_id!(
     /// A person.
     UserId,
-    "usr"
+    "usr",
+    params = ["userId", "user_id"]
 );
 typed_id!(
     /// A bearer API key.
     ApiKeyId,
-    "key"
+    "key",
+    params = ["apiKeyId"]
 );
 typed_id!(
     /// A catalog plan.
     PlanId,
-    "pln"
+    "pln",
+    params = ["planId", "plan_id"]
 );
 typed_id!(
     /// A tenant's voice agent.
     AgentId,
-    "agt"
+    "agt",
+    params = ["agentId", "agent_id"]
 );
 typed_id!(
     /// One conversation.
     CallId,
-    "call"
+    "call",
+    params = ["callId", "call_id"]
 );
 
 #[cfg(test)]

@@ -31,9 +31,10 @@ pub async fn resolve(state: &AppState, key: &str) -> Result<Caller, ApiError> {
         .as_deref()
         .is_some_and(|hash| hash == hash_secret(key))
     {
-        return Ok(Caller::Platform { key_id: None });
+        return Ok(Caller::master());
     }
     state
+        .ctx
         .db
         .authenticate(key)
         .await?
@@ -43,11 +44,29 @@ pub async fn resolve(state: &AppState, key: &str) -> Result<Caller, ApiError> {
 /// Middleware: refuse the request with 401 unless it carries a valid key.
 pub async fn require_key(
     State(state): State<AppState>,
-    mut request: Request,
+    request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let key = presented_key(request.headers(), false).ok_or(ApiError::Unauthorized)?;
-    let caller = resolve(&state, key).await?;
+    authenticate(&state, request, next, false).await
+}
+
+/// Like [`require_key`], also taking the bare key in `Authorization` (Trieve's clients).
+pub async fn require_key_or_bare(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    authenticate(&state, request, next, true).await
+}
+
+async fn authenticate(
+    state: &AppState,
+    mut request: Request,
+    next: Next,
+    bare: bool,
+) -> Result<Response, ApiError> {
+    let key = presented_key(request.headers(), bare).ok_or(ApiError::Unauthorized)?;
+    let caller = resolve(state, key).await?;
     request.extensions_mut().insert(caller);
     Ok(next.run(request).await)
 }
@@ -61,14 +80,5 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
             .get::<Caller>()
             .copied()
             .ok_or(ApiError::Unauthorized)
-    }
-}
-
-/// Refuses callers other than the platform.
-pub fn platform_only(caller: &Caller) -> Result<(), ApiError> {
-    if caller.is_platform() {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden("only a platform key may do this"))
     }
 }

@@ -13,7 +13,9 @@ use serde::Serialize;
 use super::connection::BodyTimeout;
 use super::error::ApiError;
 use super::strict_json::Strict;
-use crate::domain::{ids, time};
+use crate::domain::ids::{self, TypedId};
+use crate::domain::time;
+use crate::service::Error;
 
 /// The largest request body accepted.
 pub const BODY_LIMIT: usize = 1024 * 1024;
@@ -206,47 +208,28 @@ where
     }
 }
 
-/// An id type that appears in paths under a fixed parameter name.
-pub trait PathParam: std::str::FromStr<Err = ids::IdParseError> {
-    const NAME: &'static str;
-}
-
-impl PathParam for ids::TenantId {
-    const NAME: &'static str = "tenantId";
-}
-impl PathParam for ids::AgencyId {
-    const NAME: &'static str = "agencyId";
-}
-impl PathParam for ids::ApiKeyId {
-    const NAME: &'static str = "apiKeyId";
-}
-impl PathParam for ids::AgentId {
-    const NAME: &'static str = "agentId";
-}
-impl PathParam for ids::CallId {
-    const NAME: &'static str = "callId";
-}
-
-/// One typed id from the path, by its parameter name; a malformed one is a 422 naming it.
+/// One typed id from the path, under any of the names its type declares (`tenantId`,
+/// `tenant_id`, …); a malformed one is a 422 naming the parameter.
 pub struct PathId<T>(pub T);
 
-impl<T: PathParam, S: Send + Sync> FromRequestParts<S> for PathId<T> {
+impl<T: TypedId, S: Send + Sync> FromRequestParts<S> for PathId<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let raw = raw_path_param(parts, state, T::NAME).await?;
+        let (name, raw) = raw_path_param(parts, state, T::PATH_PARAMS).await?;
         raw.parse()
             .map(PathId)
-            .map_err(|e: ids::IdParseError| ApiError::field(T::NAME, "invalid_id", e.to_string()))
+            .map_err(|e: ids::IdParseError| ApiError::field(&name, "invalid_id", e.to_string()))
     }
 }
 
-/// A path parameter as text.
+/// The first path parameter named one of `names`, with its name, as text.
 pub async fn raw_path_param<S: Send + Sync>(
     parts: &mut Parts,
     state: &S,
-    name: &str,
-) -> Result<String, ApiError> {
+    names: &[&str],
+) -> Result<(String, String), ApiError> {
+    let internal = |message: String| ApiError::from(Error::Internal(anyhow::anyhow!(message)));
     let params = RawPathParams::from_request_parts(parts, state)
         .await
         .map_err(|rejection| match rejection {
@@ -254,16 +237,16 @@ pub async fn raw_path_param<S: Send + Sync>(
             RawPathParamsRejection::InvalidUtf8InPathParam(invalid) => {
                 // axum names the parameter only in its message: "Invalid UTF-8 in `key`".
                 let text = invalid.body_text();
-                let field = text.split('`').nth(1).unwrap_or(name);
+                let field = text.split('`').nth(1).unwrap_or(names[0]);
                 ApiError::field(field, "invalid_id", "is not valid UTF-8")
             }
-            other => ApiError::Internal(anyhow::anyhow!("path parameters: {other}")),
+            other => internal(format!("path parameters: {other}")),
         })?;
     params
         .iter()
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| value.to_owned())
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("route lacks the {name} parameter")))
+        .find(|(key, _)| names.contains(key))
+        .map(|(key, value)| (key.to_owned(), value.to_owned()))
+        .ok_or_else(|| internal(format!("route lacks a {} parameter", names[0])))
 }
 
 /// The strong ETag of an object whose version is its `updated_at`.
@@ -392,12 +375,16 @@ mod tests {
     fn nul_characters_are_refused_by_path() {
         let body = br#"{"name":"ok","owner":{"email":"a\u0000@b.c"}}"#;
         match parse_json::<serde_json::Value>(body) {
-            Err(ApiError::Validation(errors)) => assert_eq!(errors[0].field, "owner.email"),
+            Err(ApiError::Service(Error::Invalid(errors))) => {
+                assert_eq!(errors[0].field, "owner.email")
+            }
             other => panic!("expected a field error, got {other:?}"),
         }
         let list = br#"{"list":["x","\u0000"]}"#;
         match parse_json::<serde_json::Value>(list) {
-            Err(ApiError::Validation(errors)) => assert_eq!(errors[0].field, "list[1]"),
+            Err(ApiError::Service(Error::Invalid(errors))) => {
+                assert_eq!(errors[0].field, "list[1]")
+            }
             other => panic!("expected a field error, got {other:?}"),
         }
         assert!(parse_json::<serde_json::Value>(br#"{"escaped":"\\u0000"}"#).is_ok());

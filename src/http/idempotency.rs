@@ -2,6 +2,7 @@
 //! body; the same key with another body is a 422, and a duplicate still running is a 409.
 //! Answers of 5xx are not kept, so a retry after our failure runs again.
 
+use crate::service::Error;
 use axum::body::{to_bytes, Body};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
@@ -48,7 +49,7 @@ pub async fn idempotent_post(
         .extensions()
         .get::<Caller>()
         .ok_or(ApiError::Unauthorized)?
-        .principal();
+        .principal_name();
 
     let (parts, body) = request.into_parts();
     let body = read_body(body).await?;
@@ -61,6 +62,7 @@ pub async fn idempotent_post(
     let fingerprint = hex::encode(hasher.finalize());
 
     match state
+        .ctx
         .db
         .claim_idempotency_key(&owner, &key, &fingerprint)
         .await?
@@ -99,14 +101,14 @@ async fn remember(
     let bytes = match to_bytes(body, MAX_STORED_BODY).await {
         Ok(bytes) => bytes,
         Err(error) => {
-            state.db.release_idempotency_key(owner, key).await?;
-            return Err(ApiError::Internal(anyhow::anyhow!(
-                "answer too large to keep: {error}"
-            )));
+            state.ctx.db.release_idempotency_key(owner, key).await?;
+            return Err(
+                Error::Internal(anyhow::anyhow!("answer too large to keep: {error}")).into(),
+            );
         }
     };
     if parts.status.is_server_error() {
-        state.db.release_idempotency_key(owner, key).await?;
+        state.ctx.db.release_idempotency_key(owner, key).await?;
     } else {
         let headers: Vec<(String, String)> = KEPT_HEADERS
             .iter()
@@ -120,6 +122,7 @@ async fn remember(
             None => bytes.to_vec(),
         };
         state
+            .ctx
             .db
             .finish_idempotent(owner, key, parts.status.as_u16(), &headers, &stored)
             .await?;

@@ -1,5 +1,7 @@
-//! The HTTP layer: one module per resource (each with its own `router()`), the shared
-//! extractors and middleware, and the assembly of the application below.
+//! The HTTP surfaces: shared infrastructure (auth, errors, extractors, idempotency,
+//! observability, connection handling) beside one folder per wire dialect. A dialect is a
+//! [`Dialect`]: its routes, its error shape and its OpenAPI document. It maps shapes and calls
+//! the use cases in `crate::service`; it holds no rule of its own.
 
 use std::sync::Arc;
 
@@ -7,102 +9,117 @@ use axum::extract::DefaultBodyLimit;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::Router;
 use tower::ServiceBuilder;
-use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_swagger_ui::SwaggerUi;
+use utoipa_swagger_ui::{SwaggerUi, Url};
 
 use crate::domain::api_key::hash_secret;
-use crate::store::Db;
+use crate::service::Context;
 
-pub mod access;
-pub mod agencies;
-pub mod agents;
-pub mod analytics;
-pub mod api_keys;
 pub mod auth;
-pub mod calls;
 pub mod connection;
 pub mod error;
 pub mod extract;
 pub mod head_limits;
 pub mod idempotency;
 pub mod observability;
-pub mod openapi;
 pub mod ops;
 pub mod pagination;
 pub mod patch;
-pub mod plans;
+pub mod path;
 pub mod strict_json;
-pub mod tenants;
-pub mod usage;
+pub mod wire_enum;
 
-pub const DEFAULT_CALL_LEASE_SECONDS: i64 = 120;
+pub mod mrassistant;
+pub mod trieve;
+pub mod v1;
 
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
-    pub db: Db,
+    /// What the use cases run with.
+    pub ctx: Context,
     /// Hash of the `--master-key`, if one was given.
     pub master_key_hash: Option<Arc<str>>,
-    /// How long an admitted call holds its slot without a heartbeat.
-    pub call_lease: chrono::Duration,
 }
 
 impl AppState {
-    pub fn new(db: Db, master_key: Option<&str>) -> Self {
+    pub fn new(ctx: Context, master_key: Option<&str>) -> Self {
         Self {
-            db,
+            ctx,
             master_key_hash: master_key.map(|key| Arc::from(hash_secret(key))),
-            call_lease: chrono::Duration::seconds(DEFAULT_CALL_LEASE_SECONDS),
         }
     }
+}
 
-    pub fn with_call_lease(mut self, lease: chrono::Duration) -> Self {
-        self.call_lease = lease;
-        self
+/// One wire dialect of the API.
+pub trait Dialect {
+    /// Its name in the interactive reference and in `tenantry openapi --dialect`.
+    const NAME: &'static str;
+    /// Where its OpenAPI document is served.
+    const OPENAPI_PATH: &'static str;
+    /// Whether `Authorization` may carry the bare key, without `Bearer`.
+    const BARE_KEY: bool = false;
+    /// How its errors look on the wire.
+    type Errors: error::ErrorRenderer + 'static;
+
+    /// Its authenticated routes.
+    fn routes() -> OpenApiRouter<AppState>;
+    /// Its OpenAPI document, with its conventions applied.
+    fn openapi() -> utoipa::openapi::OpenApi;
+}
+
+/// The names and documents of every dialect, for the interactive reference and the CLI.
+pub fn documents() -> Vec<(&'static str, &'static str, utoipa::openapi::OpenApi)> {
+    fn entry<D: Dialect>() -> (&'static str, &'static str, utoipa::openapi::OpenApi) {
+        (D::NAME, D::OPENAPI_PATH, D::openapi())
     }
+    vec![
+        entry::<v1::V1>(),
+        entry::<mrassistant::MrAssistant>(),
+        entry::<trieve::Trieve>(),
+    ]
 }
 
-/// The authenticated API: every route that needs a key.
-fn api_routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .merge(tenants::router())
-        .merge(agencies::router())
-        .merge(plans::router())
-        .merge(api_keys::router())
-        .merge(agents::router())
-        .merge(calls::router())
-        .merge(usage::router())
-        .merge(analytics::router())
-}
-
-/// The OpenAPI document of the whole service.
+/// The OpenAPI document of the canonical API (v1).
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    let (_, mut doc) = OpenApiRouter::<AppState>::with_openapi(openapi::ApiDoc::openapi())
-        .merge(api_routes())
-        .merge(ops::router())
-        .split_for_parts();
-    // The modifier runs before routes are merged in; run it again over the full document.
-    utoipa::Modify::modify(&openapi::Conventions, &mut doc);
-    doc
+    <v1::V1 as Dialect>::openapi()
 }
 
-/// The application: routes, auth, idempotency, docs and the cross-cutting layers.
+/// A dialect's routes behind authentication, idempotency and its error renderer.
+fn mount<D: Dialect>(state: &AppState) -> Router<AppState> {
+    let (routes, _) = D::routes().split_for_parts();
+    if !routes.has_routes() {
+        // A dialect with nothing in it yet; axum refuses layers on an empty router.
+        return routes;
+    }
+    let routes = routes.route_layer(from_fn_with_state(
+        state.clone(),
+        idempotency::idempotent_post,
+    ));
+    let routes = if D::BARE_KEY {
+        routes.route_layer(from_fn_with_state(state.clone(), auth::require_key_or_bare))
+    } else {
+        routes.route_layer(from_fn_with_state(state.clone(), auth::require_key))
+    };
+    routes.layer(from_fn(error::render_errors::<D::Errors>))
+}
+
+/// The application: every dialect, the operations routes, the docs, and the cross-cutting
+/// layers.
 pub fn app(state: AppState) -> Router {
     // Install the recorder before the first request records anything.
     observability::prometheus();
-    let (api, _) = api_routes().split_for_parts();
-    let api = api
-        .route_layer(from_fn_with_state(
-            state.clone(),
-            idempotency::idempotent_post,
-        ))
-        .route_layer(from_fn_with_state(state.clone(), auth::require_key));
     let (ops, _) = ops::router().split_for_parts();
+    let urls = documents()
+        .into_iter()
+        .map(|(name, path, document)| (Url::new(name, path), document))
+        .collect();
     Router::new()
-        .merge(api)
+        .merge(mount::<v1::V1>(&state))
+        .merge(mount::<mrassistant::MrAssistant>(&state))
+        .merge(mount::<trieve::Trieve>(&state))
         .merge(ops)
-        .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi()))
+        .merge(SwaggerUi::new("/docs").urls(urls))
         .fallback(|| async { error::ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { error::ApiError::MethodNotAllowed })
         .layer(from_fn(head_limits::limit_head))

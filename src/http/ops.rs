@@ -35,7 +35,7 @@ async fn healthz() -> Json<Health> {
 #[utoipa::path(get, path = "/readyz", tag = "operations", security(()),
     responses((status = 200, body = Health), (status = 503, body = Health)))]
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    match state.db.ping().await {
+    match state.ctx.db.ping().await {
         Ok(()) => (StatusCode::OK, Json(Health { status: "ready" })),
         Err(error) => {
             tracing::warn!(error = ?error, "database not ready");

@@ -3,9 +3,10 @@
 use chrono::{DateTime, Utc};
 
 use super::{now, Db, StoreError, StoreResult};
-use crate::domain::access::{Caller, TenantScope};
+use crate::domain::access::{Caller, Principal, Scope, TenantScope};
 use crate::domain::api_key::{hash_secret, mint_secret, ApiKey, KeyScope};
 use crate::domain::ids::{AgencyId, ApiKeyId, TenantId};
+use crate::domain::policy::Role;
 use crate::{in_transaction, on_reader};
 
 #[derive(sqlx::FromRow)]
@@ -38,18 +39,22 @@ impl ApiKeyRow {
     fn into_caller(self) -> StoreResult<Caller> {
         let key = self.into_key()?;
         let missing = || StoreError::Corrupt(anyhow::anyhow!("key {} lacks its owner", key.id));
-        Ok(match key.scope {
-            KeyScope::Platform => Caller::Platform {
-                key_id: Some(key.id),
-            },
-            KeyScope::Agency => Caller::Agency {
-                key_id: key.id,
-                agency_id: key.agency_id.ok_or_else(missing)?,
-            },
-            KeyScope::Tenant => Caller::Tenant {
-                key_id: key.id,
-                tenant_id: key.tenant_id.ok_or_else(missing)?,
-            },
+        // Until keys carry roles of their own, a key acts in its level's full role.
+        let (role, scope) = match key.scope {
+            KeyScope::Platform => (Role::Admin, Scope::Platform),
+            KeyScope::Agency => (
+                Role::AgencyManager,
+                Scope::Agency(key.agency_id.ok_or_else(missing)?),
+            ),
+            KeyScope::Tenant => (
+                Role::TenantOwner,
+                Scope::Tenant(key.tenant_id.ok_or_else(missing)?),
+            ),
+        };
+        Ok(Caller {
+            principal: Principal::ApiKey(key.id),
+            role,
+            scope,
         })
     }
 }

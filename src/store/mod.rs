@@ -14,25 +14,29 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+use crate::domain::conflict::Conflict;
 use crate::domain::metering::Counter;
+pub use exec::{json, query, Arg, Backend, Query, Reader, Row, Tx};
 
 pub mod agencies;
 pub mod agents;
 pub mod api_keys;
 pub mod calls;
+pub mod constraints;
+pub mod exec;
 pub mod idempotency;
 pub mod plans;
 pub mod tenants;
 pub mod usage;
 
-/// Failures of the store, in the terms the HTTP layer needs.
+/// Failures of the store, in domain terms.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("not found")]
     NotFound,
-    /// A unique or foreign-key rule refused the write; `constraint` names it.
-    #[error("conflict on {constraint}")]
-    Conflict { constraint: String },
+    /// A unique rule refused the write.
+    #[error("conflict: {}", .0.code())]
+    Conflict(Conflict),
     /// An `If-Match` version no longer matches the stored object.
     #[error("the object changed since the given version")]
     Stale,
@@ -49,26 +53,31 @@ pub enum StoreError {
 
 impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> Self {
-        match &error {
-            sqlx::Error::RowNotFound => StoreError::NotFound,
-            sqlx::Error::Database(db) if db.is_check_violation() => {
-                // PostgreSQL names the constraint; SQLite says "CHECK constraint failed: name".
-                let name = db
-                    .constraint()
-                    .unwrap_or_else(|| db.message().rsplit(": ").next().unwrap_or(""));
-                match usage::counter_of_constraint(name) {
-                    Some(counter) => StoreError::CounterOverflow(counter),
-                    None => StoreError::Database(error),
-                }
-            }
-            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict {
-                // PostgreSQL names the constraint; SQLite only says "UNIQUE constraint failed: t.c".
-                constraint: db
-                    .constraint()
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| db.message().rsplit(": ").next().unwrap_or("").to_owned()),
-            },
-            _ => StoreError::Database(error),
+        let sqlx::Error::Database(db) = &error else {
+            return match error {
+                sqlx::Error::RowNotFound => StoreError::NotFound,
+                other => StoreError::Database(other),
+            };
+        };
+        // PostgreSQL names the constraint; SQLite ends its message with it ("UNIQUE constraint
+        // failed: tenants.slug", "CHECK constraint failed: name").
+        let (backend, name) = match db.constraint() {
+            Some(name) => (Backend::Postgres, name),
+            None => (
+                Backend::Sqlite,
+                db.message().rsplit(": ").next().unwrap_or(""),
+            ),
+        };
+        if db.is_unique_violation() {
+            StoreError::Conflict(constraints::unique(backend, name))
+        } else if let Some(counter) = db
+            .is_check_violation()
+            .then(|| constraints::counter_bound(name))
+            .flatten()
+        {
+            StoreError::CounterOverflow(counter)
+        } else {
+            StoreError::Database(error)
         }
     }
 }
@@ -119,45 +128,6 @@ macro_rules! on_reader {
     };
 }
 
-/// Which backend a query runs on, for the few statements that differ (row locks).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-impl Backend {
-    /// `FOR UPDATE OF <table>` where row locks exist; SQLite's `BEGIN IMMEDIATE` already
-    /// holds the database's write lock.
-    pub fn lock_clause(self, table: &str) -> String {
-        match self {
-            Backend::Sqlite => String::new(),
-            Backend::Postgres => format!(" FOR UPDATE OF {table}"),
-        }
-    }
-}
-
-impl Backend {
-    /// `count` comma-separated bind markers, numbered from `first` on PostgreSQL. SQLite gets
-    /// plain `?`: it binds `$N` by name, which costs quadratic time on batches of thousands.
-    pub fn placeholders(self, first: usize, count: usize) -> String {
-        let mut list = String::with_capacity(count * 6);
-        for n in first..first + count {
-            if n > first {
-                list.push_str(", ");
-            }
-            match self {
-                Backend::Sqlite => list.push('?'),
-                Backend::Postgres => {
-                    list.push('$');
-                    list.push_str(&n.to_string());
-                }
-            }
-        }
-        list
-    }
-}
-
 /// Runs `$body` inside a write transaction bound to `$tx` and commits it; an early return
 /// through `?` drops the transaction, which rolls it back. The enclosing function's error
 /// type must convert from [`StoreError`].
@@ -205,6 +175,19 @@ pub fn now() -> DateTime<Utc> {
 /// that ETags and `If-Match` compare, so two changes may never share it.
 pub fn next_version(previous: DateTime<Utc>) -> DateTime<Utc> {
     now().max(previous + chrono::Duration::microseconds(1))
+}
+
+/// Optimistic concurrency, for every object that can change: `current` is the version read
+/// under the object's row lock, `expected` the one the client named in `If-Match` (if any).
+/// Returns the version the change gets, or [`StoreError::Stale`].
+pub fn versioned_change(
+    expected: Option<DateTime<Utc>>,
+    current: DateTime<Utc>,
+) -> StoreResult<DateTime<Utc>> {
+    match expected {
+        Some(version) if version != current => Err(StoreError::Stale),
+        _ => Ok(next_version(current)),
+    }
 }
 
 /// How many connections to keep; PostgreSQL's is per process.
@@ -292,13 +275,6 @@ pub fn from_json<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> St
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn placeholders_follow_each_backend() {
-        assert_eq!(Backend::Postgres.placeholders(3, 3), "$3, $4, $5");
-        assert_eq!(Backend::Sqlite.placeholders(3, 3), "?, ?, ?");
-        assert_eq!(Backend::Sqlite.placeholders(1, 0), "");
-    }
 
     #[test]
     fn versions_strictly_increase_even_within_a_microsecond() {

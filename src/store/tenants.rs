@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use super::{next_version, now, Db, StoreError, StoreResult};
 use crate::domain::access::TenantScope;
+use crate::domain::conflict::Conflict;
 use crate::domain::ids::{AgencyId, PlanId, TenantId, UserId};
 use crate::domain::limits::Limits;
 use crate::domain::metering::Period;
@@ -436,9 +437,7 @@ impl Db {
                     break;
                 }
                 if new.slug.is_some() || attempt == 3 {
-                    return Err(StoreError::Conflict {
-                        constraint: "tenants.slug".to_owned(),
-                    });
+                    return Err(StoreError::Conflict(Conflict::SlugTaken));
                 }
                 let base: String = slugify(&new.name).chars().take(56).collect();
                 let suffix = &id.to_string()[24..];
@@ -496,4 +495,15 @@ impl Db {
         });
         row.into_tenant().map_err(E::from)
     }
+}
+
+/// A tenant's id and agency, for the policy's reach; `None` when it does not exist or is
+/// deleted.
+pub async fn find_ref(db: &Db, id: TenantId) -> StoreResult<Option<(TenantId, Option<AgencyId>)>> {
+    db.reader()
+        .fetch_optional(
+            super::query("SELECT id, agency_id FROM tenants WHERE id = $1 AND status <> 'deleted'")
+                .bind(id),
+        )
+        .await
 }

@@ -9,7 +9,7 @@ use super::calls::{add_daily_usage, add_period_usage, lock_counters, DailyDelta}
 use super::{now, Backend, Db, StoreResult};
 use crate::domain::ids::{AgencyId, AgentId, TenantId};
 use crate::domain::metering::{
-    sentiment_to_micros, Channel, Counter, IngestOutcome, Period, PeriodUsage, UsageEvent,
+    sentiment_to_micros, Channel, IngestOutcome, Period, PeriodUsage, UsageEvent,
 };
 use crate::{in_transaction, on_reader};
 
@@ -73,22 +73,6 @@ struct SplitTotalsRow {
 /// fails on both backends once it passes `i64::MAX`.
 fn join_halves(high: i64, low: i64) -> i128 {
     (i128::from(high) << 32) + i128::from(low)
-}
-
-/// The counter guarded by a bound constraint of migration 0004, named
-/// `<table>_<column>_range`.
-pub(crate) fn counter_of_constraint(name: &str) -> Option<Counter> {
-    let column = ["tenant_usage_", "usage_daily_"]
-        .iter()
-        .find_map(|table| name.strip_prefix(table))?
-        .strip_suffix("_range")?;
-    match column {
-        "calls" | "conversations" => Some(Counter::Conversations),
-        "seconds" => Some(Counter::Seconds),
-        "cost_cents" => Some(Counter::CostCents),
-        "sentiment_micros_sum" | "sentiment_count" => Some(Counter::Sentiment),
-        _ => None,
-    }
 }
 
 /// Active calls, last call, and the period's calls, seconds and cost (absent before use).
@@ -347,23 +331,5 @@ mod tests {
         let low: i64 = values.iter().map(|v| v & 0xFFFF_FFFF).sum();
         let exact: i128 = values.iter().map(|v| i128::from(*v)).sum();
         assert_eq!(join_halves(high, low), exact);
-    }
-
-    #[test]
-    fn bound_constraints_name_their_counter() {
-        assert_eq!(
-            counter_of_constraint("tenant_usage_cost_cents_range"),
-            Some(Counter::CostCents)
-        );
-        assert_eq!(
-            counter_of_constraint("usage_daily_conversations_range"),
-            Some(Counter::Conversations)
-        );
-        assert_eq!(
-            counter_of_constraint("usage_daily_sentiment_count_range"),
-            Some(Counter::Sentiment)
-        );
-        assert_eq!(counter_of_constraint("tenants_slug_key"), None);
-        assert_eq!(counter_of_constraint("usage_daily_channel_range"), None);
     }
 }

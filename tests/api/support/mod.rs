@@ -19,6 +19,7 @@ use tempfile::TempDir;
 use tenantry::domain::ids::TenantId;
 use tenantry::http::connection::ConnectionLimits;
 use tenantry::http::AppState;
+use tenantry::service::Context;
 use tenantry::store::Db;
 use tokio::task::JoinHandle;
 
@@ -26,11 +27,13 @@ mod client;
 mod fixtures;
 mod metering;
 pub mod process;
+mod spec;
 pub mod wire;
 
 pub use client::{Answer, Client};
 pub use fixtures::TenantFixture;
 pub use metering::{event, simultaneous_starts, time};
+pub use spec::{assert_committed_spec, assert_spec_served};
 
 /// Runs a story against SQLite and against PostgreSQL, each with a fresh database:
 /// `both!(name, |app| async move { ... });` makes `name::sqlite` and `name::postgres`.
@@ -84,7 +87,7 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Settings {
-            call_lease: chrono::Duration::seconds(tenantry::http::DEFAULT_CALL_LEASE_SECONDS),
+            call_lease: chrono::Duration::seconds(tenantry::service::DEFAULT_CALL_LEASE_SECONDS),
             connections: ConnectionLimits::default(),
         }
     }
@@ -204,8 +207,13 @@ impl TestApp {
             .await
             .expect("bind a local port");
         let address = listener.local_addr().expect("a local address");
-        let state =
-            AppState::new(db.clone(), Some(&master_key)).with_call_lease(settings.call_lease);
+        let state = AppState::new(
+            Context {
+                db: db.clone(),
+                call_lease: settings.call_lease,
+            },
+            Some(&master_key),
+        );
         let router = tenantry::http::app(state);
         let server = tokio::spawn(async move {
             let forever = std::future::pending();

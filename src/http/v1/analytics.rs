@@ -2,6 +2,7 @@
 //! an agency across its tenants. Both read daily rollups only, so their cost depends on the
 //! number of days, not of calls.
 
+use crate::service::Error;
 use std::collections::BTreeMap;
 
 use axum::extract::State;
@@ -11,14 +12,15 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::access::TenantAccess;
-use super::error::{not_found, ApiError, ApiResult, Problem};
-use super::extract::{Json, Query};
-use super::AppState;
 use crate::domain::access::Caller;
 use crate::domain::ids::{AgencyId, TenantId};
 use crate::domain::metering::{sentiment_from_micros, Channel, Period};
+use crate::domain::policy::{self, Action, Target};
 use crate::domain::tenant::{minutes_from_seconds, usd_from_cents};
 use crate::domain::time::BoundedDate;
+use crate::http::error::{not_found, ApiError, ApiResult, Problem};
+use crate::http::extract::{Json, Query};
+use crate::http::AppState;
 use crate::store::now;
 use crate::store::usage::DailyUsage;
 
@@ -162,10 +164,11 @@ async fn tenant_analytics(
 ) -> ApiResult<Json<TenantAnalytics>> {
     let range = params.range()?;
     let rows = state
+        .ctx
         .db
         .daily_usage(access.tenant_id, range.from, range.to)
         .await?;
-    let agents = state.db.count_agents(access.tenant_id).await?;
+    let agents = state.ctx.db.count_agents(access.tenant_id).await?;
     let mut by_day: BTreeMap<NaiveDate, Sums> = BTreeMap::new();
     let mut breakdown = ChannelBreakdown::default();
     let mut total = Sums::default();
@@ -250,30 +253,31 @@ async fn agency_analytics(
     caller: Caller,
     Query(params): Query<AnalyticsParams>,
 ) -> ApiResult<Json<AgencyAnalytics>> {
-    let agency_id = match (caller, params.agency_id) {
-        (Caller::Agency { agency_id, .. }, None) => agency_id,
-        (Caller::Agency { agency_id, .. }, Some(asked)) if asked == agency_id => agency_id,
-        (Caller::Agency { .. }, Some(_)) => return Err(ApiError::NotFound("agency")),
-        (Caller::Platform { .. }, Some(asked)) => asked,
-        (Caller::Platform { .. }, None) => {
+    policy::require(&caller, Action::ReadAgencyAnalytics).map_err(Error::refused("agency"))?;
+    let agency_id = match (caller.agency(), params.agency_id) {
+        (Some(own), None) => own,
+        (_, Some(asked)) => asked,
+        (None, None) => {
             return Err(ApiError::field(
                 "agencyId",
                 "required",
                 "platform keys name the agency",
             ))
         }
-        (Caller::Tenant { .. }, _) => {
-            return Err(ApiError::Forbidden("agency analytics need an agency key"))
-        }
     };
+    policy::decide(
+        &caller,
+        Action::ReadAgencyAnalytics,
+        &Target::Agency(agency_id),
+    )
+    .map_err(Error::refused("agency"))?;
     let range = params.range()?;
-    let agency = state
-        .db
-        .find_agency(agency_id)
+    let agency = crate::store::agencies::find(&state.ctx.db, agency_id)
         .await
         .map_err(not_found("agency"))?;
-    let (total_tenants, active_tenants) = state.db.agency_tenant_counts(agency_id).await?;
+    let (total_tenants, active_tenants) = state.ctx.db.agency_tenant_counts(agency_id).await?;
     let mut totals = state
+        .ctx
         .db
         .agency_tenant_totals(agency_id, range.from, range.to)
         .await?;
@@ -287,7 +291,7 @@ async fn agency_analytics(
             id: t.id,
             name: t.name,
             conversations: t.conversations,
-            revenue: usd_from_cents(with_markup(t.cost_cents, agency.markup_percent)),
+            revenue: usd_from_cents(with_markup(t.cost_cents, agency.fields.markup_percent)),
             cost_usd: usd_from_cents(t.cost_cents),
         })
         .collect();

@@ -1,5 +1,6 @@
 //! `/api/v1/plans`: the catalog. Any key reads it; only platform keys change it.
 
+use crate::service::Error;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::response::Response;
@@ -7,16 +8,17 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::auth::platform_only;
-use super::error::{ApiError, ApiResult};
-use super::extract::{created, raw_path_param, with_etag, IfMatch, Json};
-use super::pagination::Page;
-use super::patch::{nullable, present};
 use super::tenants::requests::LimitsInput;
-use super::AppState;
 use crate::domain::access::Caller;
+use crate::domain::ids::{PlanId, TypedId};
 use crate::domain::plan::{parse_plan_code, Plan, PlanFields};
+use crate::domain::policy::{self, Action, Target};
 use crate::domain::validation::Violations;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::{created, raw_path_param, with_etag, IfMatch, Json};
+use crate::http::pagination::Page;
+use crate::http::patch::{nullable, present};
+use crate::http::AppState;
 use crate::store::plans::PlanRef;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -32,15 +34,15 @@ impl FromRequestParts<AppState> for PlanPath {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
-        let raw = raw_path_param(parts, state, "planId").await?;
+        let (_, raw) = raw_path_param(parts, state, PlanId::PATH_PARAMS).await?;
         let plan_ref = match raw.parse() {
             Ok(id) => PlanRef::Id(id),
             Err(_) if parse_plan_code(&raw).is_ok() => PlanRef::Code(raw),
-            Err(_) => return Err(ApiError::NotFound("plan")),
+            Err(_) => return Err(Error::NotFound("plan").into()),
         };
-        match state.db.find_plan(&plan_ref).await {
+        match state.ctx.db.find_plan(&plan_ref).await {
             Ok(plan) => Ok(PlanPath(plan)),
-            Err(crate::store::StoreError::NotFound) => Err(ApiError::NotFound("plan")),
+            Err(crate::store::StoreError::NotFound) => Err(Error::NotFound("plan").into()),
             Err(other) => Err(other.into()),
         }
     }
@@ -93,7 +95,7 @@ fn checked(fields: PlanFields) -> ApiResult<PlanFields> {
 #[utoipa::path(get, path = "/api/v1/plans", tag = "plans",
     responses((status = 200, body = Page<Plan>)))]
 async fn list_plans(State(state): State<AppState>, _caller: Caller) -> ApiResult<Json<Page<Plan>>> {
-    let plans = state.db.list_plans().await?;
+    let plans = state.ctx.db.list_plans().await?;
     Ok(Json(Page {
         data: plans,
         next_cursor: None,
@@ -102,13 +104,14 @@ async fn list_plans(State(state): State<AppState>, _caller: Caller) -> ApiResult
 
 /// Create a plan (platform keys).
 #[utoipa::path(post, path = "/api/v1/plans", tag = "plans", request_body = CreatePlanRequest,
-    responses((status = 201, body = Plan), (status = 403, body = super::error::Problem)))]
+    responses((status = 201, body = Plan), (status = 403, body = crate::http::error::Problem)))]
 async fn create_plan(
     State(state): State<AppState>,
     caller: Caller,
     Json(request): Json<CreatePlanRequest>,
 ) -> ApiResult<Response> {
-    platform_only(&caller)?;
+    policy::decide(&caller, Action::ManagePlans, &Target::Catalog)
+        .map_err(Error::refused("plan"))?;
     let fields = checked(PlanFields {
         code: request.code,
         name: request.name,
@@ -119,7 +122,7 @@ async fn create_plan(
             .apply_to(Default::default()),
         external_billing_id: request.external_billing_id,
     })?;
-    let plan = state.db.create_plan(&fields).await?;
+    let plan = state.ctx.db.create_plan(&fields).await?;
     Ok(created(plan.updated_at, plan))
 }
 
@@ -135,7 +138,7 @@ async fn get_plan(_caller: Caller, PlanPath(plan): PlanPath) -> Response {
 #[utoipa::path(patch, path = "/api/v1/plans/{planId}", tag = "plans",
     params(("planId" = String, Path, description = "Plan id (`pln_…` or UUID) or code")),
     request_body = UpdatePlanRequest,
-    responses((status = 200, body = Plan), (status = 403, body = super::error::Problem)))]
+    responses((status = 200, body = Plan), (status = 403, body = crate::http::error::Problem)))]
 async fn update_plan(
     State(state): State<AppState>,
     caller: Caller,
@@ -143,7 +146,8 @@ async fn update_plan(
     IfMatch(expected): IfMatch,
     Json(request): Json<UpdatePlanRequest>,
 ) -> ApiResult<Response> {
-    platform_only(&caller)?;
+    policy::decide(&caller, Action::ManagePlans, &Target::Catalog)
+        .map_err(Error::refused("plan"))?;
     let plan_version = plan.updated_at;
     let fields = checked(PlanFields {
         code: request.code.unwrap_or(plan.code),
@@ -158,6 +162,7 @@ async fn update_plan(
             .unwrap_or(plan.external_billing_id),
     })?;
     let plan = state
+        .ctx
         .db
         .update_plan(plan.id, &fields, expected, plan_version)
         .await?;

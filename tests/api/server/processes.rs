@@ -7,9 +7,9 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::both;
-use crate::races::{assert_active_calls, assert_exactly_admitted};
 use crate::support::process::Served;
 use crate::support::{event, simultaneous_starts, Client, TestApp};
+use crate::v1::races::{assert_active_calls, assert_exactly_admitted};
 
 #[tokio::test]
 async fn three_servers_on_one_postgres_admit_exactly_ten() {

@@ -1,5 +1,6 @@
 //! `/api/v1/api-keys`: mint, list and revoke keys. Secrets are shown once, at creation.
 
+use crate::service::Error;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -7,15 +8,16 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::error::{not_found, ApiError, ApiResult};
-use super::extract::{Json, PathId, Query};
-use super::idempotency::SecretFields;
-use super::pagination::{Page, PageParams};
-use super::AppState;
 use crate::domain::access::Caller;
 use crate::domain::api_key::{ApiKey, KeyScope};
 use crate::domain::ids::{AgencyId, ApiKeyId, TenantId};
+use crate::domain::policy::{self, Action, Target};
 use crate::domain::validation::Violations;
+use crate::http::error::{not_found, ApiError, ApiResult};
+use crate::http::extract::{Json, PathId, Query};
+use crate::http::idempotency::SecretFields;
+use crate::http::pagination::{Page, PageParams};
+use crate::http::AppState;
 use crate::store::StoreError;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -54,28 +56,23 @@ async fn scope_for(
     caller: &Caller,
     request: &CreateApiKeyRequest,
 ) -> ApiResult<(KeyScope, Option<AgencyId>, Option<TenantId>)> {
-    // A key minted by a tenant key would outlive its maker's revocation: until keys carry
-    // roles and scopes of their own, only agencies and the platform mint them.
-    if matches!(caller, Caller::Tenant { .. }) {
-        return Err(ApiError::Forbidden("tenant keys may not mint keys"));
-    }
+    let action = match (request.agency_id, request.tenant_id) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::field(
+                "tenantId",
+                "conflicting_fields",
+                "give agencyId or tenantId, not both",
+            ))
+        }
+        (None, None) => Action::MintPlatformKey,
+        (Some(_), None) => Action::MintAgencyKey,
+        (None, Some(_)) => Action::MintTenantKey,
+    };
+    policy::require(caller, action).map_err(Error::refused("API key"))?;
     match (request.agency_id, request.tenant_id) {
-        (Some(_), Some(_)) => Err(ApiError::field(
-            "tenantId",
-            "conflicting_fields",
-            "give agencyId or tenantId, not both",
-        )),
-        (None, None) if caller.is_platform() => Ok((KeyScope::Platform, None, None)),
-        (None, None) => Err(ApiError::Forbidden(
-            "only a platform key may mint platform keys",
-        )),
+        (None, None) | (Some(_), Some(_)) => Ok((KeyScope::Platform, None, None)),
         (Some(agency_id), None) => {
-            if !caller.is_platform() {
-                return Err(ApiError::Forbidden(
-                    "only a platform key may mint agency keys",
-                ));
-            }
-            match state.db.find_agency(agency_id).await {
+            match crate::store::agencies::find(&state.ctx.db, agency_id).await {
                 Ok(_) => Ok((KeyScope::Agency, Some(agency_id), None)),
                 Err(StoreError::NotFound) => Err(ApiError::field(
                     "agencyId",
@@ -86,7 +83,12 @@ async fn scope_for(
             }
         }
         (None, Some(tenant_id)) => {
-            match state.db.find_tenant(caller.tenant_scope(), tenant_id).await {
+            match state
+                .ctx
+                .db
+                .find_tenant(caller.tenant_scope(), tenant_id)
+                .await
+            {
                 Ok(_) => Ok((KeyScope::Tenant, None, Some(tenant_id))),
                 Err(StoreError::NotFound) => Err(ApiError::field(
                     "tenantId",
@@ -105,7 +107,7 @@ async fn scope_for(
 /// (platform callers only); with `tenantId` a key for a tenant the caller can see (platform
 /// and agency callers; tenant keys mint no keys).
 #[utoipa::path(post, path = "/api/v1/api-keys", tag = "api-keys", request_body = CreateApiKeyRequest,
-    responses((status = 201, body = CreatedApiKey), (status = 403, body = super::error::Problem)))]
+    responses((status = 201, body = CreatedApiKey), (status = 403, body = crate::http::error::Problem)))]
 async fn create_key(
     State(state): State<AppState>,
     caller: Caller,
@@ -116,6 +118,7 @@ async fn create_key(
     violations.finish(|| ())?;
     let (scope, agency_id, tenant_id) = scope_for(&state, &caller, &request).await?;
     let (api_key, key) = state
+        .ctx
         .db
         .create_api_key(&request.name, scope, agency_id, tenant_id)
         .await?;
@@ -141,6 +144,7 @@ async fn list_keys(
 ) -> ApiResult<Json<Page<ApiKey>>> {
     let limit = page.limit()?;
     let keys = state
+        .ctx
         .db
         .list_api_keys(caller.tenant_scope(), page.after()?, limit + 1)
         .await?;
@@ -150,20 +154,24 @@ async fn list_keys(
 /// Revoke a key; it stops working at once.
 #[utoipa::path(delete, path = "/api/v1/api-keys/{apiKeyId}", tag = "api-keys",
     params(("apiKeyId" = ApiKeyId, Path)),
-    responses((status = 204, description = "Revoked"), (status = 403, body = super::error::Problem)))]
+    responses((status = 204, description = "Revoked"), (status = 403, body = crate::http::error::Problem)))]
 async fn revoke_key(
     State(state): State<AppState>,
     caller: Caller,
     PathId(id): PathId<ApiKeyId>,
 ) -> ApiResult<StatusCode> {
     let key = state
+        .ctx
         .db
         .find_api_key(caller.tenant_scope(), id)
         .await
         .map_err(not_found("API key"))?;
-    if key.scope == KeyScope::Platform && !caller.is_platform() {
-        return Err(ApiError::NotFound("API key"));
-    }
-    state.db.revoke_api_key(key.id).await?;
+    let target = match key.scope {
+        KeyScope::Platform => Target::Platform,
+        KeyScope::Agency => Target::Catalog,
+        KeyScope::Tenant => Target::Catalog,
+    };
+    policy::decide(&caller, Action::RevokeKey, &target).map_err(Error::refused("API key"))?;
+    state.ctx.db.revoke_api_key(key.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

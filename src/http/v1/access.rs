@@ -4,11 +4,11 @@
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
-use super::error::{ApiError, ApiResult};
-use super::extract::PathId;
-use super::AppState;
-use crate::domain::access::Caller;
+use crate::domain::access::{Caller, Scope};
 use crate::domain::ids::TenantId;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::PathId;
+use crate::http::AppState;
 
 /// A tenant id from the path that the caller may use; anything else is a 404.
 #[derive(Debug, Clone, Copy)]
@@ -23,11 +23,12 @@ impl FromRequestParts<AppState> for TenantAccess {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
         let caller = Caller::from_request_parts(parts, state).await?;
         let PathId(tenant_id) = PathId::<TenantId>::from_request_parts(parts, state).await?;
-        let visible = match caller {
+        let visible = match caller.scope {
             // Authentication already found this tenant active.
-            Caller::Tenant { tenant_id: own, .. } => own == tenant_id,
+            Scope::Tenant(own) => own == tenant_id,
             _ => {
                 state
+                    .ctx
                     .db
                     .tenant_visible(caller.tenant_scope(), tenant_id)
                     .await?
@@ -36,7 +37,7 @@ impl FromRequestParts<AppState> for TenantAccess {
         if visible {
             Ok(TenantAccess { tenant_id, caller })
         } else {
-            Err(ApiError::NotFound("tenant"))
+            Err(ApiError::not_found("tenant"))
         }
     }
 }
@@ -44,8 +45,8 @@ impl FromRequestParts<AppState> for TenantAccess {
 impl TenantAccess {
     /// Refuses tenant keys: what they may read, they may not set.
     pub fn forbid_tenant_key(&self, what: &'static str) -> ApiResult<()> {
-        match self.caller {
-            Caller::Tenant { .. } => Err(ApiError::Forbidden(what)),
+        match self.caller.scope {
+            Scope::Tenant(_) => Err(crate::service::Error::Forbidden(what).into()),
             _ => Ok(()),
         }
     }

@@ -13,21 +13,15 @@ const METHODS: [&str; 10] = [
 ];
 const STATUS_CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
 
-/// Every route template the router has: the documented ones, the docs, and `unmatched`.
+/// Every route template the router has: each dialect's documented ones and its document, the
+/// docs, and `unmatched`.
 fn routes() -> HashSet<String> {
-    let mut routes: HashSet<String> = tenantry::http::openapi()
-        .paths
-        .paths
-        .keys()
-        .cloned()
-        .collect();
-    for undocumented in [
-        "/openapi.json",
-        "/docs",
-        "/docs/",
-        "/docs/{*rest}",
-        "unmatched",
-    ] {
+    let mut routes = HashSet::new();
+    for (_, document_path, document) in tenantry::http::documents() {
+        routes.extend(document.paths.paths.keys().cloned());
+        routes.insert(document_path.to_owned());
+    }
+    for undocumented in ["/docs", "/docs/", "/docs/{*rest}", "unmatched"] {
         routes.insert(undocumented.to_owned());
     }
     routes

@@ -1,6 +1,7 @@
 //! `/api/v1/tenants/{tenantId}/calls`: admission, heartbeats and ending, the data plane's
 //! hot path; and reading calls back.
 
+use crate::service::{Error, LimitRefusal};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -9,10 +10,6 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::access::TenantAccess;
-use super::error::{ApiError, ApiResult, LimitRefusal, Problem};
-use super::extract::{Json, PathId, Query};
-use super::pagination::{decode_cursor, page_limit, Page};
-use super::AppState;
 use crate::domain::ids::{AgentId, CallId};
 use crate::domain::metering::{
     Call, CallOutcome, CallStatus, Channel, Counter, Direction, NewCall, Refusal,
@@ -20,6 +17,10 @@ use crate::domain::metering::{
 use crate::domain::tenant::check_metadata;
 use crate::domain::time::BoundedTime;
 use crate::domain::validation::Violations;
+use crate::http::error::{ApiError, ApiResult, Problem};
+use crate::http::extract::{Json, PathId, Query};
+use crate::http::pagination::{decode_cursor, page_limit, Page};
+use crate::http::AppState;
 use crate::store::calls::{CallError, CallFilter};
 use crate::store::StoreError;
 
@@ -31,10 +32,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(end_call))
 }
 
-impl From<CallError> for ApiError {
+impl From<CallError> for Error {
     fn from(error: CallError) -> Self {
         match error {
-            CallError::Refused(Refusal::TenantInactive) => ApiError::TenantInactive,
+            CallError::Refused(Refusal::TenantInactive) => Error::TenantInactive,
             CallError::Refused(Refusal::Limit {
                 key,
                 code,
@@ -42,7 +43,7 @@ impl From<CallError> for ApiError {
                 current,
             }) => {
                 metrics::counter!("tenantry_call_refusals_total", "code" => code).increment(1);
-                ApiError::LimitExceeded(LimitRefusal {
+                Error::LimitExceeded(LimitRefusal {
                     code,
                     limit: key.field(),
                     limit_value: limit,
@@ -50,21 +51,27 @@ impl From<CallError> for ApiError {
                 })
             }
             CallError::UnknownAgent => {
-                ApiError::field("agentId", "unknown_agent", "is not an agent of this tenant")
+                Error::field("agentId", "unknown_agent", "is not an agent of this tenant")
             }
-            CallError::AlreadyEnded => ApiError::Conflict {
+            CallError::AlreadyEnded => Error::Conflict {
                 code: "call_already_ended",
                 detail: "the call was ended with another outcome".to_owned(),
                 field: None,
             },
-            CallError::NotActive => ApiError::Conflict {
+            CallError::NotActive => Error::Conflict {
                 code: "call_not_active",
                 detail: "the call is no longer active".to_owned(),
                 field: None,
             },
-            CallError::Store(StoreError::NotFound) => ApiError::NotFound("call"),
+            CallError::Store(StoreError::NotFound) => Error::NotFound("call"),
             CallError::Store(other) => other.into(),
         }
+    }
+}
+
+impl From<CallError> for ApiError {
+    fn from(error: CallError) -> Self {
+        Error::from(error).into()
     }
 }
 
@@ -116,8 +123,9 @@ async fn start_call(
         metadata,
     };
     let call = state
+        .ctx
         .db
-        .admit_call(access.tenant_id, &new, state.call_lease)
+        .admit_call(access.tenant_id, &new, state.ctx.call_lease)
         .await?;
     metrics::counter!("tenantry_call_admissions_total").increment(1);
     Ok((StatusCode::CREATED, Json(call)).into_response())
@@ -171,11 +179,12 @@ async fn end_call(
     outcome.check(&mut violations);
     violations.finish(|| ())?;
     let call = state
+        .ctx
         .db
         .end_call(access.tenant_id, call_id, &outcome)
         .await
         .map_err(|error| match error {
-            CallError::Store(StoreError::CounterOverflow(counter)) => ApiError::CounterOverflow {
+            CallError::Store(StoreError::CounterOverflow(counter)) => Error::CounterOverflow {
                 counter,
                 field: outcome_field(counter),
             },
@@ -205,8 +214,9 @@ async fn heartbeat(
     PathId(call_id): PathId<CallId>,
 ) -> ApiResult<Json<Call>> {
     let call = state
+        .ctx
         .db
-        .heartbeat_call(access.tenant_id, call_id, state.call_lease)
+        .heartbeat_call(access.tenant_id, call_id, state.ctx.call_lease)
         .await?;
     Ok(Json(call))
 }
@@ -221,6 +231,7 @@ async fn get_call(
     PathId(call_id): PathId<CallId>,
 ) -> ApiResult<Json<Call>> {
     let call = state
+        .ctx
         .db
         .find_call(access.tenant_id, call_id)
         .await
@@ -275,6 +286,7 @@ async fn list_calls(
         to: params.to.map(BoundedTime::get),
     };
     let calls = state
+        .ctx
         .db
         .list_calls(access.tenant_id, &filter, after, limit + 1)
         .await?;

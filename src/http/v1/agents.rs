@@ -1,5 +1,6 @@
 //! `/api/v1/tenants/{tenantId}/agents`: a tenant's voice agents, bounded by `maxAgents`.
 
+use crate::service::{Error, LimitRefusal};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -8,15 +9,15 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::access::TenantAccess;
-use super::error::{not_found, ApiError, ApiResult, LimitRefusal, Problem};
-use super::extract::{created, with_etag, IfMatch, Json, PathId, Query};
-use super::pagination::{Page, PageParams};
-use super::patch::present;
-use super::AppState;
 use crate::domain::agent::{Agent, AgentFields, AgentStatus};
 use crate::domain::ids::{AgentId, TenantId};
 use crate::domain::tenant::check_metadata;
 use crate::domain::validation::Violations;
+use crate::http::error::{not_found, ApiResult, Problem};
+use crate::http::extract::{created, with_etag, IfMatch, Json, PathId, Query};
+use crate::http::pagination::{Page, PageParams};
+use crate::http::patch::present;
+use crate::http::AppState;
 use crate::store::agents::CreateAgentError;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -77,18 +78,20 @@ async fn create_agent(
         metadata: request.metadata.unwrap_or_default(),
     })?;
     let tenant = state
+        .ctx
         .db
         .find_tenant(access.caller.tenant_scope(), access.tenant_id)
         .await
         .map_err(not_found("tenant"))?;
     let max_agents = tenant.effective_limits.max_agents;
     let agent = state
+        .ctx
         .db
         .create_agent(access.tenant_id, &fields, max_agents)
         .await
         .map_err(|e| match e {
             CreateAgentError::LimitReached { limit, current } => {
-                ApiError::QuotaReached(LimitRefusal {
+                Error::QuotaReached(LimitRefusal {
                     code: "agent_limit_reached",
                     limit: "maxAgents",
                     limit_value: limit,
@@ -111,6 +114,7 @@ async fn list_agents(
 ) -> ApiResult<Json<Page<Agent>>> {
     let limit = page.limit()?;
     let agents = state
+        .ctx
         .db
         .list_agents(access.tenant_id, page.after()?, limit + 1)
         .await?;
@@ -127,6 +131,7 @@ async fn get_agent(
     PathId(agent_id): PathId<AgentId>,
 ) -> ApiResult<Response> {
     let agent = state
+        .ctx
         .db
         .find_agent(access.tenant_id, agent_id)
         .await
@@ -146,6 +151,7 @@ async fn update_agent(
     Json(request): Json<UpdateAgentRequest>,
 ) -> ApiResult<Response> {
     let agent = state
+        .ctx
         .db
         .find_agent(access.tenant_id, agent_id)
         .await
@@ -157,6 +163,7 @@ async fn update_agent(
         metadata: request.metadata.unwrap_or(agent.metadata),
     })?;
     let agent = state
+        .ctx
         .db
         .update_agent(access.tenant_id, agent_id, &fields, expected, agent_version)
         .await?;
@@ -173,6 +180,7 @@ async fn delete_agent(
     PathId(agent_id): PathId<AgentId>,
 ) -> ApiResult<StatusCode> {
     state
+        .ctx
         .db
         .delete_agent(access.tenant_id, agent_id)
         .await

@@ -4,27 +4,11 @@
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-use crate::support::{Answer, Client, TestApp};
-
-const COMMITTED: &str = include_str!("../../openapi.json");
+use crate::support::{assert_committed_spec, Answer, Client, TestApp};
 
 #[test]
 fn the_committed_spec_matches_the_code() {
-    let generated = tenantry::http::openapi()
-        .to_pretty_json()
-        .expect("the spec serializes");
-    if COMMITTED.trim_end() != generated.trim_end() {
-        let line = COMMITTED
-            .lines()
-            .zip(generated.lines())
-            .position(|(committed, generated)| committed != generated)
-            .unwrap_or_else(|| COMMITTED.lines().count().min(generated.lines().count()));
-        panic!(
-            "openapi.json is out of date with the code (first difference at line {}).\n\
-             Regenerate it with: cargo run -q -- openapi > openapi.json",
-            line + 1
-        );
-    }
+    assert_committed_spec("v1", "openapi.json", include_str!("../../../openapi.json"));
 }
 
 fn spec() -> Value {

@@ -1,5 +1,6 @@
 //! `/api/v1/tenants`: create, list, read and change client tenants.
 
+use crate::service::Error;
 use axum::extract::{FromRequestParts, State};
 use axum::http::{header, request::Parts, HeaderValue};
 use axum::response::Response;
@@ -7,14 +8,15 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::error::{not_found, ApiError, ApiResult, Problem};
-use super::extract::{created, with_etag, IfMatch, Json, PathId, Query};
-use super::pagination::{decode_cursor, Page, DEFAULT_LIMIT, MAX_CURSOR_LEN, MAX_LIMIT};
-use super::AppState;
-use crate::domain::access::Caller;
+use crate::domain::access::{Caller, Scope};
 use crate::domain::ids::{AgencyId, PlanId, TenantId};
+use crate::domain::policy::{self, Action};
 use crate::domain::tenant::{Tenant, TenantStatus};
 use crate::domain::validation::Violations;
+use crate::http::error::{not_found, ApiError, ApiResult, Problem};
+use crate::http::extract::{created, with_etag, IfMatch, Json, PathId, Query};
+use crate::http::pagination::{decode_cursor, Page, DEFAULT_LIMIT, MAX_CURSOR_LEN, MAX_LIMIT};
+use crate::http::AppState;
 use crate::store::plans::PlanRef;
 use crate::store::tenants::{SortValue, TenantQuery, TenantSort};
 use crate::store::StoreError;
@@ -40,6 +42,7 @@ impl FromRequestParts<AppState> for ScopedTenant {
         let caller = Caller::from_request_parts(parts, state).await?;
         let PathId(id) = PathId::<TenantId>::from_request_parts(parts, state).await?;
         state
+            .ctx
             .db
             .find_tenant(caller.tenant_scope(), id)
             .await
@@ -50,7 +53,12 @@ impl FromRequestParts<AppState> for ScopedTenant {
 
 /// Resolves a plan code, as a field error when there is no such plan.
 async fn plan_id(state: &AppState, code: &str) -> ApiResult<PlanId> {
-    match state.db.find_plan(&PlanRef::Code(code.to_owned())).await {
+    match state
+        .ctx
+        .db
+        .find_plan(&PlanRef::Code(code.to_owned()))
+        .await
+    {
         Ok(plan) => Ok(plan.id),
         Err(StoreError::NotFound) => Err(ApiError::field("plan", "unknown_plan", "no such plan")),
         Err(other) => Err(other.into()),
@@ -63,25 +71,23 @@ async fn owning_agency(
     caller: &Caller,
     requested: Option<AgencyId>,
 ) -> ApiResult<Option<AgencyId>> {
-    match (caller, requested) {
-        (Caller::Tenant { .. }, _) => Err(ApiError::Forbidden("tenant keys cannot create tenants")),
-        (Caller::Agency { agency_id, .. }, None) => Ok(Some(*agency_id)),
-        (Caller::Agency { agency_id, .. }, Some(requested)) if requested == *agency_id => {
-            Ok(Some(requested))
+    policy::require(caller, Action::CreateTenant).map_err(Error::refused("tenant"))?;
+    match (caller.scope, requested) {
+        (Scope::Agency(own), None) => Ok(Some(own)),
+        (Scope::Agency(own), Some(requested)) if requested == own => Ok(Some(requested)),
+        (Scope::Platform, None) => Ok(None),
+        (Scope::Platform, Some(requested)) => {
+            match crate::store::agencies::find(&state.ctx.db, requested).await {
+                Ok(_) => Ok(Some(requested)),
+                Err(StoreError::NotFound) => Err(ApiError::field(
+                    "agencyId",
+                    "unknown_agency",
+                    "no such agency",
+                )),
+                Err(other) => Err(other.into()),
+            }
         }
-        (Caller::Agency { .. }, Some(_)) => Err(ApiError::Forbidden(
-            "an agency key creates tenants only in its own agency",
-        )),
-        (Caller::Platform { .. }, None) => Ok(None),
-        (Caller::Platform { .. }, Some(requested)) => match state.db.find_agency(requested).await {
-            Ok(_) => Ok(Some(requested)),
-            Err(StoreError::NotFound) => Err(ApiError::field(
-                "agencyId",
-                "unknown_agency",
-                "no such agency",
-            )),
-            Err(other) => Err(other.into()),
-        },
+        _ => Err(Error::Forbidden("an agency key creates tenants only in its own agency").into()),
     }
 }
 
@@ -102,9 +108,9 @@ async fn create_tenant(
     let mut new = request.into_new_tenant()?;
     new.agency_id = agency_id;
     let plan_id = plan_id(&state, &new.plan_code).await?;
-    let tenant = state.db.create_tenant(&new, plan_id).await?;
+    let tenant = state.ctx.db.create_tenant(&new, plan_id).await?;
     let location = HeaderValue::from_str(&format!("/api/v1/tenants/{}", tenant.id))
-        .map_err(|e| ApiError::Internal(e.into()))?;
+        .map_err(|e| Error::Internal(e.into()))?;
     let mut response = created(tenant.updated_at, tenant);
     response.headers_mut().insert(header::LOCATION, location);
     Ok(response)
@@ -226,7 +232,11 @@ async fn list_tenants(
     let mut query = params.into_query()?;
     let limit = query.limit;
     query.limit += 1;
-    let tenants = state.db.list_tenants(caller.tenant_scope(), &query).await?;
+    let tenants = state
+        .ctx
+        .db
+        .list_tenants(caller.tenant_scope(), &query)
+        .await?;
     let (sort, desc) = (query.sort, query.descending);
     Ok(Json(Page::from_rows(tenants, limit, |tenant| {
         TenantCursor {
@@ -262,22 +272,26 @@ async fn update_tenant(
     IfMatch(expected): IfMatch,
     Json(request): Json<UpdateTenantRequest>,
 ) -> ApiResult<Response> {
-    if matches!(caller, Caller::Tenant { .. }) && request.touches_commercial_terms() {
-        return Err(ApiError::Forbidden(
-            "tenant keys may not change the plan, limits or billing",
-        ));
+    if request.touches_commercial_terms() {
+        policy::require(&caller, Action::ChangeCommercialTerms)
+            .map_err(Error::refused("tenant"))?;
     }
     let plan_id = match &request.plan {
         Some(code) => Some(plan_id(&state, code).await?),
         None => None,
     };
     let tenant = state
+        .ctx
         .db
         .update_tenant(caller.tenant_scope(), current.id, expected, |current| {
-            let changes = request.into_changes(current)?;
-            if let (Caller::Tenant { .. }, Some(settings)) = (caller, &changes.settings) {
-                if let Some(field) = current.settings.compliance_switched_off(settings) {
-                    return Err(ApiError::ForbiddenField {
+            let changes = request.into_changes(current).map_err(Error::from)?;
+            let relaxed = changes
+                .settings
+                .as_ref()
+                .and_then(|settings| current.settings.compliance_switched_off(settings));
+            if let Some(field) = relaxed {
+                if policy::require(&caller, Action::RelaxCompliance).is_err() {
+                    return Err(Error::ForbiddenField {
                         field,
                         detail:
                             "only the agency or the platform may switch a compliance setting off",

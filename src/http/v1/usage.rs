@@ -1,6 +1,7 @@
 //! `/api/v1/tenants/{tenantId}/usage-events` (batch ingestion of completed calls) and
 //! `/api/v1/tenants/{tenantId}/limits` (every limit explained).
 
+use crate::service::Error;
 use std::collections::BTreeMap;
 
 use axum::extract::State;
@@ -9,14 +10,14 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::access::TenantAccess;
-use super::error::{not_found, ApiError, ApiResult, Problem};
-use super::extract::Json;
-use super::AppState;
 use crate::domain::ids::{AgentId, TenantId};
 use crate::domain::limits::LimitKey;
 use crate::domain::metering::{check_batch, Channel, IngestOutcome, Period, UsageEvent};
 use crate::domain::time::BoundedTime;
 use crate::domain::validation::FieldError;
+use crate::http::error::{not_found, ApiResult, Problem};
+use crate::http::extract::Json;
+use crate::http::AppState;
 use crate::store::{now, StoreError};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -87,11 +88,12 @@ async fn ingest_usage_events(
     check_batch(&events, now())?;
     check_agents(&state, access.tenant_id, &events).await?;
     let outcome = state
+        .ctx
         .db
         .ingest_events(access.tenant_id, &events)
         .await
         .map_err(|error| match error {
-            StoreError::CounterOverflow(counter) => ApiError::CounterOverflow {
+            StoreError::CounterOverflow(counter) => Error::CounterOverflow {
                 counter,
                 field: Some("events"),
             },
@@ -111,7 +113,7 @@ async fn check_agents(
     if named.is_empty() {
         return Ok(());
     }
-    let known = state.db.known_agents(tenant_id, &named).await?;
+    let known = state.ctx.db.known_agents(tenant_id, &named).await?;
     let unknown: Vec<FieldError> = events
         .iter()
         .enumerate()
@@ -125,7 +127,7 @@ async fn check_agents(
     if unknown.is_empty() {
         Ok(())
     } else {
-        Err(ApiError::Validation(unknown))
+        Err(Error::Invalid(unknown).into())
     }
 }
 
@@ -170,12 +172,13 @@ async fn explain_limits(
 ) -> ApiResult<Json<LimitsReport>> {
     let at = now();
     let tenant = state
+        .ctx
         .db
         .find_tenant(access.caller.tenant_scope(), access.tenant_id)
         .await
         .map_err(not_found("tenant"))?;
-    let live = state.db.live_usage(access.tenant_id, at).await?;
-    let agents = state.db.count_agents(access.tenant_id).await?;
+    let live = state.ctx.db.live_usage(access.tenant_id, at).await?;
+    let agents = state.ctx.db.count_agents(access.tenant_id).await?;
     let limits = LimitKey::ALL
         .into_iter()
         .map(|key| {

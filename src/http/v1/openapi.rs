@@ -1,5 +1,5 @@
-//! The OpenAPI document: routes register themselves through `utoipa_axum::routes!`, and this
-//! module adds what every operation shares (auth, error answers, convention headers) once.
+//! v1's OpenAPI document: routes register themselves through `utoipa_axum::routes!`, and this
+//! module adds what every v1 operation shares (auth, problem answers, convention headers) once.
 
 use utoipa::openapi::path::{HttpMethod, Operation, ParameterBuilder, ParameterIn};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -9,9 +9,9 @@ use utoipa::openapi::{
 };
 use utoipa::{Modify, OpenApi};
 
-use super::error::Problem;
 use crate::domain::time::{BoundedDate, BoundedTime};
 use crate::domain::validation::FieldError;
+use crate::http::error::Problem;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -128,8 +128,8 @@ impl Modify for Conventions {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
-        for (path, item) in openapi.paths.paths.iter_mut() {
-            let authenticated = path.starts_with("/api/");
+        // Runs over v1's authenticated routes only; the operations routes are merged after.
+        for item in openapi.paths.paths.values_mut() {
             for (method, operation) in [
                 (HttpMethod::Get, item.get.as_mut()),
                 (HttpMethod::Post, item.post.as_mut()),
@@ -138,9 +138,6 @@ impl Modify for Conventions {
             ] {
                 let Some(operation) = operation else { continue };
                 problems_as_problem_json(operation);
-                if !authenticated {
-                    continue;
-                }
                 add_missing(operation, COMMON_ERRORS);
                 let parameters = operation.parameters.get_or_insert_with(Vec::new);
                 match method {

@@ -1,0 +1,390 @@
+//! The permission policy: the one place that knows what each role may do.
+//!
+//! A decision has two parts. **Reach** is structural: a caller's [`Scope`] reaches the objects
+//! of its platform, agency or tenant, and an object out of reach is hidden (a 404, so its
+//! existence is never revealed). **Grants** are rows of [`GRANTS`]: a role either may do an
+//! action or may not (a 403 on an object in reach). A new role is a new row; a new action is a
+//! new variant with the roles that may do it. Nothing else in the code compares roles.
+//!
+//! [`authorize`] is the only way to make an [`Authorized`] value, so a use case that takes one
+//! cannot run unchecked.
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use super::access::{Caller, Scope};
+use super::ids::{AgencyId, TenantId};
+
+/// A role a caller acts in. Each belongs to one level of the hierarchy, which is also the kind
+/// of scope it is held in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// Operates the whole platform (platform keys and the master key).
+    Admin,
+    /// Runs an agency and all of its client tenants (agency keys).
+    AgencyManager,
+    /// Runs one tenant (tenant keys).
+    TenantOwner,
+}
+
+impl Role {
+    pub const ALL: [Role; 3] = [Role::Admin, Role::AgencyManager, Role::TenantOwner];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Admin => "Admin",
+            Role::AgencyManager => "AgencyManager",
+            Role::TenantOwner => "TenantOwner",
+        }
+    }
+}
+
+/// Declares every action with its description, and a marker type of the same name in
+/// [`act`] for extractors and use cases that require it at compile time.
+macro_rules! actions {
+    ($($(#[doc = $doc:literal])+ $name:ident,)*) => {
+        /// Something a caller may do.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Action {
+            $($(#[doc = $doc])+ $name,)*
+        }
+
+        impl Action {
+            pub const ALL: &'static [Action] = &[$(Action::$name),*];
+
+            /// One line saying what the action is, for the permission table.
+            pub fn describe(self) -> &'static str {
+                match self {
+                    $(Action::$name => concat!($($doc),+),)*
+                }
+            }
+        }
+
+        /// One type per [`Action`], so that a required action is part of a type.
+        pub mod act {
+            $(
+                $(#[doc = $doc])+
+                #[derive(Debug, Clone, Copy)]
+                pub struct $name;
+                impl super::ActionMarker for $name {
+                    const ACTION: super::Action = super::Action::$name;
+                }
+            )*
+        }
+    };
+}
+
+actions! {
+    /// Read a tenant and list tenants.
+    ReadTenant,
+    /// Create a tenant.
+    CreateTenant,
+    /// Change a tenant's name, slug, settings and metadata.
+    UpdateTenant,
+    /// Change a tenant's plan, usage limits, billing mode or billing alerts.
+    ChangeCommercialTerms,
+    /// Switch a tenant's compliance setting (HIPAA, PCI, encryption) off.
+    RelaxCompliance,
+    /// List all agencies.
+    ListAgencies,
+    /// Create an agency.
+    CreateAgency,
+    /// Read an agency.
+    ReadAgency,
+    /// Change an agency.
+    UpdateAgency,
+    /// Read the plan catalog.
+    ReadPlans,
+    /// Create and change plans.
+    ManagePlans,
+    /// List API keys.
+    ReadKeys,
+    /// Mint a platform key.
+    MintPlatformKey,
+    /// Mint an agency key.
+    MintAgencyKey,
+    /// Mint a tenant key.
+    MintTenantKey,
+    /// Revoke an API key.
+    RevokeKey,
+    /// Read a tenant's agents.
+    ReadAgents,
+    /// Create, change and delete a tenant's agents.
+    ManageAgents,
+    /// Start, keep alive and end calls (admission).
+    RunCalls,
+    /// Read a tenant's calls.
+    ReadCalls,
+    /// Report usage events.
+    ReportUsage,
+    /// Read a tenant's limits and usage against them.
+    ReadLimits,
+    /// Read a tenant's analytics.
+    ReadTenantAnalytics,
+    /// Read an agency's analytics across its tenants.
+    ReadAgencyAnalytics,
+}
+
+/// Implemented by the types of [`act`].
+pub trait ActionMarker {
+    const ACTION: Action;
+}
+
+/// The grants: each role with every action it may do. The only table of permissions.
+pub const GRANTS: &[(Role, &[Action])] = &[
+    (Role::Admin, Action::ALL),
+    (
+        Role::AgencyManager,
+        &[
+            Action::ReadTenant,
+            Action::CreateTenant,
+            Action::UpdateTenant,
+            Action::ChangeCommercialTerms,
+            Action::RelaxCompliance,
+            Action::ReadAgency,
+            Action::ReadPlans,
+            Action::ReadKeys,
+            Action::MintTenantKey,
+            Action::RevokeKey,
+            Action::ReadAgents,
+            Action::ManageAgents,
+            Action::RunCalls,
+            Action::ReadCalls,
+            Action::ReportUsage,
+            Action::ReadLimits,
+            Action::ReadTenantAnalytics,
+            Action::ReadAgencyAnalytics,
+        ],
+    ),
+    (
+        Role::TenantOwner,
+        &[
+            Action::ReadTenant,
+            Action::UpdateTenant,
+            Action::ReadPlans,
+            Action::ReadKeys,
+            Action::RevokeKey,
+            Action::ReadAgents,
+            Action::ManageAgents,
+            Action::RunCalls,
+            Action::ReadCalls,
+            Action::ReportUsage,
+            Action::ReadLimits,
+            Action::ReadTenantAnalytics,
+        ],
+    ),
+];
+
+/// Whether `role` may do `action` on objects in its reach.
+pub fn grants(role: Role, action: Action) -> bool {
+    GRANTS
+        .iter()
+        .any(|(granted, actions)| *granted == role && actions.contains(&action))
+}
+
+/// What an action is done to, as far as reach is concerned: the owner of the object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// Shared by everyone who can call the API (the plan catalog, the list of agencies):
+    /// always in reach, so only grants decide.
+    Catalog,
+    /// Owned by the platform itself (platform keys).
+    Platform,
+    Agency(AgencyId),
+    /// A tenant and the agency that owns it (`None` for a direct tenant, or when the caller
+    /// is the tenant itself and the agency does not matter).
+    Tenant {
+        id: TenantId,
+        agency: Option<AgencyId>,
+    },
+}
+
+impl Scope {
+    /// Whether an object owned by `target` is visible in this scope.
+    pub fn reaches(&self, target: &Target) -> bool {
+        match (self, target) {
+            (_, Target::Catalog) | (Scope::Platform, _) => true,
+            (Scope::Agency(own), Target::Agency(agency)) => own == agency,
+            (Scope::Agency(own), Target::Tenant { agency, .. }) => agency.as_ref() == Some(own),
+            (Scope::Tenant(own), Target::Tenant { id, .. }) => own == id,
+            _ => false,
+        }
+    }
+}
+
+/// Why the policy refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Out of the caller's reach: answer as if it did not exist.
+    Hidden,
+    /// In reach, but the caller's role may not do this.
+    Denied(Action),
+}
+
+/// Proof that `caller` may do `A` on `value`; only [`authorize`] makes one.
+pub struct Authorized<T, A> {
+    value: T,
+    caller: Caller,
+    action: PhantomData<A>,
+}
+
+impl<T, A> Authorized<T, A> {
+    pub fn get(&self) -> &T {
+        &self.value
+    }
+
+    pub fn into_inner(self) -> T {
+        self.value
+    }
+
+    pub fn caller(&self) -> &Caller {
+        &self.caller
+    }
+}
+
+impl<T: fmt::Debug, A> fmt::Debug for Authorized<T, A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Authorized")
+            .field("value", &self.value)
+            .field("caller", &self.caller)
+            .finish()
+    }
+}
+
+/// Decides whether `caller` may do `action` on objects owned by `target`.
+pub fn decide(caller: &Caller, action: Action, target: &Target) -> Result<(), Refusal> {
+    if !caller.scope.reaches(target) {
+        return Err(Refusal::Hidden);
+    }
+    if grants(caller.role, action) {
+        Ok(())
+    } else {
+        Err(Refusal::Denied(action))
+    }
+}
+
+/// Checks `A` on `value` (owned by `target`) and returns the proof.
+pub fn authorize<T, A: ActionMarker>(
+    caller: &Caller,
+    value: T,
+    target: &Target,
+) -> Result<Authorized<T, A>, Refusal> {
+    decide(caller, A::ACTION, target)?;
+    Ok(Authorized {
+        value,
+        caller: *caller,
+        action: PhantomData,
+    })
+}
+
+/// Checks that the caller's role may do `action` at all, before any object is known (for
+/// requests whose target is chosen in their body, or derived from the caller).
+pub fn require(caller: &Caller, action: Action) -> Result<(), Refusal> {
+    if grants(caller.role, action) {
+        Ok(())
+    } else {
+        Err(Refusal::Denied(action))
+    }
+}
+
+/// The permission table in Markdown: one row per action, one column per role.
+pub fn permission_table() -> String {
+    let mut table = String::from("| action | what it allows |");
+    for role in Role::ALL {
+        table.push_str(&format!(" {} |", role.name()));
+    }
+    table.push_str("\n|---|---|");
+    for _ in Role::ALL {
+        table.push_str(":---:|");
+    }
+    table.push('\n');
+    for action in Action::ALL {
+        table.push_str(&format!("| `{action:?}` | {} |", action.describe().trim()));
+        for role in Role::ALL {
+            table.push_str(if grants(role, *action) {
+                " ✓ |"
+            } else {
+                " – |"
+            });
+        }
+        table.push('\n');
+    }
+    table
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::access::Principal;
+
+    fn caller(role: Role, scope: Scope) -> Caller {
+        Caller {
+            principal: Principal::MasterKey,
+            role,
+            scope,
+        }
+    }
+
+    #[test]
+    fn reach_hides_what_belongs_to_others() {
+        let (a, b) = (AgencyId::generate(), AgencyId::generate());
+        let tenant = TenantId::generate();
+        let of_a = Target::Tenant {
+            id: tenant,
+            agency: Some(a),
+        };
+        let agency_a = caller(Role::AgencyManager, Scope::Agency(a));
+        let agency_b = caller(Role::AgencyManager, Scope::Agency(b));
+        assert_eq!(decide(&agency_a, Action::ReadTenant, &of_a), Ok(()));
+        assert_eq!(
+            decide(&agency_b, Action::ReadTenant, &of_a),
+            Err(Refusal::Hidden)
+        );
+        let own = caller(Role::TenantOwner, Scope::Tenant(tenant));
+        assert_eq!(decide(&own, Action::ReadTenant, &of_a), Ok(()));
+        assert_eq!(
+            decide(&own, Action::ReadAgency, &Target::Agency(a)),
+            Err(Refusal::Hidden)
+        );
+        assert_eq!(
+            decide(&agency_a, Action::RevokeKey, &Target::Platform),
+            Err(Refusal::Hidden)
+        );
+    }
+
+    #[test]
+    fn grants_decide_within_reach() {
+        let a = AgencyId::generate();
+        let agency = caller(Role::AgencyManager, Scope::Agency(a));
+        assert_eq!(
+            decide(&agency, Action::UpdateAgency, &Target::Agency(a)),
+            Err(Refusal::Denied(Action::UpdateAgency))
+        );
+        assert_eq!(
+            decide(&agency, Action::ListAgencies, &Target::Catalog),
+            Err(Refusal::Denied(Action::ListAgencies))
+        );
+        let admin = caller(Role::Admin, Scope::Platform);
+        for action in Action::ALL {
+            assert_eq!(decide(&admin, *action, &Target::Platform), Ok(()));
+        }
+    }
+
+    #[test]
+    fn tenants_neither_mint_keys_nor_relax_compliance() {
+        for action in [
+            Action::MintTenantKey,
+            Action::RelaxCompliance,
+            Action::ChangeCommercialTerms,
+        ] {
+            assert!(!grants(Role::TenantOwner, action), "{action:?}");
+        }
+    }
+
+    #[test]
+    fn the_table_has_a_row_per_action_and_a_column_per_role() {
+        let table = permission_table();
+        assert_eq!(table.lines().count(), 2 + Action::ALL.len());
+        assert!(table.starts_with("| action | what it allows | Admin | AgencyManager |"));
+    }
+}

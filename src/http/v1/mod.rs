@@ -1,0 +1,60 @@
+//! v1, the canonical API under `/api/v1`: camelCase JSON, problem+json errors, cursor
+//! pagination. One module per resource, each with its own `router()`.
+
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+
+use super::{ops, AppState, Dialect};
+use crate::http::error::{problem_response, ErrorRenderer, Problem};
+
+pub mod access;
+pub mod agencies;
+pub mod agents;
+pub mod analytics;
+pub mod api_keys;
+pub mod calls;
+pub mod openapi;
+pub mod plans;
+pub mod tenants;
+pub mod usage;
+
+/// The canonical dialect.
+pub struct V1;
+
+/// v1 answers errors as problem+json, the canonical shape.
+pub struct ProblemJson;
+
+impl ErrorRenderer for ProblemJson {
+    fn render(problem: &Problem) -> axum::response::Response {
+        problem_response(problem.clone())
+    }
+}
+
+impl Dialect for V1 {
+    const NAME: &'static str = "v1";
+    const OPENAPI_PATH: &'static str = "/openapi.json";
+    type Errors = ProblemJson;
+
+    fn routes() -> OpenApiRouter<AppState> {
+        OpenApiRouter::new()
+            .merge(tenants::router())
+            .merge(agencies::router())
+            .merge(plans::router())
+            .merge(api_keys::router())
+            .merge(agents::router())
+            .merge(calls::router())
+            .merge(usage::router())
+            .merge(analytics::router())
+    }
+
+    fn openapi() -> utoipa::openapi::OpenApi {
+        let (_, mut document) = OpenApiRouter::<AppState>::with_openapi(openapi::ApiDoc::openapi())
+            .merge(Self::routes())
+            .split_for_parts();
+        // The modifier runs before routes are merged in; run it over the routes once they are.
+        openapi::Conventions.modify(&mut document);
+        let (_, operations) = ops::router().split_for_parts();
+        document.merge(operations);
+        document
+    }
+}

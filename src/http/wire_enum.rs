@@ -1,0 +1,44 @@
+//! Enums on the wire. Each domain enum has one text form, given once by its `strum` derives
+//! (`snake_case`), which storage reads and writes too. [`wire_enums!`] gives the listed enums
+//! the serde and OpenAPI impls every dialect uses, from that same text form.
+
+/// Implements `Serialize`, `Deserialize` and `ToSchema` for domain enums through their
+/// `strum` text form (`IntoStaticStr`, `FromStr`, `VariantNames`).
+#[macro_export]
+macro_rules! wire_enums {
+    ($($ty:ty),* $(,)?) => {$(
+        impl serde::Serialize for $ty {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(<&'static str>::from(*self))
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = std::borrow::Cow::<'de, str>::deserialize(deserializer)?;
+                text.parse().map_err(|_| {
+                    serde::de::Error::unknown_variant(
+                        &text,
+                        <$ty as strum::VariantNames>::VARIANTS,
+                    )
+                })
+            }
+        }
+
+        impl utoipa::PartialSchema for $ty {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .enum_values(Some(<$ty as strum::VariantNames>::VARIANTS.iter().copied()))
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $ty {
+            fn name() -> std::borrow::Cow<'static, str> {
+                let path = stringify!($ty);
+                std::borrow::Cow::Borrowed(path.rsplit("::").next().unwrap_or(path))
+            }
+        }
+    )*};
+}

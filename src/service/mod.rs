@@ -1,0 +1,189 @@
+//! Use cases: what tenantry does, whatever wire dialect asked for it.
+//!
+//! Each use case is a function that takes the [`Context`], the caller (or an [`Authorized`]
+//! object that proves the caller may act on it), checked input, and returns domain values or
+//! an [`Error`]. Dialects parse, call one use case and render; they hold no rule of their own.
+//!
+//! [`Authorized`]: crate::domain::policy::Authorized
+
+use crate::domain::access::Caller;
+use crate::domain::ids::TypedId;
+use crate::domain::metering::{Counter, MAX_COUNTER};
+use crate::domain::policy::{self, Refusal, Target};
+use crate::domain::validation::FieldError;
+use crate::store::{Db, StoreError};
+
+pub mod agencies;
+pub mod tenants;
+
+/// What every use case can reach.
+#[derive(Clone)]
+pub struct Context {
+    pub db: Db,
+    /// How long an admitted call holds its slot without a heartbeat.
+    pub call_lease: chrono::Duration,
+}
+
+/// The default lease of an admitted call.
+pub const DEFAULT_CALL_LEASE_SECONDS: i64 = 120;
+
+impl Context {
+    pub fn new(db: Db) -> Self {
+        Context {
+            db,
+            call_lease: chrono::Duration::seconds(DEFAULT_CALL_LEASE_SECONDS),
+        }
+    }
+}
+
+/// A limit that refused a request, in its wire name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LimitRefusal {
+    /// Stable code, e.g. `concurrency_limit_exceeded`.
+    pub code: &'static str,
+    /// The limit key's wire name, e.g. `maxConcurrentCalls`.
+    pub limit: &'static str,
+    pub limit_value: i64,
+    pub current: i64,
+}
+
+/// Why a use case did not do what was asked, in terms every dialect can render.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No such object, or one the caller may not see.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The caller may see the object but not do this.
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// The caller may not set this field to this value.
+    #[error("{field}: {detail}")]
+    ForbiddenField {
+        field: &'static str,
+        detail: &'static str,
+    },
+    /// The tenant is not active.
+    #[error("the tenant is not active")]
+    TenantInactive,
+    /// Fields failed validation.
+    #[error("the request has invalid fields")]
+    Invalid(Vec<FieldError>),
+    /// A unique value is taken, or the state forbids the change.
+    #[error("{detail}")]
+    Conflict {
+        code: &'static str,
+        detail: String,
+        field: Option<&'static str>,
+    },
+    /// The object changed since the version the caller named.
+    #[error("the object changed since the version in If-Match")]
+    Stale,
+    /// The write would take one of the tenant's usage counters past its ceiling; nothing
+    /// was recorded. `field` names the input that adds to that counter, where one does.
+    #[error(
+        "this would take the tenant's {} past its ceiling of {MAX_COUNTER}; nothing was recorded",
+        .counter.describe()
+    )]
+    CounterOverflow {
+        counter: Counter,
+        field: Option<&'static str>,
+    },
+    /// A usage limit refuses the request (429).
+    #[error("{} reached", .0.limit)]
+    LimitExceeded(LimitRefusal),
+    /// A resource quota (such as `maxAgents`) is used up (403).
+    #[error("{} reached", .0.limit)]
+    QuotaReached(LimitRefusal),
+    /// Our fault; the cause is logged, never sent.
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// One bad field.
+    pub fn field(field: &str, code: &str, message: impl Into<String>) -> Self {
+        Error::Invalid(vec![FieldError {
+            field: field.to_owned(),
+            code: code.to_owned(),
+            message: message.into(),
+        }])
+    }
+
+    /// Refused by the policy: hidden objects are not found, denied actions forbidden.
+    pub fn refused(what: &'static str) -> impl Fn(Refusal) -> Error {
+        move |refusal| match refusal {
+            Refusal::Hidden => Error::NotFound(what),
+            Refusal::Denied(action) => Error::Forbidden(forbidden_detail(action)),
+        }
+    }
+}
+
+/// What a 403 says for an action the caller's role lacks.
+fn forbidden_detail(action: policy::Action) -> &'static str {
+    use policy::Action;
+    match action {
+        Action::CreateTenant => "this key cannot create tenants",
+        Action::ChangeCommercialTerms => "tenant keys may not change the plan, limits or billing",
+        Action::RelaxCompliance => {
+            "only the agency or the platform may switch a compliance setting off"
+        }
+        Action::MintPlatformKey => "only a platform key may mint platform keys",
+        Action::MintAgencyKey => "only a platform key may mint agency keys",
+        Action::MintTenantKey => "tenant keys may not mint keys",
+        Action::ReadAgencyAnalytics => "agency analytics need an agency key",
+        _ => "only a platform key may do this",
+    }
+}
+
+impl From<StoreError> for Error {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound => Error::NotFound("object"),
+            StoreError::Stale => Error::Stale,
+            StoreError::Conflict(conflict) => Error::Conflict {
+                code: conflict.code(),
+                detail: conflict.detail().to_owned(),
+                field: conflict.field(),
+            },
+            StoreError::CounterOverflow(counter) => Error::CounterOverflow {
+                counter,
+                field: None,
+            },
+            other => Error::Internal(other.into()),
+        }
+    }
+}
+
+impl From<Vec<FieldError>> for Error {
+    fn from(errors: Vec<FieldError>) -> Self {
+        Error::Invalid(errors)
+    }
+}
+
+/// Maps a store failure, naming `what` when the row does not exist (or is not the caller's).
+pub fn not_found(what: &'static str) -> impl Fn(StoreError) -> Error {
+    move |error| match error {
+        StoreError::NotFound => Error::NotFound(what),
+        other => other.into(),
+    }
+}
+
+/// An object a request's path names, loaded within the caller's reach, with the owner the
+/// policy judges it by. The path extractor of every dialect loads objects through this.
+pub trait Lookup: Sized + Send + 'static {
+    /// What a missing or hidden one is called in a 404.
+    const NAME: &'static str;
+    type Id: TypedId + Send;
+
+    /// The object, or `None` when it does not exist or the caller's scope hides it.
+    fn lookup(
+        ctx: &Context,
+        caller: &Caller,
+        id: Self::Id,
+    ) -> impl std::future::Future<Output = Result<Option<Self>>> + Send;
+
+    /// Who owns it, for the policy's reach.
+    fn target(&self) -> Target;
+}

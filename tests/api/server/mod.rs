@@ -1,0 +1,8 @@
+//! What every dialect shares: the binary and its processes, connection handling, request
+//! limits and metrics.
+
+mod cli;
+mod connections;
+mod head_limits;
+mod metrics;
+mod processes;

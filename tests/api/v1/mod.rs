@@ -1,0 +1,23 @@
+//! Stories of the canonical API, `/api/v1`.
+
+mod agencies;
+mod agency_analytics;
+mod agents;
+mod analytics;
+mod api_keys;
+mod bounds;
+mod call_ends;
+mod call_leases;
+mod calls;
+mod conventions;
+mod date_ranges;
+mod limits;
+mod monthly_limit_races;
+mod openapi;
+mod plans;
+pub mod races;
+mod tenant_lists;
+mod tenant_scoping;
+mod tenant_validation;
+mod tenants;
+mod usage_events;
