@@ -19,6 +19,9 @@ use chrono::{DateTime, Datelike, NaiveDate, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::types::Json as SqlJson;
 use tenantry::domain::ids::TenantId;
+use tenantry::domain::limits::{LimitKey, Limits};
+use tenantry::domain::metering::AdmissionState;
+use tenantry::store::limits::{effective_columns, tenant_columns, EffectiveColumns, TenantLimits};
 use tenantry::store::Db;
 use tokio::net::TcpListener;
 use uuid::Uuid;
@@ -148,20 +151,21 @@ struct TenantRow {
     status: String,
     billing_mode: String,
     plan_code: String,
-    monthly_spend_limit_cents: Option<i64>,
-    max_agents: Option<i64>,
-    max_phone_numbers: Option<i64>,
-    max_concurrent_calls: Option<i64>,
-    monthly_call_limit: Option<i64>,
-    max_minutes_per_month: Option<i64>,
-    plan_monthly_spend_limit_cents: Option<i64>,
-    plan_max_agents: Option<i64>,
-    plan_max_phone_numbers: Option<i64>,
-    plan_max_concurrent_calls: Option<i64>,
-    plan_monthly_call_limit: Option<i64>,
-    plan_max_minutes_per_month: Option<i64>,
-    billing_alerts: SqlJson<serde_json::Value>,
-    settings: SqlJson<serde_json::Value>,
+    sip_enabled: bool,
+    sip_domain: Option<String>,
+    sip_username: Option<String>,
+    recording_enabled: bool,
+    recording_format: String,
+    retention_days: i64,
+    analytics_enabled: bool,
+    hipaa_enabled: bool,
+    pci_enabled: bool,
+    data_encryption_enabled: bool,
+    webhook_url: Option<String>,
+    webhook_timeout_seconds: i64,
+    alert_thresholds: SqlJson<serde_json::Value>,
+    alert_emails: SqlJson<serde_json::Value>,
+    action_at_100: String,
     metadata: SqlJson<serde_json::Value>,
     owner_id: Option<Uuid>,
     owner_email: Option<String>,
@@ -173,31 +177,45 @@ struct TenantRow {
     usage_calls: Option<i64>,
     usage_seconds: Option<i64>,
     usage_cost_cents: Option<i64>,
+    #[sqlx(flatten)]
+    #[serde(skip)]
+    limits: TenantLimits,
 }
 
-const TENANT_SELECT: &str = "SELECT t.id, t.agency_id, t.name, t.slug, t.status, t.billing_mode, \
-     p.code AS plan_code, \
-     t.monthly_spend_limit_cents, t.max_agents, t.max_phone_numbers, t.max_concurrent_calls, \
-     t.monthly_call_limit, t.max_minutes_per_month, \
-     p.monthly_spend_limit_cents AS plan_monthly_spend_limit_cents, \
-     p.max_agents AS plan_max_agents, p.max_phone_numbers AS plan_max_phone_numbers, \
-     p.max_concurrent_calls AS plan_max_concurrent_calls, \
-     p.monthly_call_limit AS plan_monthly_call_limit, \
-     p.max_minutes_per_month AS plan_max_minutes_per_month, \
-     t.billing_alerts, t.settings, t.metadata, \
-     t.owner_user_id AS owner_id, t.owner_email, t.owner_name, t.owner_first_name, \
-     t.owner_last_name, t.created_at, t.updated_at, \
-     m.calls AS usage_calls, m.seconds AS usage_seconds, m.cost_cents AS usage_cost_cents \
-     FROM tenants t JOIN plans p ON p.id = t.plan_id \
-     LEFT JOIN tenant_usage m ON m.tenant_id = t.id AND m.period_start = $1 \
-     WHERE t.status <> 'deleted' AND ($2 IS NULL OR t.agency_id = $2) \
-     AND ($3 IS NULL OR t.id = $3) AND t.id = $4";
+/// The tenant `SELECT` of `store::tenants::find`, its limit columns made by the same function.
+fn tenant_select() -> String {
+    format!(
+        "SELECT t.id, t.agency_id, t.name, t.slug, t.status, t.billing_mode, \
+         p.code AS plan_code, t.sip_enabled, t.sip_domain, t.sip_username, t.recording_enabled, \
+         t.recording_format, t.retention_days, t.analytics_enabled, t.hipaa_enabled, \
+         t.pci_enabled, t.data_encryption_enabled, t.webhook_url, t.webhook_timeout_seconds, \
+         t.alert_thresholds, t.alert_emails, t.action_at_100, t.metadata, \
+         t.owner_user_id AS owner_id, t.owner_email, t.owner_name, t.owner_first_name, \
+         t.owner_last_name, t.created_at, t.updated_at, \
+         m.calls AS usage_calls, m.seconds AS usage_seconds, m.cost_cents AS usage_cost_cents{} \
+         FROM tenants t JOIN plans p ON p.id = t.plan_id \
+         LEFT JOIN tenant_usage m ON m.tenant_id = t.id AND m.period_start = $1 \
+         WHERE t.status <> 'deleted' AND ($2 IS NULL OR t.agency_id = $2) \
+         AND ($3 IS NULL OR t.id = $3) AND t.id = $4",
+        tenant_columns("t")
+    )
+}
+
+/// A set of limits as a JSON object by key name.
+fn limits_json(limits: &Limits) -> serde_json::Value {
+    limits
+        .iter()
+        .map(|(key, value)| (key.field().to_owned(), value.into()))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
 
 async fn get_tenant(State(db): State<Db>, Path(tenant): Path<String>) -> Answer<Response> {
     let id = tenant_id(&tenant)?;
     let period = period_start(now().date_naive());
+    let sql = tenant_select();
     let row: TenantRow = on_reader!(&db, |pool| {
-        sqlx::query_as(TENANT_SELECT)
+        sqlx::query_as(&sql)
             .bind(period)
             .bind(None::<Uuid>)
             .bind(None::<Uuid>)
@@ -205,7 +223,11 @@ async fn get_tenant(State(db): State<Db>, Path(tenant): Path<String>) -> Answer<
             .fetch_one(pool)
             .await?
     });
-    Ok(Json(row).into_response())
+    let limits = serde_json::json!({
+        "overrides": limits_json(&row.limits.overrides),
+        "plan": limits_json(&row.limits.plan),
+    });
+    Ok(Json(serde_json::json!({ "tenant": row, "limits": limits })).into_response())
 }
 
 // ---- POST …/calls and …/calls/{id}/end: src/store/calls.rs `admit_call`, `end_call` ----
@@ -239,31 +261,31 @@ struct CallRow {
 #[derive(sqlx::FromRow)]
 struct AdmissionRow {
     status: String,
-    monthly_spend_limit_cents: Option<i64>,
-    max_concurrent_calls: Option<i64>,
-    monthly_call_limit: Option<i64>,
-    max_minutes_per_month: Option<i64>,
-    billing_alerts: SqlJson<serde_json::Value>,
+    action_at_100: String,
     calls: Option<i64>,
     seconds: Option<i64>,
     cost_cents: Option<i64>,
+    #[sqlx(flatten)]
+    limits: EffectiveColumns,
 }
 
 impl AdmissionRow {
-    /// The same five checks as tenantry's admission, without the wording of a refusal.
+    /// The same four checks as tenantry's admission, without the wording of a refusal.
     fn admits(&self, active_calls: i64) -> bool {
-        let under = |limit: Option<i64>, used: i64| limit.is_none_or(|l| used < l);
-        let blocks_on_spend =
-            self.billing_alerts.0.get("actionAt100") == Some(&"block_new_calls".into());
+        let under = |key: LimitKey, used: i64| self.limits.0.get(key).is_none_or(|l| used < l);
         self.status == "active"
-            && under(self.max_concurrent_calls, active_calls)
-            && under(self.monthly_call_limit, self.calls.unwrap_or(0))
-            && under(
-                self.max_minutes_per_month.map(|m| m.saturating_mul(60)),
-                self.seconds.unwrap_or(0),
-            )
-            && (!blocks_on_spend
-                || under(self.monthly_spend_limit_cents, self.cost_cents.unwrap_or(0)))
+            && under(LimitKey::MaxConcurrentCalls, active_calls)
+            && under(LimitKey::MonthlyCallLimit, self.calls.unwrap_or(0))
+            && self
+                .limits
+                .0
+                .get(LimitKey::MaxMinutesPerMonth)
+                .is_none_or(|m| self.seconds.unwrap_or(0) < m.saturating_mul(60))
+            && (self.action_at_100 != "block_new_calls"
+                || under(
+                    LimitKey::MonthlySpendLimitCents,
+                    self.cost_cents.unwrap_or(0),
+                ))
     }
 }
 
@@ -315,17 +337,11 @@ async fn start_call(
             .fetch_one(&mut *tx)
             .await?;
         let sql = format!(
-            "SELECT t.status, \
-             COALESCE(t.monthly_spend_limit_cents, p.monthly_spend_limit_cents) AS monthly_spend_limit_cents, \
-             COALESCE(t.max_agents, p.max_agents) AS max_agents, \
-             COALESCE(t.max_phone_numbers, p.max_phone_numbers) AS max_phone_numbers, \
-             COALESCE(t.max_concurrent_calls, p.max_concurrent_calls) AS max_concurrent_calls, \
-             COALESCE(t.monthly_call_limit, p.monthly_call_limit) AS monthly_call_limit, \
-             COALESCE(t.max_minutes_per_month, p.max_minutes_per_month) AS max_minutes_per_month, \
-             t.billing_alerts, u.calls, u.seconds, u.cost_cents \
-             FROM tenants t JOIN plans p ON p.id = t.plan_id \
+            "SELECT t.status, t.action_at_100, u.calls, u.seconds, u.cost_cents{} \
+             FROM tenants t \
              LEFT JOIN tenant_usage u ON u.tenant_id = t.id AND u.period_start = $2 \
-             WHERE t.id = $1"
+             WHERE t.id = $1",
+            effective_columns("t", AdmissionState::KEYS)
         );
         let state: AdmissionRow = sqlx::query_as(&sql)
             .bind(tenant)

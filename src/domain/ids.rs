@@ -74,6 +74,21 @@ pub trait TypedId: Copy + std::str::FromStr<Err = IdParseError> {
     fn uuid(self) -> Uuid;
 }
 
+/// Something a path parameter names, under one of `PATH_PARAMS`: every [`TypedId`], and a few
+/// keys of other kinds (a plan is named by id or by code).
+pub trait PathKey: Sized + Send {
+    const PATH_PARAMS: &'static [&'static str];
+    fn parse_path(text: &str) -> Result<Self, IdParseError>;
+}
+
+impl<T: TypedId + Send> PathKey for T {
+    const PATH_PARAMS: &'static [&'static str] = T::PATH_PARAMS;
+
+    fn parse_path(text: &str) -> Result<Self, IdParseError> {
+        text.parse()
+    }
+}
+
 macro_rules! typed_id {
     ($(#[$doc:meta])* $name:ident, $prefix:literal, params = [$($param:literal),+ $(,)?]) => {
         $(#[$doc])*

@@ -299,6 +299,14 @@ pub enum Refusal {
 }
 
 impl AdmissionState {
+    /// The limits admission compares against; the store reads exactly these.
+    pub const KEYS: &'static [LimitKey] = &[
+        LimitKey::MaxConcurrentCalls,
+        LimitKey::MonthlyCallLimit,
+        LimitKey::MaxMinutesPerMonth,
+        LimitKey::MonthlySpendLimitCents,
+    ];
+
     /// The first rule that refuses a new call, if any.
     pub fn refusal(&self) -> Option<Refusal> {
         if self.status != TenantStatus::Active {
@@ -370,17 +378,18 @@ pub fn check_batch(events: &[UsageEvent], now: DateTime<Utc>) -> Result<(), Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::limits::Limits;
 
     fn state(active: i64, usage: PeriodUsage) -> AdmissionState {
         AdmissionState {
             status: TenantStatus::Active,
-            limits: EffectiveLimits {
-                max_concurrent_calls: Some(2),
-                monthly_call_limit: Some(10),
-                max_minutes_per_month: Some(5),
-                monthly_spend_limit_cents: Some(100),
-                ..EffectiveLimits::default()
-            },
+            limits: EffectiveLimits::from_limits(
+                Limits::default()
+                    .with(LimitKey::MaxConcurrentCalls, 2)
+                    .with(LimitKey::MonthlyCallLimit, 10)
+                    .with(LimitKey::MaxMinutesPerMonth, 5)
+                    .with(LimitKey::MonthlySpendLimitCents, 100),
+            ),
             action_at_100: ActionAt100::NotifyOnly,
             active_calls: active,
             usage,

@@ -13,3 +13,4 @@ pub mod policy;
 pub mod tenant;
 pub mod time;
 pub mod validation;
+pub mod values;

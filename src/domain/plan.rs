@@ -1,72 +1,88 @@
 //! Plans: catalog entries with a price and the limits they grant.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
-use utoipa::ToSchema;
 
-use super::ids::PlanId;
-use super::limits::Limits;
-use super::validation::{FieldProblem, Violations};
+use super::ids::{IdParseError, PathKey, PlanId, TypedId};
+use super::limits::{Limits, MAX_CENTS};
+use super::validation::Violations;
+use super::values::PlanCode;
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct Plan {
     pub id: PlanId,
+    pub fields: PlanFields,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What the catalog's keeper sets on a plan.
+#[derive(Debug, Clone)]
+pub struct PlanFields {
     /// Unique, stable handle used by tenants (`free`, `business`, ...).
-    pub code: String,
+    pub code: PlanCode,
     pub name: String,
     /// Price per billing period, in cents.
     pub amount_cents: i64,
     /// Limits the plan grants; an absent key is unlimited.
     pub entitlements: Limits,
     pub external_billing_id: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-/// The rule for plan codes, shared with the OpenAPI schema.
-pub const PLAN_CODE_PATTERN: &str = "^[a-z0-9][a-z0-9_-]{0,99}$";
-
-pub fn parse_plan_code(text: &str) -> Result<String, FieldProblem> {
-    let bytes = text.as_bytes();
-    let ok = (1..=100).contains(&bytes.len())
-        && (bytes[0].is_ascii_lowercase() || bytes[0].is_ascii_digit())
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_' || *b == b'-');
-    if ok {
-        Ok(text.to_owned())
-    } else {
-        Err(FieldProblem::new(
-            "invalid_code",
-            "must be 1 to 100 lower-case letters, digits, '_' or '-'",
-        ))
-    }
-}
-
-/// A checked plan, for create or for a whole replacement of its fields.
-#[derive(Debug, Clone)]
-pub struct PlanFields {
-    pub code: String,
-    pub name: String,
-    pub amount_cents: i64,
-    pub entitlements: Limits,
-    pub external_billing_id: Option<String>,
 }
 
 impl PlanFields {
     pub fn check(&self, violations: &mut Violations) {
-        violations.parsed("code", parse_plan_code(&self.code));
         violations.length("name", &self.name, 1, 100);
-        violations.range(
-            "amountCents",
-            self.amount_cents,
-            0,
-            super::limits::MAX_CENTS,
-        );
+        violations.range("amountCents", self.amount_cents, 0, MAX_CENTS);
         self.entitlements.check("entitlements", violations);
         if let Some(id) = &self.external_billing_id {
             violations.length("externalBillingId", id, 1, 255);
         }
+    }
+}
+
+/// A change to a plan; `None` keeps a value, `Some(None)` clears the billing id.
+#[derive(Debug, Clone, Default)]
+pub struct PlanUpdate {
+    pub code: Option<PlanCode>,
+    pub name: Option<String>,
+    pub amount_cents: Option<i64>,
+    pub entitlements: Option<super::limits::LimitChanges>,
+    pub external_billing_id: Option<Option<String>>,
+}
+
+impl PlanUpdate {
+    /// The plan's fields with this change laid over them.
+    pub fn apply_to(&self, current: &PlanFields) -> PlanFields {
+        PlanFields {
+            code: self.code.clone().unwrap_or_else(|| current.code.clone()),
+            name: self.name.clone().unwrap_or_else(|| current.name.clone()),
+            amount_cents: self.amount_cents.unwrap_or(current.amount_cents),
+            entitlements: match &self.entitlements {
+                Some(changes) => changes.apply_to(current.entitlements.clone()),
+                None => current.entitlements.clone(),
+            },
+            external_billing_id: self
+                .external_billing_id
+                .clone()
+                .unwrap_or_else(|| current.external_billing_id.clone()),
+        }
+    }
+}
+
+/// A plan named by id or by code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlanRef {
+    Id(PlanId),
+    /// Any other text; one that is not a plan's code names no plan.
+    Code(String),
+}
+
+impl PathKey for PlanRef {
+    const PATH_PARAMS: &'static [&'static str] = <PlanId as TypedId>::PATH_PARAMS;
+
+    fn parse_path(text: &str) -> Result<Self, IdParseError> {
+        Ok(match text.parse() {
+            Ok(id) => PlanRef::Id(id),
+            Err(_) => PlanRef::Code(text.to_owned()),
+        })
     }
 }

@@ -1,31 +1,32 @@
 //! Tenants: a client organisation with its plan, limits, billing alerts, settings and owner.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use strum::{EnumString, IntoStaticStr, VariantNames};
 
 use super::ids::{AgencyId, TenantId, UserId};
-use super::limits::{EffectiveLimits, Limits};
-use super::validation::{parse_email, parse_http_url, Violations};
+use super::limits::{EffectiveLimits, LimitChanges, Limits};
+use super::time::BoundedTime;
+use super::validation::{parse_http_url, FieldError, Violations};
+use super::values::{EmailAddress, PlanCode, Slug};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, EnumString, IntoStaticStr, VariantNames)]
+#[strum(serialize_all = "snake_case")]
 pub enum TenantStatus {
     Active,
     Inactive,
     Deleted,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, EnumString, IntoStaticStr, VariantNames)]
+#[strum(serialize_all = "snake_case")]
 pub enum BillingMode {
     #[default]
     PlatformBilled,
     AgencyBilled,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, EnumString, IntoStaticStr, VariantNames)]
+#[strum(serialize_all = "snake_case")]
 pub enum TenantType {
     Direct,
     AgencyClient,
@@ -42,8 +43,8 @@ impl TenantType {
 }
 
 /// What happens when spend reaches 100% of `monthlySpendLimitCents`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, EnumString, IntoStaticStr, VariantNames)]
+#[strum(serialize_all = "snake_case")]
 pub enum ActionAt100 {
     #[default]
     NotifyOnly,
@@ -51,8 +52,8 @@ pub enum ActionAt100 {
     Suspend,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, EnumString, IntoStaticStr, VariantNames)]
+#[strum(serialize_all = "snake_case")]
 pub enum RecordingFormat {
     #[default]
     Mp4,
@@ -63,13 +64,11 @@ pub enum RecordingFormat {
 }
 
 /// Spend alerts of a tenant.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BillingAlerts {
     /// Percentages of the monthly spend limit that trigger an alert.
     pub alert_thresholds: Vec<i64>,
     pub alert_emails: Vec<String>,
-    #[serde(rename = "actionAt100")]
     pub action_at_100: ActionAt100,
 }
 
@@ -113,29 +112,26 @@ impl BillingAlerts {
         for (i, email) in self.alert_emails.iter().enumerate() {
             violations.parsed(
                 &format!("billingAlerts.alertEmails[{i}]"),
-                parse_email(email),
+                EmailAddress::parse(email),
             );
         }
     }
 }
 
 /// Voice, recording, compliance and webhook settings (seed 000's fields and defaults).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     pub sip_enabled: bool,
     pub sip_domain: Option<String>,
     pub sip_username: Option<String>,
     pub recording_enabled: bool,
     pub recording_format: RecordingFormat,
-    #[schema(minimum = 1, maximum = 3650)]
     pub retention_days: i64,
     pub analytics_enabled: bool,
     pub hipaa_enabled: bool,
     pub pci_enabled: bool,
     pub data_encryption_enabled: bool,
     pub webhook_url: Option<String>,
-    #[schema(minimum = 1, maximum = 300)]
     pub webhook_timeout_seconds: i64,
 }
 
@@ -209,8 +205,7 @@ pub const RETENTION_DAYS_MAX: i64 = 3650;
 pub const WEBHOOK_TIMEOUT_MAX: i64 = 300;
 
 /// The person who owns a tenant, exactly as the tenant's creator named them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Owner {
     /// The owner's user, once they have accepted the invitation to this tenant; `null` until
     /// then. A tenant never links a user its creator did not bring in, so an e-mail address
@@ -223,8 +218,7 @@ pub struct Owner {
 }
 
 /// Usage in the current billing period, read from counters.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct UsageSummary {
     pub conversations: i64,
     /// `totalSeconds / 60`, to two decimals.
@@ -256,15 +250,14 @@ pub fn usd_from_cents(cents: impl Into<i128>) -> f64 {
 }
 
 /// A tenant as every surface reads it.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct Tenant {
     pub id: TenantId,
     pub name: String,
-    pub slug: String,
+    pub slug: Slug,
     pub status: TenantStatus,
     /// The plan's code.
-    pub plan: String,
+    pub plan: PlanCode,
     pub agency_id: Option<AgencyId>,
     pub billing_mode: BillingMode,
     pub tenant_type: TenantType,
@@ -274,8 +267,7 @@ pub struct Tenant {
     pub effective_limits: EffectiveLimits,
     pub billing_alerts: BillingAlerts,
     pub settings: Settings,
-    #[schema(value_type = Object)]
-    pub metadata: serde_json::Map<String, serde_json::Value>,
+    pub metadata: Metadata,
     pub usage_current_month: UsageSummary,
     pub owner: Option<Owner>,
     pub created_at: DateTime<Utc>,
@@ -285,48 +277,286 @@ pub struct Tenant {
 /// The owner named when a tenant is created.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewOwner {
-    pub email: String,
+    pub email: EmailAddress,
     pub name: String,
     pub first_name: Option<String>,
     pub last_name: Option<String>,
 }
 
-/// A checked request to create a tenant.
+impl NewOwner {
+    /// An owner from what a request names; `name` defaults to first and last name, then to
+    /// the address's local part.
+    pub fn new(
+        email: EmailAddress,
+        first_name: Option<String>,
+        last_name: Option<String>,
+        name: Option<String>,
+    ) -> NewOwner {
+        let name = name.unwrap_or_else(|| {
+            let joined = [first_name.as_deref(), last_name.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" ");
+            if joined.is_empty() {
+                email
+                    .as_str()
+                    .split('@')
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned()
+            } else {
+                joined
+            }
+        });
+        NewOwner {
+            email,
+            name,
+            first_name,
+            last_name,
+        }
+    }
+
+    pub fn check(&self, violations: &mut Violations) {
+        for (field, value, max) in [
+            ("owner.firstName", &self.first_name, 100),
+            ("owner.lastName", &self.last_name, 100),
+        ] {
+            if let Some(value) = value {
+                violations.length(field, value, 1, max);
+            }
+        }
+        violations.length("owner.name", &self.name, 1, 200);
+    }
+}
+
+/// A request to create a tenant, its values parsed.
 #[derive(Debug, Clone)]
 pub struct NewTenant {
     pub name: String,
     /// `None`: derive one from the name.
-    pub slug: Option<String>,
-    pub plan_code: String,
+    pub slug: Option<Slug>,
+    pub plan: PlanCode,
+    /// The agency asked for; the caller's scope decides whether it may be.
     pub agency_id: Option<AgencyId>,
     pub billing_mode: BillingMode,
     pub owner: Option<NewOwner>,
     pub limits: Limits,
     pub billing_alerts: BillingAlerts,
     pub settings: Settings,
-    pub metadata: serde_json::Map<String, serde_json::Value>,
+    pub metadata: Metadata,
+}
+
+impl NewTenant {
+    /// Checks every rule a whole tenant must satisfy.
+    pub fn check(&self, violations: &mut Violations) {
+        violations.length("name", &self.name, 1, 255);
+        if let Some(owner) = &self.owner {
+            owner.check(violations);
+        }
+        check_parts(
+            violations,
+            &self.limits,
+            &self.billing_alerts,
+            &self.settings,
+            &self.metadata,
+        );
+    }
+}
+
+/// Checks what every tenant must satisfy, whether new or changed.
+fn check_parts(
+    violations: &mut Violations,
+    limits: &Limits,
+    alerts: &BillingAlerts,
+    settings: &Settings,
+    metadata: &Metadata,
+) {
+    limits.check("usageLimits", violations);
+    alerts.check(violations);
+    settings.check(violations);
+    check_metadata("metadata", metadata, violations);
+}
+
+pub type Metadata = serde_json::Map<String, serde_json::Value>;
+
+/// A partial change to a tenant, as any dialect asks for it: `None` keeps a value, nested
+/// parts change field by field.
+#[derive(Debug, Clone, Default)]
+pub struct TenantUpdate {
+    pub name: Option<String>,
+    pub slug: Option<Slug>,
+    pub plan: Option<PlanCode>,
+    pub billing_mode: Option<BillingMode>,
+    pub limits: Option<LimitChanges>,
+    pub billing_alerts: Option<BillingAlertsUpdate>,
+    pub settings: Option<SettingsUpdate>,
+    pub metadata: Option<MetadataUpdate>,
+}
+
+/// Changes to billing alerts; `None` keeps a field.
+#[derive(Debug, Clone, Default)]
+pub struct BillingAlertsUpdate {
+    pub alert_thresholds: Option<Vec<i64>>,
+    pub alert_emails: Option<Vec<String>>,
+    pub action_at_100: Option<ActionAt100>,
+}
+
+impl BillingAlertsUpdate {
+    pub fn apply_to(&self, mut base: BillingAlerts) -> BillingAlerts {
+        if let Some(thresholds) = &self.alert_thresholds {
+            base.alert_thresholds = thresholds.clone();
+        }
+        if let Some(emails) = &self.alert_emails {
+            base.alert_emails = emails.clone();
+        }
+        if let Some(action) = self.action_at_100 {
+            base.action_at_100 = action;
+        }
+        base
+    }
+}
+
+/// Changes to settings; `None` keeps a field, `Some(None)` clears a nullable one.
+#[derive(Debug, Clone, Default)]
+pub struct SettingsUpdate {
+    pub sip_enabled: Option<bool>,
+    pub sip_domain: Option<Option<String>>,
+    pub sip_username: Option<Option<String>>,
+    pub recording_enabled: Option<bool>,
+    pub recording_format: Option<RecordingFormat>,
+    pub retention_days: Option<i64>,
+    pub analytics_enabled: Option<bool>,
+    pub hipaa_enabled: Option<bool>,
+    pub pci_enabled: Option<bool>,
+    pub data_encryption_enabled: Option<bool>,
+    pub webhook_url: Option<Option<String>>,
+    pub webhook_timeout_seconds: Option<i64>,
+}
+
+impl SettingsUpdate {
+    pub fn apply_to(&self, mut base: Settings) -> Settings {
+        macro_rules! set {
+            ($($field:ident),*) => {
+                $(if let Some(value) = &self.$field { base.$field = value.clone(); })*
+            };
+        }
+        set!(
+            sip_enabled,
+            sip_domain,
+            sip_username,
+            recording_enabled,
+            recording_format,
+            retention_days,
+            analytics_enabled,
+            hipaa_enabled,
+            pci_enabled,
+            data_encryption_enabled,
+            webhook_url,
+            webhook_timeout_seconds
+        );
+        base
+    }
+}
+
+/// A change to metadata.
+#[derive(Debug, Clone)]
+pub enum MetadataUpdate {
+    /// Remove every key.
+    Clear,
+    /// Merge key by key; a key set to `null` is removed.
+    Merge(Metadata),
+    /// Replace the object whole.
+    Replace(Metadata),
+}
+
+impl MetadataUpdate {
+    pub fn apply_to(&self, current: &Metadata) -> Metadata {
+        match self {
+            MetadataUpdate::Clear => Metadata::new(),
+            MetadataUpdate::Replace(metadata) => metadata.clone(),
+            MetadataUpdate::Merge(patch) => {
+                let mut merged = current.clone();
+                for (key, value) in patch {
+                    if value.is_null() {
+                        merged.remove(key);
+                    } else {
+                        merged.insert(key.clone(), value.clone());
+                    }
+                }
+                merged
+            }
+        }
+    }
+}
+
+impl TenantUpdate {
+    /// Whether it touches what only the agency or the platform may change.
+    pub fn touches_commercial_terms(&self) -> bool {
+        self.plan.is_some()
+            || self.billing_mode.is_some()
+            || self.limits.is_some()
+            || self.billing_alerts.is_some()
+    }
+
+    /// The whole new values of every part this update changes, laid over `current` and
+    /// checked as a whole tenant.
+    pub fn apply_to(&self, current: &Tenant) -> Result<TenantChanges, Vec<FieldError>> {
+        let mut violations = Violations::default();
+        if let Some(name) = &self.name {
+            violations.length("name", name, 1, 255);
+        }
+        let limits = self
+            .limits
+            .as_ref()
+            .map(|changes| changes.apply_to(current.usage_limits.clone()));
+        let alerts = self
+            .billing_alerts
+            .as_ref()
+            .map(|update| update.apply_to(current.billing_alerts.clone()));
+        let settings = self
+            .settings
+            .as_ref()
+            .map(|update| update.apply_to(current.settings.clone()));
+        let metadata = self
+            .metadata
+            .as_ref()
+            .map(|update| update.apply_to(&current.metadata));
+        check_parts(
+            &mut violations,
+            limits.as_ref().unwrap_or(&current.usage_limits),
+            alerts.as_ref().unwrap_or(&current.billing_alerts),
+            settings.as_ref().unwrap_or(&current.settings),
+            metadata.as_ref().unwrap_or(&current.metadata),
+        );
+        violations.finish(|| TenantChanges {
+            name: self.name.clone(),
+            slug: self.slug.clone(),
+            billing_mode: self.billing_mode,
+            limits,
+            billing_alerts: alerts,
+            settings,
+            metadata,
+        })
+    }
 }
 
 /// A checked change to a tenant: each `Some` replaces the stored value whole.
 #[derive(Debug, Clone, Default)]
 pub struct TenantChanges {
     pub name: Option<String>,
-    pub slug: Option<String>,
+    pub slug: Option<Slug>,
     pub billing_mode: Option<BillingMode>,
     pub limits: Option<Limits>,
     pub billing_alerts: Option<BillingAlerts>,
     pub settings: Option<Settings>,
-    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    pub metadata: Option<Metadata>,
 }
 
 /// Largest accepted `metadata` object, serialized.
 pub const METADATA_MAX_BYTES: usize = 16 * 1024;
 
-pub fn check_metadata(
-    field: &str,
-    metadata: &serde_json::Map<String, serde_json::Value>,
-    violations: &mut Violations,
-) {
+pub fn check_metadata(field: &str, metadata: &Metadata, violations: &mut Violations) {
     let size = serde_json::to_vec(metadata).map_or(usize::MAX, |bytes| bytes.len());
     if size > METADATA_MAX_BYTES {
         violations.add(
@@ -376,11 +606,72 @@ mod tests {
 
     #[test]
     fn settings_default_to_seed_values() {
-        let json = serde_json::to_value(Settings::default()).unwrap();
-        assert_eq!(json["recordingFormat"], "mp4");
-        assert_eq!(json["retentionDays"], 90);
-        assert_eq!(json["webhookTimeoutSeconds"], 20);
-        assert_eq!(json["dataEncryptionEnabled"], true);
-        assert_eq!(json["sipDomain"], serde_json::Value::Null);
+        let settings = Settings::default();
+        assert_eq!(settings.recording_format, RecordingFormat::Mp4);
+        assert_eq!(settings.retention_days, 90);
+        assert_eq!(settings.webhook_timeout_seconds, 20);
+        assert!(settings.data_encryption_enabled);
+        assert_eq!(settings.sip_domain, None);
+        assert_eq!(<&str>::from(RecordingFormat::Mp4), "mp4");
+        assert_eq!("agency_billed".parse(), Ok(BillingMode::AgencyBilled));
     }
+}
+
+/// Sort keys of the tenant list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, EnumString, IntoStaticStr, VariantNames)]
+#[strum(serialize_all = "camelCase")]
+pub enum TenantSort {
+    Name,
+    Slug,
+    CreatedAt,
+    UpdatedAt,
+}
+
+impl TenantSort {
+    /// Whether `value` is of this key's kind.
+    pub fn accepts(self, value: &SortValue) -> bool {
+        match self {
+            TenantSort::Name | TenantSort::Slug => matches!(value, SortValue::Text(_)),
+            TenantSort::CreatedAt | TenantSort::UpdatedAt => matches!(value, SortValue::Time(_)),
+        }
+    }
+
+    /// Dates list newest first unless told otherwise; names and slugs alphabetically.
+    pub fn descending_by_default(self) -> bool {
+        matches!(self, TenantSort::CreatedAt | TenantSort::UpdatedAt)
+    }
+
+    /// The value of this key on a tenant, to resume a page after it.
+    pub fn key_of(self, tenant: &Tenant) -> SortValue {
+        match self {
+            TenantSort::Name => SortValue::Text(tenant.name.clone()),
+            TenantSort::Slug => SortValue::Text(tenant.slug.to_string()),
+            TenantSort::CreatedAt => SortValue::Time(BoundedTime::clamped(tenant.created_at)),
+            TenantSort::UpdatedAt => SortValue::Time(BoundedTime::clamped(tenant.updated_at)),
+        }
+    }
+}
+
+/// A sort-key value to resume a list after. A time is bounded, like every time a client
+/// sends: it comes back in a cursor.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SortValue {
+    Time(BoundedTime),
+    Text(String),
+}
+
+/// Filters and position of one page of tenants.
+#[derive(Debug, Clone)]
+pub struct TenantQuery {
+    pub status: Option<TenantStatus>,
+    /// A plan code; one that is no plan's matches nothing.
+    pub plan: Option<String>,
+    pub agency_id: Option<AgencyId>,
+    /// Case-insensitive prefix of the name or the slug.
+    pub name_prefix: Option<String>,
+    pub sort: TenantSort,
+    pub descending: bool,
+    /// Resume strictly after this (sort value, id).
+    pub after: Option<(SortValue, TenantId)>,
+    pub limit: i64,
 }

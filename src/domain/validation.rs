@@ -69,6 +69,10 @@ impl Violations {
         }
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     pub fn into_errors(self) -> Vec<FieldError> {
         self.0
     }
@@ -88,66 +92,6 @@ impl FieldProblem {
             message: message.into(),
         }
     }
-}
-
-/// The slug rule, shared by the parser and the OpenAPI schema.
-pub const SLUG_PATTERN: &str = "^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$";
-
-/// A URL-safe handle: lower-case letters, digits and inner hyphens, 1 to 63 characters.
-pub fn parse_slug(text: &str) -> Result<String, FieldProblem> {
-    let bytes = text.as_bytes();
-    let allowed = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-';
-    let ok = (1..=63).contains(&bytes.len())
-        && bytes.iter().all(allowed)
-        && bytes.first() != Some(&b'-')
-        && bytes.last() != Some(&b'-');
-    if ok {
-        Ok(text.to_owned())
-    } else {
-        Err(FieldProblem::new(
-            "invalid_slug",
-            "must be 1 to 63 lower-case letters, digits or inner hyphens",
-        ))
-    }
-}
-
-/// Derives a slug from a display name ("Acme Corp!" → "acme-corp").
-pub fn slugify(name: &str) -> String {
-    let mut slug = String::new();
-    for c in name.chars().flat_map(char::to_lowercase) {
-        if c.is_ascii_alphanumeric() {
-            slug.push(c);
-        } else if !slug.ends_with('-') && !slug.is_empty() {
-            slug.push('-');
-        }
-        if slug.len() >= 63 {
-            break;
-        }
-    }
-    let slug = slug.trim_end_matches('-').to_owned();
-    if slug.is_empty() {
-        "tenant".to_owned()
-    } else {
-        slug
-    }
-}
-
-/// The e-mail rule the OpenAPI schema states (`format: email`, at most 254 characters).
-pub fn parse_email(text: &str) -> Result<String, FieldProblem> {
-    let invalid = || FieldProblem::new("invalid_email", "must be an e-mail address");
-    if text.len() > 254 || text.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(invalid());
-    }
-    let (local, domain) = text.rsplit_once('@').ok_or_else(invalid)?;
-    let domain_ok = !domain.is_empty()
-        && domain.len() <= 253
-        && domain
-            .split('.')
-            .all(|label| !label.is_empty() && label.len() <= 63 && !label.contains('@'));
-    if local.is_empty() || local.len() > 64 || !domain_ok {
-        return Err(invalid());
-    }
-    Ok(text.to_owned())
 }
 
 /// The webhook URL rule: absolute `http` or `https` with a host.
@@ -172,40 +116,6 @@ pub fn parse_http_url(text: &str) -> Result<String, FieldProblem> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn slugs_follow_the_rule() {
-        for good in ["a", "acme-corp", "0", "a1-b2", &"x".repeat(63)] {
-            assert!(parse_slug(good).is_ok(), "{good}");
-        }
-        for bad in ["", "-a", "a-", "Acme", "a_b", "a b", "é", &"x".repeat(64)] {
-            assert!(parse_slug(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn slugify_makes_valid_slugs() {
-        for name in [
-            "Acme Corp",
-            "  --Hello, World!-- ",
-            "日本",
-            "",
-            &"Ab ".repeat(80),
-        ] {
-            let slug = slugify(name);
-            assert!(parse_slug(&slug).is_ok(), "{name:?} gave {slug:?}");
-        }
-        assert_eq!(slugify("Acme Corp"), "acme-corp");
-    }
-
-    #[test]
-    fn emails_need_a_local_part_and_a_domain() {
-        assert!(parse_email("admin@acme.com").is_ok());
-        assert!(parse_email("a@b").is_ok());
-        for bad in ["", "admin", "@acme.com", "a@", "a b@c.d", "a@b..c", "a@.b"] {
-            assert!(parse_email(bad).is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn webhook_urls_are_http() {

@@ -13,7 +13,7 @@ use serde::Serialize;
 use super::connection::BodyTimeout;
 use super::error::ApiError;
 use super::strict_json::Strict;
-use crate::domain::ids::{self, TypedId};
+use crate::domain::ids::{self, PathKey};
 use crate::domain::time;
 use crate::service::Error;
 
@@ -212,12 +212,12 @@ where
 /// `tenant_id`, …); a malformed one is a 422 naming the parameter.
 pub struct PathId<T>(pub T);
 
-impl<T: TypedId, S: Send + Sync> FromRequestParts<S> for PathId<T> {
+impl<T: PathKey, S: Send + Sync> FromRequestParts<S> for PathId<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let (name, raw) = raw_path_param(parts, state, T::PATH_PARAMS).await?;
-        raw.parse()
+        T::parse_path(&raw)
             .map(PathId)
             .map_err(|e: ids::IdParseError| ApiError::field(&name, "invalid_id", e.to_string()))
     }

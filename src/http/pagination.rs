@@ -24,6 +24,14 @@ pub struct Page<T> {
 }
 
 impl<T> Page<T> {
+    /// The same page with each item turned into its wire shape.
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page {
+            data: self.data.into_iter().map(f).collect(),
+            next_cursor: self.next_cursor,
+        }
+    }
+
     /// Builds a page from up to `limit + 1` rows: the extra row only says another page exists.
     pub fn from_rows<K: Serialize>(
         mut rows: Vec<T>,

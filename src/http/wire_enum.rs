@@ -6,7 +6,7 @@
 /// `strum` text form (`IntoStaticStr`, `FromStr`, `VariantNames`).
 #[macro_export]
 macro_rules! wire_enums {
-    ($($ty:ty),* $(,)?) => {$(
+    ($($ty:ty $(: $doc:literal)?),* $(,)?) => {$(
         impl serde::Serialize for $ty {
             fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
                 serializer.serialize_str(<&'static str>::from(*self))
@@ -27,10 +27,11 @@ macro_rules! wire_enums {
 
         impl utoipa::PartialSchema for $ty {
             fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-                utoipa::openapi::ObjectBuilder::new()
+                let schema = utoipa::openapi::ObjectBuilder::new()
                     .schema_type(utoipa::openapi::schema::Type::String)
-                    .enum_values(Some(<$ty as strum::VariantNames>::VARIANTS.iter().copied()))
-                    .into()
+                    .enum_values(Some(<$ty as strum::VariantNames>::VARIANTS.iter().copied()));
+                $(let schema = schema.description(Some($doc));)?
+                schema.into()
             }
         }
 
@@ -42,3 +43,16 @@ macro_rules! wire_enums {
         }
     )*};
 }
+
+use crate::domain::tenant::{
+    ActionAt100, BillingMode, RecordingFormat, TenantSort, TenantStatus, TenantType,
+};
+
+wire_enums!(
+    ActionAt100: "What happens when spend reaches 100% of `monthlySpendLimitCents`.",
+    BillingMode,
+    RecordingFormat,
+    TenantSort,
+    TenantStatus,
+    TenantType,
+);

@@ -7,13 +7,14 @@
 //! [`Authorized`]: crate::domain::policy::Authorized
 
 use crate::domain::access::Caller;
-use crate::domain::ids::TypedId;
+use crate::domain::ids::PathKey;
 use crate::domain::metering::{Counter, MAX_COUNTER};
 use crate::domain::policy::{self, Refusal, Target};
 use crate::domain::validation::FieldError;
 use crate::store::{Db, StoreError};
 
 pub mod agencies;
+pub mod plans;
 pub mod tenants;
 
 /// What every use case can reach.
@@ -175,7 +176,7 @@ pub fn not_found(what: &'static str) -> impl Fn(StoreError) -> Error {
 pub trait Lookup: Sized + Send + 'static {
     /// What a missing or hidden one is called in a 404.
     const NAME: &'static str;
-    type Id: TypedId + Send;
+    type Id: PathKey;
 
     /// The object, or `None` when it does not exist or the caller's scope hides it.
     fn lookup(

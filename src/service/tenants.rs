@@ -1,10 +1,16 @@
 //! Tenants: the client organisations agencies create, limit and watch.
 
-use super::{Context, Lookup, Result};
+use chrono::{DateTime, Utc};
+use tracing::instrument;
+
+use super::{not_found, Context, Error, Lookup, Result};
 use crate::domain::access::{Caller, Scope};
-use crate::domain::ids::{AgencyId, TenantId};
-use crate::domain::policy::Target;
-use crate::domain::tenant::Tenant;
+use crate::domain::ids::{AgencyId, PlanId, TenantId};
+use crate::domain::plan::PlanRef;
+use crate::domain::policy::{self, act, Action, Authorized, Target};
+use crate::domain::tenant::{NewTenant, Tenant, TenantQuery, TenantUpdate};
+use crate::domain::validation::Violations;
+use crate::domain::values::PlanCode;
 use crate::store::{self, StoreError};
 
 /// A tenant as far as the policy needs to know it: for the routes of its sub-resources, which
@@ -46,7 +52,7 @@ impl Lookup for Tenant {
     type Id = TenantId;
 
     async fn lookup(ctx: &Context, caller: &Caller, id: TenantId) -> Result<Option<Self>> {
-        match ctx.db.find_tenant(caller.tenant_scope(), id).await {
+        match store::tenants::find(&ctx.db, caller.tenant_scope(), id).await {
             Ok(tenant) => Ok(Some(tenant)),
             Err(StoreError::NotFound) => Ok(None),
             Err(other) => Err(other.into()),
@@ -59,4 +65,104 @@ impl Lookup for Tenant {
             agency: self.agency_id,
         }
     }
+}
+
+/// The plan a code names, as a field error when there is none.
+async fn plan_id(ctx: &Context, code: &PlanCode) -> Result<PlanId> {
+    match store::plans::find(&ctx.db, &PlanRef::Code(code.to_string())).await {
+        Ok(plan) => Ok(plan.id),
+        Err(StoreError::NotFound) => Err(Error::field("plan", "unknown_plan", "no such plan")),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// The agency a new tenant belongs to: an agency's own, or the one a platform caller names.
+async fn owning_agency(
+    ctx: &Context,
+    caller: &Caller,
+    requested: Option<AgencyId>,
+) -> Result<Option<AgencyId>> {
+    match (caller.scope, requested) {
+        (Scope::Platform, None) => Ok(None),
+        (Scope::Platform, Some(agency)) => match store::agencies::find(&ctx.db, agency).await {
+            Ok(_) => Ok(Some(agency)),
+            Err(StoreError::NotFound) => {
+                Err(Error::field("agencyId", "unknown_agency", "no such agency"))
+            }
+            Err(other) => Err(other.into()),
+        },
+        (Scope::Agency(own), None) => Ok(Some(own)),
+        (Scope::Agency(own), Some(agency)) if agency == own => Ok(Some(own)),
+        _ => Err(Error::Forbidden(
+            "an agency key creates tenants only in its own agency",
+        )),
+    }
+}
+
+/// Creates a tenant. A caller names the agency only as far as its scope reaches.
+#[instrument(skip_all)]
+pub async fn create(ctx: &Context, caller: &Caller, new: NewTenant) -> Result<Tenant> {
+    policy::require(caller, Action::CreateTenant).map_err(Error::refused("tenant"))?;
+    let agency_id = owning_agency(ctx, caller, new.agency_id).await?;
+    let mut violations = Violations::default();
+    new.check(&mut violations);
+    violations.finish(|| ())?;
+    let plan_id = plan_id(ctx, &new.plan).await?;
+    Ok(store::tenants::create(&ctx.db, &new, agency_id, plan_id).await?)
+}
+
+/// One page of the tenants the caller can see.
+#[instrument(skip_all)]
+pub async fn list(ctx: &Context, caller: &Caller, query: &TenantQuery) -> Result<Vec<Tenant>> {
+    policy::require(caller, Action::ReadTenant).map_err(Error::refused("tenant"))?;
+    Ok(store::tenants::list(&ctx.db, caller.tenant_scope(), query).await?)
+}
+
+/// Changes a tenant. Commercial terms need their own grant, and switching a compliance
+/// setting off needs one too; both are judged against the tenant as it is under the lock.
+#[instrument(skip_all, fields(tenant_id = %tenant.get().id))]
+pub async fn update(
+    ctx: &Context,
+    tenant: Authorized<Tenant, act::UpdateTenant>,
+    expected: Option<DateTime<Utc>>,
+    update: TenantUpdate,
+) -> Result<Tenant> {
+    let caller = *tenant.caller();
+    if update.touches_commercial_terms() {
+        policy::require(&caller, Action::ChangeCommercialTerms)
+            .map_err(Error::refused("tenant"))?;
+    }
+    let plan_id = match &update.plan {
+        Some(code) => Some(plan_id(ctx, code).await?),
+        None => None,
+    };
+    let id = tenant.get().id;
+    store::tenants::update(&ctx.db, caller.tenant_scope(), id, expected, |current| {
+        let changes = update.apply_to(current)?;
+        let relaxed = changes
+            .settings
+            .as_ref()
+            .and_then(|settings| current.settings.compliance_switched_off(settings));
+        if let Some(field) = relaxed {
+            if policy::require(&caller, Action::RelaxCompliance).is_err() {
+                return Err(Error::ForbiddenField {
+                    field,
+                    detail: "only the agency or the platform may switch a compliance setting off",
+                });
+            }
+        }
+        Ok((changes, plan_id))
+    })
+    .await
+    .map_err(|error| match error {
+        Error::NotFound(_) => Error::NotFound("tenant"),
+        other => other,
+    })
+}
+
+/// A tenant the caller may read, by id (for use cases that need the whole tenant).
+pub async fn find(ctx: &Context, caller: &Caller, id: TenantId) -> Result<Tenant> {
+    store::tenants::find(&ctx.db, caller.tenant_scope(), id)
+        .await
+        .map_err(not_found("tenant"))
 }

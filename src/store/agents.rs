@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 
-use super::tenants::{enum_from_text, enum_to_text};
+use super::{enum_from_text, enum_to_text};
 use super::{next_version, now, Db, StoreError, StoreResult};
 use crate::domain::agent::{Agent, AgentFields};
 use crate::domain::ids::{AgentId, TenantId};

@@ -10,15 +10,13 @@
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use sqlx::types::Json;
 
-use super::tenants::{enum_from_text, enum_to_text};
+use super::{enum_from_text, enum_to_text};
 use super::{now, Db, StoreError, StoreResult};
 use crate::domain::ids::{AgentId, CallId, TenantId};
-use crate::domain::limits::Limits;
 use crate::domain::metering::{
     checked_add, sentiment_from_micros, sentiment_to_micros, AdmissionState, Call, CallOutcome,
     CallStatus, Channel, Counter, NewCall, Period, PeriodUsage, Refusal,
 };
-use crate::domain::tenant::BillingAlerts;
 use crate::{in_transaction, on_reader};
 
 macro_rules! call_columns {
@@ -100,32 +98,24 @@ pub(crate) use lock_counters;
 #[derive(sqlx::FromRow)]
 struct AdmissionRow {
     status: String,
-    monthly_spend_limit_cents: Option<i64>,
-    max_agents: Option<i64>,
-    max_phone_numbers: Option<i64>,
-    max_concurrent_calls: Option<i64>,
-    monthly_call_limit: Option<i64>,
-    max_minutes_per_month: Option<i64>,
-    billing_alerts: Json<BillingAlerts>,
+    action_at_100: String,
     calls: Option<i64>,
     seconds: Option<i64>,
     cost_cents: Option<i64>,
+    #[sqlx(flatten)]
+    limits: super::limits::EffectiveColumns,
 }
 
 impl AdmissionRow {
     fn into_state(self, active_calls: i64) -> StoreResult<AdmissionState> {
+        let corrupt = |what: &str| StoreError::Corrupt(anyhow::anyhow!("stored {what}"));
         Ok(AdmissionState {
-            status: enum_from_text(&self.status)?,
-            limits: Limits {
-                monthly_spend_limit_cents: self.monthly_spend_limit_cents,
-                max_agents: self.max_agents,
-                max_phone_numbers: self.max_phone_numbers,
-                max_concurrent_calls: self.max_concurrent_calls,
-                monthly_call_limit: self.monthly_call_limit,
-                max_minutes_per_month: self.max_minutes_per_month,
-            }
-            .into(),
-            action_at_100: self.billing_alerts.0.action_at_100,
+            status: self.status.parse().map_err(|_| corrupt("status"))?,
+            limits: self.limits.0,
+            action_at_100: self
+                .action_at_100
+                .parse()
+                .map_err(|_| corrupt("action at 100%"))?,
             active_calls,
             usage: PeriodUsage {
                 calls: self.calls.unwrap_or(0),
@@ -259,24 +249,19 @@ impl Db {
             let active_calls =
                 lock_counters!(&mut *tx, backend, tenant_id).ok_or(StoreError::NotFound)?;
             // Read in a statement after the lock, never in the locking one (see lock_counters!).
-            let state: AdmissionRow = sqlx::query_as(
-                "SELECT t.status, \
-                 COALESCE(t.monthly_spend_limit_cents, p.monthly_spend_limit_cents) AS monthly_spend_limit_cents, \
-                 COALESCE(t.max_agents, p.max_agents) AS max_agents, \
-                 COALESCE(t.max_phone_numbers, p.max_phone_numbers) AS max_phone_numbers, \
-                 COALESCE(t.max_concurrent_calls, p.max_concurrent_calls) AS max_concurrent_calls, \
-                 COALESCE(t.monthly_call_limit, p.monthly_call_limit) AS monthly_call_limit, \
-                 COALESCE(t.max_minutes_per_month, p.max_minutes_per_month) AS max_minutes_per_month, \
-                 t.billing_alerts, u.calls, u.seconds, u.cost_cents \
-                 FROM tenants t JOIN plans p ON p.id = t.plan_id \
+            let sql = format!(
+                "SELECT t.status, t.action_at_100, u.calls, u.seconds, u.cost_cents{} \
+                 FROM tenants t \
                  LEFT JOIN tenant_usage u ON u.tenant_id = t.id AND u.period_start = $2 \
                  WHERE t.id = $1",
-            )
-            .bind(tenant_id)
-            .bind(period)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+                super::limits::effective_columns("t", AdmissionState::KEYS)
+            );
+            let state: AdmissionRow = sqlx::query_as(&sql)
+                .bind(tenant_id)
+                .bind(period)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or(StoreError::NotFound)?;
             if let Some(refusal) = state.into_state(active_calls)?.refusal() {
                 return Err(CallError::Refused(refusal));
             }

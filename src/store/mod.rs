@@ -25,6 +25,7 @@ pub mod calls;
 pub mod constraints;
 pub mod exec;
 pub mod idempotency;
+pub mod limits;
 pub mod plans;
 pub mod tenants;
 pub mod usage;
@@ -264,6 +265,19 @@ impl Db {
             }
             Db::Postgres(pg) => pg.close().await,
         }
+    }
+}
+
+/// Reads a snake_case enum stored as text (for types still read through serde).
+pub(crate) fn enum_from_text<T: serde::de::DeserializeOwned>(text: &str) -> StoreResult<T> {
+    from_json(serde_json::Value::String(text.to_owned()))
+}
+
+/// Writes a snake_case enum as text (for types still written through serde).
+pub(crate) fn enum_to_text<T: serde::Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(text)) => text,
+        _ => unreachable!("enums serialize to strings"),
     }
 }
 

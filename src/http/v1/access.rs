@@ -26,13 +26,16 @@ impl FromRequestParts<AppState> for TenantAccess {
         let visible = match caller.scope {
             // Authentication already found this tenant active.
             Scope::Tenant(own) => own == tenant_id,
-            _ => {
-                state
-                    .ctx
-                    .db
-                    .tenant_visible(caller.tenant_scope(), tenant_id)
-                    .await?
-            }
+            _ => crate::store::tenants::find_ref(&state.ctx.db, tenant_id)
+                .await?
+                .is_some_and(|(_, agency)| {
+                    caller
+                        .scope
+                        .reaches(&crate::domain::policy::Target::Tenant {
+                            id: tenant_id,
+                            agency,
+                        })
+                }),
         };
         if visible {
             Ok(TenantAccess { tenant_id, caller })

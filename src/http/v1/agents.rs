@@ -77,13 +77,16 @@ async fn create_agent(
         status: request.status.unwrap_or_default(),
         metadata: request.metadata.unwrap_or_default(),
     })?;
-    let tenant = state
-        .ctx
-        .db
-        .find_tenant(access.caller.tenant_scope(), access.tenant_id)
-        .await
-        .map_err(not_found("tenant"))?;
-    let max_agents = tenant.effective_limits.max_agents;
+    let tenant = crate::store::tenants::find(
+        &state.ctx.db,
+        access.caller.tenant_scope(),
+        access.tenant_id,
+    )
+    .await
+    .map_err(not_found("tenant"))?;
+    let max_agents = tenant
+        .effective_limits
+        .get(crate::domain::limits::LimitKey::MaxAgents);
     let agent = state
         .ctx
         .db

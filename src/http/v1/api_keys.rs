@@ -83,11 +83,7 @@ async fn scope_for(
             }
         }
         (None, Some(tenant_id)) => {
-            match state
-                .ctx
-                .db
-                .find_tenant(caller.tenant_scope(), tenant_id)
-                .await
+            match crate::store::tenants::find(&state.ctx.db, caller.tenant_scope(), tenant_id).await
             {
                 Ok(_) => Ok((KeyScope::Tenant, None, Some(tenant_id))),
                 Err(StoreError::NotFound) => Err(ApiError::field(

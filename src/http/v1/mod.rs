@@ -13,6 +13,7 @@ pub mod agents;
 pub mod analytics;
 pub mod api_keys;
 pub mod calls;
+pub mod limits;
 pub mod openapi;
 pub mod plans;
 pub mod tenants;

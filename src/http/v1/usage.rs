@@ -11,7 +11,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::access::TenantAccess;
 use crate::domain::ids::{AgentId, TenantId};
-use crate::domain::limits::LimitKey;
+use crate::domain::limits::{LimitKey, Measured};
 use crate::domain::metering::{check_batch, Channel, IngestOutcome, Period, UsageEvent};
 use crate::domain::time::BoundedTime;
 use crate::domain::validation::FieldError;
@@ -171,25 +171,28 @@ async fn explain_limits(
     access: TenantAccess,
 ) -> ApiResult<Json<LimitsReport>> {
     let at = now();
-    let tenant = state
-        .ctx
-        .db
-        .find_tenant(access.caller.tenant_scope(), access.tenant_id)
-        .await
-        .map_err(not_found("tenant"))?;
+    let tenant = crate::store::tenants::find(
+        &state.ctx.db,
+        access.caller.tenant_scope(),
+        access.tenant_id,
+    )
+    .await
+    .map_err(not_found("tenant"))?;
     let live = state.ctx.db.live_usage(access.tenant_id, at).await?;
     let agents = state.ctx.db.count_agents(access.tenant_id).await?;
+    let measured = Measured {
+        active_calls: live.active_calls,
+        period_calls: live.period.calls,
+        period_seconds: live.period.seconds,
+        period_cost_cents: live.period.cost_cents,
+        agents: agents.total,
+        ..Measured::default()
+    };
     let limits = LimitKey::ALL
-        .into_iter()
+        .iter()
+        .copied()
         .map(|key| {
-            let used = match key {
-                LimitKey::MonthlySpendLimitCents => live.period.cost_cents,
-                LimitKey::MaxAgents => agents.total,
-                LimitKey::MaxPhoneNumbers => 0,
-                LimitKey::MaxConcurrentCalls => live.active_calls,
-                LimitKey::MonthlyCallLimit => live.period.calls,
-                LimitKey::MaxMinutesPerMonth => live.period.seconds / 60,
-            };
+            let used = measured.of(key.meter());
             let value = tenant.effective_limits.get(key);
             let source = if tenant.usage_limits.get(key).is_some() {
                 LimitSource::Tenant

@@ -5,4 +5,5 @@ mod cli;
 mod connections;
 mod head_limits;
 mod metrics;
+mod migrations;
 mod processes;

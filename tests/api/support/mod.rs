@@ -128,6 +128,41 @@ impl Settings {
     }
 }
 
+/// A new SQLite file in a directory of its own.
+fn fresh_sqlite() -> (String, Storage) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let url = format!("sqlite://{}/t.db", dir.path().display());
+    (url, Storage::Sqlite(dir))
+}
+
+/// A new PostgreSQL schema, or `None` (with a notice) when PostgreSQL is unreachable outside
+/// CI.
+async fn fresh_postgres() -> Option<(String, Storage)> {
+    let base = postgres_base_url();
+    let mut admin = match sqlx::PgConnection::connect(&base).await {
+        Ok(connection) => connection,
+        Err(error) if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("PostgreSQL at {base} is required when CI=true but unreachable: {error}")
+        }
+        Err(error) => {
+            eprintln!("skipping PostgreSQL: {base} is unreachable ({error})");
+            return None;
+        }
+    };
+    let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+    sqlx::raw_sql(&format!("CREATE SCHEMA {schema}"))
+        .execute(&mut admin)
+        .await
+        .expect("create the test schema");
+    let _ = admin.close().await;
+    let separator = if base.contains('?') { '&' } else { '?' };
+    // The application name marks every connection of this test, so that a cleanup can end them
+    // even when the test's own runtime can no longer run (see `Drop for Inner`).
+    let url =
+        format!("{base}{separator}options=-c%20search_path%3D{schema}&application_name={schema}");
+    Some((url, Storage::Postgres { schema }))
+}
+
 /// Where a test's database lives; dropping it removes the database.
 enum Storage {
     Sqlite(TempDir),
@@ -160,9 +195,20 @@ impl TestApp {
     }
 
     pub async fn sqlite_with(settings: Settings) -> TestApp {
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let url = format!("sqlite://{}/t.db", dir.path().display());
-        Self::start(&url, Storage::Sqlite(dir), settings).await
+        let (url, storage) = fresh_sqlite();
+        Self::start(&url, storage, settings).await
+    }
+
+    /// A server on a fresh SQLite file that `prepare` fills first, given its URL (to start from
+    /// an older schema, say); the server then applies the remaining migrations.
+    pub async fn sqlite_prepared<F, Fut>(prepare: F) -> TestApp
+    where
+        F: FnOnce(String) -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
+        let (url, storage) = fresh_sqlite();
+        prepare(url.clone()).await;
+        Self::start(&url, storage, Settings::default()).await
     }
 
     /// A server on a fresh PostgreSQL schema, or `None` (with a notice) when PostgreSQL is
@@ -172,30 +218,19 @@ impl TestApp {
     }
 
     pub async fn postgres_with(settings: Settings) -> Option<TestApp> {
-        let base = postgres_base_url();
-        let mut admin = match sqlx::PgConnection::connect(&base).await {
-            Ok(connection) => connection,
-            Err(error) if std::env::var("CI").as_deref() == Ok("true") => {
-                panic!("PostgreSQL at {base} is required when CI=true but unreachable: {error}")
-            }
-            Err(error) => {
-                eprintln!("skipping PostgreSQL: {base} is unreachable ({error})");
-                return None;
-            }
-        };
-        let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
-        sqlx::raw_sql(&format!("CREATE SCHEMA {schema}"))
-            .execute(&mut admin)
-            .await
-            .expect("create the test schema");
-        let _ = admin.close().await;
-        let separator = if base.contains('?') { '&' } else { '?' };
-        // The application name marks every connection of this test, so that a cleanup can
-        // end them even when the test's own runtime can no longer run (see `Drop for Inner`).
-        let url = format!(
-            "{base}{separator}options=-c%20search_path%3D{schema}&application_name={schema}"
-        );
-        Some(Self::start(&url, Storage::Postgres { schema }, settings).await)
+        let (url, storage) = fresh_postgres().await?;
+        Some(Self::start(&url, storage, settings).await)
+    }
+
+    /// Like [`TestApp::sqlite_prepared`], on a fresh PostgreSQL schema.
+    pub async fn postgres_prepared<F, Fut>(prepare: F) -> Option<TestApp>
+    where
+        F: FnOnce(String) -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
+        let (url, storage) = fresh_postgres().await?;
+        prepare(url.clone()).await;
+        Some(Self::start(&url, storage, Settings::default()).await)
     }
 
     async fn start(url: &str, storage: Storage, settings: Settings) -> TestApp {

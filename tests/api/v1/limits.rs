@@ -97,7 +97,11 @@ both!(
             limits["maxMinutesPerMonth"],
             explained(&plan["maxMinutesPerMonth"], "plan", 3)
         );
-        assert_eq!(limits.as_object().unwrap().len(), 6, "{report}");
+        assert_eq!(
+            limits.as_object().unwrap().len(),
+            crate::v1::tenants::LIMIT_KEYS.len(),
+            "{report}"
+        );
 
         tenant.admit("phone").await;
         tenant.admit("webchat").await;
@@ -162,5 +166,73 @@ both!(
             after["limits"]["maxConcurrentCalls"],
             explained(&json!(4), "tenant", 0)
         );
+    }
+);
+
+both!(
+    every_declared_limit_key_is_stored_merged_and_explained,
+    |app| async move {
+        let platform = app.platform();
+        // A plan that grants two of the newer keys, one of them in gigabytes.
+        let plan = platform
+            .post(
+                "/api/v1/plans",
+                &json!({ "code": "studio", "name": "Studio", "amountCents": 9900,
+                         "entitlements": { "maxSquads": 5, "maxFilesGb": 2.5,
+                                           "maxConcurrentCalls": 4 } }),
+            )
+            .await;
+        plan.assert_status(StatusCode::CREATED);
+        assert_eq!(
+            plan.body["entitlements"],
+            json!({ "maxConcurrentCalls": 4, "maxSquads": 5, "maxFilesGb": 2.5 })
+        );
+        let tenant = app
+            .tenant()
+            .plan("studio")
+            .limits(json!({ "maxFilesGb": 0.75, "maxCampaigns": 12, "maxFileSizeMb": 250 }))
+            .create()
+            .await;
+        let effective = &tenant.body["effectiveLimits"];
+        assert_eq!(effective["maxSquads"], 5, "{effective}");
+        assert_eq!(effective["maxFilesGb"], 0.75);
+        assert_eq!(effective["maxCampaigns"], 12);
+        assert_eq!(effective["maxFileSizeMb"], 250);
+        assert_eq!(effective["maxRecordingsGb"], Value::Null);
+        assert_eq!(effective["maxConcurrentCalls"], 4);
+
+        let report = tenant.limits().await;
+        let limits = &report["limits"];
+        assert_eq!(limits["maxSquads"]["source"], "plan", "{report}");
+        assert_eq!(limits["maxSquads"]["used"], 0);
+        assert_eq!(limits["maxCampaigns"]["source"], "tenant");
+
+        // Each key keeps its own range, and clears like the others.
+        for (bad, field) in [
+            (json!({ "maxSquads": 0 }), "usageLimits.maxSquads"),
+            (json!({ "maxSquads": 101 }), "usageLimits.maxSquads"),
+            (json!({ "maxFileSizeMb": 501 }), "usageLimits.maxFileSizeMb"),
+            (json!({ "maxFilesGb": 100.5 }), "usageLimits.maxFilesGb"),
+            (
+                json!({ "maxRecordingsGb": -1 }),
+                "usageLimits.maxRecordingsGb",
+            ),
+            (json!({ "maxCampaigns": 1001 }), "usageLimits.maxCampaigns"),
+            (json!({ "maxCampaigns": 1.5 }), "usageLimits.maxCampaigns"),
+        ] {
+            platform
+                .patch(&tenant.path(""), &json!({ "usageLimits": bad }))
+                .await
+                .assert_invalid(field);
+        }
+        let cleared = platform
+            .patch(
+                &tenant.path(""),
+                &json!({ "usageLimits": { "maxFilesGb": null, "maxCampaigns": null } }),
+            )
+            .await;
+        cleared.assert_status(StatusCode::OK);
+        assert_eq!(cleared.body["usageLimits"], json!({ "maxFileSizeMb": 250 }));
+        assert_eq!(cleared.body["effectiveLimits"]["maxFilesGb"], 2.5);
     }
 );

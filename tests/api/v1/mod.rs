@@ -19,5 +19,5 @@ pub mod races;
 mod tenant_lists;
 mod tenant_scoping;
 mod tenant_validation;
-mod tenants;
+pub mod tenants;
 mod usage_events;

@@ -38,13 +38,19 @@ const SEED_PATCH: &str = r#"{
 }
 }"#;
 
-const LIMIT_KEYS: [&str; 6] = [
+/// Every limit key, as the API names it.
+pub const LIMIT_KEYS: [&str; 11] = [
     "monthlySpendLimitCents",
     "maxAgents",
     "maxPhoneNumbers",
     "maxConcurrentCalls",
     "monthlyCallLimit",
     "maxMinutesPerMonth",
+    "maxSquads",
+    "maxFileSizeMb",
+    "maxFilesGb",
+    "maxRecordingsGb",
+    "maxCampaigns",
 ];
 
 /// The effective limits a tenant must report: its overrides over its plan's entitlements.

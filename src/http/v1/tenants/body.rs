@@ -1,0 +1,176 @@
+//! The tenant as v1 shows it, with its nested parts.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::super::limits::{EffectiveLimitsBody, LimitsBody};
+use crate::domain::ids::{AgencyId, TenantId, UserId};
+use crate::domain::tenant::{
+    ActionAt100, BillingAlerts, BillingMode, Metadata, Owner, RecordingFormat, Settings, Tenant,
+    TenantStatus, TenantType, UsageSummary,
+};
+
+/// A tenant as every surface reads it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = Tenant)]
+pub struct TenantBody {
+    pub id: TenantId,
+    pub name: String,
+    pub slug: String,
+    pub status: TenantStatus,
+    /// The plan's code.
+    pub plan: String,
+    pub agency_id: Option<AgencyId>,
+    pub billing_mode: BillingMode,
+    pub tenant_type: TenantType,
+    /// Exactly the limits this tenant overrides.
+    pub usage_limits: LimitsBody,
+    /// All limits after the plan's defaults; `null` is unlimited.
+    pub effective_limits: EffectiveLimitsBody,
+    pub billing_alerts: BillingAlertsBody,
+    pub settings: SettingsBody,
+    #[schema(value_type = Object)]
+    pub metadata: Metadata,
+    pub usage_current_month: UsageSummaryBody,
+    pub owner: Option<OwnerBody>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Tenant> for TenantBody {
+    fn from(tenant: Tenant) -> Self {
+        TenantBody {
+            id: tenant.id,
+            name: tenant.name,
+            slug: tenant.slug.into_string(),
+            status: tenant.status,
+            plan: tenant.plan.into_string(),
+            agency_id: tenant.agency_id,
+            billing_mode: tenant.billing_mode,
+            tenant_type: tenant.tenant_type,
+            usage_limits: LimitsBody(tenant.usage_limits),
+            effective_limits: EffectiveLimitsBody(tenant.effective_limits),
+            billing_alerts: tenant.billing_alerts.into(),
+            settings: tenant.settings.into(),
+            metadata: tenant.metadata,
+            usage_current_month: tenant.usage_current_month.into(),
+            owner: tenant.owner.map(OwnerBody::from),
+            created_at: tenant.created_at,
+            updated_at: tenant.updated_at,
+        }
+    }
+}
+
+/// Spend alerts of a tenant.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = BillingAlerts)]
+pub struct BillingAlertsBody {
+    /// Percentages of the monthly spend limit that trigger an alert.
+    pub alert_thresholds: Vec<i64>,
+    pub alert_emails: Vec<String>,
+    #[serde(rename = "actionAt100")]
+    pub action_at_100: ActionAt100,
+}
+
+impl From<BillingAlerts> for BillingAlertsBody {
+    fn from(alerts: BillingAlerts) -> Self {
+        BillingAlertsBody {
+            alert_thresholds: alerts.alert_thresholds,
+            alert_emails: alerts.alert_emails,
+            action_at_100: alerts.action_at_100,
+        }
+    }
+}
+
+/// Voice, recording, compliance and webhook settings (seed 000's fields and defaults).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = Settings)]
+pub struct SettingsBody {
+    pub sip_enabled: bool,
+    pub sip_domain: Option<String>,
+    pub sip_username: Option<String>,
+    pub recording_enabled: bool,
+    pub recording_format: RecordingFormat,
+    #[schema(minimum = 1, maximum = 3650)]
+    pub retention_days: i64,
+    pub analytics_enabled: bool,
+    pub hipaa_enabled: bool,
+    pub pci_enabled: bool,
+    pub data_encryption_enabled: bool,
+    pub webhook_url: Option<String>,
+    #[schema(minimum = 1, maximum = 300)]
+    pub webhook_timeout_seconds: i64,
+}
+
+impl From<Settings> for SettingsBody {
+    fn from(settings: Settings) -> Self {
+        SettingsBody {
+            sip_enabled: settings.sip_enabled,
+            sip_domain: settings.sip_domain,
+            sip_username: settings.sip_username,
+            recording_enabled: settings.recording_enabled,
+            recording_format: settings.recording_format,
+            retention_days: settings.retention_days,
+            analytics_enabled: settings.analytics_enabled,
+            hipaa_enabled: settings.hipaa_enabled,
+            pci_enabled: settings.pci_enabled,
+            data_encryption_enabled: settings.data_encryption_enabled,
+            webhook_url: settings.webhook_url,
+            webhook_timeout_seconds: settings.webhook_timeout_seconds,
+        }
+    }
+}
+
+/// The person who owns a tenant, exactly as the tenant's creator named them.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = Owner)]
+pub struct OwnerBody {
+    /// The owner's user, once they have accepted the invitation to this tenant; `null` until
+    /// then. A tenant never links a user its creator did not bring in, so an e-mail address
+    /// reveals nothing about other tenants.
+    pub id: Option<UserId>,
+    pub email: String,
+    pub name: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+}
+
+impl From<Owner> for OwnerBody {
+    fn from(owner: Owner) -> Self {
+        OwnerBody {
+            id: owner.id,
+            email: owner.email,
+            name: owner.name,
+            first_name: owner.first_name,
+            last_name: owner.last_name,
+        }
+    }
+}
+
+/// Usage in the current billing period, read from counters.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = UsageSummary)]
+pub struct UsageSummaryBody {
+    pub conversations: i64,
+    /// `totalSeconds / 60`, to two decimals.
+    pub total_minutes: f64,
+    pub total_seconds: i64,
+    pub total_cost_cents: i64,
+}
+
+impl From<UsageSummary> for UsageSummaryBody {
+    fn from(usage: UsageSummary) -> Self {
+        UsageSummaryBody {
+            conversations: usage.conversations,
+            total_minutes: usage.total_minutes,
+            total_seconds: usage.total_seconds,
+            total_cost_cents: usage.total_cost_cents,
+        }
+    }
+}
