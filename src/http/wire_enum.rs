@@ -42,3 +42,7 @@ macro_rules! wire_enums {
         }
     )*};
 }
+
+wire_enums! {
+    crate::domain::api_key::KeyScope,
+}
