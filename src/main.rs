@@ -4,8 +4,9 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 use tenantry::cli::{Cli, Command, KeysCommand};
-use tenantry::domain::api_key::KeyScope;
+use tenantry::domain::access::Scope;
 use tenantry::server;
+use tenantry::store::api_keys;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -35,17 +36,15 @@ async fn main() -> anyhow::Result<()> {
             database,
         }) => {
             let db = server::open_database(&database.database_url).await?;
-            let scope = match (agency_id, tenant_id) {
-                (Some(_), _) => KeyScope::Agency,
-                (None, Some(_)) => KeyScope::Tenant,
-                (None, None) => KeyScope::Platform,
+            let holder = match (agency_id, tenant_id) {
+                (Some(agency_id), _) => Scope::Agency(agency_id),
+                (None, Some(tenant_id)) => Scope::Tenant(tenant_id),
+                (None, None) => Scope::Platform,
             };
-            let (key, secret) = db
-                .create_api_key(&name, scope, agency_id, tenant_id)
-                .await?;
+            let (key, secret) = api_keys::create(&db, &name, holder).await?;
+            let kind: &str = key.owner.kind().into();
             println!(
-                "{} key {} created. Its secret is shown only once:",
-                scope.as_str(),
+                "{kind} key {} created. Its secret is shown only once:",
                 key.id
             );
             println!("{secret}");

@@ -11,10 +11,11 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use crate::cli::ServeArgs;
+use crate::domain::access::Scope;
 use crate::http::connection::{serve_connection, ConnectionLimits};
 use crate::http::{app, AppState};
 use crate::service::Context;
-use crate::store::Db;
+use crate::store::{api_keys, Db};
 use crate::workers;
 
 /// Connects and migrates the database named by `url`.
@@ -27,17 +28,10 @@ pub async fn open_database(url: &str) -> anyhow::Result<Db> {
 /// Creates and prints a platform key when none exists and no master key is configured, so a
 /// fresh install can be used at once.
 async fn bootstrap_platform_key(db: &Db, master_key: Option<&str>) -> anyhow::Result<()> {
-    if master_key.is_some() || db.count_platform_keys().await? > 0 {
+    if master_key.is_some() || api_keys::count_platform_keys(db).await? > 0 {
         return Ok(());
     }
-    let (key, secret) = db
-        .create_api_key(
-            "bootstrap",
-            crate::domain::api_key::KeyScope::Platform,
-            None,
-            None,
-        )
-        .await?;
+    let (key, secret) = api_keys::create(db, "bootstrap", Scope::Platform).await?;
     println!("==================================================================");
     println!(
         " tenantry created a platform API key ({}). It is shown only once:",

@@ -41,10 +41,7 @@ pub async fn purge_idempotency_records(db: Db) {
     let mut tick = tokio::time::interval(Duration::from_secs(600));
     loop {
         tick.tick().await;
-        match db
-            .purge_idempotency_keys(now() - idempotency::RETENTION)
-            .await
-        {
+        match idempotency::purge(&db, now() - idempotency::RETENTION).await {
             Ok(purged) if purged > 0 => {
                 tracing::info!(purged, "purged expired idempotency records")
             }

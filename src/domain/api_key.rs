@@ -1,52 +1,91 @@
-//! API keys: bearer secrets scoped to the platform, one agency, or one tenant.
+//! API keys: bearer secrets held by the platform, one agency, or one tenant.
 
 use chrono::{DateTime, Utc};
 use rand::{distributions::Alphanumeric, Rng};
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use utoipa::ToSchema;
 
+use super::access::{Caller, Principal, Scope};
 use super::ids::{AgencyId, ApiKeyId, TenantId};
+use super::policy::Role;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
+/// The kind of a key: the level of the hierarchy that holds it.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, strum::EnumString, strum::IntoStaticStr, strum::VariantNames,
+)]
+#[strum(serialize_all = "snake_case")]
 pub enum KeyScope {
     Platform,
     Agency,
     Tenant,
 }
 
-impl KeyScope {
-    pub fn as_str(self) -> &'static str {
+/// Who holds a key, which is what it reaches and what the policy judges it by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyOwner {
+    Platform,
+    Agency(AgencyId),
+    /// A tenant, with the agency that owns the tenant (`None` for a direct tenant).
+    Tenant {
+        id: TenantId,
+        agency: Option<AgencyId>,
+    },
+}
+
+impl KeyOwner {
+    pub fn kind(&self) -> KeyScope {
         match self {
-            KeyScope::Platform => "platform",
-            KeyScope::Agency => "agency",
-            KeyScope::Tenant => "tenant",
+            KeyOwner::Platform => KeyScope::Platform,
+            KeyOwner::Agency(_) => KeyScope::Agency,
+            KeyOwner::Tenant { .. } => KeyScope::Tenant,
         }
     }
 
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "platform" => Some(KeyScope::Platform),
-            "agency" => Some(KeyScope::Agency),
-            "tenant" => Some(KeyScope::Tenant),
+    /// How far a request made with the key reaches.
+    pub fn scope(&self) -> Scope {
+        match *self {
+            KeyOwner::Platform => Scope::Platform,
+            KeyOwner::Agency(id) => Scope::Agency(id),
+            KeyOwner::Tenant { id, .. } => Scope::Tenant(id),
+        }
+    }
+
+    /// The agency of an agency key.
+    pub fn agency_id(&self) -> Option<AgencyId> {
+        match *self {
+            KeyOwner::Agency(id) => Some(id),
+            _ => None,
+        }
+    }
+
+    /// The tenant of a tenant key.
+    pub fn tenant_id(&self) -> Option<TenantId> {
+        match *self {
+            KeyOwner::Tenant { id, .. } => Some(id),
             _ => None,
         }
     }
 }
 
-/// A key as listed: never the secret.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
+/// A stored key: never the secret.
+#[derive(Debug, Clone)]
 pub struct ApiKey {
     pub id: ApiKeyId,
     pub name: String,
-    pub scope: KeyScope,
-    pub agency_id: Option<AgencyId>,
-    pub tenant_id: Option<TenantId>,
+    pub owner: KeyOwner,
     /// The first characters of the secret, to tell keys apart.
     pub prefix: String,
     pub created_at: DateTime<Utc>,
+}
+
+impl ApiKey {
+    /// The caller a request made with this key acts as.
+    pub fn caller(&self) -> Caller {
+        Caller {
+            principal: Principal::ApiKey(self.id),
+            role: Role::of_key(self.owner.kind()),
+            scope: self.owner.scope(),
+        }
+    }
 }
 
 /// A newly minted secret and what is stored of it.
@@ -91,5 +130,48 @@ mod tests {
         assert!(a.secret.starts_with(&a.prefix));
         assert_eq!(hash_secret(&a.secret), a.hash);
         assert_ne!(a.hash, b.hash);
+    }
+
+    #[test]
+    fn a_key_acts_within_its_holder() {
+        let (agency, tenant) = (AgencyId::generate(), TenantId::generate());
+        let key = |owner| ApiKey {
+            id: ApiKeyId::generate(),
+            name: "k".to_owned(),
+            owner,
+            prefix: "tnty_".to_owned(),
+            created_at: Utc::now(),
+        };
+        for (owner, role, scope) in [
+            (KeyOwner::Platform, Role::Admin, Scope::Platform),
+            (
+                KeyOwner::Agency(agency),
+                Role::AgencyManager,
+                Scope::Agency(agency),
+            ),
+            (
+                KeyOwner::Tenant {
+                    id: tenant,
+                    agency: Some(agency),
+                },
+                Role::TenantOwner,
+                Scope::Tenant(tenant),
+            ),
+        ] {
+            let key = key(owner);
+            let caller = key.caller();
+            assert_eq!(caller.principal, Principal::ApiKey(key.id));
+            assert_eq!((caller.role, caller.scope), (role, scope), "{owner:?}");
+        }
+    }
+
+    #[test]
+    fn kinds_have_one_text_form() {
+        for kind in [KeyScope::Platform, KeyScope::Agency, KeyScope::Tenant] {
+            let text: &'static str = kind.into();
+            assert_eq!(text.parse::<KeyScope>(), Ok(kind));
+        }
+        assert_eq!(<&str>::from(KeyScope::Platform), "platform");
+        assert!("Platform".parse::<KeyScope>().is_err());
     }
 }

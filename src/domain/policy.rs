@@ -13,6 +13,7 @@ use std::fmt;
 use std::marker::PhantomData;
 
 use super::access::{Caller, Scope};
+use super::api_key::KeyScope;
 use super::ids::{AgencyId, TenantId};
 
 /// A role a caller acts in. Each belongs to one level of the hierarchy, which is also the kind
@@ -35,6 +36,16 @@ impl Role {
             Role::Admin => "Admin",
             Role::AgencyManager => "AgencyManager",
             Role::TenantOwner => "TenantOwner",
+        }
+    }
+
+    /// The role a key of this kind acts in: until keys carry roles of their own, the full
+    /// role of its level.
+    pub fn of_key(kind: KeyScope) -> Role {
+        match kind {
+            KeyScope::Platform => Role::Admin,
+            KeyScope::Agency => Role::AgencyManager,
+            KeyScope::Tenant => Role::TenantOwner,
         }
     }
 }

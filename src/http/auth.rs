@@ -10,6 +10,7 @@ use super::error::ApiError;
 use super::AppState;
 use crate::domain::access::Caller;
 use crate::domain::api_key::hash_secret;
+use crate::service::api_keys;
 
 /// The key in `Authorization: Bearer <key>`; `bare` also takes `Authorization: <key>`.
 pub fn presented_key(headers: &HeaderMap, bare: bool) -> Option<&str> {
@@ -33,10 +34,7 @@ pub async fn resolve(state: &AppState, key: &str) -> Result<Caller, ApiError> {
     {
         return Ok(Caller::master());
     }
-    state
-        .ctx
-        .db
-        .authenticate(key)
+    api_keys::authenticate(&state.ctx, key)
         .await?
         .ok_or(ApiError::Unauthorized)
 }

@@ -14,7 +14,7 @@ use super::error::ApiError;
 use super::extract::{read_body, BODY_LIMIT};
 use super::AppState;
 use crate::domain::access::Caller;
-use crate::store::idempotency::Claim;
+use crate::store::idempotency::{self as records, Claim};
 
 pub const HEADER: &str = "idempotency-key";
 pub const REPLAYED_HEADER: &str = "idempotent-replayed";
@@ -61,12 +61,7 @@ pub async fn idempotent_post(
     hasher.update(&body);
     let fingerprint = hex::encode(hasher.finalize());
 
-    match state
-        .ctx
-        .db
-        .claim_idempotency_key(&owner, &key, &fingerprint)
-        .await?
-    {
+    match records::claim(&state.ctx.db, &owner, &key, &fingerprint).await? {
         Claim::Mismatch => Err(ApiError::IdempotencyMismatch),
         Claim::InFlight => Err(ApiError::IdempotencyInFlight),
         Claim::Replay {
@@ -101,14 +96,14 @@ async fn remember(
     let bytes = match to_bytes(body, MAX_STORED_BODY).await {
         Ok(bytes) => bytes,
         Err(error) => {
-            state.ctx.db.release_idempotency_key(owner, key).await?;
+            records::release(&state.ctx.db, owner, key).await?;
             return Err(
                 Error::Internal(anyhow::anyhow!("answer too large to keep: {error}")).into(),
             );
         }
     };
     if parts.status.is_server_error() {
-        state.ctx.db.release_idempotency_key(owner, key).await?;
+        records::release(&state.ctx.db, owner, key).await?;
     } else {
         let headers: Vec<(String, String)> = KEPT_HEADERS
             .iter()
@@ -121,11 +116,8 @@ async fn remember(
             Some(SecretFields(fields)) => redact(&bytes, fields),
             None => bytes.to_vec(),
         };
-        state
-            .ctx
-            .db
-            .finish_idempotent(owner, key, parts.status.as_u16(), &headers, &stored)
-            .await?;
+        let status = parts.status.as_u16();
+        records::finish(&state.ctx.db, owner, key, status, &headers, &stored).await?;
     }
     Ok(Response::from_parts(parts, Body::from(bytes)))
 }

@@ -44,15 +44,17 @@ macro_rules! wire_enums {
     )*};
 }
 
+use crate::domain::api_key::KeyScope;
 use crate::domain::tenant::{
     ActionAt100, BillingMode, RecordingFormat, TenantSort, TenantStatus, TenantType,
 };
 
-wire_enums!(
+wire_enums! {
     ActionAt100: "What happens when spend reaches 100% of `monthlySpendLimitCents`.",
     BillingMode,
+    KeyScope,
     RecordingFormat,
     TenantSort,
     TenantStatus,
     TenantType,
-);
+}

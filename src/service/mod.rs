@@ -14,6 +14,7 @@ use crate::domain::validation::FieldError;
 use crate::store::{Db, StoreError};
 
 pub mod agencies;
+pub mod api_keys;
 pub mod plans;
 pub mod tenants;
 

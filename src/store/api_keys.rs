@@ -1,13 +1,16 @@
-//! API keys: only hashes of secrets are stored.
+//! The API keys repository: only hashes of secrets are stored.
 
 use chrono::{DateTime, Utc};
 
-use super::{now, Db, StoreError, StoreResult};
-use crate::domain::access::{Caller, Principal, Scope, TenantScope};
-use crate::domain::api_key::{hash_secret, mint_secret, ApiKey, KeyScope};
+use super::{now, query, Db, Query, StoreError, StoreResult};
+use crate::domain::access::{Scope, TenantScope};
+use crate::domain::api_key::{hash_secret, mint_secret, ApiKey, KeyOwner, KeyScope};
 use crate::domain::ids::{AgencyId, ApiKeyId, TenantId};
-use crate::domain::policy::Role;
-use crate::{in_transaction, on_reader};
+
+/// A key with the agency of its tenant, so that its owner is known in one read.
+const SELECT: &str = "SELECT k.id, k.name, k.scope, k.agency_id, k.tenant_id, \
+     t.agency_id AS tenant_agency_id, k.prefix, k.created_at \
+     FROM api_keys k LEFT JOIN tenants t ON t.id = k.tenant_id";
 
 #[derive(sqlx::FromRow)]
 struct ApiKeyRow {
@@ -16,164 +19,145 @@ struct ApiKeyRow {
     scope: String,
     agency_id: Option<AgencyId>,
     tenant_id: Option<TenantId>,
+    tenant_agency_id: Option<AgencyId>,
     prefix: String,
     created_at: DateTime<Utc>,
 }
 
-impl ApiKeyRow {
-    fn into_key(self) -> StoreResult<ApiKey> {
-        let scope = KeyScope::parse(&self.scope).ok_or_else(|| {
-            StoreError::Corrupt(anyhow::anyhow!("unknown key scope {:?}", self.scope))
-        })?;
-        Ok(ApiKey {
-            id: self.id,
-            name: self.name,
-            scope,
-            agency_id: self.agency_id,
-            tenant_id: self.tenant_id,
-            prefix: self.prefix,
-            created_at: self.created_at,
-        })
-    }
+impl TryFrom<ApiKeyRow> for ApiKey {
+    type Error = StoreError;
 
-    fn into_caller(self) -> StoreResult<Caller> {
-        let key = self.into_key()?;
-        let missing = || StoreError::Corrupt(anyhow::anyhow!("key {} lacks its owner", key.id));
-        // Until keys carry roles of their own, a key acts in its level's full role.
-        let (role, scope) = match key.scope {
-            KeyScope::Platform => (Role::Admin, Scope::Platform),
-            KeyScope::Agency => (
-                Role::AgencyManager,
-                Scope::Agency(key.agency_id.ok_or_else(missing)?),
-            ),
-            KeyScope::Tenant => (
-                Role::TenantOwner,
-                Scope::Tenant(key.tenant_id.ok_or_else(missing)?),
-            ),
+    fn try_from(row: ApiKeyRow) -> StoreResult<ApiKey> {
+        let corrupt = |what: &str| {
+            StoreError::Corrupt(anyhow::anyhow!("key {}: {what} {:?}", row.id, row.scope))
         };
-        Ok(Caller {
-            principal: Principal::ApiKey(key.id),
-            role,
-            scope,
+        let owner = match row.scope.parse().map_err(|_| corrupt("unknown scope"))? {
+            KeyScope::Platform => KeyOwner::Platform,
+            KeyScope::Agency => {
+                KeyOwner::Agency(row.agency_id.ok_or_else(|| corrupt("no agency"))?)
+            }
+            KeyScope::Tenant => KeyOwner::Tenant {
+                id: row.tenant_id.ok_or_else(|| corrupt("no tenant"))?,
+                agency: row.tenant_agency_id,
+            },
+        };
+        Ok(ApiKey {
+            id: row.id,
+            name: row.name,
+            owner,
+            prefix: row.prefix,
+            created_at: row.created_at,
         })
     }
 }
 
-/// Keys of the scope bound at `$1` (agency) and `$2` (tenant): an agency sees its own keys
-/// and those of its tenants.
-macro_rules! visible_keys {
-    () => {
-        "SELECT k.id, k.name, k.scope, k.agency_id, k.tenant_id, k.prefix, k.created_at \
-         FROM api_keys k LEFT JOIN tenants t ON t.id = k.tenant_id \
-         WHERE k.revoked_at IS NULL AND ($1 IS NULL OR k.agency_id = $1 OR t.agency_id = $1) \
-         AND ($2 IS NULL OR k.tenant_id = $2)"
-    };
+/// Unrevoked keys within `scope`: an agency reaches its own keys and those of its tenants.
+/// The scope is bound at `$1` (agency) and `$2` (tenant).
+fn visible(scope: TenantScope, and: &str) -> Query<'static> {
+    query(format!(
+        "{SELECT} WHERE k.revoked_at IS NULL \
+         AND ($1 IS NULL OR k.agency_id = $1 OR t.agency_id = $1) \
+         AND ($2 IS NULL OR k.tenant_id = $2){and}"
+    ))
+    .bind(scope.agency_id)
+    .bind(scope.tenant_id)
 }
 
-impl Db {
-    /// Stores a new key and returns it with its secret, which is not kept.
-    pub async fn create_api_key(
-        &self,
-        name: &str,
-        scope: KeyScope,
-        agency_id: Option<AgencyId>,
-        tenant_id: Option<TenantId>,
-    ) -> StoreResult<(ApiKey, String)> {
-        let minted = mint_secret();
-        let row: ApiKeyRow = in_transaction!(self, |tx| {
-            sqlx::query_as(
-                "INSERT INTO api_keys (id, name, scope, agency_id, tenant_id, prefix, secret_hash, \
-                 created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-                 RETURNING id, name, scope, agency_id, tenant_id, prefix, created_at",
-            )
-            .bind(ApiKeyId::generate())
-            .bind(name)
-            .bind(scope.as_str())
-            .bind(agency_id)
-            .bind(tenant_id)
-            .bind(&minted.prefix)
-            .bind(&minted.hash)
-            .bind(now())
-            .fetch_one(&mut *tx)
-            .await?
-        });
-        Ok((row.into_key()?, minted.secret))
-    }
+/// Stores a new key held in `holder` and returns it with its secret, which is not kept.
+pub async fn create(db: &Db, name: &str, holder: Scope) -> StoreResult<(ApiKey, String)> {
+    let minted = mint_secret();
+    let id = ApiKeyId::generate();
+    let (kind, agency_id, tenant_id) = match holder {
+        Scope::Platform => (KeyScope::Platform, None, None),
+        Scope::Agency(agency_id) => (KeyScope::Agency, Some(agency_id), None),
+        Scope::Tenant(tenant_id) => (KeyScope::Tenant, None, Some(tenant_id)),
+    };
+    let mut tx = db.begin().await?;
+    tx.execute(
+        query(
+            "INSERT INTO api_keys (id, name, scope, agency_id, tenant_id, prefix, secret_hash, \
+             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(id)
+        .bind(name)
+        .bind(<&'static str>::from(kind))
+        .bind(agency_id)
+        .bind(tenant_id)
+        .bind(&minted.prefix)
+        .bind(&minted.hash)
+        .bind(now()),
+    )
+    .await?;
+    // Read back with the tenant's agency, which the insert cannot return.
+    let row: ApiKeyRow = tx
+        .fetch_one(query(format!("{SELECT} WHERE k.id = $1")).bind(id))
+        .await?;
+    tx.commit().await?;
+    Ok((row.try_into()?, minted.secret))
+}
 
-    pub async fn list_api_keys(
-        &self,
-        scope: TenantScope,
-        after: Option<ApiKeyId>,
-        limit: i64,
-    ) -> StoreResult<Vec<ApiKey>> {
-        let rows: Vec<ApiKeyRow> = on_reader!(self, |pool| {
-            sqlx::query_as(concat!(
-                visible_keys!(),
-                " AND ($3 IS NULL OR k.id > $3) ORDER BY k.id LIMIT $4"
-            ))
-            .bind(scope.agency_id)
-            .bind(scope.tenant_id)
-            .bind(after)
-            .bind(limit)
-            .fetch_all(pool)
-            .await?
-        });
-        rows.into_iter().map(ApiKeyRow::into_key).collect()
-    }
+/// The keys `scope` reaches, in id (creation) order after `after`.
+pub async fn list(
+    db: &Db,
+    scope: TenantScope,
+    after: Option<ApiKeyId>,
+    limit: i64,
+) -> StoreResult<Vec<ApiKey>> {
+    let sql = visible(
+        scope,
+        " AND ($3 IS NULL OR k.id > $3) ORDER BY k.id LIMIT $4",
+    );
+    let rows: Vec<ApiKeyRow> = db.reader().fetch_all(sql.bind(after).bind(limit)).await?;
+    rows.into_iter().map(ApiKey::try_from).collect()
+}
 
-    pub async fn find_api_key(&self, scope: TenantScope, id: ApiKeyId) -> StoreResult<ApiKey> {
-        let row: Option<ApiKeyRow> = on_reader!(self, |pool| {
-            sqlx::query_as(concat!(visible_keys!(), " AND k.id = $3"))
-                .bind(scope.agency_id)
-                .bind(scope.tenant_id)
+/// An unrevoked key, if `scope` reaches it.
+pub async fn find(db: &Db, scope: TenantScope, id: ApiKeyId) -> StoreResult<Option<ApiKey>> {
+    let row: Option<ApiKeyRow> = db
+        .reader()
+        .fetch_optional(visible(scope, " AND k.id = $3").bind(id))
+        .await?;
+    row.map(ApiKey::try_from).transpose()
+}
+
+/// Revokes a key at once; later requests with it are refused.
+pub async fn revoke(db: &Db, id: ApiKeyId) -> StoreResult<()> {
+    let mut tx = db.begin().await?;
+    let done = tx
+        .execute(
+            query("UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
                 .bind(id)
-                .fetch_optional(pool)
-                .await?
-        });
-        row.ok_or(StoreError::NotFound)?.into_key()
+                .bind(now()),
+        )
+        .await?;
+    if done == 0 {
+        return Err(StoreError::NotFound);
     }
+    tx.commit().await
+}
 
-    /// Revokes a key at once; later requests with it are refused.
-    pub async fn revoke_api_key(&self, id: ApiKeyId) -> StoreResult<()> {
-        let done = in_transaction!(self, |tx| {
-            sqlx::query("UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
-                .bind(id)
-                .bind(now())
-                .execute(&mut *tx)
-                .await?
-                .rows_affected()
-        });
-        if done == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
-    }
+/// The key a secret belongs to: `None` when it is unknown, revoked, or held by a tenant that
+/// is no longer active.
+pub async fn authenticate(db: &Db, secret: &str) -> StoreResult<Option<ApiKey>> {
+    let sql = format!(
+        "{SELECT} WHERE k.secret_hash = $1 AND k.revoked_at IS NULL \
+         AND (k.tenant_id IS NULL OR t.status = 'active')"
+    );
+    let row: Option<ApiKeyRow> = db
+        .reader()
+        .fetch_optional(query(sql).bind(hash_secret(secret)))
+        .await?;
+    row.map(ApiKey::try_from).transpose()
+}
 
-    /// The caller a secret stands for: `None` when it is unknown, revoked, or belongs to a
-    /// tenant that is no longer active.
-    pub async fn authenticate(&self, secret: &str) -> StoreResult<Option<Caller>> {
-        let row: Option<ApiKeyRow> = on_reader!(self, |pool| {
-            sqlx::query_as(
-                "SELECT k.id, k.name, k.scope, k.agency_id, k.tenant_id, k.prefix, k.created_at \
-                 FROM api_keys k LEFT JOIN tenants t ON t.id = k.tenant_id \
-                 WHERE k.secret_hash = $1 AND k.revoked_at IS NULL \
-                 AND (k.tenant_id IS NULL OR t.status = 'active')",
-            )
-            .bind(hash_secret(secret))
-            .fetch_optional(pool)
-            .await?
-        });
-        row.map(ApiKeyRow::into_caller).transpose()
-    }
-
-    pub async fn count_platform_keys(&self) -> StoreResult<i64> {
-        let (count,): (i64,) = on_reader!(self, |pool| {
-            sqlx::query_as(
-                "SELECT COUNT(*) FROM api_keys WHERE scope = 'platform' AND revoked_at IS NULL",
-            )
-            .fetch_one(pool)
-            .await?
-        });
-        Ok(count)
-    }
+/// How many unrevoked platform keys exist.
+pub async fn count_platform_keys(db: &Db) -> StoreResult<i64> {
+    let (count,): (i64,) = db
+        .reader()
+        .fetch_one(
+            query("SELECT COUNT(*) FROM api_keys WHERE scope = $1 AND revoked_at IS NULL")
+                .bind(<&'static str>::from(KeyScope::Platform)),
+        )
+        .await?;
+    Ok(count)
 }

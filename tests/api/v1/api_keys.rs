@@ -314,3 +314,88 @@ both!(each_key_lists_only_the_keys_it_may_see, |app| async move {
         .await
         .assert_status(StatusCode::OK);
 });
+
+both!(keys_revoke_only_keys_within_their_reach, |app| async move {
+    let a = app.agency().name("A").create().await;
+    let b = app.agency().name("B").create().await;
+    let a_tenant = app.tenant().of(&a).create().await;
+    let other_a_tenant = app.tenant().of(&a).name("Other").create().await;
+    let b_tenant = app.tenant().of(&b).create().await;
+    let direct = app.tenant().name("Direct").create().await;
+    let platform = app.platform();
+    let mint = |request: serde_json::Value| {
+        let platform = platform.clone();
+        async move {
+            let created = platform.post("/api/v1/api-keys", &request).await;
+            created.assert_status(StatusCode::CREATED);
+            let secret = created.body["key"].as_str().unwrap().to_owned();
+            (format!("/api/v1/api-keys/{}", created.id()), secret)
+        }
+    };
+    let platform_key = mint(json!({ "name": "ops" })).await;
+    let a_key = mint(json!({ "name": "a", "agencyId": a.id })).await;
+    let a_tenant_key = mint(json!({ "name": "t", "tenantId": a_tenant.id })).await;
+    let other_key = mint(json!({ "name": "o", "tenantId": other_a_tenant.id })).await;
+    let b_tenant_key = mint(json!({ "name": "b", "tenantId": b_tenant.id })).await;
+    let direct_key = mint(json!({ "name": "d", "tenantId": direct.id })).await;
+
+    // Keys held above a tenant, or by another tenant, are out of its reach.
+    for (path, _) in [
+        &platform_key,
+        &a_key,
+        &other_key,
+        &b_tenant_key,
+        &direct_key,
+    ] {
+        a_tenant
+            .client
+            .delete(path)
+            .await
+            .assert_problem(StatusCode::NOT_FOUND, "not_found");
+    }
+    // An agency reaches its own tenants' keys, not those of another agency's or direct ones.
+    for (path, _) in [&b_tenant_key, &direct_key] {
+        a.client
+            .delete(path)
+            .await
+            .assert_problem(StatusCode::NOT_FOUND, "not_found");
+    }
+    for (path, secret) in [
+        &platform_key,
+        &a_key,
+        &other_key,
+        &b_tenant_key,
+        &direct_key,
+    ] {
+        assert!(
+            !app.client(secret).walk("/api/v1/api-keys").await.is_empty(),
+            "{path} still works"
+        );
+    }
+
+    a_tenant
+        .client
+        .delete(&a_tenant_key.0)
+        .await
+        .assert_status(StatusCode::NO_CONTENT);
+    a.client
+        .delete(&other_key.0)
+        .await
+        .assert_status(StatusCode::NO_CONTENT);
+    for (path, _) in [&direct_key, &b_tenant_key, &platform_key] {
+        platform
+            .delete(path)
+            .await
+            .assert_status(StatusCode::NO_CONTENT);
+    }
+    for (path, secret) in [&a_tenant_key, &other_key, &direct_key, &b_tenant_key] {
+        app.client(secret)
+            .get("/api/v1/tenants")
+            .await
+            .assert_problem(StatusCode::UNAUTHORIZED, "unauthorized");
+        platform
+            .delete(path)
+            .await
+            .assert_problem(StatusCode::NOT_FOUND, "not_found");
+    }
+});
