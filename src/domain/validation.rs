@@ -1,11 +1,8 @@
 //! Field-level validation: value parsers ("parse, don't validate") and a collector of
 //! violations, so one request reports every bad field at once.
 
-use serde::Serialize;
-use utoipa::ToSchema;
-
 /// One bad field in a request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldError {
     /// JSON path of the field, e.g. `usageLimits.maxConcurrentCalls` or `events[3].id`.
     pub field: String,

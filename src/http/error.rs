@@ -20,6 +20,27 @@ use crate::domain::validation::FieldError;
 use crate::service::{self, Error};
 use crate::store::StoreError;
 
+/// One bad field in a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(as = FieldError)]
+pub struct FieldErrorBody {
+    /// JSON path of the field, e.g. `usageLimits.maxConcurrentCalls` or `events[3].id`.
+    pub field: String,
+    /// Stable machine code, e.g. `out_of_range`.
+    pub code: String,
+    pub message: String,
+}
+
+impl From<&FieldError> for FieldErrorBody {
+    fn from(error: &FieldError) -> Self {
+        FieldErrorBody {
+            field: error.field.clone(),
+            code: error.code.clone(),
+            message: error.message.clone(),
+        }
+    }
+}
+
 /// A problem detail (RFC 9457): the canonical error document.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -34,7 +55,7 @@ pub struct Problem {
     pub code: String,
     /// Each bad field, for validation failures.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub errors: Vec<FieldError>,
+    pub errors: Vec<FieldErrorBody>,
     /// The limit that refused a request, for `*_exceeded` and `*_reached` codes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<String>,
@@ -170,7 +191,7 @@ impl ApiError {
             return problem;
         };
         let one = |field: &str, code: &str, message: &str| {
-            vec![FieldError {
+            vec![FieldErrorBody {
                 field: field.to_owned(),
                 code: code.to_owned(),
                 message: message.to_owned(),
@@ -178,7 +199,7 @@ impl ApiError {
         };
         match error {
             Error::Invalid(errors) => {
-                problem.errors = errors.clone();
+                problem.errors = errors.iter().map(FieldErrorBody::from).collect();
                 if let [only] = errors.as_slice() {
                     problem.detail = format!("{}: {}", only.field, only.message);
                 }

@@ -10,8 +10,7 @@ use utoipa::openapi::{
 use utoipa::{Modify, OpenApi};
 
 use crate::domain::time::{BoundedDate, BoundedTime};
-use crate::domain::validation::FieldError;
-use crate::http::error::Problem;
+use crate::http::error::{FieldErrorBody, Problem};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -22,7 +21,7 @@ use crate::http::error::Problem;
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
     // Query parameters refer to these without registering them.
-    components(schemas(Problem, FieldError, BoundedTime, BoundedDate)),
+    components(schemas(Problem, FieldErrorBody, BoundedTime, BoundedDate)),
     security(("bearer" = [])),
     tags(
         (name = "tenants", description = "Client tenants"),
