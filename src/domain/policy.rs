@@ -399,3 +399,22 @@ mod tests {
         assert!(table.starts_with("| action | what it allows | Admin | AgencyManager |"));
     }
 }
+
+#[cfg(test)]
+mod documentation {
+    /// `docs/PERMISSIONS.md` shows exactly the table the grants make.
+    #[test]
+    fn the_documented_table_is_the_policy() {
+        let doc = include_str!("../../docs/PERMISSIONS.md");
+        let table = doc
+            .split("<!-- permissions:begin -->\n")
+            .nth(1)
+            .and_then(|rest| rest.split("<!-- permissions:end -->").next())
+            .expect("docs/PERMISSIONS.md has the permission markers");
+        assert_eq!(
+            table,
+            super::permission_table(),
+            "docs/PERMISSIONS.md is out of date: regenerate it with `tenantry permissions`"
+        );
+    }
+}
