@@ -314,8 +314,7 @@ async fn start_call(
             .bind(tenant)
             .fetch_one(&mut *tx)
             .await?;
-        let sql = format!(
-            "SELECT t.status, \
+        let sql = "SELECT t.status, \
              COALESCE(t.monthly_spend_limit_cents, p.monthly_spend_limit_cents) AS monthly_spend_limit_cents, \
              COALESCE(t.max_agents, p.max_agents) AS max_agents, \
              COALESCE(t.max_phone_numbers, p.max_phone_numbers) AS max_phone_numbers, \
@@ -325,9 +324,8 @@ async fn start_call(
              t.billing_alerts, u.calls, u.seconds, u.cost_cents \
              FROM tenants t JOIN plans p ON p.id = t.plan_id \
              LEFT JOIN tenant_usage u ON u.tenant_id = t.id AND u.period_start = $2 \
-             WHERE t.id = $1"
-        );
-        let state: AdmissionRow = sqlx::query_as(&sql)
+             WHERE t.id = $1";
+        let state: AdmissionRow = sqlx::query_as(sql)
             .bind(tenant)
             .bind(period)
             .fetch_one(&mut *tx)
