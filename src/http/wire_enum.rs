@@ -42,3 +42,5 @@ macro_rules! wire_enums {
         }
     )*};
 }
+
+wire_enums!(crate::domain::agent::AgentStatus,);

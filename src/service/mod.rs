@@ -14,6 +14,7 @@ use crate::domain::validation::FieldError;
 use crate::store::{Db, StoreError};
 
 pub mod agencies;
+pub mod agents;
 pub mod tenants;
 
 /// What every use case can reach.

@@ -1,9 +1,9 @@
 //! Tenants: the client organisations agencies create, limit and watch.
 
-use super::{Context, Lookup, Result};
+use super::{not_found, Context, Lookup, Result};
 use crate::domain::access::{Caller, Scope};
 use crate::domain::ids::{AgencyId, TenantId};
-use crate::domain::policy::Target;
+use crate::domain::policy::{Authorized, Target};
 use crate::domain::tenant::Tenant;
 use crate::store::{self, StoreError};
 
@@ -59,4 +59,13 @@ impl Lookup for Tenant {
             agency: self.agency_id,
         }
     }
+}
+
+/// The whole tenant a reference names, for use cases of its sub-resources that need its
+/// limits.
+pub async fn load<A>(ctx: &Context, tenant: &Authorized<TenantRef, A>) -> Result<Tenant> {
+    ctx.db
+        .find_tenant(tenant.caller().tenant_scope(), tenant.get().id)
+        .await
+        .map_err(not_found("tenant"))
 }

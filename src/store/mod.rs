@@ -267,6 +267,12 @@ impl Db {
     }
 }
 
+/// Reads an enum stored in its text form (its `strum` name).
+pub fn from_text<T: FromStr<Err = strum::ParseError>>(text: &str) -> StoreResult<T> {
+    text.parse()
+        .map_err(|e| StoreError::Corrupt(anyhow::anyhow!("{text:?}: {e}")))
+}
+
 /// Decodes a JSON column written by this program.
 pub fn from_json<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> StoreResult<T> {
     serde_json::from_value(value).map_err(|e| StoreError::Corrupt(e.into()))

@@ -7,7 +7,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::calls::{add_daily_usage, add_period_usage, lock_counters, DailyDelta};
 use super::{now, Backend, Db, StoreResult};
-use crate::domain::ids::{AgencyId, AgentId, TenantId};
+use crate::domain::ids::{AgencyId, TenantId};
 use crate::domain::metering::{
     sentiment_to_micros, Channel, IngestOutcome, Period, PeriodUsage, UsageEvent,
 };
@@ -178,36 +178,6 @@ impl Db {
             accepted,
             duplicates: events.len() as i64 - accepted,
         })
-    }
-
-    /// Which of `ids` are agents of the tenant, in one query.
-    pub async fn known_agents(
-        &self,
-        tenant_id: TenantId,
-        ids: &[AgentId],
-    ) -> StoreResult<HashSet<AgentId>> {
-        let distinct: Vec<AgentId> = ids
-            .iter()
-            .copied()
-            .collect::<HashSet<_>>()
-            .into_iter()
-            .collect();
-        if distinct.is_empty() {
-            return Ok(HashSet::new());
-        }
-        let found: Vec<(AgentId,)> = on_reader!(self, |pool, backend| {
-            let sql = format!(
-                "SELECT id FROM agents WHERE tenant_id = {} AND id IN ({})",
-                backend.placeholders(1, 1),
-                backend.placeholders(2, distinct.len())
-            );
-            let mut query = sqlx::query_as(&sql).bind(tenant_id);
-            for id in &distinct {
-                query = query.bind(*id);
-            }
-            query.fetch_all(pool).await?
-        });
-        Ok(found.into_iter().map(|(id,)| id).collect())
     }
 
     /// The counters of a tenant for the period holding `at`.

@@ -168,7 +168,7 @@ async fn tenant_analytics(
         .db
         .daily_usage(access.tenant_id, range.from, range.to)
         .await?;
-    let agents = state.ctx.db.count_agents(access.tenant_id).await?;
+    let agents = crate::store::agents::count(&state.ctx.db, access.tenant_id).await?;
     let mut by_day: BTreeMap<NaiveDate, Sums> = BTreeMap::new();
     let mut breakdown = ChannelBreakdown::default();
     let mut total = Sums::default();

@@ -113,7 +113,7 @@ async fn check_agents(
     if named.is_empty() {
         return Ok(());
     }
-    let known = state.ctx.db.known_agents(tenant_id, &named).await?;
+    let known = crate::store::agents::known(&state.ctx.db, tenant_id, &named).await?;
     let unknown: Vec<FieldError> = events
         .iter()
         .enumerate()
@@ -178,7 +178,7 @@ async fn explain_limits(
         .await
         .map_err(not_found("tenant"))?;
     let live = state.ctx.db.live_usage(access.tenant_id, at).await?;
-    let agents = state.ctx.db.count_agents(access.tenant_id).await?;
+    let agents = crate::store::agents::count(&state.ctx.db, access.tenant_id).await?;
     let limits = LimitKey::ALL
         .into_iter()
         .map(|key| {
