@@ -43,4 +43,10 @@ macro_rules! wire_enums {
     )*};
 }
 
-wire_enums!(crate::domain::agent::AgentStatus,);
+wire_enums!(
+    crate::domain::agent::AgentStatus,
+    crate::domain::metering::CallStatus,
+    crate::domain::metering::Channel,
+    crate::domain::metering::Direction,
+    crate::domain::metering::LimitSource,
+);

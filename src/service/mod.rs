@@ -15,7 +15,9 @@ use crate::store::{Db, StoreError};
 
 pub mod agencies;
 pub mod agents;
+pub mod calls;
 pub mod tenants;
+pub mod usage;
 
 /// What every use case can reach.
 #[derive(Clone)]

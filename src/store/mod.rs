@@ -23,6 +23,7 @@ pub mod agents;
 pub mod api_keys;
 pub mod calls;
 pub mod constraints;
+pub mod counters;
 pub mod exec;
 pub mod idempotency;
 pub mod plans;

@@ -21,8 +21,8 @@ use crate::domain::time::BoundedDate;
 use crate::http::error::{not_found, ApiError, ApiResult, Problem};
 use crate::http::extract::{Json, Query};
 use crate::http::AppState;
-use crate::store::now;
 use crate::store::usage::DailyUsage;
+use crate::store::{self, now};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -91,12 +91,11 @@ pub struct ChannelBreakdown {
 }
 
 impl ChannelBreakdown {
-    fn add(&mut self, channel: &str, conversations: i64) {
-        let slot = match Channel::parse(channel) {
-            Some(Channel::Phone) => &mut self.phone,
-            Some(Channel::Webrtc) => &mut self.webrtc,
-            Some(Channel::Webchat) => &mut self.webchat,
-            None => return,
+    fn add(&mut self, channel: Channel, conversations: i64) {
+        let slot = match channel {
+            Channel::Phone => &mut self.phone,
+            Channel::Webrtc => &mut self.webrtc,
+            Channel::Webchat => &mut self.webchat,
         };
         *slot += i128::from(conversations);
     }
@@ -163,18 +162,14 @@ async fn tenant_analytics(
     Query(params): Query<AnalyticsParams>,
 ) -> ApiResult<Json<TenantAnalytics>> {
     let range = params.range()?;
-    let rows = state
-        .ctx
-        .db
-        .daily_usage(access.tenant_id, range.from, range.to)
-        .await?;
-    let agents = crate::store::agents::count(&state.ctx.db, access.tenant_id).await?;
+    let rows = store::usage::daily(&state.ctx.db, access.tenant_id, range.from, range.to).await?;
+    let agents = store::agents::count(&state.ctx.db, access.tenant_id).await?;
     let mut by_day: BTreeMap<NaiveDate, Sums> = BTreeMap::new();
     let mut breakdown = ChannelBreakdown::default();
     let mut total = Sums::default();
     for row in &rows {
         by_day.entry(row.day).or_default().add(row);
-        breakdown.add(&row.channel, row.conversations);
+        breakdown.add(row.channel, row.conversations);
         total.add(row);
     }
     let daily = range
@@ -272,15 +267,13 @@ async fn agency_analytics(
     )
     .map_err(Error::refused("agency"))?;
     let range = params.range()?;
-    let agency = crate::store::agencies::find(&state.ctx.db, agency_id)
+    let agency = store::agencies::find(&state.ctx.db, agency_id)
         .await
         .map_err(not_found("agency"))?;
-    let (total_tenants, active_tenants) = state.ctx.db.agency_tenant_counts(agency_id).await?;
-    let mut totals = state
-        .ctx
-        .db
-        .agency_tenant_totals(agency_id, range.from, range.to)
-        .await?;
+    let (total_tenants, active_tenants) =
+        store::usage::agency_tenant_counts(&state.ctx.db, agency_id).await?;
+    let mut totals =
+        store::usage::agency_tenant_totals(&state.ctx.db, agency_id, range.from, range.to).await?;
     let total_conversations = totals.iter().map(|t| t.conversations).sum();
     let total_cost: i128 = totals.iter().map(|t| t.cost_cents).sum();
     totals.sort_by(|a, b| b.conversations.cmp(&a.conversations).then(a.id.cmp(&b.id)));
