@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 
-use super::{from_text, json, now, query, versioned_change, Db, StoreError, StoreResult};
+use super::{counters, from_text, json, now, query, versioned_change, Db, StoreError, StoreResult};
 use crate::domain::agent::{Agent, AgentFields, Metadata};
 use crate::domain::ids::{AgentId, TenantId};
 
@@ -58,11 +58,7 @@ pub async fn create<E: From<StoreError>>(
 ) -> Result<Agent, E> {
     let mut tx = db.begin().await?;
     // Serializes agent creation per tenant (PostgreSQL); SQLite holds the write lock.
-    let lock = format!(
-        "SELECT tenant_id FROM tenant_counters WHERE tenant_id = $1{}",
-        tx.backend().lock_clause("tenant_counters")
-    );
-    tx.execute(query(lock).bind(tenant_id)).await?;
+    counters::lock(&mut tx, tenant_id).await?;
     let (count,): (i64,) = tx
         .fetch_one(query("SELECT COUNT(*) FROM agents WHERE tenant_id = $1").bind(tenant_id))
         .await?;
