@@ -15,6 +15,7 @@ use crate::store::{Db, StoreError};
 
 pub mod agencies;
 pub mod agents;
+pub mod analytics;
 pub mod calls;
 pub mod tenants;
 pub mod usage;

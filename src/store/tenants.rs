@@ -353,22 +353,6 @@ impl Db {
         row.ok_or(StoreError::NotFound)?.into_tenant()
     }
 
-    /// Whether the scope can see the tenant (a cheap check for sub-resource routes).
-    pub async fn tenant_visible(&self, scope: TenantScope, id: TenantId) -> StoreResult<bool> {
-        let found: Option<(TenantId,)> = on_reader!(self, |pool| {
-            sqlx::query_as(
-                "SELECT id FROM tenants WHERE id = $1 AND status <> 'deleted' \
-                 AND ($2 IS NULL OR agency_id = $2) AND ($3 IS NULL OR id = $3)",
-            )
-            .bind(id)
-            .bind(scope.agency_id)
-            .bind(scope.tenant_id)
-            .fetch_optional(pool)
-            .await?
-        });
-        Ok(found.is_some())
-    }
-
     pub async fn list_tenants(
         &self,
         scope: TenantScope,
