@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::store::{idempotency, now, Db};
+use crate::store::{calls, idempotency, now, Db};
 
 /// How many expired calls one pass handles before looking again.
 const REAP_BATCH: i64 = 500;
@@ -17,7 +17,7 @@ pub async fn reap_expired_calls(db: Db, lease: chrono::Duration) {
     loop {
         tick.tick().await;
         loop {
-            match db.expire_calls(now(), REAP_BATCH).await {
+            match calls::expire(&db, now(), REAP_BATCH).await {
                 Ok(expired) => {
                     if expired > 0 {
                         metrics::counter!("tenantry_calls_expired_total").increment(expired);

@@ -230,7 +230,7 @@ async fn get_tenant(State(db): State<Db>, Path(tenant): Path<String>) -> Answer<
     Ok(Json(serde_json::json!({ "tenant": row, "limits": limits })).into_response())
 }
 
-// ---- POST …/calls and …/calls/{id}/end: src/store/calls.rs `admit_call`, `end_call` ----
+// ---- POST …/calls and …/calls/{id}/end: src/store/calls.rs `admit`, `end` ----
 
 const CALL_COLUMNS: &str = "tenant_id, id, agent_id, channel, direction, external_id, metadata, \
      status, period_start, started_at, lease_expires_at, ended_at, duration_seconds, cost_cents, \
@@ -488,7 +488,7 @@ async fn end_call(
     Ok(Json(row).into_response())
 }
 
-// ---- POST …/usage-events: src/store/usage.rs `ingest_events` ----
+// ---- POST …/usage-events: src/store/usage.rs `ingest` ----
 
 #[derive(Deserialize)]
 struct Batch {
@@ -649,7 +649,7 @@ async fn ingest(
     .into_response())
 }
 
-// ---- GET …/analytics: src/store/usage.rs `daily_usage`, src/store/agents.rs `count_agents` ----
+// ---- GET …/analytics: src/store/usage.rs `daily`, src/store/agents.rs `count` ----
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]

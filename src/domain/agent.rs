@@ -1,36 +1,52 @@
 //! Agents: a tenant's voice agents, the minimum analytics and `maxAgents` need.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 use super::ids::{AgentId, TenantId};
+use super::tenant::check_metadata;
+use super::validation::Violations;
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
+pub type Metadata = serde_json::Map<String, serde_json::Value>;
+
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+)]
+#[strum(serialize_all = "snake_case")]
 pub enum AgentStatus {
     #[default]
     Active,
     Inactive,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Agent {
     pub id: AgentId,
     pub tenant_id: TenantId,
-    pub name: String,
-    pub status: AgentStatus,
-    #[schema(value_type = Object)]
-    pub metadata: serde_json::Map<String, serde_json::Value>,
+    pub fields: AgentFields,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
 /// The editable fields of an agent.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AgentFields {
     pub name: String,
     pub status: AgentStatus,
-    pub metadata: serde_json::Map<String, serde_json::Value>,
+    pub metadata: Metadata,
+}
+
+impl AgentFields {
+    /// Checks every field, naming each bad one.
+    pub fn check(&self, violations: &mut Violations) {
+        violations.length("name", &self.name, 1, 255);
+        check_metadata("metadata", &self.metadata, violations);
+    }
 }

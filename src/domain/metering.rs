@@ -1,17 +1,15 @@
-//! Metering: billing periods, calls, usage events and the rules of admission.
+//! Metering: billing periods, calls, usage events, the rules of admission, and a tenant's
+//! usage against its limits.
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 use super::ids::{AgentId, CallId, TenantId};
 use super::limits::{EffectiveLimits, LimitKey};
-use super::tenant::{ActionAt100, TenantStatus};
+use super::tenant::{check_metadata, ActionAt100, TenantStatus};
 use super::validation::{FieldError, Violations};
 
 /// A billing period: `[start, end)` in whole UTC days.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Period {
     pub start: NaiveDate,
     /// First day after the period.
@@ -35,40 +33,38 @@ impl Period {
 }
 
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantNames,
 )]
-#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Channel {
     Phone,
     Webrtc,
     Webchat,
 }
 
-impl Channel {
-    pub const ALL: [Channel; 3] = [Channel::Phone, Channel::Webrtc, Channel::Webchat];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Channel::Phone => "phone",
-            Channel::Webrtc => "webrtc",
-            Channel::Webchat => "webchat",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Channel> {
-        Channel::ALL.into_iter().find(|c| c.as_str() == text)
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, strum::EnumString, strum::IntoStaticStr, strum::VariantNames,
+)]
+#[strum(serialize_all = "snake_case")]
 pub enum Direction {
     Inbound,
     Outbound,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, strum::EnumString, strum::IntoStaticStr, strum::VariantNames,
+)]
+#[strum(serialize_all = "snake_case")]
 pub enum CallStatus {
     /// Admitted and holding a concurrency slot.
     Active,
@@ -79,8 +75,7 @@ pub enum CallStatus {
 }
 
 /// One conversation.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Call {
     pub id: CallId,
     pub tenant_id: TenantId,
@@ -88,7 +83,6 @@ pub struct Call {
     pub channel: Channel,
     pub direction: Option<Direction>,
     pub external_id: Option<String>,
-    #[schema(value_type = Object)]
     pub metadata: serde_json::Map<String, serde_json::Value>,
     pub status: CallStatus,
     pub started_at: DateTime<Utc>,
@@ -100,6 +94,18 @@ pub struct Call {
     pub sentiment_score: Option<f64>,
     pub ended_reason: Option<String>,
     pub recording_url: Option<String>,
+}
+
+/// Filters of the call list.
+#[derive(Debug, Clone, Default)]
+pub struct CallFilter {
+    pub status: Option<CallStatus>,
+    pub channel: Option<Channel>,
+    pub agent_id: Option<AgentId>,
+    /// Started at or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Started before.
+    pub to: Option<DateTime<Utc>>,
 }
 
 /// Sentiment is stored in millionths so that sums are exact.
@@ -135,6 +141,16 @@ pub struct NewCall {
     pub direction: Option<Direction>,
     pub external_id: Option<String>,
     pub metadata: serde_json::Map<String, serde_json::Value>,
+}
+
+impl NewCall {
+    /// Checks the fields the data plane chose, naming each bad one.
+    pub fn check(&self, violations: &mut Violations) {
+        if let Some(external_id) = &self.external_id {
+            violations.length("externalId", external_id, 1, 255);
+        }
+        check_metadata("metadata", &self.metadata, violations);
+    }
 }
 
 /// What a call used, as reported when it ends.
@@ -245,7 +261,7 @@ impl Counter {
 }
 
 /// What ingestion did with a batch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IngestOutcome {
     pub accepted: i64,
     pub duplicates: i64,
@@ -269,6 +285,50 @@ impl PeriodUsage {
         };
         Ok(())
     }
+}
+
+/// Where a tenant's effective limit comes from.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, strum::EnumString, strum::IntoStaticStr, strum::VariantNames,
+)]
+#[strum(serialize_all = "snake_case")]
+pub enum LimitSource {
+    Plan,
+    Tenant,
+}
+
+/// One limit of a tenant and the usage measured against it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LimitStatus {
+    pub key: LimitKey,
+    /// `None` is unlimited.
+    pub value: Option<i64>,
+    pub source: LimitSource,
+    /// Usage this period (active calls for `maxConcurrentCalls`, agents for `maxAgents`).
+    pub used: i64,
+}
+
+impl LimitStatus {
+    /// What remains before the limit; `None` when unlimited.
+    pub fn remaining(&self) -> Option<i64> {
+        self.value
+            .map(|limit| limit.saturating_sub(self.used).max(0))
+    }
+
+    /// Whether usage has reached the limit.
+    pub fn exceeded(&self) -> bool {
+        self.value.is_some_and(|limit| self.used >= limit)
+    }
+}
+
+/// Every limit of a tenant with its usage in the current period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LimitsReport {
+    pub tenant_id: TenantId,
+    pub period: Period,
+    pub active_calls: i64,
+    /// One per [`LimitKey`], in [`LimitKey::ALL`] order.
+    pub limits: Vec<LimitStatus>,
 }
 
 /// `total + more`, or `counter` when the sum does not fit.

@@ -3,6 +3,7 @@
 pub mod access;
 pub mod agency;
 pub mod agent;
+pub mod analytics;
 pub mod api_key;
 pub mod conflict;
 pub mod ids;

@@ -175,7 +175,10 @@ impl Watchdog {
     /// of the two timeouts: any deadline set after a look is at least `step` away from it, so
     /// none is missed.
     async fn expired(&self) {
-        let step = self.limits.header_read_timeout.min(self.limits.idle_timeout);
+        let step = self
+            .limits
+            .header_read_timeout
+            .min(self.limits.idle_timeout);
         loop {
             let now = Instant::now();
             let next = match self.deadline() {

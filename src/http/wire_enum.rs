@@ -44,15 +44,22 @@ macro_rules! wire_enums {
     )*};
 }
 
+use crate::domain::agent::AgentStatus;
 use crate::domain::api_key::KeyScope;
+use crate::domain::metering::{CallStatus, Channel, Direction, LimitSource};
 use crate::domain::tenant::{
     ActionAt100, BillingMode, RecordingFormat, TenantSort, TenantStatus, TenantType,
 };
 
 wire_enums! {
     ActionAt100: "What happens when spend reaches 100% of `monthlySpendLimitCents`.",
+    AgentStatus,
     BillingMode,
+    CallStatus,
+    Channel,
+    Direction,
     KeyScope,
+    LimitSource,
     RecordingFormat,
     TenantSort,
     TenantStatus,

@@ -14,9 +14,13 @@ use crate::domain::validation::FieldError;
 use crate::store::{Db, StoreError};
 
 pub mod agencies;
+pub mod agents;
+pub mod analytics;
 pub mod api_keys;
+pub mod calls;
 pub mod plans;
 pub mod tenants;
+pub mod usage;
 
 /// What every use case can reach.
 #[derive(Clone)]

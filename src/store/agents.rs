@@ -1,19 +1,16 @@
-//! Agents. Creation takes the tenant's counter lock, so `maxAgents` holds under races.
+//! The agents repository. Creation takes the tenant's counter lock, so `maxAgents` holds under
+//! races.
+
+use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 
-use super::{enum_from_text, enum_to_text};
-use super::{next_version, now, Db, StoreError, StoreResult};
-use crate::domain::agent::{Agent, AgentFields};
+use super::{counters, from_text, json, now, query, versioned_change, Db, StoreError, StoreResult};
+use crate::domain::agent::{Agent, AgentFields, Metadata};
 use crate::domain::ids::{AgentId, TenantId};
-use crate::{in_transaction, on_reader};
 
-macro_rules! agent_columns {
-    () => {
-        "tenant_id, id, name, status, metadata, created_at, updated_at"
-    };
-}
+const COLUMNS: &str = "tenant_id, id, name, status, metadata, created_at, updated_at";
 
 #[derive(sqlx::FromRow)]
 struct AgentRow {
@@ -21,21 +18,25 @@ struct AgentRow {
     id: AgentId,
     name: String,
     status: String,
-    metadata: Json<serde_json::Map<String, serde_json::Value>>,
+    metadata: Json<Metadata>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
 
-impl AgentRow {
-    fn into_agent(self) -> StoreResult<Agent> {
+impl TryFrom<AgentRow> for Agent {
+    type Error = StoreError;
+
+    fn try_from(row: AgentRow) -> StoreResult<Agent> {
         Ok(Agent {
-            id: self.id,
-            tenant_id: self.tenant_id,
-            name: self.name,
-            status: enum_from_text(&self.status)?,
-            metadata: self.metadata.0,
-            created_at: self.created_at,
-            updated_at: self.updated_at,
+            id: row.id,
+            tenant_id: row.tenant_id,
+            fields: AgentFields {
+                name: row.name,
+                status: from_text(&row.status)?,
+                metadata: row.metadata.0,
+            },
+            created_at: row.created_at,
+            updated_at: row.updated_at,
         })
     }
 }
@@ -47,162 +48,160 @@ pub struct AgentCounts {
     pub active: i64,
 }
 
-/// Why an agent could not be created.
-#[derive(Debug)]
-pub enum CreateAgentError {
-    LimitReached { limit: i64, current: i64 },
-    Store(StoreError),
+/// Creates an agent under the tenant's counter lock: `admit` gets how many agents the tenant
+/// has, and may refuse.
+pub async fn create<E: From<StoreError>>(
+    db: &Db,
+    tenant_id: TenantId,
+    fields: &AgentFields,
+    admit: impl FnOnce(i64) -> Result<(), E>,
+) -> Result<Agent, E> {
+    let mut tx = db.begin().await?;
+    // Serializes agent creation per tenant (PostgreSQL); SQLite holds the write lock.
+    counters::lock(&mut tx, tenant_id).await?;
+    let (count,): (i64,) = tx
+        .fetch_one(query("SELECT COUNT(*) FROM agents WHERE tenant_id = $1").bind(tenant_id))
+        .await?;
+    admit(count)?;
+    let sql = format!(
+        "INSERT INTO agents ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING {COLUMNS}"
+    );
+    let row: AgentRow = tx
+        .fetch_one(
+            query(sql)
+                .bind(tenant_id)
+                .bind(AgentId::generate())
+                .bind(&fields.name)
+                .bind(<&'static str>::from(fields.status))
+                .bind(json(&fields.metadata))
+                .bind(now()),
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(Agent::try_from(row)?)
 }
 
-impl From<StoreError> for CreateAgentError {
-    fn from(error: StoreError) -> Self {
-        CreateAgentError::Store(error)
-    }
+pub async fn find(db: &Db, tenant_id: TenantId, id: AgentId) -> StoreResult<Agent> {
+    let sql = format!("SELECT {COLUMNS} FROM agents WHERE tenant_id = $1 AND id = $2");
+    let row: Option<AgentRow> = db
+        .reader()
+        .fetch_optional(query(sql).bind(tenant_id).bind(id))
+        .await?;
+    row.ok_or(StoreError::NotFound)?.try_into()
 }
 
-impl From<sqlx::Error> for CreateAgentError {
-    fn from(error: sqlx::Error) -> Self {
-        CreateAgentError::Store(error.into())
-    }
+/// A tenant's agents in id (creation) order, after `after`.
+pub async fn list(
+    db: &Db,
+    tenant_id: TenantId,
+    after: Option<AgentId>,
+    limit: i64,
+) -> StoreResult<Vec<Agent>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM agents WHERE tenant_id = $1 AND ($2 IS NULL OR id > $2) \
+         ORDER BY id LIMIT $3"
+    );
+    let rows: Vec<AgentRow> = db
+        .reader()
+        .fetch_all(query(sql).bind(tenant_id).bind(after).bind(limit))
+        .await?;
+    rows.into_iter().map(Agent::try_from).collect()
 }
 
-impl Db {
-    /// Creates an agent unless the tenant has `max_agents` already.
-    pub async fn create_agent(
-        &self,
-        tenant_id: TenantId,
-        fields: &AgentFields,
-        max_agents: Option<i64>,
-    ) -> Result<Agent, CreateAgentError> {
-        let at = now();
-        let row: AgentRow = in_transaction!(self, |tx, backend| {
-            // Serializes agent creation per tenant (PostgreSQL); SQLite holds the write lock.
-            let lock = format!(
-                "SELECT tenant_id FROM tenant_counters WHERE tenant_id = $1{}",
-                backend.lock_clause("tenant_counters")
-            );
-            sqlx::query(&lock).bind(tenant_id).execute(&mut *tx).await?;
-            let (count,): (i64,) =
-                sqlx::query_as("SELECT COUNT(*) FROM agents WHERE tenant_id = $1")
-                    .bind(tenant_id)
-                    .fetch_one(&mut *tx)
-                    .await?;
-            if let Some(limit) = max_agents.filter(|limit| count >= *limit) {
-                return Err(CreateAgentError::LimitReached {
-                    limit,
-                    current: count,
-                });
-            }
-            sqlx::query_as(concat!(
-                "INSERT INTO agents (",
-                agent_columns!(),
-                ") VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING ",
-                agent_columns!()
-            ))
-            .bind(tenant_id)
-            .bind(AgentId::generate())
-            .bind(&fields.name)
-            .bind(enum_to_text(&fields.status))
-            .bind(Json(&fields.metadata))
-            .bind(at)
-            .fetch_one(&mut *tx)
-            .await?
-        });
-        Ok(row.into_agent()?)
-    }
-
-    pub async fn find_agent(&self, tenant_id: TenantId, id: AgentId) -> StoreResult<Agent> {
-        let row: Option<AgentRow> = on_reader!(self, |pool| {
-            sqlx::query_as(concat!(
-                "SELECT ",
-                agent_columns!(),
-                " FROM agents WHERE tenant_id = $1 AND id = $2"
-            ))
-            .bind(tenant_id)
-            .bind(id)
-            .fetch_optional(pool)
-            .await?
-        });
-        row.ok_or(StoreError::NotFound)?.into_agent()
-    }
-
-    pub async fn list_agents(
-        &self,
-        tenant_id: TenantId,
-        after: Option<AgentId>,
-        limit: i64,
-    ) -> StoreResult<Vec<Agent>> {
-        let rows: Vec<AgentRow> = on_reader!(self, |pool| {
-            sqlx::query_as(concat!(
-                "SELECT ",
-                agent_columns!(),
-                " FROM agents WHERE tenant_id = $1 AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3"
-            ))
-            .bind(tenant_id)
-            .bind(after)
-            .bind(limit)
-            .fetch_all(pool)
-            .await?
-        });
-        rows.into_iter().map(AgentRow::into_agent).collect()
-    }
-
-    /// Replaces an agent's fields unless `expected` (an `If-Match` version) is stale.
-    pub async fn update_agent(
-        &self,
-        tenant_id: TenantId,
-        id: AgentId,
-        fields: &AgentFields,
-        expected: Option<DateTime<Utc>>,
-        previous: DateTime<Utc>,
-    ) -> StoreResult<Agent> {
-        let row: Option<AgentRow> = in_transaction!(self, |tx| {
-            sqlx::query_as(concat!(
-                "UPDATE agents SET name = $3, status = $4, metadata = $5, updated_at = $6 \
-                 WHERE tenant_id = $1 AND id = $2 AND ($7 IS NULL OR updated_at = $7) RETURNING ",
-                agent_columns!()
-            ))
-            .bind(tenant_id)
-            .bind(id)
-            .bind(&fields.name)
-            .bind(enum_to_text(&fields.status))
-            .bind(Json(&fields.metadata))
-            .bind(next_version(previous))
-            .bind(expected)
-            .fetch_optional(&mut *tx)
-            .await?
-        });
-        row.ok_or(StoreError::Stale)?.into_agent()
-    }
-
-    pub async fn delete_agent(&self, tenant_id: TenantId, id: AgentId) -> StoreResult<()> {
-        let deleted = in_transaction!(self, |tx| {
-            sqlx::query("DELETE FROM agents WHERE tenant_id = $1 AND id = $2")
+/// Changes an agent under its row lock: `change` gets the current agent and returns the new
+/// fields (or refuses them); `expected` is an `If-Match` version.
+pub async fn update<E: From<StoreError>>(
+    db: &Db,
+    tenant_id: TenantId,
+    id: AgentId,
+    expected: Option<DateTime<Utc>>,
+    change: impl FnOnce(&Agent) -> Result<AgentFields, E>,
+) -> Result<Agent, E> {
+    let mut tx = db.begin().await?;
+    let lock = tx.backend().lock_clause("agents");
+    let sql = format!("SELECT {COLUMNS} FROM agents WHERE tenant_id = $1 AND id = $2{lock}");
+    let current: Agent = tx
+        .fetch_optional::<AgentRow>(query(sql).bind(tenant_id).bind(id))
+        .await?
+        .ok_or(StoreError::NotFound)?
+        .try_into()?;
+    // Bad input is refused as such, whatever the version.
+    let fields = change(&current)?;
+    let version = versioned_change(expected, current.updated_at)?;
+    let sql = format!(
+        "UPDATE agents SET name = $3, status = $4, metadata = $5, updated_at = $6 \
+         WHERE tenant_id = $1 AND id = $2 RETURNING {COLUMNS}"
+    );
+    let row: AgentRow = tx
+        .fetch_one(
+            query(sql)
                 .bind(tenant_id)
                 .bind(id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected()
-        });
-        if deleted == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
-    }
+                .bind(&fields.name)
+                .bind(<&'static str>::from(fields.status))
+                .bind(json(&fields.metadata))
+                .bind(version),
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(Agent::try_from(row)?)
+}
 
-    pub async fn count_agents(&self, tenant_id: TenantId) -> StoreResult<AgentCounts> {
-        let (total, active): (i64, Option<i64>) = on_reader!(self, |pool| {
-            sqlx::query_as(
+pub async fn delete(db: &Db, tenant_id: TenantId, id: AgentId) -> StoreResult<()> {
+    let mut tx = db.begin().await?;
+    let deleted = tx
+        .execute(
+            query("DELETE FROM agents WHERE tenant_id = $1 AND id = $2")
+                .bind(tenant_id)
+                .bind(id),
+        )
+        .await?;
+    tx.commit().await?;
+    if deleted == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+pub async fn count(db: &Db, tenant_id: TenantId) -> StoreResult<AgentCounts> {
+    let (total, active): (i64, Option<i64>) = db
+        .reader()
+        .fetch_one(
+            query(
                 "SELECT COUNT(*), SUM(CASE WHEN status = 'active' THEN 1 ELSE 0 END) \
                  FROM agents WHERE tenant_id = $1",
             )
-            .bind(tenant_id)
-            .fetch_one(pool)
-            .await?
-        });
-        Ok(AgentCounts {
-            total,
-            active: active.unwrap_or(0),
-        })
+            .bind(tenant_id),
+        )
+        .await?;
+    Ok(AgentCounts {
+        total,
+        active: active.unwrap_or(0),
+    })
+}
+
+/// Which of `ids` are agents of the tenant, in one query.
+pub async fn known(db: &Db, tenant_id: TenantId, ids: &[AgentId]) -> StoreResult<HashSet<AgentId>> {
+    let distinct: Vec<AgentId> = ids
+        .iter()
+        .copied()
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    if distinct.is_empty() {
+        return Ok(HashSet::new());
     }
+    let reader = db.reader();
+    let backend = reader.backend();
+    let sql = format!(
+        "SELECT id FROM agents WHERE tenant_id = {} AND id IN ({})",
+        backend.placeholders(1, 1),
+        backend.placeholders(2, distinct.len())
+    );
+    let mut select = query(sql).bind(tenant_id);
+    for id in distinct {
+        select.push(id);
+    }
+    let found: Vec<(AgentId,)> = reader.fetch_all(select).await?;
+    Ok(found.into_iter().map(|(id,)| id).collect())
 }

@@ -1,31 +1,27 @@
-//! Calls: admission, heartbeats, ending, and expiry of calls whose lease ran out.
+//! The calls repository: admission, heartbeats, ending, and expiry of calls whose lease ran
+//! out.
 //!
-//! Admission locks the tenant's `tenant_counters` row (PostgreSQL `FOR UPDATE`; SQLite's
-//! `BEGIN IMMEDIATE` holds the database write lock) in a statement of its own, then reads the
-//! limits and usage in later statements and records the call in the same transaction, so no
-//! interleaving of requests or processes can admit a call over a limit. Every writer of the
-//! counters admission compares against takes the same lock first ([`lock_counters!`]).
+//! Admission locks the tenant's `tenant_counters` row ([`counters::lock`]) in a statement of
+//! its own, then reads the limits and usage in later statements and records the call in the
+//! same transaction, so no interleaving of requests or processes can admit a call over a
+//! limit. Every writer of the counters admission compares against takes the same lock first.
 //! Counters and daily rollups change in the same transaction as the call.
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use sqlx::types::Json;
 
-use super::{enum_from_text, enum_to_text};
-use super::{now, Db, StoreError, StoreResult};
+use super::counters::{self, DailyDelta};
+use super::limits::{effective_columns, EffectiveColumns};
+use super::{from_text, json, now, query, Db, StoreError, StoreResult};
 use crate::domain::ids::{AgentId, CallId, TenantId};
 use crate::domain::metering::{
-    checked_add, sentiment_from_micros, sentiment_to_micros, AdmissionState, Call, CallOutcome,
-    CallStatus, Channel, Counter, NewCall, Period, PeriodUsage, Refusal,
+    sentiment_from_micros, sentiment_to_micros, AdmissionState, Call, CallFilter, CallOutcome,
+    CallStatus, Channel, NewCall, Period, PeriodUsage, Refusal,
 };
-use crate::{in_transaction, on_reader};
 
-macro_rules! call_columns {
-    () => {
-        "tenant_id, id, agent_id, channel, direction, external_id, metadata, status, period_start, \
-         started_at, lease_expires_at, ended_at, duration_seconds, cost_cents, sentiment_micros, \
-         ended_reason, recording_url, end_fingerprint"
-    };
-}
+const COLUMNS: &str = "tenant_id, id, agent_id, channel, direction, external_id, metadata, \
+     status, period_start, started_at, lease_expires_at, ended_at, duration_seconds, cost_cents, \
+     sentiment_micros, ended_reason, recording_url, end_fingerprint";
 
 #[derive(sqlx::FromRow)]
 struct CallRow {
@@ -49,50 +45,30 @@ struct CallRow {
     end_fingerprint: Option<String>,
 }
 
-impl CallRow {
-    fn into_call(self) -> StoreResult<Call> {
+impl TryFrom<CallRow> for Call {
+    type Error = StoreError;
+
+    fn try_from(row: CallRow) -> StoreResult<Call> {
         Ok(Call {
-            id: self.id,
-            tenant_id: self.tenant_id,
-            agent_id: self.agent_id,
-            channel: enum_from_text(&self.channel)?,
-            direction: self.direction.as_deref().map(enum_from_text).transpose()?,
-            external_id: self.external_id,
-            metadata: self.metadata.0,
-            status: enum_from_text(&self.status)?,
-            started_at: self.started_at,
-            lease_expires_at: self.lease_expires_at,
-            ended_at: self.ended_at,
-            duration_seconds: self.duration_seconds,
-            cost_cents: self.cost_cents,
-            sentiment_score: self.sentiment_micros.map(sentiment_from_micros),
-            ended_reason: self.ended_reason,
-            recording_url: self.recording_url,
+            id: row.id,
+            tenant_id: row.tenant_id,
+            agent_id: row.agent_id,
+            channel: from_text(&row.channel)?,
+            direction: row.direction.as_deref().map(from_text).transpose()?,
+            external_id: row.external_id,
+            metadata: row.metadata.0,
+            status: from_text(&row.status)?,
+            started_at: row.started_at,
+            lease_expires_at: row.lease_expires_at,
+            ended_at: row.ended_at,
+            duration_seconds: row.duration_seconds,
+            cost_cents: row.cost_cents,
+            sentiment_score: row.sentiment_micros.map(sentiment_from_micros),
+            ended_reason: row.ended_reason,
+            recording_url: row.recording_url,
         })
     }
 }
-
-/// Locks the tenant's counters row until the transaction ends and returns its active calls,
-/// or `None` when the tenant has no counters row.
-///
-/// The lock must be taken in a statement of its own, before anything it guards is read. Under
-/// PostgreSQL's READ COMMITTED, a statement that waited for a row lock re-reads only the locked
-/// row: other rows it joins still come from the snapshot taken before the wait. A later
-/// statement takes a new snapshot, which holds everything the previous lock holders committed.
-macro_rules! lock_counters {
-    ($executor:expr, $backend:expr, $tenant:expr) => {{
-        let sql = format!(
-            "SELECT active_calls FROM tenant_counters WHERE tenant_id = $1{}",
-            $backend.lock_clause("tenant_counters")
-        );
-        let row: Option<(i64,)> = sqlx::query_as(&sql)
-            .bind($tenant)
-            .fetch_optional($executor)
-            .await?;
-        row.map(|(active_calls,)| active_calls)
-    }};
-}
-pub(crate) use lock_counters;
 
 /// What admission reads after taking the lock.
 #[derive(sqlx::FromRow)]
@@ -102,20 +78,17 @@ struct AdmissionRow {
     calls: Option<i64>,
     seconds: Option<i64>,
     cost_cents: Option<i64>,
+    /// Exactly the limits admission checks ([`AdmissionState::KEYS`]).
     #[sqlx(flatten)]
-    limits: super::limits::EffectiveColumns,
+    limits: EffectiveColumns,
 }
 
 impl AdmissionRow {
     fn into_state(self, active_calls: i64) -> StoreResult<AdmissionState> {
-        let corrupt = |what: &str| StoreError::Corrupt(anyhow::anyhow!("stored {what}"));
         Ok(AdmissionState {
-            status: self.status.parse().map_err(|_| corrupt("status"))?,
+            status: from_text(&self.status)?,
             limits: self.limits.0,
-            action_at_100: self
-                .action_at_100
-                .parse()
-                .map_err(|_| corrupt("action at 100%"))?,
+            action_at_100: from_text(&self.action_at_100)?,
             active_calls,
             usage: PeriodUsage {
                 calls: self.calls.unwrap_or(0),
@@ -145,412 +118,273 @@ impl From<StoreError> for CallError {
     }
 }
 
-impl From<sqlx::Error> for CallError {
-    fn from(error: sqlx::Error) -> Self {
-        CallError::Store(error.into())
-    }
-}
-
-/// Adds a period's usage; creates the row on first use.
-macro_rules! add_period_usage {
-    ($executor:expr, $tenant:expr, $period:expr, $calls:expr, $seconds:expr, $cost:expr) => {
-        sqlx::query(
-            "INSERT INTO tenant_usage (tenant_id, period_start, calls, seconds, cost_cents) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant_id, period_start) DO UPDATE SET \
-             calls = tenant_usage.calls + excluded.calls, \
-             seconds = tenant_usage.seconds + excluded.seconds, \
-             cost_cents = tenant_usage.cost_cents + excluded.cost_cents",
-        )
-        .bind($tenant)
-        .bind($period)
-        .bind($calls)
-        .bind($seconds)
-        .bind($cost)
-        .execute($executor)
+/// Admits a call if every limit allows it, atomically.
+pub async fn admit(
+    db: &Db,
+    tenant_id: TenantId,
+    new: &NewCall,
+    lease: Duration,
+) -> Result<Call, CallError> {
+    let at = now();
+    let period = Period::containing(at).start;
+    let mut tx = db.begin().await?;
+    let active_calls = counters::lock(&mut tx, tenant_id)
         .await?
-    };
-}
-pub(crate) use add_period_usage;
-
-/// Adds to one day's rollup for a channel; creates the row on first use.
-macro_rules! add_daily_usage {
-    ($executor:expr, $tenant:expr, $day:expr, $channel:expr, $rollup:expr) => {{
-        let rollup: &$crate::store::calls::DailyDelta = $rollup;
-        sqlx::query(
-            "INSERT INTO usage_daily (tenant_id, day, channel, conversations, seconds, cost_cents, \
-             sentiment_micros_sum, sentiment_count) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-             ON CONFLICT (tenant_id, day, channel) DO UPDATE SET \
-             conversations = usage_daily.conversations + excluded.conversations, \
-             seconds = usage_daily.seconds + excluded.seconds, \
-             cost_cents = usage_daily.cost_cents + excluded.cost_cents, \
-             sentiment_micros_sum = usage_daily.sentiment_micros_sum + excluded.sentiment_micros_sum, \
-             sentiment_count = usage_daily.sentiment_count + excluded.sentiment_count",
-        )
-        .bind($tenant)
-        .bind($day)
-        .bind($channel.as_str())
-        .bind(rollup.conversations)
-        .bind(rollup.seconds)
-        .bind(rollup.cost_cents)
-        .bind(rollup.sentiment_micros_sum)
-        .bind(rollup.sentiment_count)
-        .execute($executor)
+        .ok_or(StoreError::NotFound)?;
+    // Read in a statement after the lock, never in the locking one (see counters::lock).
+    let sql = format!(
+        "SELECT t.status, t.action_at_100, u.calls, u.seconds, u.cost_cents{} FROM tenants t \
+         LEFT JOIN tenant_usage u ON u.tenant_id = t.id AND u.period_start = $2 \
+         WHERE t.id = $1",
+        effective_columns("t", AdmissionState::KEYS)
+    );
+    let state: AdmissionRow = tx
+        .fetch_optional(query(sql).bind(tenant_id).bind(period))
         .await?
-    }};
-}
-pub(crate) use add_daily_usage;
-
-/// What one or more conversations add to a daily rollup.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct DailyDelta {
-    pub conversations: i64,
-    pub seconds: i64,
-    pub cost_cents: i64,
-    pub sentiment_micros_sum: i64,
-    pub sentiment_count: i64,
-}
-
-impl DailyDelta {
-    /// Adds conversations; a sum that does not fit is the overflow of its counter.
-    pub fn add(
-        &mut self,
-        conversations: i64,
-        seconds: i64,
-        cost: i64,
-        sentiment: Option<f64>,
-    ) -> StoreResult<()> {
-        let mut next = *self;
-        next.conversations =
-            checked_add(next.conversations, conversations, Counter::Conversations)?;
-        next.seconds = checked_add(next.seconds, seconds, Counter::Seconds)?;
-        next.cost_cents = checked_add(next.cost_cents, cost, Counter::CostCents)?;
-        if let Some(score) = sentiment {
-            let micros = sentiment_to_micros(score);
-            next.sentiment_micros_sum =
-                checked_add(next.sentiment_micros_sum, micros, Counter::Sentiment)?;
-            next.sentiment_count = checked_add(next.sentiment_count, 1, Counter::Sentiment)?;
-        }
-        *self = next;
-        Ok(())
+        .ok_or(StoreError::NotFound)?;
+    if let Some(refusal) = state.into_state(active_calls)?.refusal() {
+        return Err(CallError::Refused(refusal));
     }
-}
-
-impl Db {
-    /// Admits a call if every limit allows it, atomically.
-    pub async fn admit_call(
-        &self,
-        tenant_id: TenantId,
-        new: &NewCall,
-        lease: Duration,
-    ) -> Result<Call, CallError> {
-        let at = now();
-        let period = Period::containing(at).start;
-        let row: CallRow = in_transaction!(self, |tx, backend| {
-            let active_calls =
-                lock_counters!(&mut *tx, backend, tenant_id).ok_or(StoreError::NotFound)?;
-            // Read in a statement after the lock, never in the locking one (see lock_counters!).
-            let sql = format!(
-                "SELECT t.status, t.action_at_100, u.calls, u.seconds, u.cost_cents{} \
-                 FROM tenants t \
-                 LEFT JOIN tenant_usage u ON u.tenant_id = t.id AND u.period_start = $2 \
-                 WHERE t.id = $1",
-                super::limits::effective_columns("t", AdmissionState::KEYS)
-            );
-            let state: AdmissionRow = sqlx::query_as(&sql)
-                .bind(tenant_id)
-                .bind(period)
-                .fetch_optional(&mut *tx)
-                .await?
-                .ok_or(StoreError::NotFound)?;
-            if let Some(refusal) = state.into_state(active_calls)?.refusal() {
-                return Err(CallError::Refused(refusal));
-            }
-            if let Some(agent_id) = new.agent_id {
-                let found: Option<(AgentId,)> =
-                    sqlx::query_as("SELECT id FROM agents WHERE tenant_id = $1 AND id = $2")
-                        .bind(tenant_id)
-                        .bind(agent_id)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                if found.is_none() {
-                    return Err(CallError::UnknownAgent);
-                }
-            }
-            let row: CallRow = sqlx::query_as(concat!(
-                "INSERT INTO calls (tenant_id, id, agent_id, channel, direction, external_id, \
-                 metadata, status, period_start, started_at, lease_expires_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8, $9, $10) RETURNING ",
-                call_columns!()
-            ))
-            .bind(tenant_id)
-            .bind(CallId::generate())
-            .bind(new.agent_id)
-            .bind(new.channel.as_str())
-            .bind(new.direction.as_ref().map(enum_to_text))
-            .bind(&new.external_id)
-            .bind(Json(&new.metadata))
-            .bind(period)
-            .bind(at)
-            .bind(at + lease)
-            .fetch_one(&mut *tx)
-            .await?;
-            sqlx::query(
-                "UPDATE tenant_counters SET active_calls = active_calls + 1, last_call_at = $2 \
-                 WHERE tenant_id = $1",
+    if let Some(agent_id) = new.agent_id {
+        let found: Option<(AgentId,)> = tx
+            .fetch_optional(
+                query("SELECT id FROM agents WHERE tenant_id = $1 AND id = $2")
+                    .bind(tenant_id)
+                    .bind(agent_id),
             )
-            .bind(tenant_id)
-            .bind(at)
-            .execute(&mut *tx)
             .await?;
-            add_period_usage!(&mut *tx, tenant_id, period, 1_i64, 0_i64, 0_i64);
-            row
-        });
-        Ok(row.into_call()?)
-    }
-
-    /// Extends an active call's lease.
-    pub async fn heartbeat_call(
-        &self,
-        tenant_id: TenantId,
-        id: CallId,
-        lease: Duration,
-    ) -> Result<Call, CallError> {
-        let at = now();
-        let row: Option<CallRow> = in_transaction!(self, |tx| {
-            sqlx::query_as(concat!(
-                "UPDATE calls SET lease_expires_at = $3 \
-                 WHERE tenant_id = $1 AND id = $2 AND status = 'active' RETURNING ",
-                call_columns!()
-            ))
-            .bind(tenant_id)
-            .bind(id)
-            .bind(at + lease)
-            .fetch_optional(&mut *tx)
-            .await?
-        });
-        match row {
-            Some(row) => Ok(row.into_call()?),
-            None => {
-                self.find_call(tenant_id, id).await?;
-                Err(CallError::NotActive)
-            }
+        if found.is_none() {
+            return Err(CallError::UnknownAgent);
         }
     }
+    let sql = format!(
+        "INSERT INTO calls (tenant_id, id, agent_id, channel, direction, external_id, \
+         metadata, status, period_start, started_at, lease_expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8, $9, $10) RETURNING {COLUMNS}"
+    );
+    let row: CallRow = tx
+        .fetch_one(
+            query(sql)
+                .bind(tenant_id)
+                .bind(CallId::generate())
+                .bind(new.agent_id)
+                .bind(<&'static str>::from(new.channel))
+                .bind(new.direction.map(<&'static str>::from))
+                .bind(new.external_id.as_deref())
+                .bind(json(&new.metadata))
+                .bind(period)
+                .bind(at)
+                .bind(at + lease),
+        )
+        .await?;
+    counters::add_active_call(&mut tx, tenant_id, at).await?;
+    let one_call = PeriodUsage {
+        calls: 1,
+        ..PeriodUsage::default()
+    };
+    counters::add_period_usage(&mut tx, tenant_id, period, one_call).await?;
+    tx.commit().await?;
+    Ok(Call::try_from(row)?)
+}
 
-    /// Ends a call with what it used. Ending it again with the same outcome answers the same
-    /// call; another outcome is [`CallError::AlreadyEnded`]. A call that expired still takes
-    /// its usage, so a late end loses nothing.
-    pub async fn end_call(
-        &self,
-        tenant_id: TenantId,
-        id: CallId,
-        outcome: &CallOutcome,
-    ) -> Result<Call, CallError> {
-        let at = now();
-        let fingerprint = outcome.fingerprint();
-        let row: CallRow = in_transaction!(self, |tx, backend| {
-            // Counters before the call: the one lock order of every writer of both.
-            lock_counters!(&mut *tx, backend, tenant_id).ok_or(StoreError::NotFound)?;
-            let sql = format!(
-                concat!(
-                    "SELECT ",
-                    call_columns!(),
-                    " FROM calls WHERE tenant_id = $1 AND id = $2{}"
-                ),
-                backend.lock_clause("calls")
-            );
-            let current: CallRow = sqlx::query_as(&sql)
+/// Extends an active call's lease.
+pub async fn heartbeat(
+    db: &Db,
+    tenant_id: TenantId,
+    id: CallId,
+    lease: Duration,
+) -> Result<Call, CallError> {
+    let at = now();
+    let sql = format!(
+        "UPDATE calls SET lease_expires_at = $3 \
+         WHERE tenant_id = $1 AND id = $2 AND status = 'active' RETURNING {COLUMNS}"
+    );
+    let mut tx = db.begin().await?;
+    let row: Option<CallRow> = tx
+        .fetch_optional(query(sql).bind(tenant_id).bind(id).bind(at + lease))
+        .await?;
+    tx.commit().await?;
+    match row {
+        Some(row) => Ok(Call::try_from(row)?),
+        None => {
+            find(db, tenant_id, id).await?;
+            Err(CallError::NotActive)
+        }
+    }
+}
+
+/// Ends a call with what it used. Ending it again with the same outcome answers the same
+/// call; another outcome is [`CallError::AlreadyEnded`]. A call that expired still takes its
+/// usage, so a late end loses nothing.
+pub async fn end(
+    db: &Db,
+    tenant_id: TenantId,
+    id: CallId,
+    outcome: &CallOutcome,
+) -> Result<Call, CallError> {
+    let at = now();
+    let fingerprint = outcome.fingerprint();
+    let mut tx = db.begin().await?;
+    // Counters before the call: the one lock order of every writer of both.
+    counters::lock(&mut tx, tenant_id)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    let lock = tx.backend().lock_clause("calls");
+    let sql = format!("SELECT {COLUMNS} FROM calls WHERE tenant_id = $1 AND id = $2{lock}");
+    let current: CallRow = tx
+        .fetch_optional(query(sql).bind(tenant_id).bind(id))
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    let status: CallStatus = from_text(&current.status)?;
+    if status == CallStatus::Completed {
+        if current.end_fingerprint.as_deref() == Some(fingerprint.as_str()) {
+            return Ok(Call::try_from(current)?);
+        }
+        return Err(CallError::AlreadyEnded);
+    }
+    let sql = format!(
+        "UPDATE calls SET status = 'completed', ended_at = COALESCE(ended_at, $3), \
+         duration_seconds = $4, cost_cents = $5, sentiment_micros = $6, ended_reason = $7, \
+         recording_url = $8, end_fingerprint = $9 WHERE tenant_id = $1 AND id = $2 \
+         RETURNING {COLUMNS}"
+    );
+    let row: CallRow = tx
+        .fetch_one(
+            query(sql)
                 .bind(tenant_id)
                 .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?
-                .ok_or(StoreError::NotFound)?;
-            let status: CallStatus = enum_from_text(&current.status)?;
-            if status == CallStatus::Completed {
-                if current.end_fingerprint.as_deref() == Some(fingerprint.as_str()) {
-                    return Ok(current.into_call()?);
-                }
-                return Err(CallError::AlreadyEnded);
-            }
-            let row: CallRow = sqlx::query_as(concat!(
-                "UPDATE calls SET status = 'completed', ended_at = COALESCE(ended_at, $3), \
-                 duration_seconds = $4, cost_cents = $5, sentiment_micros = $6, ended_reason = $7, \
-                 recording_url = $8, end_fingerprint = $9 WHERE tenant_id = $1 AND id = $2 RETURNING ",
-                call_columns!()
-            ))
-            .bind(tenant_id)
-            .bind(id)
-            .bind(at)
-            .bind(outcome.duration_seconds)
-            .bind(outcome.cost_cents)
-            .bind(outcome.sentiment_score.map(sentiment_to_micros))
-            .bind(&outcome.ended_reason)
-            .bind(&outcome.recording_url)
-            .bind(&fingerprint)
-            .fetch_one(&mut *tx)
-            .await?;
-            // An expired call already gave back its slot and counted as a conversation.
-            let was_active = status == CallStatus::Active;
-            if was_active {
-                sqlx::query(
-                    "UPDATE tenant_counters SET active_calls = active_calls - 1 WHERE tenant_id = $1",
-                )
+                .bind(at)
+                .bind(outcome.duration_seconds)
+                .bind(outcome.cost_cents)
+                .bind(outcome.sentiment_score.map(sentiment_to_micros))
+                .bind(outcome.ended_reason.as_deref())
+                .bind(outcome.recording_url.as_deref())
+                .bind(&fingerprint),
+        )
+        .await?;
+    // An expired call already gave back its slot and counted as a conversation.
+    let was_active = status == CallStatus::Active;
+    if was_active {
+        counters::release_active_call(&mut tx, tenant_id).await?;
+    }
+    let usage = PeriodUsage {
+        calls: 0,
+        seconds: outcome.duration_seconds,
+        cost_cents: outcome.cost_cents,
+    };
+    counters::add_period_usage(&mut tx, tenant_id, current.period_start, usage).await?;
+    let mut delta = DailyDelta::default();
+    delta.add(
+        i64::from(was_active),
+        outcome.duration_seconds,
+        outcome.cost_cents,
+        outcome.sentiment_score,
+    )?;
+    let channel: Channel = from_text(&current.channel)?;
+    let day = current.started_at.date_naive();
+    counters::add_daily_usage(&mut tx, tenant_id, day, channel, &delta).await?;
+    tx.commit().await?;
+    Ok(Call::try_from(row)?)
+}
+
+pub async fn find(db: &Db, tenant_id: TenantId, id: CallId) -> StoreResult<Call> {
+    let sql = format!("SELECT {COLUMNS} FROM calls WHERE tenant_id = $1 AND id = $2");
+    let row: Option<CallRow> = db
+        .reader()
+        .fetch_optional(query(sql).bind(tenant_id).bind(id))
+        .await?;
+    row.ok_or(StoreError::NotFound)?.try_into()
+}
+
+/// Calls of a tenant, newest first, resuming after `after` (started_at, id).
+pub async fn list(
+    db: &Db,
+    tenant_id: TenantId,
+    filter: &CallFilter,
+    after: Option<(DateTime<Utc>, CallId)>,
+    limit: i64,
+) -> StoreResult<Vec<Call>> {
+    let (after_time, after_id) = after.unzip();
+    let sql = format!(
+        "SELECT {COLUMNS} FROM calls WHERE tenant_id = $1 \
+         AND ($2 IS NULL OR status = $2) AND ($3 IS NULL OR channel = $3) \
+         AND ($4 IS NULL OR agent_id = $4) AND ($5 IS NULL OR started_at >= $5) \
+         AND ($6 IS NULL OR started_at < $6) \
+         AND ($7 IS NULL OR (started_at, id) < ($7, $8)) \
+         ORDER BY started_at DESC, id DESC LIMIT $9"
+    );
+    let rows: Vec<CallRow> = db
+        .reader()
+        .fetch_all(
+            query(sql)
                 .bind(tenant_id)
-                .execute(&mut *tx)
-                .await?;
-            }
-            add_period_usage!(
-                &mut *tx,
-                tenant_id,
-                current.period_start,
-                0_i64,
-                outcome.duration_seconds,
-                outcome.cost_cents
-            );
-            let mut delta = DailyDelta::default();
-            delta.add(
-                i64::from(was_active),
-                outcome.duration_seconds,
-                outcome.cost_cents,
-                outcome.sentiment_score,
-            )?;
-            let channel: Channel = enum_from_text(&current.channel)?;
-            add_daily_usage!(
-                &mut *tx,
-                tenant_id,
-                current.started_at.date_naive(),
-                channel,
-                &delta
-            );
-            row
-        });
-        Ok(row.into_call()?)
-    }
+                .bind(filter.status.map(<&'static str>::from))
+                .bind(filter.channel.map(<&'static str>::from))
+                .bind(filter.agent_id)
+                .bind(filter.from)
+                .bind(filter.to)
+                .bind(after_time)
+                .bind(after_id)
+                .bind(limit),
+        )
+        .await?;
+    rows.into_iter().map(Call::try_from).collect()
+}
 
-    pub async fn find_call(&self, tenant_id: TenantId, id: CallId) -> StoreResult<Call> {
-        let row: Option<CallRow> = on_reader!(self, |pool| {
-            sqlx::query_as(concat!(
-                "SELECT ",
-                call_columns!(),
-                " FROM calls WHERE tenant_id = $1 AND id = $2"
-            ))
-            .bind(tenant_id)
-            .bind(id)
-            .fetch_optional(pool)
-            .await?
-        });
-        row.ok_or(StoreError::NotFound)?.into_call()
-    }
-
-    /// Calls of a tenant, newest first, resuming after `after` (started_at, id).
-    pub async fn list_calls(
-        &self,
-        tenant_id: TenantId,
-        filter: &CallFilter,
-        after: Option<(DateTime<Utc>, CallId)>,
-        limit: i64,
-    ) -> StoreResult<Vec<Call>> {
-        let (after_time, after_id) = after.unzip();
-        let rows: Vec<CallRow> = on_reader!(self, |pool| {
-            sqlx::query_as(concat!(
-                "SELECT ",
-                call_columns!(),
-                " FROM calls WHERE tenant_id = $1 \
-                 AND ($2 IS NULL OR status = $2) AND ($3 IS NULL OR channel = $3) \
-                 AND ($4 IS NULL OR agent_id = $4) AND ($5 IS NULL OR started_at >= $5) \
-                 AND ($6 IS NULL OR started_at < $6) \
-                 AND ($7 IS NULL OR (started_at, id) < ($7, $8)) \
-                 ORDER BY started_at DESC, id DESC LIMIT $9"
-            ))
-            .bind(tenant_id)
-            .bind(filter.status.as_ref().map(enum_to_text))
-            .bind(filter.channel.map(Channel::as_str))
-            .bind(filter.agent_id)
-            .bind(filter.from)
-            .bind(filter.to)
-            .bind(after_time)
-            .bind(after_id)
-            .bind(limit)
-            .fetch_all(pool)
-            .await?
-        });
-        rows.into_iter().map(CallRow::into_call).collect()
-    }
-
-    /// Expires active calls whose lease ended before `at`, up to `batch` of them; returns how
-    /// many. Safe on every replica at once: each call changes state in its own conditional
-    /// update, so only one replica expires it, and one lock at a time means no deadlock.
-    pub async fn expire_calls(&self, at: DateTime<Utc>, batch: i64) -> StoreResult<u64> {
-        let stale: Vec<(TenantId, CallId)> = on_reader!(self, |pool| {
-            sqlx::query_as(
+/// Expires active calls of any tenant whose lease ended before `at`, up to `batch` of them;
+/// returns how many. Safe on every replica at once: each call changes state in its own
+/// conditional update, so only one replica expires it, and one lock at a time means no
+/// deadlock.
+pub async fn expire(db: &Db, at: DateTime<Utc>, batch: i64) -> StoreResult<u64> {
+    let stale: Vec<(TenantId, CallId)> = db
+        .reader()
+        .fetch_all(
+            query(
                 "SELECT tenant_id, id FROM calls WHERE status = 'active' AND lease_expires_at < $1 \
                  ORDER BY lease_expires_at LIMIT $2",
             )
             .bind(at)
-            .bind(batch)
-            .fetch_all(pool)
-            .await?
-        });
-        let mut expired = 0;
-        for (tenant_id, id) in stale {
-            if self.expire_call(tenant_id, id, at).await? {
-                expired += 1;
-            }
+            .bind(batch),
+        )
+        .await?;
+    let mut expired = 0;
+    for (tenant_id, id) in stale {
+        if expire_one(db, tenant_id, id, at).await? {
+            expired += 1;
         }
-        Ok(expired)
     }
+    Ok(expired)
+}
 
-    /// Expires one call if it is still active with a lease ended before `at`.
-    async fn expire_call(
-        &self,
-        tenant_id: TenantId,
-        id: CallId,
-        at: DateTime<Utc>,
-    ) -> StoreResult<bool> {
-        in_transaction!(self, |tx, backend| {
-            lock_counters!(&mut *tx, backend, tenant_id);
-            let changed: Option<(String, DateTime<Utc>)> = sqlx::query_as(
+/// Expires one call if it is still active with a lease ended before `at`.
+async fn expire_one(
+    db: &Db,
+    tenant_id: TenantId,
+    id: CallId,
+    at: DateTime<Utc>,
+) -> StoreResult<bool> {
+    let mut tx = db.begin().await?;
+    counters::lock(&mut tx, tenant_id).await?;
+    let changed: Option<(String, DateTime<Utc>)> = tx
+        .fetch_optional(
+            query(
                 "UPDATE calls SET status = 'expired', ended_at = lease_expires_at \
                  WHERE tenant_id = $1 AND id = $2 AND status = 'active' AND lease_expires_at < $3 \
                  RETURNING channel, started_at",
             )
             .bind(tenant_id)
             .bind(id)
-            .bind(at)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let Some((channel, started_at)) = changed else {
-                return Ok(false);
-            };
-            sqlx::query(
-                "UPDATE tenant_counters SET active_calls = active_calls - 1 WHERE tenant_id = $1",
-            )
-            .bind(tenant_id)
-            .execute(&mut *tx)
-            .await?;
-            let channel: Channel = enum_from_text(&channel)?;
-            let mut delta = DailyDelta::default();
-            delta.add(1, 0, 0, None)?;
-            add_daily_usage!(
-                &mut *tx,
-                tenant_id,
-                started_at.date_naive(),
-                channel,
-                &delta
-            );
-            Ok(true)
-        })
-    }
-}
-
-/// Filters of the call list.
-#[derive(Debug, Clone, Default)]
-pub struct CallFilter {
-    pub status: Option<CallStatus>,
-    pub channel: Option<Channel>,
-    pub agent_id: Option<AgentId>,
-    /// Started at or after.
-    pub from: Option<DateTime<Utc>>,
-    /// Started before.
-    pub to: Option<DateTime<Utc>>,
+            .bind(at),
+        )
+        .await?;
+    let Some((channel, started_at)) = changed else {
+        return Ok(false);
+    };
+    counters::release_active_call(&mut tx, tenant_id).await?;
+    let mut delta = DailyDelta::default();
+    delta.add(1, 0, 0, None)?;
+    let channel: Channel = from_text(&channel)?;
+    counters::add_daily_usage(&mut tx, tenant_id, started_at.date_naive(), channel, &delta).await?;
+    tx.commit().await?;
+    Ok(true)
 }

@@ -23,6 +23,7 @@ pub mod agents;
 pub mod api_keys;
 pub mod calls;
 pub mod constraints;
+pub mod counters;
 pub mod exec;
 pub mod idempotency;
 pub mod limits;
@@ -268,17 +269,10 @@ impl Db {
     }
 }
 
-/// Reads a snake_case enum stored as text (for types still read through serde).
-pub(crate) fn enum_from_text<T: serde::de::DeserializeOwned>(text: &str) -> StoreResult<T> {
-    from_json(serde_json::Value::String(text.to_owned()))
-}
-
-/// Writes a snake_case enum as text (for types still written through serde).
-pub(crate) fn enum_to_text<T: serde::Serialize>(value: &T) -> String {
-    match serde_json::to_value(value) {
-        Ok(serde_json::Value::String(text)) => text,
-        _ => unreachable!("enums serialize to strings"),
-    }
+/// Reads an enum stored in its text form (its `strum` name).
+pub fn from_text<T: FromStr<Err = strum::ParseError>>(text: &str) -> StoreResult<T> {
+    text.parse()
+        .map_err(|e| StoreError::Corrupt(anyhow::anyhow!("{text:?}: {e}")))
 }
 
 /// Decodes a JSON column written by this program.

@@ -5,13 +5,12 @@ use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::calls::{add_daily_usage, add_period_usage, lock_counters, DailyDelta};
-use super::{now, Backend, Db, StoreResult};
-use crate::domain::ids::{AgencyId, AgentId, TenantId};
+use super::counters::{self, DailyDelta};
+use super::{from_text, now, query, Backend, Db, StoreError, StoreResult};
+use crate::domain::ids::{AgencyId, TenantId};
 use crate::domain::metering::{
     sentiment_to_micros, Channel, IngestOutcome, Period, PeriodUsage, UsageEvent,
 };
-use crate::{in_transaction, on_reader};
 
 /// Columns bound per event in the multi-row insert.
 const EVENT_COLUMNS: usize = 9;
@@ -36,15 +35,42 @@ fn insert_events_sql(rows: usize, backend: Backend) -> String {
 }
 
 /// One day and channel of a tenant's usage.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DailyUsage {
     pub day: NaiveDate,
-    pub channel: String,
+    pub channel: Channel,
     pub conversations: i64,
     pub seconds: i64,
     pub cost_cents: i64,
     pub sentiment_micros_sum: i64,
     pub sentiment_count: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct DailyUsageRow {
+    day: NaiveDate,
+    channel: String,
+    conversations: i64,
+    seconds: i64,
+    cost_cents: i64,
+    sentiment_micros_sum: i64,
+    sentiment_count: i64,
+}
+
+impl TryFrom<DailyUsageRow> for DailyUsage {
+    type Error = StoreError;
+
+    fn try_from(row: DailyUsageRow) -> StoreResult<DailyUsage> {
+        Ok(DailyUsage {
+            day: row.day,
+            channel: from_text(&row.channel)?,
+            conversations: row.conversations,
+            seconds: row.seconds,
+            cost_cents: row.cost_cents,
+            sentiment_micros_sum: row.sentiment_micros_sum,
+            sentiment_count: row.sentiment_count,
+        })
+    }
 }
 
 /// One tenant's totals over a date range, summed wide: many rows near the counters' ceiling
@@ -92,185 +118,143 @@ pub struct LiveUsage {
     pub last_call_at: Option<DateTime<Utc>>,
 }
 
-impl Db {
-    /// Stores a checked batch: each id once per tenant, counters and rollups in the same
-    /// transaction. Ids are inserted in sorted order, so overlapping concurrent batches take
-    /// their locks in the same order and cannot deadlock.
-    pub async fn ingest_events(
-        &self,
-        tenant_id: TenantId,
-        events: &[UsageEvent],
-    ) -> StoreResult<IngestOutcome> {
-        let mut unique: Vec<&UsageEvent> = Vec::with_capacity(events.len());
-        let mut seen = HashSet::with_capacity(events.len());
-        for event in events {
-            if seen.insert(event.id.as_str()) {
-                unique.push(event);
-            }
+/// Stores a checked batch: each id once per tenant, counters and rollups in the same
+/// transaction. Ids are inserted in sorted order, so overlapping concurrent batches take
+/// their locks in the same order and cannot deadlock.
+pub async fn ingest(
+    db: &Db,
+    tenant_id: TenantId,
+    events: &[UsageEvent],
+) -> StoreResult<IngestOutcome> {
+    let mut unique: Vec<&UsageEvent> = Vec::with_capacity(events.len());
+    let mut seen = HashSet::with_capacity(events.len());
+    for event in events {
+        if seen.insert(event.id.as_str()) {
+            unique.push(event);
         }
-        unique.sort_by(|a, b| a.id.cmp(&b.id));
-        if unique.is_empty() {
-            return Ok(IngestOutcome {
-                accepted: 0,
-                duplicates: events.len() as i64,
-            });
-        }
-        let received_at = now();
-        let inserted: Vec<(String,)> = in_transaction!(self, |tx, backend| {
-            let sql = insert_events_sql(unique.len(), backend);
-            let mut query = sqlx::query_as(&sql);
-            for event in &unique {
-                query = query
-                    .bind(tenant_id)
-                    .bind(event.id.as_str())
-                    .bind(event.occurred_at)
-                    .bind(event.channel.as_str())
-                    .bind(event.duration_seconds)
-                    .bind(event.cost_cents)
-                    .bind(event.sentiment_score.map(sentiment_to_micros))
-                    .bind(event.agent_id)
-                    .bind(received_at);
-            }
-            let inserted: Vec<(String,)> = query.fetch_all(&mut *tx).await?;
-            if inserted.is_empty() {
-                // All duplicates: nothing to count, nothing to commit.
-                return Ok(IngestOutcome {
-                    accepted: 0,
-                    duplicates: events.len() as i64,
-                });
-            }
-            // Usage counters change only under the lock admission reads them under.
-            lock_counters!(&mut *tx, backend, tenant_id);
-            let accepted: HashSet<&str> = inserted.iter().map(|(id,)| id.as_str()).collect();
-            let mut periods: BTreeMap<NaiveDate, PeriodUsage> = BTreeMap::new();
-            let mut days: BTreeMap<(NaiveDate, Channel), DailyDelta> = BTreeMap::new();
-            for event in unique.iter().filter(|e| accepted.contains(e.id.as_str())) {
-                periods
-                    .entry(Period::containing(event.occurred_at).start)
-                    .or_default()
-                    .add(1, event.duration_seconds, event.cost_cents)?;
-                days.entry((event.occurred_at.date_naive(), event.channel))
-                    .or_default()
-                    .add(
-                        1,
-                        event.duration_seconds,
-                        event.cost_cents,
-                        event.sentiment_score,
-                    )?;
-            }
-            for (period, usage) in &periods {
-                add_period_usage!(
-                    &mut *tx,
-                    tenant_id,
-                    *period,
-                    usage.calls,
-                    usage.seconds,
-                    usage.cost_cents
-                );
-            }
-            for ((day, channel), delta) in &days {
-                add_daily_usage!(&mut *tx, tenant_id, *day, channel, delta);
-            }
-            inserted
-        });
-        let accepted = inserted.len() as i64;
-        Ok(IngestOutcome {
-            accepted,
-            duplicates: events.len() as i64 - accepted,
-        })
     }
-
-    /// Which of `ids` are agents of the tenant, in one query.
-    pub async fn known_agents(
-        &self,
-        tenant_id: TenantId,
-        ids: &[AgentId],
-    ) -> StoreResult<HashSet<AgentId>> {
-        let distinct: Vec<AgentId> = ids
-            .iter()
-            .copied()
-            .collect::<HashSet<_>>()
-            .into_iter()
-            .collect();
-        if distinct.is_empty() {
-            return Ok(HashSet::new());
-        }
-        let found: Vec<(AgentId,)> = on_reader!(self, |pool, backend| {
-            let sql = format!(
-                "SELECT id FROM agents WHERE tenant_id = {} AND id IN ({})",
-                backend.placeholders(1, 1),
-                backend.placeholders(2, distinct.len())
-            );
-            let mut query = sqlx::query_as(&sql).bind(tenant_id);
-            for id in &distinct {
-                query = query.bind(*id);
-            }
-            query.fetch_all(pool).await?
-        });
-        Ok(found.into_iter().map(|(id,)| id).collect())
+    unique.sort_by(|a, b| a.id.cmp(&b.id));
+    let all_duplicates = IngestOutcome {
+        accepted: 0,
+        duplicates: events.len() as i64,
+    };
+    if unique.is_empty() {
+        return Ok(all_duplicates);
     }
+    let received_at = now();
+    let mut tx = db.begin().await?;
+    let mut insert = query(insert_events_sql(unique.len(), tx.backend()));
+    for event in &unique {
+        insert.push(tenant_id);
+        insert.push(event.id.as_str());
+        insert.push(event.occurred_at);
+        insert.push(<&'static str>::from(event.channel));
+        insert.push(event.duration_seconds);
+        insert.push(event.cost_cents);
+        insert.push(event.sentiment_score.map(sentiment_to_micros));
+        insert.push(event.agent_id);
+        insert.push(received_at);
+    }
+    let inserted: Vec<(String,)> = tx.fetch_all(insert).await?;
+    if inserted.is_empty() {
+        // All duplicates: nothing to count, nothing to commit.
+        return Ok(all_duplicates);
+    }
+    // Usage counters change only under the lock admission reads them under.
+    counters::lock(&mut tx, tenant_id).await?;
+    let accepted: HashSet<&str> = inserted.iter().map(|(id,)| id.as_str()).collect();
+    let mut periods: BTreeMap<NaiveDate, PeriodUsage> = BTreeMap::new();
+    let mut days: BTreeMap<(NaiveDate, Channel), DailyDelta> = BTreeMap::new();
+    for event in unique.iter().filter(|e| accepted.contains(e.id.as_str())) {
+        periods
+            .entry(Period::containing(event.occurred_at).start)
+            .or_default()
+            .add(1, event.duration_seconds, event.cost_cents)?;
+        days.entry((event.occurred_at.date_naive(), event.channel))
+            .or_default()
+            .add(
+                1,
+                event.duration_seconds,
+                event.cost_cents,
+                event.sentiment_score,
+            )?;
+    }
+    for (period, usage) in periods {
+        counters::add_period_usage(&mut tx, tenant_id, period, usage).await?;
+    }
+    for ((day, channel), delta) in &days {
+        counters::add_daily_usage(&mut tx, tenant_id, *day, *channel, delta).await?;
+    }
+    tx.commit().await?;
+    let accepted = inserted.len() as i64;
+    Ok(IngestOutcome {
+        accepted,
+        duplicates: events.len() as i64 - accepted,
+    })
+}
 
-    /// The counters of a tenant for the period holding `at`.
-    pub async fn live_usage(
-        &self,
-        tenant_id: TenantId,
-        at: DateTime<Utc>,
-    ) -> StoreResult<LiveUsage> {
-        let row: Option<LiveUsageRow> = on_reader!(self, |pool| {
-            sqlx::query_as(
+/// The counters of a tenant for the period holding `at`.
+pub async fn live(db: &Db, tenant_id: TenantId, at: DateTime<Utc>) -> StoreResult<LiveUsage> {
+    let row: Option<LiveUsageRow> = db
+        .reader()
+        .fetch_optional(
+            query(
                 "SELECT c.active_calls, c.last_call_at, u.calls, u.seconds, u.cost_cents \
-                     FROM tenant_counters c LEFT JOIN tenant_usage u \
-                     ON u.tenant_id = c.tenant_id AND u.period_start = $2 WHERE c.tenant_id = $1",
+                 FROM tenant_counters c LEFT JOIN tenant_usage u \
+                 ON u.tenant_id = c.tenant_id AND u.period_start = $2 WHERE c.tenant_id = $1",
             )
             .bind(tenant_id)
-            .bind(Period::containing(at).start)
-            .fetch_optional(pool)
-            .await?
-        });
-        Ok(row.map_or_else(
-            LiveUsage::default,
-            |(active, last, calls, seconds, cost)| LiveUsage {
-                period: PeriodUsage {
-                    calls: calls.unwrap_or(0),
-                    seconds: seconds.unwrap_or(0),
-                    cost_cents: cost.unwrap_or(0),
-                },
-                active_calls: active,
-                last_call_at: last,
+            .bind(Period::containing(at).start),
+        )
+        .await?;
+    Ok(row.map_or_else(
+        LiveUsage::default,
+        |(active, last, calls, seconds, cost)| LiveUsage {
+            period: PeriodUsage {
+                calls: calls.unwrap_or(0),
+                seconds: seconds.unwrap_or(0),
+                cost_cents: cost.unwrap_or(0),
             },
-        ))
-    }
+            active_calls: active,
+            last_call_at: last,
+        },
+    ))
+}
 
-    /// Daily rollups of a tenant from `from` to `to`, both included.
-    pub async fn daily_usage(
-        &self,
-        tenant_id: TenantId,
-        from: NaiveDate,
-        to: NaiveDate,
-    ) -> StoreResult<Vec<DailyUsage>> {
-        Ok(on_reader!(self, |pool| {
-            sqlx::query_as(
+/// Daily rollups of a tenant from `from` to `to`, both included.
+pub async fn daily(
+    db: &Db,
+    tenant_id: TenantId,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> StoreResult<Vec<DailyUsage>> {
+    let rows: Vec<DailyUsageRow> = db
+        .reader()
+        .fetch_all(
+            query(
                 "SELECT day, channel, conversations, seconds, cost_cents, sentiment_micros_sum, \
                  sentiment_count FROM usage_daily \
                  WHERE tenant_id = $1 AND day >= $2 AND day <= $3 ORDER BY day, channel",
             )
             .bind(tenant_id)
             .bind(from)
-            .bind(to)
-            .fetch_all(pool)
-            .await?
-        }))
-    }
+            .bind(to),
+        )
+        .await?;
+    rows.into_iter().map(DailyUsage::try_from).collect()
+}
 
-    /// Each tenant of an agency with usage from `from` to `to`, with its totals.
-    pub async fn agency_tenant_totals(
-        &self,
-        agency_id: AgencyId,
-        from: NaiveDate,
-        to: NaiveDate,
-    ) -> StoreResult<Vec<TenantTotals>> {
-        let rows: Vec<SplitTotalsRow> = on_reader!(self, |pool| {
-            sqlx::query_as(
+/// Each tenant of an agency with usage from `from` to `to`, with its totals.
+pub async fn agency_tenant_totals(
+    db: &Db,
+    agency_id: AgencyId,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> StoreResult<Vec<TenantTotals>> {
+    let rows: Vec<SplitTotalsRow> = db
+        .reader()
+        .fetch_all(
+            query(
                 "SELECT t.id, t.name, \
                  CAST(SUM(d.conversations >> 32) AS BIGINT) AS conversations_high, \
                  CAST(SUM(d.conversations & 4294967295) AS BIGINT) AS conversations_low, \
@@ -282,34 +266,33 @@ impl Db {
             )
             .bind(agency_id)
             .bind(from)
-            .bind(to)
-            .fetch_all(pool)
-            .await?
-        });
-        Ok(rows
-            .into_iter()
-            .map(|row| TenantTotals {
-                id: row.id,
-                name: row.name,
-                conversations: join_halves(row.conversations_high, row.conversations_low),
-                cost_cents: join_halves(row.cost_cents_high, row.cost_cents_low),
-            })
-            .collect())
-    }
+            .bind(to),
+        )
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| TenantTotals {
+            id: row.id,
+            name: row.name,
+            conversations: join_halves(row.conversations_high, row.conversations_low),
+            cost_cents: join_halves(row.cost_cents_high, row.cost_cents_low),
+        })
+        .collect())
+}
 
-    /// How many tenants an agency has, and how many are active.
-    pub async fn agency_tenant_counts(&self, agency_id: AgencyId) -> StoreResult<(i64, i64)> {
-        let (total, active): (i64, Option<i64>) = on_reader!(self, |pool| {
-            sqlx::query_as(
+/// How many tenants an agency has, and how many are active.
+pub async fn agency_tenant_counts(db: &Db, agency_id: AgencyId) -> StoreResult<(i64, i64)> {
+    let (total, active): (i64, Option<i64>) = db
+        .reader()
+        .fetch_one(
+            query(
                 "SELECT COUNT(*), CAST(SUM(CASE WHEN status = 'active' THEN 1 ELSE 0 END) AS BIGINT) \
                  FROM tenants WHERE agency_id = $1 AND status <> 'deleted'",
             )
-            .bind(agency_id)
-            .fetch_one(pool)
-            .await?
-        });
-        Ok((total, active.unwrap_or(0)))
-    }
+            .bind(agency_id),
+        )
+        .await?;
+    Ok((total, active.unwrap_or(0)))
 }
 
 #[cfg(test)]

@@ -1,37 +1,32 @@
 //! Analytics in the shapes of the Client Management API: one tenant over a date range, and
-//! an agency across its tenants. Both read daily rollups only, so their cost depends on the
-//! number of days, not of calls.
-
-use crate::service::Error;
-use std::collections::BTreeMap;
+//! an agency across its tenants.
 
 use axum::extract::State;
-use chrono::{Days, NaiveDate};
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::access::TenantAccess;
 use crate::domain::access::Caller;
+use crate::domain::analytics::{
+    AgencyAnalytics, ChannelBreakdown, DailyPoint, DateRange, TenantAnalytics, TopTenant,
+};
 use crate::domain::ids::{AgencyId, TenantId};
-use crate::domain::metering::{sentiment_from_micros, Channel, Period};
-use crate::domain::policy::{self, Action, Target};
+use crate::domain::policy::act;
 use crate::domain::tenant::{minutes_from_seconds, usd_from_cents};
 use crate::domain::time::BoundedDate;
-use crate::http::error::{not_found, ApiError, ApiResult, Problem};
+use crate::http::error::{ApiResult, Problem};
 use crate::http::extract::{Json, Query};
+use crate::http::path::InPath;
 use crate::http::AppState;
-use crate::store::now;
-use crate::store::usage::DailyUsage;
+use crate::service::analytics;
+use crate::service::tenants::TenantRef;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(tenant_analytics))
         .routes(routes!(agency_analytics))
 }
-
-/// The longest range one request may cover, in days (inclusive).
-const MAX_RANGE_DAYS: u64 = 366;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
@@ -45,66 +40,56 @@ pub struct AnalyticsParams {
     pub agency_id: Option<AgencyId>,
 }
 
+impl AnalyticsParams {
+    fn dates(&self) -> (Option<NaiveDate>, Option<NaiveDate>) {
+        (
+            self.date_from.map(BoundedDate::get),
+            self.date_to.map(BoundedDate::get),
+        )
+    }
+}
+
 #[derive(Debug, Clone, Copy, Serialize, ToSchema)]
-pub struct DateRange {
+#[schema(as = DateRange)]
+pub struct DateRangeBody {
     pub from: NaiveDate,
     pub to: NaiveDate,
 }
 
-impl AnalyticsParams {
-    fn range(&self) -> ApiResult<DateRange> {
-        let month = Period::containing(now());
-        let from = self.date_from.map_or(month.start, BoundedDate::get);
-        let to = self.date_to.map_or_else(
-            || month.end.pred_opt().unwrap_or(month.end),
-            BoundedDate::get,
-        );
-        if from > to {
-            return Err(ApiError::field(
-                "dateFrom",
-                "invalid_range",
-                "must not be after dateTo",
-            ));
+impl From<DateRange> for DateRangeBody {
+    fn from(range: DateRange) -> Self {
+        DateRangeBody {
+            from: range.from,
+            to: range.to,
         }
-        if from
-            .checked_add_days(Days::new(MAX_RANGE_DAYS))
-            .is_some_and(|limit| to >= limit)
-        {
-            return Err(ApiError::field(
-                "dateTo",
-                "invalid_range",
-                format!("the range may cover at most {MAX_RANGE_DAYS} days"),
-            ));
-        }
-        Ok(DateRange { from, to })
     }
 }
 
 // Sums over many rollups are i128 (an integer without format in the schema): each rollup is
 // at most MAX_COUNTER, and a handful of them pass i64::MAX.
 
-#[derive(Debug, Default, Serialize, ToSchema)]
-pub struct ChannelBreakdown {
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ChannelBreakdown)]
+pub struct ChannelBreakdownBody {
     pub phone: i128,
     pub webrtc: i128,
     pub webchat: i128,
 }
 
-impl ChannelBreakdown {
-    fn add(&mut self, channel: &str, conversations: i64) {
-        let slot = match Channel::parse(channel) {
-            Some(Channel::Phone) => &mut self.phone,
-            Some(Channel::Webrtc) => &mut self.webrtc,
-            Some(Channel::Webchat) => &mut self.webchat,
-            None => return,
-        };
-        *slot += i128::from(conversations);
+impl From<ChannelBreakdown> for ChannelBreakdownBody {
+    fn from(breakdown: ChannelBreakdown) -> Self {
+        ChannelBreakdownBody {
+            phone: breakdown.phone,
+            webrtc: breakdown.webrtc,
+            webchat: breakdown.webchat,
+        }
     }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct DailyPoint {
+#[schema(as = DailyPoint)]
+pub struct DailyPointBody {
     pub date: NaiveDate,
     pub conversations: i128,
     pub minutes: f64,
@@ -113,31 +98,25 @@ pub struct DailyPoint {
     pub cost_cents: i128,
 }
 
-/// Sums of rollups, wide enough for any number of them.
-#[derive(Debug, Clone, Copy, Default)]
-struct Sums {
-    conversations: i128,
-    seconds: i128,
-    cost_cents: i128,
-    sentiment_micros: i128,
-    sentiment_count: i128,
-}
-
-impl Sums {
-    fn add(&mut self, row: &DailyUsage) {
-        self.conversations += i128::from(row.conversations);
-        self.seconds += i128::from(row.seconds);
-        self.cost_cents += i128::from(row.cost_cents);
-        self.sentiment_micros += i128::from(row.sentiment_micros_sum);
-        self.sentiment_count += i128::from(row.sentiment_count);
+impl From<DailyPoint> for DailyPointBody {
+    fn from(day: DailyPoint) -> Self {
+        DailyPointBody {
+            date: day.date,
+            conversations: day.conversations,
+            minutes: minutes_from_seconds(day.seconds),
+            seconds: day.seconds,
+            cost_usd: usd_from_cents(day.cost_cents),
+            cost_cents: day.cost_cents,
+        }
     }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct TenantAnalytics {
+#[schema(as = TenantAnalytics)]
+pub struct TenantAnalyticsBody {
     pub tenant_id: TenantId,
-    pub period: DateRange,
+    pub period: DateRangeBody,
     pub conversations: i128,
     /// `totalSeconds / 60`, to two decimals.
     pub total_minutes: f64,
@@ -146,76 +125,50 @@ pub struct TenantAnalytics {
     pub total_cost_cents: i128,
     pub agent_count: i64,
     pub active_agents: i64,
-    pub channel_breakdown: ChannelBreakdown,
+    pub channel_breakdown: ChannelBreakdownBody,
     /// Mean of the scores reported, `null` when none was.
     pub avg_sentiment_score: Option<f64>,
     /// Every day of the range, zeros included.
-    pub daily: Vec<DailyPoint>,
+    pub daily: Vec<DailyPointBody>,
+}
+
+impl From<TenantAnalytics> for TenantAnalyticsBody {
+    fn from(report: TenantAnalytics) -> Self {
+        TenantAnalyticsBody {
+            tenant_id: report.tenant_id,
+            period: report.period.into(),
+            conversations: report.conversations,
+            total_minutes: minutes_from_seconds(report.total_seconds),
+            total_seconds: report.total_seconds,
+            total_cost_usd: usd_from_cents(report.total_cost_cents),
+            total_cost_cents: report.total_cost_cents,
+            agent_count: report.agent_count,
+            active_agents: report.active_agents,
+            channel_breakdown: report.channel_breakdown.into(),
+            avg_sentiment_score: report.avg_sentiment_score,
+            daily: report.daily.into_iter().map(DailyPointBody::from).collect(),
+        }
+    }
 }
 
 /// Usage analytics of one tenant over a date range.
 #[utoipa::path(get, path = "/api/v1/tenants/{tenantId}/analytics", tag = "analytics",
     params(("tenantId" = TenantId, Path), AnalyticsParams),
-    responses((status = 200, body = TenantAnalytics)))]
+    responses((status = 200, body = TenantAnalyticsBody)))]
 async fn tenant_analytics(
     State(state): State<AppState>,
-    access: TenantAccess,
+    InPath(tenant): InPath<TenantRef, act::ReadTenantAnalytics>,
     Query(params): Query<AnalyticsParams>,
-) -> ApiResult<Json<TenantAnalytics>> {
-    let range = params.range()?;
-    let rows = state
-        .ctx
-        .db
-        .daily_usage(access.tenant_id, range.from, range.to)
-        .await?;
-    let agents = state.ctx.db.count_agents(access.tenant_id).await?;
-    let mut by_day: BTreeMap<NaiveDate, Sums> = BTreeMap::new();
-    let mut breakdown = ChannelBreakdown::default();
-    let mut total = Sums::default();
-    for row in &rows {
-        by_day.entry(row.day).or_default().add(row);
-        breakdown.add(&row.channel, row.conversations);
-        total.add(row);
-    }
-    let daily = range
-        .from
-        .iter_days()
-        .take_while(|day| *day <= range.to)
-        .map(|date| {
-            let day = by_day.get(&date).copied().unwrap_or_default();
-            DailyPoint {
-                date,
-                conversations: day.conversations,
-                minutes: minutes_from_seconds(day.seconds),
-                seconds: day.seconds,
-                cost_usd: usd_from_cents(day.cost_cents),
-                cost_cents: day.cost_cents,
-            }
-        })
-        .collect();
-    let avg = (total.sentiment_count > 0).then(|| {
-        let mean = sentiment_from_micros(total.sentiment_micros) / total.sentiment_count as f64;
-        (mean * 10_000.0).round() / 10_000.0
-    });
-    Ok(Json(TenantAnalytics {
-        tenant_id: access.tenant_id,
-        period: range,
-        conversations: breakdown.phone + breakdown.webrtc + breakdown.webchat,
-        total_minutes: minutes_from_seconds(total.seconds),
-        total_seconds: total.seconds,
-        total_cost_usd: usd_from_cents(total.cost_cents),
-        total_cost_cents: total.cost_cents,
-        agent_count: agents.total,
-        active_agents: agents.active,
-        channel_breakdown: breakdown,
-        avg_sentiment_score: avg,
-        daily,
-    }))
+) -> ApiResult<Json<TenantAnalyticsBody>> {
+    let (from, to) = params.dates();
+    let report = analytics::tenant(&state.ctx, tenant, from, to).await?;
+    Ok(Json(report.into()))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct TopTenant {
+#[schema(as = TopTenant)]
+pub struct TopTenantBody {
     pub id: TenantId,
     pub name: String,
     pub conversations: i128,
@@ -224,98 +177,61 @@ pub struct TopTenant {
     pub cost_usd: f64,
 }
 
+impl From<TopTenant> for TopTenantBody {
+    fn from(tenant: TopTenant) -> Self {
+        TopTenantBody {
+            id: tenant.id,
+            name: tenant.name,
+            conversations: tenant.conversations,
+            revenue: usd_from_cents(tenant.revenue_cents),
+            cost_usd: usd_from_cents(tenant.cost_cents),
+        }
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct AgencyAnalytics {
+#[schema(as = AgencyAnalytics)]
+pub struct AgencyAnalyticsBody {
     pub agency_id: AgencyId,
-    pub period: DateRange,
+    pub period: DateRangeBody,
     pub total_tenants: i64,
     pub active_tenants: i64,
     pub total_conversations: i128,
     pub total_cost_usd: f64,
     pub total_cost_cents: i128,
     /// The ten tenants with the most conversations.
-    pub top_tenants: Vec<TopTenant>,
+    pub top_tenants: Vec<TopTenantBody>,
 }
 
-/// Cost plus a markup in percent, rounded half up to the cent. Saturates only far beyond
-/// any sum of rollups (about 10^36 cents).
-fn with_markup(cost_cents: i128, markup_percent: i64) -> i128 {
-    let scaled = cost_cents.saturating_mul(100_i128.saturating_add(markup_percent.into()));
-    scaled.saturating_add(50) / 100
+impl From<AgencyAnalytics> for AgencyAnalyticsBody {
+    fn from(report: AgencyAnalytics) -> Self {
+        AgencyAnalyticsBody {
+            agency_id: report.agency_id,
+            period: report.period.into(),
+            total_tenants: report.total_tenants,
+            active_tenants: report.active_tenants,
+            total_conversations: report.total_conversations,
+            total_cost_usd: usd_from_cents(report.total_cost_cents),
+            total_cost_cents: report.total_cost_cents,
+            top_tenants: report
+                .top_tenants
+                .into_iter()
+                .map(TopTenantBody::from)
+                .collect(),
+        }
+    }
 }
 
 /// Usage across an agency's tenants.
 #[utoipa::path(get, path = "/api/v1/agency/analytics", tag = "analytics", params(AnalyticsParams),
-    responses((status = 200, body = AgencyAnalytics), (status = 403, body = Problem)))]
+    responses((status = 200, body = AgencyAnalyticsBody), (status = 403, body = Problem)))]
 async fn agency_analytics(
     State(state): State<AppState>,
     caller: Caller,
     Query(params): Query<AnalyticsParams>,
-) -> ApiResult<Json<AgencyAnalytics>> {
-    policy::require(&caller, Action::ReadAgencyAnalytics).map_err(Error::refused("agency"))?;
-    let agency_id = match (caller.agency(), params.agency_id) {
-        (Some(own), None) => own,
-        (_, Some(asked)) => asked,
-        (None, None) => {
-            return Err(ApiError::field(
-                "agencyId",
-                "required",
-                "platform keys name the agency",
-            ))
-        }
-    };
-    policy::decide(
-        &caller,
-        Action::ReadAgencyAnalytics,
-        &Target::Agency(agency_id),
-    )
-    .map_err(Error::refused("agency"))?;
-    let range = params.range()?;
-    let agency = crate::store::agencies::find(&state.ctx.db, agency_id)
-        .await
-        .map_err(not_found("agency"))?;
-    let (total_tenants, active_tenants) = state.ctx.db.agency_tenant_counts(agency_id).await?;
-    let mut totals = state
-        .ctx
-        .db
-        .agency_tenant_totals(agency_id, range.from, range.to)
-        .await?;
-    let total_conversations = totals.iter().map(|t| t.conversations).sum();
-    let total_cost: i128 = totals.iter().map(|t| t.cost_cents).sum();
-    totals.sort_by(|a, b| b.conversations.cmp(&a.conversations).then(a.id.cmp(&b.id)));
-    let top_tenants = totals
-        .into_iter()
-        .take(10)
-        .map(|t| TopTenant {
-            id: t.id,
-            name: t.name,
-            conversations: t.conversations,
-            revenue: usd_from_cents(with_markup(t.cost_cents, agency.fields.markup_percent)),
-            cost_usd: usd_from_cents(t.cost_cents),
-        })
-        .collect();
-    Ok(Json(AgencyAnalytics {
-        agency_id,
-        period: range,
-        total_tenants,
-        active_tenants,
-        total_conversations,
-        total_cost_usd: usd_from_cents(total_cost),
-        total_cost_cents: total_cost,
-        top_tenants,
-    }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::with_markup;
-
-    #[test]
-    fn markup_rounds_half_up_to_the_cent() {
-        assert_eq!(with_markup(1000, 0), 1000);
-        assert_eq!(with_markup(1000, 25), 1250);
-        assert_eq!(with_markup(1, 50), 2);
-        assert_eq!(with_markup(3, 10), 3);
-    }
+) -> ApiResult<Json<AgencyAnalyticsBody>> {
+    let (from, to) = params.dates();
+    let report = analytics::agency(&state.ctx, &caller, params.agency_id, from, to).await?;
+    Ok(Json(report.into()))
 }

@@ -1,28 +1,26 @@
 //! `/api/v1/tenants/{tenantId}/calls`: admission, heartbeats and ending, the data plane's
 //! hot path; and reading calls back.
 
-use crate::service::{Error, LimitRefusal};
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::access::TenantAccess;
-use crate::domain::ids::{AgentId, CallId};
+use crate::domain::ids::{AgentId, CallId, TenantId};
 use crate::domain::metering::{
-    Call, CallOutcome, CallStatus, Channel, Counter, Direction, NewCall, Refusal,
+    Call, CallFilter, CallOutcome, CallStatus, Channel, Direction, NewCall,
 };
-use crate::domain::tenant::check_metadata;
+use crate::domain::policy::act;
 use crate::domain::time::BoundedTime;
-use crate::domain::validation::Violations;
-use crate::http::error::{ApiError, ApiResult, Problem};
+use crate::http::error::{ApiResult, Problem};
 use crate::http::extract::{Json, PathId, Query};
 use crate::http::pagination::{decode_cursor, page_limit, Page};
+use crate::http::path::InPath;
 use crate::http::AppState;
-use crate::store::calls::{CallError, CallFilter};
-use crate::store::StoreError;
+use crate::service::calls;
+use crate::service::tenants::TenantRef;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -32,46 +30,53 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(end_call))
 }
 
-impl From<CallError> for Error {
-    fn from(error: CallError) -> Self {
-        match error {
-            CallError::Refused(Refusal::TenantInactive) => Error::TenantInactive,
-            CallError::Refused(Refusal::Limit {
-                key,
-                code,
-                limit,
-                current,
-            }) => {
-                metrics::counter!("tenantry_call_refusals_total", "code" => code).increment(1);
-                Error::LimitExceeded(LimitRefusal {
-                    code,
-                    limit: key.field(),
-                    limit_value: limit,
-                    current,
-                })
-            }
-            CallError::UnknownAgent => {
-                Error::field("agentId", "unknown_agent", "is not an agent of this tenant")
-            }
-            CallError::AlreadyEnded => Error::Conflict {
-                code: "call_already_ended",
-                detail: "the call was ended with another outcome".to_owned(),
-                field: None,
-            },
-            CallError::NotActive => Error::Conflict {
-                code: "call_not_active",
-                detail: "the call is no longer active".to_owned(),
-                field: None,
-            },
-            CallError::Store(StoreError::NotFound) => Error::NotFound("call"),
-            CallError::Store(other) => other.into(),
-        }
-    }
+type Metadata = serde_json::Map<String, serde_json::Value>;
+
+/// One conversation.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = Call)]
+pub struct CallBody {
+    pub id: CallId,
+    pub tenant_id: TenantId,
+    pub agent_id: Option<AgentId>,
+    pub channel: Channel,
+    pub direction: Option<Direction>,
+    pub external_id: Option<String>,
+    #[schema(value_type = Object)]
+    pub metadata: Metadata,
+    pub status: CallStatus,
+    pub started_at: DateTime<Utc>,
+    /// When the call expires unless a heartbeat extends it.
+    pub lease_expires_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub duration_seconds: Option<i64>,
+    pub cost_cents: Option<i64>,
+    pub sentiment_score: Option<f64>,
+    pub ended_reason: Option<String>,
+    pub recording_url: Option<String>,
 }
 
-impl From<CallError> for ApiError {
-    fn from(error: CallError) -> Self {
-        Error::from(error).into()
+impl From<Call> for CallBody {
+    fn from(call: Call) -> Self {
+        CallBody {
+            id: call.id,
+            tenant_id: call.tenant_id,
+            agent_id: call.agent_id,
+            channel: call.channel,
+            direction: call.direction,
+            external_id: call.external_id,
+            metadata: call.metadata,
+            status: call.status,
+            started_at: call.started_at,
+            lease_expires_at: call.lease_expires_at,
+            ended_at: call.ended_at,
+            duration_seconds: call.duration_seconds,
+            cost_cents: call.cost_cents,
+            sentiment_score: call.sentiment_score,
+            ended_reason: call.ended_reason,
+            recording_url: call.recording_url,
+        }
     }
 }
 
@@ -89,46 +94,33 @@ pub struct StartCallRequest {
     pub external_id: Option<String>,
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
-    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    pub metadata: Option<Metadata>,
 }
 
 /// Start a call: admits it if the tenant is active and under every limit, atomically.
 #[utoipa::path(post, path = "/api/v1/tenants/{tenantId}/calls", tag = "calls",
-    params(("tenantId" = crate::domain::ids::TenantId, Path)), request_body = StartCallRequest,
-    responses((status = 201, body = Call),
+    params(("tenantId" = TenantId, Path)), request_body = StartCallRequest,
+    responses((status = 201, body = CallBody),
         (status = 403, body = Problem, description = "`tenant_inactive`"),
         (status = 422, body = Problem, description = "Invalid input (`errors` names each field), \
             or `usage_counter_overflow`: the tenant's call count this period is at its ceiling"),
         (status = 429, body = Problem, description = "A limit refuses the call: \
             `concurrency_limit_exceeded`, `monthly_call_limit_exceeded`, \
             `monthly_minute_limit_exceeded` or `spend_limit_exceeded`")))]
-#[tracing::instrument(skip_all, fields(tenant_id = %access.tenant_id))]
 async fn start_call(
     State(state): State<AppState>,
-    access: TenantAccess,
+    InPath(tenant): InPath<TenantRef, act::RunCalls>,
     Json(request): Json<StartCallRequest>,
-) -> ApiResult<Response> {
-    let mut violations = Violations::default();
-    if let Some(external_id) = &request.external_id {
-        violations.length("externalId", external_id, 1, 255);
-    }
-    let metadata = request.metadata.unwrap_or_default();
-    check_metadata("metadata", &metadata, &mut violations);
-    violations.finish(|| ())?;
+) -> ApiResult<(StatusCode, Json<CallBody>)> {
     let new = NewCall {
         channel: request.channel,
         agent_id: request.agent_id,
         direction: request.direction,
         external_id: request.external_id,
-        metadata,
+        metadata: request.metadata.unwrap_or_default(),
     };
-    let call = state
-        .ctx
-        .db
-        .admit_call(access.tenant_id, &new, state.ctx.call_lease)
-        .await?;
-    metrics::counter!("tenantry_call_admissions_total").increment(1);
-    Ok((StatusCode::CREATED, Json(call)).into_response())
+    let call = calls::admit(&state.ctx, tenant, new).await?;
+    Ok((StatusCode::CREATED, Json(call.into())))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -154,20 +146,19 @@ pub struct EndCallRequest {
 /// End a call with what it used. Sending the same end again answers the same call; a
 /// different one is a 409.
 #[utoipa::path(post, path = "/api/v1/tenants/{tenantId}/calls/{callId}/end", tag = "calls",
-    params(("tenantId" = crate::domain::ids::TenantId, Path), ("callId" = CallId, Path)),
+    params(("tenantId" = TenantId, Path), ("callId" = CallId, Path)),
     request_body = EndCallRequest,
-    responses((status = 200, body = Call),
+    responses((status = 200, body = CallBody),
         (status = 409, body = Problem, description = "`call_already_ended` with another outcome"),
         (status = 422, body = Problem, description = "Invalid input (`errors` names each field), \
             or `usage_counter_overflow`: the call's usage would take one of the tenant's counters \
             past its ceiling; the call stays active")))]
-#[tracing::instrument(skip_all, fields(tenant_id = %access.tenant_id))]
 async fn end_call(
     State(state): State<AppState>,
-    access: TenantAccess,
+    InPath(tenant): InPath<TenantRef, act::RunCalls>,
     PathId(call_id): PathId<CallId>,
     Json(request): Json<EndCallRequest>,
-) -> ApiResult<Json<Call>> {
+) -> ApiResult<Json<CallBody>> {
     let outcome = CallOutcome {
         duration_seconds: request.duration_seconds,
         cost_cents: request.cost_cents,
@@ -175,68 +166,35 @@ async fn end_call(
         ended_reason: request.ended_reason,
         recording_url: request.recording_url,
     };
-    let mut violations = Violations::default();
-    outcome.check(&mut violations);
-    violations.finish(|| ())?;
-    let call = state
-        .ctx
-        .db
-        .end_call(access.tenant_id, call_id, &outcome)
-        .await
-        .map_err(|error| match error {
-            CallError::Store(StoreError::CounterOverflow(counter)) => Error::CounterOverflow {
-                counter,
-                field: outcome_field(counter),
-            },
-            other => other.into(),
-        })?;
-    Ok(Json(call))
-}
-
-/// The field of an end request that adds to `counter`.
-fn outcome_field(counter: Counter) -> Option<&'static str> {
-    match counter {
-        Counter::Conversations => None,
-        Counter::Seconds => Some("durationSeconds"),
-        Counter::CostCents => Some("costCents"),
-        Counter::Sentiment => Some("sentimentScore"),
-    }
+    let call = calls::end(&state.ctx, tenant, call_id, outcome).await?;
+    Ok(Json(call.into()))
 }
 
 /// Extend an active call's lease, so it keeps its slot.
 #[utoipa::path(post, path = "/api/v1/tenants/{tenantId}/calls/{callId}/heartbeat", tag = "calls",
-    params(("tenantId" = crate::domain::ids::TenantId, Path), ("callId" = CallId, Path)),
-    responses((status = 200, body = Call),
+    params(("tenantId" = TenantId, Path), ("callId" = CallId, Path)),
+    responses((status = 200, body = CallBody),
         (status = 409, body = Problem, description = "`call_not_active`")))]
 async fn heartbeat(
     State(state): State<AppState>,
-    access: TenantAccess,
+    InPath(tenant): InPath<TenantRef, act::RunCalls>,
     PathId(call_id): PathId<CallId>,
-) -> ApiResult<Json<Call>> {
-    let call = state
-        .ctx
-        .db
-        .heartbeat_call(access.tenant_id, call_id, state.ctx.call_lease)
-        .await?;
-    Ok(Json(call))
+) -> ApiResult<Json<CallBody>> {
+    let call = calls::heartbeat(&state.ctx, tenant, call_id).await?;
+    Ok(Json(call.into()))
 }
 
 /// Get a call.
 #[utoipa::path(get, path = "/api/v1/tenants/{tenantId}/calls/{callId}", tag = "calls",
-    params(("tenantId" = crate::domain::ids::TenantId, Path), ("callId" = CallId, Path)),
-    responses((status = 200, body = Call)))]
+    params(("tenantId" = TenantId, Path), ("callId" = CallId, Path)),
+    responses((status = 200, body = CallBody)))]
 async fn get_call(
     State(state): State<AppState>,
-    access: TenantAccess,
+    InPath(tenant): InPath<TenantRef, act::ReadCalls>,
     PathId(call_id): PathId<CallId>,
-) -> ApiResult<Json<Call>> {
-    let call = state
-        .ctx
-        .db
-        .find_call(access.tenant_id, call_id)
-        .await
-        .map_err(CallError::from)?;
-    Ok(Json(call))
+) -> ApiResult<Json<CallBody>> {
+    let call = calls::get(&state.ctx, tenant, call_id).await?;
+    Ok(Json(call.into()))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -264,20 +222,16 @@ struct CallCursor {
 
 /// List a tenant's calls, newest first.
 #[utoipa::path(get, path = "/api/v1/tenants/{tenantId}/calls", tag = "calls",
-    params(("tenantId" = crate::domain::ids::TenantId, Path), ListCallsParams),
-    responses((status = 200, body = Page<Call>)))]
+    params(("tenantId" = TenantId, Path), ListCallsParams),
+    responses((status = 200, body = Page<CallBody>)))]
 async fn list_calls(
     State(state): State<AppState>,
-    access: TenantAccess,
+    InPath(tenant): InPath<TenantRef, act::ReadCalls>,
     Query(params): Query<ListCallsParams>,
-) -> ApiResult<Json<Page<Call>>> {
+) -> ApiResult<Json<Page<CallBody>>> {
     let limit = page_limit(params.limit)?;
-    let after = params
-        .cursor
-        .as_deref()
-        .map(decode_cursor::<CallCursor>)
-        .transpose()?
-        .map(|c| (c.started_at.get(), c.id));
+    let after = params.cursor.as_deref().map(decode_cursor::<CallCursor>);
+    let after = after.transpose()?.map(|c| (c.started_at.get(), c.id));
     let filter = CallFilter {
         status: params.status,
         channel: params.channel,
@@ -285,12 +239,9 @@ async fn list_calls(
         from: params.from.map(BoundedTime::get),
         to: params.to.map(BoundedTime::get),
     };
-    let calls = state
-        .ctx
-        .db
-        .list_calls(access.tenant_id, &filter, after, limit + 1)
-        .await?;
-    Ok(Json(Page::from_rows(calls, limit, |call| CallCursor {
+    let rows = calls::list(&state.ctx, tenant, &filter, after, limit + 1).await?;
+    let rows = rows.into_iter().map(CallBody::from).collect();
+    Ok(Json(Page::from_rows(rows, limit, |call| CallCursor {
         started_at: BoundedTime::clamped(call.started_at),
         id: call.id,
     })))

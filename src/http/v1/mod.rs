@@ -7,7 +7,6 @@ use utoipa_axum::router::OpenApiRouter;
 use super::{ops, AppState, Dialect};
 use crate::http::error::{problem_response, ErrorRenderer, Problem};
 
-pub mod access;
 pub mod agencies;
 pub mod agents;
 pub mod analytics;

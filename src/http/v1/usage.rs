@@ -1,24 +1,26 @@
 //! `/api/v1/tenants/{tenantId}/usage-events` (batch ingestion of completed calls) and
 //! `/api/v1/tenants/{tenantId}/limits` (every limit explained).
 
-use crate::service::Error;
 use std::collections::BTreeMap;
 
 use axum::extract::State;
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::access::TenantAccess;
 use crate::domain::ids::{AgentId, TenantId};
-use crate::domain::limits::{LimitKey, Measured};
-use crate::domain::metering::{check_batch, Channel, IngestOutcome, Period, UsageEvent};
+use crate::domain::metering::{
+    Channel, IngestOutcome, LimitSource, LimitStatus, LimitsReport, Period, UsageEvent,
+};
+use crate::domain::policy::act;
 use crate::domain::time::BoundedTime;
-use crate::domain::validation::FieldError;
-use crate::http::error::{not_found, ApiResult, Problem};
+use crate::http::error::{ApiResult, Problem};
 use crate::http::extract::Json;
+use crate::http::path::InPath;
 use crate::http::AppState;
-use crate::store::{now, StoreError};
+use crate::service::tenants::TenantRef;
+use crate::service::usage;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -49,11 +51,42 @@ pub struct UsageEventInput {
     pub agent_id: Option<AgentId>,
 }
 
+impl From<UsageEventInput> for UsageEvent {
+    fn from(event: UsageEventInput) -> Self {
+        UsageEvent {
+            id: event.id,
+            occurred_at: event.occurred_at.get(),
+            channel: event.channel,
+            duration_seconds: event.duration_seconds,
+            cost_cents: event.cost_cents,
+            sentiment_score: event.sentiment_score,
+            agent_id: event.agent_id,
+        }
+    }
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UsageEventBatch {
     #[schema(max_items = 1000)]
     pub events: Vec<UsageEventInput>,
+}
+
+/// What ingestion did with a batch.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = IngestOutcome)]
+pub struct IngestOutcomeBody {
+    pub accepted: i64,
+    pub duplicates: i64,
+}
+
+impl From<IngestOutcome> for IngestOutcomeBody {
+    fn from(outcome: IngestOutcome) -> Self {
+        IngestOutcomeBody {
+            accepted: outcome.accepted,
+            duplicates: outcome.duplicates,
+        }
+    }
 }
 
 /// Report completed calls, up to 1,000 per batch.
@@ -62,157 +95,103 @@ pub struct UsageEventBatch {
 /// stored. Each id counts once per tenant, also across concurrent batches.
 #[utoipa::path(post, path = "/api/v1/tenants/{tenantId}/usage-events", tag = "usage",
     params(("tenantId" = TenantId, Path)), request_body = UsageEventBatch,
-    responses((status = 200, body = IngestOutcome),
+    responses((status = 200, body = IngestOutcomeBody),
         (status = 422, body = Problem, description = "Invalid input (`errors` names each field), \
             or `usage_counter_overflow`: the batch would take one of the tenant's usage counters \
             past its ceiling; nothing is stored")))]
-#[tracing::instrument(skip_all, fields(tenant_id = %access.tenant_id))]
 async fn ingest_usage_events(
     State(state): State<AppState>,
-    access: TenantAccess,
+    InPath(tenant): InPath<TenantRef, act::ReportUsage>,
     Json(batch): Json<UsageEventBatch>,
-) -> ApiResult<Json<IngestOutcome>> {
-    let events: Vec<UsageEvent> = batch
-        .events
-        .into_iter()
-        .map(|e| UsageEvent {
-            id: e.id,
-            occurred_at: e.occurred_at.get(),
-            channel: e.channel,
-            duration_seconds: e.duration_seconds,
-            cost_cents: e.cost_cents,
-            sentiment_score: e.sentiment_score,
-            agent_id: e.agent_id,
-        })
-        .collect();
-    check_batch(&events, now())?;
-    check_agents(&state, access.tenant_id, &events).await?;
-    let outcome = state
-        .ctx
-        .db
-        .ingest_events(access.tenant_id, &events)
-        .await
-        .map_err(|error| match error {
-            StoreError::CounterOverflow(counter) => Error::CounterOverflow {
-                counter,
-                field: Some("events"),
-            },
-            other => other.into(),
-        })?;
-    metrics::counter!("tenantry_usage_events_ingested_total").increment(outcome.accepted as u64);
-    Ok(Json(outcome))
+) -> ApiResult<Json<IngestOutcomeBody>> {
+    let events = batch.events.into_iter().map(UsageEvent::from).collect();
+    let outcome = usage::ingest(&state.ctx, tenant, events).await?;
+    Ok(Json(outcome.into()))
 }
 
-/// Every `agentId` must be an agent of the tenant.
-async fn check_agents(
-    state: &AppState,
-    tenant_id: TenantId,
-    events: &[UsageEvent],
-) -> ApiResult<()> {
-    let named: Vec<AgentId> = events.iter().filter_map(|e| e.agent_id).collect();
-    if named.is_empty() {
-        return Ok(());
-    }
-    let known = state.ctx.db.known_agents(tenant_id, &named).await?;
-    let unknown: Vec<FieldError> = events
-        .iter()
-        .enumerate()
-        .filter(|(_, e)| e.agent_id.is_some_and(|id| !known.contains(&id)))
-        .map(|(i, _)| FieldError {
-            field: format!("events[{i}].agentId"),
-            code: "unknown_agent".to_owned(),
-            message: "is not an agent of this tenant".to_owned(),
-        })
-        .collect();
-    if unknown.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::Invalid(unknown).into())
-    }
+/// A billing period: `[start, end)` in whole UTC days.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = Period)]
+pub struct PeriodBody {
+    pub start: NaiveDate,
+    /// First day after the period.
+    pub end: NaiveDate,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum LimitSource {
-    Plan,
-    Tenant,
+impl From<Period> for PeriodBody {
+    fn from(period: Period) -> Self {
+        PeriodBody {
+            start: period.start,
+            end: period.end,
+        }
+    }
 }
 
 /// One limit, its usage and what remains.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct LimitStatus {
-    /// `null` is unlimited.
-    pub value: Option<i64>,
+#[schema(as = LimitStatus)]
+pub struct LimitStatusBody {
+    /// In the limit's own unit (gigabytes for `…Gb` limits); `null` is unlimited.
+    #[schema(value_type = Option<f64>)]
+    pub value: Option<serde_json::Number>,
     pub source: LimitSource,
     /// Usage this period (active calls for `maxConcurrentCalls`, agents for `maxAgents`).
-    pub used: i64,
+    #[schema(value_type = f64)]
+    pub used: serde_json::Number,
     /// `null` when unlimited.
-    pub remaining: Option<i64>,
+    #[schema(value_type = Option<f64>)]
+    pub remaining: Option<serde_json::Number>,
     /// Whether usage has reached the limit.
     pub exceeded: bool,
 }
 
+impl From<LimitStatus> for LimitStatusBody {
+    fn from(status: LimitStatus) -> Self {
+        let key = status.key;
+        LimitStatusBody {
+            value: status.value.map(|value| key.to_wire(value)),
+            source: status.source,
+            used: key.to_wire(status.used),
+            remaining: status.remaining().map(|value| key.to_wire(value)),
+            exceeded: status.exceeded(),
+        }
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct LimitsReport {
+#[schema(as = LimitsReport)]
+pub struct LimitsReportBody {
     pub tenant_id: TenantId,
-    pub period: Period,
+    pub period: PeriodBody,
     pub active_calls: i64,
     /// Keyed by limit name (`maxConcurrentCalls`, `monthlyCallLimit`, …).
-    pub limits: BTreeMap<String, LimitStatus>,
+    pub limits: BTreeMap<String, LimitStatusBody>,
+}
+
+impl From<LimitsReport> for LimitsReportBody {
+    fn from(report: LimitsReport) -> Self {
+        LimitsReportBody {
+            tenant_id: report.tenant_id,
+            period: report.period.into(),
+            active_calls: report.active_calls,
+            limits: report
+                .limits
+                .into_iter()
+                .map(|status| (status.key.field().to_owned(), status.into()))
+                .collect(),
+        }
+    }
 }
 
 /// Every limit of a tenant: value, origin, usage this period, what remains.
 #[utoipa::path(get, path = "/api/v1/tenants/{tenantId}/limits", tag = "usage",
-    params(("tenantId" = TenantId, Path)), responses((status = 200, body = LimitsReport)))]
+    params(("tenantId" = TenantId, Path)), responses((status = 200, body = LimitsReportBody)))]
 async fn explain_limits(
     State(state): State<AppState>,
-    access: TenantAccess,
-) -> ApiResult<Json<LimitsReport>> {
-    let at = now();
-    let tenant = crate::store::tenants::find(
-        &state.ctx.db,
-        access.caller.tenant_scope(),
-        access.tenant_id,
-    )
-    .await
-    .map_err(not_found("tenant"))?;
-    let live = state.ctx.db.live_usage(access.tenant_id, at).await?;
-    let agents = state.ctx.db.count_agents(access.tenant_id).await?;
-    let measured = Measured {
-        active_calls: live.active_calls,
-        period_calls: live.period.calls,
-        period_seconds: live.period.seconds,
-        period_cost_cents: live.period.cost_cents,
-        agents: agents.total,
-        ..Measured::default()
-    };
-    let limits = LimitKey::ALL
-        .iter()
-        .copied()
-        .map(|key| {
-            let used = measured.of(key.meter());
-            let value = tenant.effective_limits.get(key);
-            let source = if tenant.usage_limits.get(key).is_some() {
-                LimitSource::Tenant
-            } else {
-                LimitSource::Plan
-            };
-            let status = LimitStatus {
-                value,
-                source,
-                used,
-                remaining: value.map(|limit| limit.saturating_sub(used).max(0)),
-                exceeded: value.is_some_and(|limit| used >= limit),
-            };
-            (key.field().to_owned(), status)
-        })
-        .collect();
-    Ok(Json(LimitsReport {
-        tenant_id: access.tenant_id,
-        period: Period::containing(at),
-        active_calls: live.active_calls,
-        limits,
-    }))
+    InPath(tenant): InPath<TenantRef, act::ReadLimits>,
+) -> ApiResult<Json<LimitsReportBody>> {
+    Ok(Json(usage::limits(&state.ctx, tenant).await?.into()))
 }

@@ -5,7 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tenantry::domain::ids::TenantId;
-use tenantry::store::StoreError;
+use tenantry::store::{self, query, Db, Query, StoreResult};
 
 use super::fixtures::TenantFixture;
 use super::{Answer, Client, TestApp};
@@ -193,6 +193,24 @@ pub struct Snapshot {
     pub usage: Value,
 }
 
+/// The server's database, reached below the API.
+#[derive(Clone)]
+pub struct Database(pub(super) Db);
+
+impl Database {
+    /// The reaper's pass at `at`: expires up to `batch` calls whose lease ended before it.
+    pub async fn expire_calls(&self, at: DateTime<Utc>, batch: i64) -> StoreResult<u64> {
+        store::calls::expire(&self.0, at, batch).await
+    }
+
+    /// Runs one statement in a transaction of its own.
+    async fn write(&self, statement: Query<'_>) -> StoreResult<()> {
+        let mut tx = self.0.begin().await?;
+        tx.execute(statement).await?;
+        tx.commit().await
+    }
+}
+
 impl TestApp {
     /// Sets a tenant's counters of the period that starts on `period`, as if that much had
     /// been used: the API adds one call or batch at a time, far too slowly to reach a ceiling.
@@ -205,26 +223,21 @@ impl TestApp {
         cost_cents: i64,
     ) {
         let id: TenantId = tenant_id.parse().expect("a tenant id");
-        let written: Result<(), StoreError> = async {
-            tenantry::in_transaction!(self.db(), |tx| {
-                sqlx::query(
-                    "INSERT INTO tenant_usage (tenant_id, period_start, calls, seconds, cost_cents) \
-                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant_id, period_start) DO UPDATE \
-                     SET calls = excluded.calls, seconds = excluded.seconds, \
-                     cost_cents = excluded.cost_cents",
-                )
-                .bind(id)
-                .bind(period)
-                .bind(calls)
-                .bind(seconds)
-                .bind(cost_cents)
-                .execute(&mut *tx)
-                .await?;
-            });
-            Ok(())
-        }
-        .await;
-        written.expect("set the period's counters");
+        let statement = query(
+            "INSERT INTO tenant_usage (tenant_id, period_start, calls, seconds, cost_cents) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant_id, period_start) DO UPDATE \
+             SET calls = excluded.calls, seconds = excluded.seconds, \
+             cost_cents = excluded.cost_cents",
+        )
+        .bind(id)
+        .bind(period)
+        .bind(calls)
+        .bind(seconds)
+        .bind(cost_cents);
+        self.db()
+            .write(statement)
+            .await
+            .expect("set the period's counters");
     }
 
     /// Sets a tenant's rollup of one day and channel (no sentiment), like
@@ -239,28 +252,23 @@ impl TestApp {
         cost_cents: i64,
     ) {
         let id: TenantId = tenant_id.parse().expect("a tenant id");
-        let written: Result<(), StoreError> = async {
-            tenantry::in_transaction!(self.db(), |tx| {
-                sqlx::query(
-                    "INSERT INTO usage_daily (tenant_id, day, channel, conversations, seconds, \
-                     cost_cents, sentiment_micros_sum, sentiment_count) \
-                     VALUES ($1, $2, $3, $4, $5, $6, 0, 0) \
-                     ON CONFLICT (tenant_id, day, channel) DO UPDATE \
-                     SET conversations = excluded.conversations, seconds = excluded.seconds, \
-                     cost_cents = excluded.cost_cents",
-                )
-                .bind(id)
-                .bind(day)
-                .bind(channel)
-                .bind(conversations)
-                .bind(seconds)
-                .bind(cost_cents)
-                .execute(&mut *tx)
-                .await?;
-            });
-            Ok(())
-        }
-        .await;
-        written.expect("set the day's rollup");
+        let statement = query(
+            "INSERT INTO usage_daily (tenant_id, day, channel, conversations, seconds, \
+             cost_cents, sentiment_micros_sum, sentiment_count) \
+             VALUES ($1, $2, $3, $4, $5, $6, 0, 0) \
+             ON CONFLICT (tenant_id, day, channel) DO UPDATE \
+             SET conversations = excluded.conversations, seconds = excluded.seconds, \
+             cost_cents = excluded.cost_cents",
+        )
+        .bind(id)
+        .bind(day)
+        .bind(channel)
+        .bind(conversations)
+        .bind(seconds)
+        .bind(cost_cents);
+        self.db()
+            .write(statement)
+            .await
+            .expect("set the day's rollup");
     }
 }

@@ -7,8 +7,8 @@
 //! with a notice, unless `CI=true`, where it fails.
 //!
 //! Stories about metering reach below the API where the API has no door yet: [`TestApp::db`]
-//! runs the reaper's `expire_calls` at a chosen instant (so leases expire without waiting), and
-//! [`TestApp::set_tenant_status`] deactivates a tenant. [`process`] runs the real binary.
+//! runs the reaper's pass (`store::calls::expire`) at a chosen instant (so leases expire
+//! without waiting), and [`TestApp::set_tenant_status`] deactivates a tenant. [`process`] runs the real binary.
 //!
 //! The server is `tenantry::server::serve_connections`, as in the binary, so stories also cover
 //! the connection cap and the deadlines; [`Settings`] shortens them for the stories about slow
@@ -32,7 +32,7 @@ pub mod wire;
 
 pub use client::{Answer, Client};
 pub use fixtures::TenantFixture;
-pub use metering::{event, simultaneous_starts, time};
+pub use metering::{event, simultaneous_starts, time, Database};
 pub use spec::{assert_committed_spec, assert_spec_served};
 
 /// Runs a story against SQLite and against PostgreSQL, each with a fresh database:
@@ -320,9 +320,9 @@ impl TestApp {
         self.inner.settings
     }
 
-    /// The store the server runs on.
-    pub fn db(&self) -> &Db {
-        &self.inner.db
+    /// The server's database, reached below the API.
+    pub fn db(&self) -> Database {
+        Database(self.inner.db.clone())
     }
 
     /// Sets a tenant's status in the database (the API has no door for it yet).

@@ -169,3 +169,52 @@ both!(
         assert_eq!(tenant.client.walk(&tenant.path("/agents")).await.len(), 5);
     }
 );
+
+both!(
+    agents_of_another_agencys_tenant_are_not_found,
+    |app| async move {
+        let mine = app.agency().name("Mine").create().await;
+        let theirs = app.agency().name("Theirs").create().await;
+        let tenant = app.tenant().name("Their client").of(&theirs).create().await;
+        let neighbour = app.tenant().name("My client").of(&mine).create().await;
+        let created = tenant
+            .client
+            .post(&tenant.path("/agents"), &json!({ "name": "Ava" }))
+            .await;
+        created.assert_status(StatusCode::CREATED);
+        let path = tenant.path(&format!("/agents/{}", created.id()));
+
+        for caller in [&mine.client, &neighbour.client] {
+            caller
+                .get(&tenant.path("/agents"))
+                .await
+                .assert_problem(StatusCode::NOT_FOUND, "not_found");
+            // Hidden before the body is read: no hint that the tenant exists.
+            for body in [json!({ "name": "Mine now" }), json!({ "name": "" })] {
+                caller
+                    .post(&tenant.path("/agents"), &body)
+                    .await
+                    .assert_problem(StatusCode::NOT_FOUND, "not_found");
+                caller
+                    .patch(&path, &body)
+                    .await
+                    .assert_problem(StatusCode::NOT_FOUND, "not_found");
+            }
+            caller
+                .get(&path)
+                .await
+                .assert_problem(StatusCode::NOT_FOUND, "not_found");
+            caller
+                .delete(&path)
+                .await
+                .assert_problem(StatusCode::NOT_FOUND, "not_found");
+        }
+
+        // The owner's agency and the platform see it, unchanged.
+        for caller in [&theirs.client, &app.platform()] {
+            let listed = caller.walk(&tenant.path("/agents")).await;
+            assert_eq!(listed.len(), 1);
+            assert_eq!(listed[0], created.body);
+        }
+    }
+);

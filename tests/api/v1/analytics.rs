@@ -215,3 +215,26 @@ both!(analytics_ranges_are_checked, |app| async move {
     let one_day = tenant.analytics_between(today, today).await;
     assert_eq!(one_day["daily"].as_array().unwrap().len(), 1);
 });
+
+both!(
+    an_agency_reads_the_analytics_of_its_own_tenants_only,
+    |app| async move {
+        let mine = app.agency().name("Mine").create().await;
+        let theirs = app.agency().name("Theirs").create().await;
+        let own = app.tenant().name("My client").of(&mine).create().await;
+        let foreign = app.tenant().name("Their client").of(&theirs).create().await;
+        own.admit("phone").await;
+
+        let read = mine.client.get(&own.path("/analytics")).await;
+        read.assert_status(StatusCode::OK);
+        assert_eq!(read.body["tenantId"], own.id.as_str());
+        assert_eq!(read.body, own.analytics("").await);
+        // Hidden before the query is read.
+        for query in ["", "?dateFrom=2025-02-01&dateTo=2025-01-31"] {
+            mine.client
+                .get(&foreign.path(&format!("/analytics{query}")))
+                .await
+                .assert_problem(StatusCode::NOT_FOUND, "not_found");
+        }
+    }
+);

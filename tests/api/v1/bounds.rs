@@ -381,7 +381,9 @@ async fn sqlite_counters_that_overflowed_before_the_ceilings_are_kept_at_them() 
         .await
         .expect("migrate to the ceilings");
     let at = "2026-11-15T12:00:00Z".parse().unwrap();
-    let usage = db.live_usage(tenant, at).await.expect("the period reads");
+    let usage = tenantry::store::usage::live(&db, tenant, at)
+        .await
+        .expect("the period reads");
     assert_eq!(
         (
             usage.period.calls,
@@ -391,8 +393,7 @@ async fn sqlite_counters_that_overflowed_before_the_ceilings_are_kept_at_them() 
         (3, 180, MAX_COUNTER)
     );
     let day = NaiveDate::from_ymd_opt(2026, 11, 15).unwrap();
-    let rows = db
-        .daily_usage(tenant, day, day)
+    let rows = tenantry::store::usage::daily(&db, tenant, day, day)
         .await
         .expect("the day reads");
     assert_eq!(rows.len(), 1);

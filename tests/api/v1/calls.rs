@@ -363,3 +363,72 @@ both!(
         assert_eq!(tenant.client.walk(&tenant.path("/calls")).await.len(), 1);
     }
 );
+
+both!(
+    only_the_tenants_callers_keep_its_calls_alive,
+    |app| async move {
+        let mine = app.agency().name("Mine").create().await;
+        let theirs = app.agency().name("Theirs").create().await;
+        let tenant = app.tenant().name("Their client").of(&theirs).create().await;
+        let neighbour = app.tenant().name("My client").of(&mine).create().await;
+        let call = tenant.admit("phone").await;
+        let beat = tenant.path(&format!(
+            "/calls/{}/heartbeat",
+            call["id"].as_str().unwrap()
+        ));
+
+        for caller in [&mine.client, &neighbour.client] {
+            caller
+                .post(&beat, &json!({}))
+                .await
+                .assert_problem(StatusCode::NOT_FOUND, "not_found");
+        }
+        let read = tenant
+            .client
+            .get(&tenant.path(&format!("/calls/{}", call["id"].as_str().unwrap())))
+            .await;
+        assert_eq!(read.body["leaseExpiresAt"], call["leaseExpiresAt"]);
+
+        for caller in [&theirs.client, &app.platform()] {
+            caller
+                .post(&beat, &json!({}))
+                .await
+                .assert_status(StatusCode::OK);
+        }
+    }
+);
+
+both!(
+    a_deleted_tenants_calls_are_not_found_even_for_the_platform,
+    |app| async move {
+        let tenant = app.tenant().create().await;
+        let call = tenant.admit("webrtc").await;
+        let call_path = tenant.path(&format!("/calls/{}", call["id"].as_str().unwrap()));
+        app.set_tenant_status(&tenant.id, "deleted").await;
+
+        let platform = app.platform();
+        platform
+            .post(&tenant.path("/calls"), &json!({ "channel": "phone" }))
+            .await
+            .assert_problem(StatusCode::NOT_FOUND, "not_found");
+        for path in [
+            tenant.path("/calls"),
+            call_path.clone(),
+            tenant.path("/agents"),
+            tenant.path("/limits"),
+            tenant.path("/analytics"),
+        ] {
+            platform
+                .get(&path)
+                .await
+                .assert_problem(StatusCode::NOT_FOUND, "not_found");
+        }
+        platform
+            .post(
+                &format!("{call_path}/end"),
+                &json!({ "durationSeconds": 1, "costCents": 1 }),
+            )
+            .await
+            .assert_problem(StatusCode::NOT_FOUND, "not_found");
+    }
+);

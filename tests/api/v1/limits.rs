@@ -206,6 +206,9 @@ both!(
         assert_eq!(limits["maxSquads"]["source"], "plan", "{report}");
         assert_eq!(limits["maxSquads"]["used"], 0);
         assert_eq!(limits["maxCampaigns"]["source"], "tenant");
+        // A gigabyte limit is explained in gigabytes.
+        assert_eq!(limits["maxFilesGb"]["value"], 0.75);
+        assert_eq!(limits["maxFilesGb"]["remaining"], 0.75);
 
         // Each key keeps its own range, and clears like the others.
         for (bad, field) in [

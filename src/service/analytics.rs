@@ -1,0 +1,217 @@
+//! Analytics: one tenant over a range of days, and an agency across its tenants. Both read
+//! daily rollups only, so their cost depends on the number of days, not of calls.
+
+use std::collections::BTreeMap;
+
+use chrono::{Days, NaiveDate};
+use tracing::instrument;
+
+use super::tenants::TenantRef;
+use super::{not_found, Context, Error, Result};
+use crate::domain::access::Caller;
+use crate::domain::analytics::{
+    AgencyAnalytics, ChannelBreakdown, DailyPoint, DateRange, TenantAnalytics, TopTenant,
+};
+use crate::domain::ids::AgencyId;
+use crate::domain::metering::{sentiment_from_micros, Period};
+use crate::domain::policy::{self, act, Action, Authorized, Target};
+use crate::store::usage::DailyUsage;
+use crate::store::{self, now};
+
+/// The longest range one report may cover, in days (inclusive).
+const MAX_RANGE_DAYS: u64 = 366;
+
+/// How many of an agency's tenants its report names.
+const TOP_TENANTS: usize = 10;
+
+/// The days a report covers: from `from` (default the first day of the current month) to
+/// `to` (default its last day), at most [`MAX_RANGE_DAYS`] of them.
+pub fn date_range(from: Option<NaiveDate>, to: Option<NaiveDate>) -> Result<DateRange> {
+    let month = Period::containing(now());
+    let from = from.unwrap_or(month.start);
+    let to = to.unwrap_or_else(|| month.end.pred_opt().unwrap_or(month.end));
+    if from > to {
+        return Err(Error::field(
+            "dateFrom",
+            "invalid_range",
+            "must not be after dateTo",
+        ));
+    }
+    if from
+        .checked_add_days(Days::new(MAX_RANGE_DAYS))
+        .is_some_and(|limit| to >= limit)
+    {
+        return Err(Error::field(
+            "dateTo",
+            "invalid_range",
+            format!("the range may cover at most {MAX_RANGE_DAYS} days"),
+        ));
+    }
+    Ok(DateRange { from, to })
+}
+
+/// Sums of rollups, wide enough for any number of them.
+#[derive(Debug, Clone, Copy, Default)]
+struct Sums {
+    conversations: i128,
+    seconds: i128,
+    cost_cents: i128,
+    sentiment_micros: i128,
+    sentiment_count: i128,
+}
+
+impl Sums {
+    fn add(&mut self, row: &DailyUsage) {
+        self.conversations += i128::from(row.conversations);
+        self.seconds += i128::from(row.seconds);
+        self.cost_cents += i128::from(row.cost_cents);
+        self.sentiment_micros += i128::from(row.sentiment_micros_sum);
+        self.sentiment_count += i128::from(row.sentiment_count);
+    }
+
+    /// The mean sentiment score to four decimals, if any score was reported.
+    fn mean_sentiment(&self) -> Option<f64> {
+        (self.sentiment_count > 0).then(|| {
+            let mean = sentiment_from_micros(self.sentiment_micros) / self.sentiment_count as f64;
+            (mean * 10_000.0).round() / 10_000.0
+        })
+    }
+}
+
+/// Usage of one tenant over a range of days, with every day of it.
+#[instrument(skip_all, fields(tenant_id = %tenant.get().id))]
+pub async fn tenant(
+    ctx: &Context,
+    tenant: Authorized<TenantRef, act::ReadTenantAnalytics>,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> Result<TenantAnalytics> {
+    let tenant_id = tenant.get().id;
+    let range = date_range(from, to)?;
+    let rows = store::usage::daily(&ctx.db, tenant_id, range.from, range.to).await?;
+    let agents = store::agents::count(&ctx.db, tenant_id).await?;
+    let mut by_day: BTreeMap<NaiveDate, Sums> = BTreeMap::new();
+    let mut breakdown = ChannelBreakdown::default();
+    let mut total = Sums::default();
+    for row in &rows {
+        by_day.entry(row.day).or_default().add(row);
+        breakdown.add(row.channel, row.conversations);
+        total.add(row);
+    }
+    let daily = range
+        .days()
+        .map(|date| {
+            let day = by_day.get(&date).copied().unwrap_or_default();
+            DailyPoint {
+                date,
+                conversations: day.conversations,
+                seconds: day.seconds,
+                cost_cents: day.cost_cents,
+            }
+        })
+        .collect();
+    Ok(TenantAnalytics {
+        tenant_id,
+        period: range,
+        conversations: breakdown.total(),
+        total_seconds: total.seconds,
+        total_cost_cents: total.cost_cents,
+        agent_count: agents.total,
+        active_agents: agents.active,
+        channel_breakdown: breakdown,
+        avg_sentiment_score: total.mean_sentiment(),
+        daily,
+    })
+}
+
+/// Usage across an agency's tenants. Agency keys report on their own agency; platform keys
+/// name the agency.
+#[instrument(skip_all)]
+pub async fn agency(
+    ctx: &Context,
+    caller: &Caller,
+    asked: Option<AgencyId>,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> Result<AgencyAnalytics> {
+    policy::require(caller, Action::ReadAgencyAnalytics).map_err(Error::refused("agency"))?;
+    let agency_id = match (caller.agency(), asked) {
+        (Some(own), None) => own,
+        (_, Some(asked)) => asked,
+        (None, None) => {
+            return Err(Error::field(
+                "agencyId",
+                "required",
+                "platform keys name the agency",
+            ))
+        }
+    };
+    policy::decide(
+        caller,
+        Action::ReadAgencyAnalytics,
+        &Target::Agency(agency_id),
+    )
+    .map_err(Error::refused("agency"))?;
+    let range = date_range(from, to)?;
+    let agency = store::agencies::find(&ctx.db, agency_id)
+        .await
+        .map_err(not_found("agency"))?;
+    let (total_tenants, active_tenants) =
+        store::usage::agency_tenant_counts(&ctx.db, agency_id).await?;
+    let mut totals =
+        store::usage::agency_tenant_totals(&ctx.db, agency_id, range.from, range.to).await?;
+    let total_conversations = totals.iter().map(|t| t.conversations).sum();
+    let total_cost_cents = totals.iter().map(|t| t.cost_cents).sum();
+    totals.sort_by(|a, b| b.conversations.cmp(&a.conversations).then(a.id.cmp(&b.id)));
+    let top_tenants = totals
+        .into_iter()
+        .take(TOP_TENANTS)
+        .map(|t| TopTenant {
+            revenue_cents: with_markup(t.cost_cents, agency.fields.markup_percent),
+            id: t.id,
+            name: t.name,
+            conversations: t.conversations,
+            cost_cents: t.cost_cents,
+        })
+        .collect();
+    Ok(AgencyAnalytics {
+        agency_id,
+        period: range,
+        total_tenants,
+        active_tenants,
+        total_conversations,
+        total_cost_cents,
+        top_tenants,
+    })
+}
+
+/// Cost plus a markup in percent, rounded half up to the cent. Saturates only far beyond
+/// any sum of rollups (about 10^36 cents).
+fn with_markup(cost_cents: i128, markup_percent: i64) -> i128 {
+    let scaled = cost_cents.saturating_mul(100_i128.saturating_add(markup_percent.into()));
+    scaled.saturating_add(50) / 100
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markup_rounds_half_up_to_the_cent() {
+        assert_eq!(with_markup(1000, 0), 1000);
+        assert_eq!(with_markup(1000, 25), 1250);
+        assert_eq!(with_markup(1, 50), 2);
+        assert_eq!(with_markup(3, 10), 3);
+    }
+
+    #[test]
+    fn ranges_are_ordered_and_at_most_366_days() {
+        let day = |text: &str| text.parse::<NaiveDate>().unwrap();
+        let range = date_range(Some(day("2024-01-01")), Some(day("2024-12-31"))).unwrap();
+        assert_eq!(range.days().count(), 366);
+        assert!(date_range(Some(day("2024-01-01")), Some(day("2025-01-01"))).is_err());
+        assert!(date_range(Some(day("2024-01-02")), Some(day("2024-01-01"))).is_err());
+        let month = date_range(None, None).unwrap();
+        assert_eq!(month.from, Period::containing(now()).start);
+    }
+}
