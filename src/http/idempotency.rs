@@ -5,7 +5,7 @@
 use crate::service::Error;
 use axum::body::{to_bytes, Body};
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
@@ -33,18 +33,7 @@ pub async fn idempotent_post(
     let Some(key) = request.headers().get(HEADER) else {
         return Ok(next.run(request).await);
     };
-    let key = key
-        .to_str()
-        .ok()
-        .filter(|k| (1..=MAX_KEY_LEN).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()))
-        .ok_or_else(|| {
-            ApiError::field(
-                "Idempotency-Key",
-                "invalid_header",
-                format!("must be 1 to {MAX_KEY_LEN} visible ASCII characters"),
-            )
-        })?
-        .to_owned();
+    let key = checked_key(key)?;
     let owner = request
         .extensions()
         .get::<Caller>()
@@ -53,13 +42,7 @@ pub async fn idempotent_post(
 
     let (parts, body) = request.into_parts();
     let body = read_body(body).await?;
-    let mut hasher = Sha256::new();
-    hasher.update(parts.uri.path().as_bytes());
-    hasher.update([0]);
-    hasher.update(parts.uri.query().unwrap_or("").as_bytes());
-    hasher.update([0]);
-    hasher.update(&body);
-    let fingerprint = hex::encode(hasher.finalize());
+    let fingerprint = fingerprint(&parts.uri, &body);
 
     match records::claim(&state.ctx.db, &owner, &key, &fingerprint).await? {
         Claim::Mismatch => Err(ApiError::IdempotencyMismatch),
@@ -74,6 +57,32 @@ pub async fn idempotent_post(
             remember(&state, &owner, &key, response).await
         }
     }
+}
+
+/// The key as sent, if it is 1 to 255 visible ASCII characters.
+fn checked_key(key: &HeaderValue) -> Result<String, ApiError> {
+    key.to_str()
+        .ok()
+        .filter(|k| (1..=MAX_KEY_LEN).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()))
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            ApiError::field(
+                "Idempotency-Key",
+                "invalid_header",
+                format!("must be 1 to {MAX_KEY_LEN} visible ASCII characters"),
+            )
+        })
+}
+
+/// What makes two requests with one key the same request: path, query and body.
+fn fingerprint(uri: &Uri, body: &[u8]) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(uri.path().as_bytes());
+    hasher.update([0]);
+    hasher.update(uri.query().unwrap_or("").as_bytes());
+    hasher.update([0]);
+    hasher.update(body);
+    hex::encode(hasher.finalize())
 }
 
 /// Fields of an answer that must never be stored, such as a newly minted secret: a handler

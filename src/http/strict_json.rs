@@ -239,10 +239,10 @@ mod tests {
         #[derive(Debug, Deserialize)]
         #[serde(deny_unknown_fields)]
         struct Patch {
-            #[serde(default, deserialize_with = "crate::http::patch::present")]
-            metadata: Option<Map<String, Value>>,
-            #[serde(default, deserialize_with = "crate::http::patch::present")]
-            tags: Option<Vec<String>>,
+            #[serde(default)]
+            metadata: Map<String, Value>,
+            #[serde(default)]
+            tags: Vec<String>,
         }
         let read = |json: &str| {
             let value: Value = serde_json::from_str(json).unwrap();
@@ -251,8 +251,8 @@ mod tests {
         assert!(read(r#"{"metadata": null}"#).is_err());
         assert!(read(r#"{"tags": null}"#).is_err());
         let ok = read(r#"{"metadata": {}, "tags": []}"#).unwrap();
-        assert_eq!(ok.metadata, Some(Map::new()));
-        assert_eq!(ok.tags, Some(Vec::new()));
+        assert_eq!(ok.metadata, Map::new());
+        assert_eq!(ok.tags, Vec::<String>::new());
     }
 
     #[test]

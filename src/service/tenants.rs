@@ -160,13 +160,6 @@ pub async fn update(
     })
 }
 
-/// A tenant the caller may read, by id (for use cases that need the whole tenant).
-pub async fn find(ctx: &Context, caller: &Caller, id: TenantId) -> Result<Tenant> {
-    store::tenants::find(&ctx.db, caller.tenant_scope(), id)
-        .await
-        .map_err(not_found("tenant"))
-}
-
 /// The whole tenant behind a path reference, for use cases that need its limits or settings.
 pub async fn load<A>(ctx: &Context, tenant: &Authorized<TenantRef, A>) -> Result<Tenant> {
     store::tenants::find(&ctx.db, tenant.caller().tenant_scope(), tenant.get().id)

@@ -1,9 +1,8 @@
-//! Storage: one data-access implementation over SQLite and PostgreSQL.
-//!
-//! Each query is written once and expanded for both backends by [`on_reader!`] and
-//! [`in_transaction!`]; only the migrations differ per backend. SQLite writes go through a
-//! single writer connection and start with `BEGIN IMMEDIATE`, so a transaction that reads then
-//! writes never fails half-way with `SQLITE_BUSY`; PostgreSQL uses row locks where it must.
+//! Storage: one repository module per aggregate, each a set of free functions over
+//! [`exec`], which runs every query, written once, on SQLite or PostgreSQL. Only the
+//! migrations differ per backend. SQLite writes go through a single writer connection and start
+//! with `BEGIN IMMEDIATE`, so a transaction that reads then writes never fails half-way with
+//! `SQLITE_BUSY`; PostgreSQL uses row locks where it must.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -106,68 +105,6 @@ pub enum Db {
     Postgres(PgPool),
 }
 
-/// Runs `$body` with `$pool` bound to a pool that may serve reads, on either backend.
-#[macro_export]
-macro_rules! on_reader {
-    ($db:expr, |$pool:ident| $body:expr) => {
-        $crate::on_reader!($db, |$pool, _backend| $body)
-    };
-    ($db:expr, |$pool:ident, $backend:ident| $body:expr) => {
-        match $db {
-            $crate::store::Db::Sqlite(sqlite) => {
-                #[allow(unused_variables)]
-                let $backend = $crate::store::Backend::Sqlite;
-                let $pool = &sqlite.read;
-                $body
-            }
-            $crate::store::Db::Postgres(pg) => {
-                #[allow(unused_variables)]
-                let $backend = $crate::store::Backend::Postgres;
-                let $pool = pg;
-                $body
-            }
-        }
-    };
-}
-
-/// Runs `$body` inside a write transaction bound to `$tx` and commits it; an early return
-/// through `?` drops the transaction, which rolls it back. The enclosing function's error
-/// type must convert from [`StoreError`].
-#[macro_export]
-macro_rules! in_transaction {
-    ($db:expr, |$tx:ident| $body:expr) => {
-        $crate::in_transaction!($db, |$tx, _backend| $body)
-    };
-    ($db:expr, |$tx:ident, $backend:ident| $body:expr) => {
-        match $db {
-            $crate::store::Db::Sqlite(sqlite) => {
-                #[allow(unused_variables)]
-                let $backend = $crate::store::Backend::Sqlite;
-                let mut $tx = sqlite
-                    .write
-                    .begin_with("BEGIN IMMEDIATE")
-                    .await
-                    .map_err($crate::store::StoreError::from)?;
-                let value = $body;
-                $tx.commit()
-                    .await
-                    .map_err($crate::store::StoreError::from)?;
-                value
-            }
-            $crate::store::Db::Postgres(pg) => {
-                #[allow(unused_variables)]
-                let $backend = $crate::store::Backend::Postgres;
-                let mut $tx = pg.begin().await.map_err($crate::store::StoreError::from)?;
-                let value = $body;
-                $tx.commit()
-                    .await
-                    .map_err($crate::store::StoreError::from)?;
-                value
-            }
-        }
-    };
-}
-
 /// The current time at the precision both databases keep (microseconds).
 pub fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
@@ -245,9 +182,10 @@ impl Db {
 
     /// A cheap round trip, for readiness checks.
     pub async fn ping(&self) -> StoreResult<()> {
-        on_reader!(self, |pool| {
-            sqlx::query("SELECT 1").execute(pool).await?;
-        });
+        let _: (i64,) = self
+            .reader()
+            .fetch_one(query("SELECT CAST(1 AS BIGINT)"))
+            .await?;
         Ok(())
     }
 
@@ -273,11 +211,6 @@ impl Db {
 pub fn from_text<T: FromStr<Err = strum::ParseError>>(text: &str) -> StoreResult<T> {
     text.parse()
         .map_err(|e| StoreError::Corrupt(anyhow::anyhow!("{text:?}: {e}")))
-}
-
-/// Decodes a JSON column written by this program.
-pub fn from_json<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> StoreResult<T> {
-    serde_json::from_value(value).map_err(|e| StoreError::Corrupt(e.into()))
 }
 
 #[cfg(test)]
