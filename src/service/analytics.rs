@@ -1,5 +1,7 @@
-//! Analytics: one tenant over a range of days, and an agency across its tenants. Both read
-//! daily rollups only, so their cost depends on the number of days, not of calls.
+//! Analytics: one tenant over a range of days, read from its daily rollups, so its cost
+//! depends on the number of days, not of calls; and an agency across its tenants, read from
+//! their monthly series, so its cost depends on the number of tenants with usage in the range,
+//! not on the range's length or the history's.
 
 use std::collections::BTreeMap;
 
@@ -157,21 +159,29 @@ pub async fn agency(
         .await
         .map_err(not_found("agency"))?;
     let (total_tenants, active_tenants) =
-        store::usage::agency_tenant_counts(&ctx.db, agency_id).await?;
-    let mut totals =
-        store::usage::agency_tenant_totals(&ctx.db, agency_id, range.from, range.to).await?;
-    let total_conversations = totals.iter().map(|t| t.conversations).sum();
-    let total_cost_cents = totals.iter().map(|t| t.cost_cents).sum();
-    totals.sort_by(|a, b| b.conversations.cmp(&a.conversations).then(a.id.cmp(&b.id)));
-    let top_tenants = totals
+        store::monthly::agency_tenant_counts(&ctx.db, agency_id).await?;
+    let mut tenants =
+        store::monthly::agency_range(&ctx.db, agency_id, range.from, range.to).await?;
+    let total_conversations = tenants
+        .iter()
+        .map(|t| i128::from(t.usage.conversations))
+        .sum();
+    let total_cost_cents = tenants.iter().map(|t| i128::from(t.usage.cost_cents)).sum();
+    tenants.sort_by(|a, b| {
+        b.usage
+            .conversations
+            .cmp(&a.usage.conversations)
+            .then(a.id.cmp(&b.id))
+    });
+    let top_tenants = tenants
         .into_iter()
         .take(TOP_TENANTS)
         .map(|t| TopTenant {
-            revenue_cents: with_markup(t.cost_cents, agency.fields.markup_percent),
+            revenue_cents: with_markup(t.usage.cost_cents.into(), agency.fields.markup_percent),
             id: t.id,
             name: t.name,
-            conversations: t.conversations,
-            cost_cents: t.cost_cents,
+            conversations: t.usage.conversations.into(),
+            cost_cents: t.usage.cost_cents.into(),
         })
         .collect();
     Ok(AgencyAnalytics {

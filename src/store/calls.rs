@@ -10,13 +10,13 @@
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use sqlx::types::Json;
 
-use super::counters::{self, DailyDelta};
+use super::counters::{self, UsageByDay};
 use super::limits::{effective_columns, EffectiveColumns};
 use super::{from_text, json, now, query, Db, StoreError, StoreResult};
 use crate::domain::ids::{AgentId, CallId, TenantId};
 use crate::domain::metering::{
     sentiment_from_micros, sentiment_to_micros, AdmissionState, Call, CallFilter, CallOutcome,
-    CallStatus, Channel, NewCall, Period, PeriodUsage, Refusal,
+    CallStatus, NewCall, Period, PeriodUsage, Refusal,
 };
 
 const COLUMNS: &str = "tenant_id, id, agent_id, channel, direction, external_id, metadata, \
@@ -130,7 +130,8 @@ pub async fn admit(
     let mut tx = db.begin().await?;
     let active_calls = counters::lock(&mut tx, tenant_id)
         .await?
-        .ok_or(StoreError::NotFound)?;
+        .ok_or(StoreError::NotFound)?
+        .active_calls;
     // Read in a statement after the lock, never in the locking one (see counters::lock).
     let sql = format!(
         "SELECT t.status, t.action_at_100, u.calls, u.seconds, u.cost_cents{} FROM tenants t \
@@ -226,7 +227,7 @@ pub async fn end(
     let fingerprint = outcome.fingerprint();
     let mut tx = db.begin().await?;
     // Counters before the call: the one lock order of every writer of both.
-    counters::lock(&mut tx, tenant_id)
+    let locked = counters::lock(&mut tx, tenant_id)
         .await?
         .ok_or(StoreError::NotFound)?;
     let lock = tx.backend().lock_clause("calls");
@@ -273,16 +274,16 @@ pub async fn end(
         cost_cents: outcome.cost_cents,
     };
     counters::add_period_usage(&mut tx, tenant_id, current.period_start, usage).await?;
-    let mut delta = DailyDelta::default();
-    delta.add(
+    let mut usage = UsageByDay::default();
+    usage.add(
+        current.started_at.date_naive(),
+        from_text(&current.channel)?,
         i64::from(was_active),
         outcome.duration_seconds,
         outcome.cost_cents,
         outcome.sentiment_score,
     )?;
-    let channel: Channel = from_text(&current.channel)?;
-    let day = current.started_at.date_naive();
-    counters::add_daily_usage(&mut tx, tenant_id, day, channel, &delta).await?;
+    counters::record_usage(&mut tx, tenant_id, &locked, &usage).await?;
     tx.commit().await?;
     Ok(Call::try_from(row)?)
 }
@@ -364,7 +365,9 @@ async fn expire_one(
     at: DateTime<Utc>,
 ) -> StoreResult<bool> {
     let mut tx = db.begin().await?;
-    counters::lock(&mut tx, tenant_id).await?;
+    let Some(locked) = counters::lock(&mut tx, tenant_id).await? else {
+        return Ok(false);
+    };
     let changed: Option<(String, DateTime<Utc>)> = tx
         .fetch_optional(
             query(
@@ -381,10 +384,9 @@ async fn expire_one(
         return Ok(false);
     };
     counters::release_active_call(&mut tx, tenant_id).await?;
-    let mut delta = DailyDelta::default();
-    delta.add(1, 0, 0, None)?;
-    let channel: Channel = from_text(&channel)?;
-    counters::add_daily_usage(&mut tx, tenant_id, started_at.date_naive(), channel, &delta).await?;
+    let mut usage = UsageByDay::default();
+    usage.add(started_at.date_naive(), from_text(&channel)?, 1, 0, 0, None)?;
+    counters::record_usage(&mut tx, tenant_id, &locked, &usage).await?;
     tx.commit().await?;
     Ok(true)
 }

@@ -31,16 +31,16 @@ pub fn unique(backend: Backend, name: &str) -> Conflict {
 }
 
 /// The usage counter a bound (`CHECK`) constraint guards. Both backends use the names of
-/// migration 0004, `<table>_<column>_range`.
+/// migrations 0004 and 0007, `<table>_<column>_range`.
 pub fn counter_bound(name: &str) -> Option<Counter> {
-    let column = ["tenant_usage_", "usage_daily_"]
+    let column = ["tenant_usage_", "usage_daily_", "tenant_counters_"]
         .iter()
         .find_map(|table| name.strip_prefix(table))?
         .strip_suffix("_range")?;
     match column {
-        "calls" | "conversations" => Some(Counter::Conversations),
+        "calls" | "conversations" | "conversations_total" => Some(Counter::Conversations),
         "seconds" => Some(Counter::Seconds),
-        "cost_cents" => Some(Counter::CostCents),
+        "cost_cents" | "cost_cents_total" => Some(Counter::CostCents),
         "sentiment_micros_sum" | "sentiment_count" => Some(Counter::Sentiment),
         _ => None,
     }
@@ -74,6 +74,10 @@ mod tests {
         assert_eq!(
             counter_bound("usage_daily_sentiment_count_range"),
             Some(Counter::Sentiment)
+        );
+        assert_eq!(
+            counter_bound("tenant_counters_cost_cents_total_range"),
+            Some(Counter::CostCents)
         );
         assert_eq!(counter_bound("tenants_slug_key"), None);
         assert_eq!(counter_bound("usage_daily_channel_range"), None);

@@ -1,32 +1,64 @@
 //! A tenant's usage counters: the `tenant_counters` row, which is the lock of everything
-//! admission compares against, the period counters (`tenant_usage`) and the daily rollups
-//! (`usage_daily`).
+//! admission compares against, the period counters (`tenant_usage`), the daily rollups
+//! (`usage_daily`) and the monthly series agency reports read ([`monthly`]).
 //!
 //! Every writer of them (admission, call end, lease expiry, ingestion, agent creation) takes
 //! [`lock`] first, and all take their locks in one order: `tenant_counters`, then `calls`, then
-//! `tenant_usage`, then `usage_daily`. Counters change in the same transaction as what they
-//! count.
+//! `tenant_usage`, then `usage_daily`, then `usage_monthly`. Counters change in the same
+//! transaction as what they count.
+
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
+use super::monthly::{self, Amount, Series};
 use super::{query, StoreResult, Tx};
-use crate::domain::ids::TenantId;
+use crate::domain::ids::{AgencyId, TenantId};
 use crate::domain::metering::{checked_add, sentiment_to_micros, Channel, Counter, PeriodUsage};
 
-/// Locks the tenant's counters row until the transaction ends and returns its active calls,
-/// or `None` when the tenant has no counters row.
+/// What a writer learns from the counters row it locked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Locked {
+    pub active_calls: i64,
+    pub series: Series,
+}
+
+type LockedRow = (
+    i64,
+    Option<AgencyId>,
+    Option<NaiveDate>,
+    Option<NaiveDate>,
+    i64,
+    i64,
+);
+
+/// Locks the tenant's counters row until the transaction ends and returns what it holds, or
+/// `None` when the tenant has no counters row.
 ///
 /// Take the lock in a statement of its own, before anything it guards is read. Under
 /// PostgreSQL's READ COMMITTED, a statement that waited for a row lock re-reads only the locked
 /// row: other rows it joins still come from the snapshot taken before the wait. A later
 /// statement takes a new snapshot, which holds everything the previous lock holders committed.
-pub async fn lock(tx: &mut Tx, tenant_id: TenantId) -> StoreResult<Option<i64>> {
+pub async fn lock(tx: &mut Tx, tenant_id: TenantId) -> StoreResult<Option<Locked>> {
     let sql = format!(
-        "SELECT active_calls FROM tenant_counters WHERE tenant_id = $1{}",
+        "SELECT active_calls, agency_id, first_usage_month, last_usage_month, \
+         conversations_total, cost_cents_total FROM tenant_counters WHERE tenant_id = $1{}",
         tx.backend().lock_clause("tenant_counters")
     );
-    let row: Option<(i64,)> = tx.fetch_optional(query(sql).bind(tenant_id)).await?;
-    Ok(row.map(|(active_calls,)| active_calls))
+    let row: Option<LockedRow> = tx.fetch_optional(query(sql).bind(tenant_id)).await?;
+    Ok(row.map(
+        |(active_calls, agency_id, first, last, conversations, cost_cents)| Locked {
+            active_calls,
+            series: Series {
+                agency_id,
+                months: first.zip(last),
+                totals: Amount {
+                    conversations,
+                    cost_cents,
+                },
+            },
+        },
+    ))
 }
 
 /// Counts an admitted call as active, and as the tenant's last call.
@@ -82,8 +114,53 @@ pub async fn add_period_usage(
     Ok(())
 }
 
+/// Usage of completed conversations to record, by day and channel.
+#[derive(Debug, Clone, Default)]
+pub struct UsageByDay {
+    deltas: BTreeMap<(NaiveDate, Channel), DailyDelta>,
+}
+
+impl UsageByDay {
+    /// Adds conversations of one day and channel; a sum that does not fit is the overflow of
+    /// its counter.
+    pub fn add(
+        &mut self,
+        day: NaiveDate,
+        channel: Channel,
+        conversations: i64,
+        seconds: i64,
+        cost: i64,
+        sentiment: Option<f64>,
+    ) -> StoreResult<()> {
+        self.deltas
+            .entry((day, channel))
+            .or_default()
+            .add(conversations, seconds, cost, sentiment)
+    }
+}
+
+/// Records usage in the daily rollups and in the tenant's monthly series, which move together.
+/// `locked` is what [`lock`] returned in this transaction.
+pub async fn record_usage(
+    tx: &mut Tx,
+    tenant_id: TenantId,
+    locked: &Locked,
+    usage: &UsageByDay,
+) -> StoreResult<()> {
+    let mut days: BTreeMap<NaiveDate, Amount> = BTreeMap::new();
+    for ((day, channel), delta) in &usage.deltas {
+        add_daily_usage(tx, tenant_id, *day, *channel, delta).await?;
+        let total = days.entry(*day).or_default();
+        *total = total.plus(Amount {
+            conversations: delta.conversations,
+            cost_cents: delta.cost_cents,
+        })?;
+    }
+    monthly::add(tx, tenant_id, &locked.series, &days).await
+}
+
 /// Adds to one day's rollup for a channel; creates the row on first use.
-pub async fn add_daily_usage(
+async fn add_daily_usage(
     tx: &mut Tx,
     tenant_id: TenantId,
     day: NaiveDate,
@@ -116,17 +193,17 @@ pub async fn add_daily_usage(
 
 /// What one or more conversations add to a daily rollup.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct DailyDelta {
-    pub conversations: i64,
-    pub seconds: i64,
-    pub cost_cents: i64,
-    pub sentiment_micros_sum: i64,
-    pub sentiment_count: i64,
+struct DailyDelta {
+    conversations: i64,
+    seconds: i64,
+    cost_cents: i64,
+    sentiment_micros_sum: i64,
+    sentiment_count: i64,
 }
 
 impl DailyDelta {
     /// Adds conversations; a sum that does not fit is the overflow of its counter.
-    pub fn add(
+    fn add(
         &mut self,
         conversations: i64,
         seconds: i64,

@@ -26,6 +26,7 @@ pub mod counters;
 pub mod exec;
 pub mod idempotency;
 pub mod limits;
+pub mod monthly;
 pub mod plans;
 pub mod tenants;
 pub mod usage;

@@ -346,8 +346,12 @@ pub async fn create(
         slug = Slug::from_name(&new.name).with_suffix(&format!("{suffix}{attempt}"));
     }
     replace_tenant_limits(&mut tx, id, &new.limits).await?;
-    tx.execute(query("INSERT INTO tenant_counters (tenant_id) VALUES ($1)").bind(id))
-        .await?;
+    tx.execute(
+        query("INSERT INTO tenant_counters (tenant_id, agency_id) VALUES ($1, $2)")
+            .bind(id)
+            .bind(agency_id),
+    )
+    .await?;
     let tenant = reread(&mut tx, id).await?;
     tx.commit().await?;
     Ok(tenant)

@@ -5,9 +5,9 @@ use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::counters::{self, DailyDelta};
+use super::counters::{self, UsageByDay};
 use super::{from_text, now, query, Backend, Db, StoreError, StoreResult};
-use crate::domain::ids::{AgencyId, TenantId};
+use crate::domain::ids::TenantId;
 use crate::domain::metering::{
     sentiment_to_micros, Channel, IngestOutcome, Period, PeriodUsage, UsageEvent,
 };
@@ -73,34 +73,6 @@ impl TryFrom<DailyUsageRow> for DailyUsage {
     }
 }
 
-/// One tenant's totals over a date range, summed wide: many rows near the counters' ceiling
-/// add up past `i64::MAX`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TenantTotals {
-    pub id: TenantId,
-    pub name: String,
-    pub conversations: i128,
-    pub cost_cents: i128,
-}
-
-/// [`TenantTotals`] as SQL returns them: each sum in a high and a low 32-bit half.
-#[derive(sqlx::FromRow)]
-struct SplitTotalsRow {
-    id: TenantId,
-    name: String,
-    conversations_high: i64,
-    conversations_low: i64,
-    cost_cents_high: i64,
-    cost_cents_low: i64,
-}
-
-/// A sum taken in halves: `SUM(x >> 32)` and `SUM(x & 0xFFFFFFFF)` of non-negative counters
-/// each stay far inside `i64` (a group would need 2^32 rows to overflow), where `SUM(x)`
-/// fails on both backends once it passes `i64::MAX`.
-fn join_halves(high: i64, low: i64) -> i128 {
-    (i128::from(high) << 32) + i128::from(low)
-}
-
 /// Active calls, last call, and the period's calls, seconds and cost (absent before use).
 type LiveUsageRow = (
     i64,
@@ -161,30 +133,30 @@ pub async fn ingest(
         return Ok(all_duplicates);
     }
     // Usage counters change only under the lock admission reads them under.
-    counters::lock(&mut tx, tenant_id).await?;
+    let locked = counters::lock(&mut tx, tenant_id)
+        .await?
+        .ok_or(StoreError::NotFound)?;
     let accepted: HashSet<&str> = inserted.iter().map(|(id,)| id.as_str()).collect();
     let mut periods: BTreeMap<NaiveDate, PeriodUsage> = BTreeMap::new();
-    let mut days: BTreeMap<(NaiveDate, Channel), DailyDelta> = BTreeMap::new();
+    let mut days = UsageByDay::default();
     for event in unique.iter().filter(|e| accepted.contains(e.id.as_str())) {
         periods
             .entry(Period::containing(event.occurred_at).start)
             .or_default()
             .add(1, event.duration_seconds, event.cost_cents)?;
-        days.entry((event.occurred_at.date_naive(), event.channel))
-            .or_default()
-            .add(
-                1,
-                event.duration_seconds,
-                event.cost_cents,
-                event.sentiment_score,
-            )?;
+        days.add(
+            event.occurred_at.date_naive(),
+            event.channel,
+            1,
+            event.duration_seconds,
+            event.cost_cents,
+            event.sentiment_score,
+        )?;
     }
     for (period, usage) in periods {
         counters::add_period_usage(&mut tx, tenant_id, period, usage).await?;
     }
-    for ((day, channel), delta) in &days {
-        counters::add_daily_usage(&mut tx, tenant_id, *day, *channel, delta).await?;
-    }
+    counters::record_usage(&mut tx, tenant_id, &locked, &days).await?;
     tx.commit().await?;
     let accepted = inserted.len() as i64;
     Ok(IngestOutcome {
@@ -244,57 +216,6 @@ pub async fn daily(
     rows.into_iter().map(DailyUsage::try_from).collect()
 }
 
-/// Each tenant of an agency with usage from `from` to `to`, with its totals.
-pub async fn agency_tenant_totals(
-    db: &Db,
-    agency_id: AgencyId,
-    from: NaiveDate,
-    to: NaiveDate,
-) -> StoreResult<Vec<TenantTotals>> {
-    let rows: Vec<SplitTotalsRow> = db
-        .reader()
-        .fetch_all(
-            query(
-                "SELECT t.id, t.name, \
-                 CAST(SUM(d.conversations >> 32) AS BIGINT) AS conversations_high, \
-                 CAST(SUM(d.conversations & 4294967295) AS BIGINT) AS conversations_low, \
-                 CAST(SUM(d.cost_cents >> 32) AS BIGINT) AS cost_cents_high, \
-                 CAST(SUM(d.cost_cents & 4294967295) AS BIGINT) AS cost_cents_low \
-                 FROM tenants t JOIN usage_daily d ON d.tenant_id = t.id \
-                 WHERE t.agency_id = $1 AND t.status <> 'deleted' AND d.day >= $2 AND d.day <= $3 \
-                 GROUP BY t.id, t.name",
-            )
-            .bind(agency_id)
-            .bind(from)
-            .bind(to),
-        )
-        .await?;
-    Ok(rows
-        .into_iter()
-        .map(|row| TenantTotals {
-            id: row.id,
-            name: row.name,
-            conversations: join_halves(row.conversations_high, row.conversations_low),
-            cost_cents: join_halves(row.cost_cents_high, row.cost_cents_low),
-        })
-        .collect())
-}
-
-/// How many tenants an agency has, and how many are active.
-pub async fn agency_tenant_counts(db: &Db, agency_id: AgencyId) -> StoreResult<(i64, i64)> {
-    let (total, active): (i64, Option<i64>) = db
-        .reader()
-        .fetch_one(
-            query(
-                "SELECT COUNT(*), CAST(SUM(CASE WHEN status = 'active' THEN 1 ELSE 0 END) AS BIGINT) \
-                 FROM tenants WHERE agency_id = $1 AND status <> 'deleted'",
-            )
-            .bind(agency_id),
-        )
-        .await?;
-    Ok((total, active.unwrap_or(0)))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -305,14 +226,5 @@ mod tests {
         let sql = insert_events_sql(2, Backend::Postgres);
         assert!(sql.contains("($1, $2, $3, $4, $5, $6, $7, $8, $9), ($10,"));
         assert!(sql.ends_with("($10, $11, $12, $13, $14, $15, $16, $17, $18) ON CONFLICT (tenant_id, id) DO NOTHING RETURNING id"));
-    }
-
-    #[test]
-    fn halves_join_into_the_exact_sum() {
-        let values = [i64::MAX, 9_000_000_000_000_000_000, 4_294_967_295, 1, 0];
-        let high: i64 = values.iter().map(|v| v >> 32).sum();
-        let low: i64 = values.iter().map(|v| v & 0xFFFF_FFFF).sum();
-        let exact: i128 = values.iter().map(|v| i128::from(*v)).sum();
-        assert_eq!(join_halves(high, low), exact);
     }
 }

@@ -59,9 +59,19 @@ enum Old<'a> {
 
 const PLAN: Uuid = Uuid::from_u128(0x0193_5000_0000_7000_8000_0000_0000_0aaa);
 const TENANT: Uuid = Uuid::from_u128(0x0193_5000_0000_7000_8000_0000_0000_0bbb);
+const AGENCY: Uuid = Uuid::from_u128(0x0193_5000_0000_7000_8000_0000_0000_0ccc);
+const CLIENT: Uuid = Uuid::from_u128(0x0193_5000_0000_7000_8000_0000_0000_0ddd);
+
+/// Daily rollups of the agency's client before monthly series existed: two days in January,
+/// none in February or March, one in April (day, channel, conversations, cost).
+const CLIENT_DAYS: [(&str, &str, i64, i64); 3] = [
+    ("2025-01-15", "phone", 3, 300),
+    ("2025-01-31", "webrtc", 2, 50),
+    ("2025-04-01", "phone", 1, 7),
+];
 
 /// A plan and a tenant as release 0005 stored them: limits in columns, settings and billing
-/// alerts as JSON documents.
+/// alerts as JSON documents; and an agency whose client has daily rollups but no series.
 async fn seed_old_rows(db: Old<'_>) {
     let now = Utc::now();
     let settings = json!({
@@ -86,6 +96,15 @@ async fn seed_old_rows(db: Old<'_>) {
                   'platform_billed', 12345, 9, $3, $4, $5, 'owner@legacy.example', 'Lee Gacy', \
                   $6, $6)";
     let counters = "INSERT INTO tenant_counters (tenant_id) VALUES ($1)";
+    let agency = "INSERT INTO agencies (id, name, markup_percent, metadata, created_at, \
+                  updated_at) VALUES ($1, 'Legacy Agency', 0, $2, $3, $3)";
+    let client = "INSERT INTO tenants (id, agency_id, name, slug, status, plan_id, billing_mode, \
+                  billing_alerts, settings, metadata, created_at, updated_at) \
+                  VALUES ($1, $2, 'Legacy Client', 'legacy-client', 'active', $3, \
+                  'platform_billed', $4, $5, $6, $7, $7)";
+    let daily = "INSERT INTO usage_daily (tenant_id, day, channel, conversations, seconds, \
+                 cost_cents, sentiment_micros_sum, sentiment_count) \
+                 VALUES ($1, $2, $3, $4, 60, $5, 0, 0)";
     let metadata = json!({ "crm": "legacy-7" });
     macro_rules! run {
         ($pool:expr) => {{
@@ -110,6 +129,41 @@ async fn seed_old_rows(db: Old<'_>) {
                 .execute($pool)
                 .await
                 .expect("its counters");
+            sqlx::query(agency)
+                .bind(AGENCY)
+                .bind(sqlx::types::Json(json!({})))
+                .bind(now)
+                .execute($pool)
+                .await
+                .expect("an old agency");
+            sqlx::query(client)
+                .bind(CLIENT)
+                .bind(AGENCY)
+                .bind(PLAN)
+                .bind(sqlx::types::Json(&alerts))
+                .bind(sqlx::types::Json(&settings))
+                .bind(sqlx::types::Json(json!({})))
+                .bind(now)
+                .execute($pool)
+                .await
+                .expect("its client");
+            sqlx::query(counters)
+                .bind(CLIENT)
+                .execute($pool)
+                .await
+                .expect("the client's counters");
+            for (day, channel, conversations, cost) in CLIENT_DAYS {
+                let day: chrono::NaiveDate = day.parse().unwrap();
+                sqlx::query(daily)
+                    .bind(CLIENT)
+                    .bind(day)
+                    .bind(channel)
+                    .bind(conversations)
+                    .bind(cost)
+                    .execute($pool)
+                    .await
+                    .expect("a daily rollup");
+            }
         }};
     }
     match db {
@@ -191,6 +245,7 @@ async fn reads_back_as_before(app: TestApp) {
             3,
             3,
         );
+    agency_usage_reads_back(&app).await;
     app.finish().await;
 }
 
@@ -213,4 +268,52 @@ async fn limit_columns_and_setting_documents_migrate_forward_on_postgres() {
         return;
     };
     reads_back_as_before(app).await;
+}
+
+/// The agency's report over rollups counted before the monthly series, for ranges inside,
+/// across and between the months with usage; and usage counted after the migration joins them.
+async fn agency_usage_reads_back(app: &TestApp) {
+    let platform = app.platform();
+    let agency = format!("agn_{}", tenantry::domain::ids::encode_suffix(AGENCY));
+    let client = format!("ten_{}", tenantry::domain::ids::encode_suffix(CLIENT));
+    let report = |from: String, to: String| {
+        let path =
+            format!("/api/v1/agency/analytics?agencyId={agency}&dateFrom={from}&dateTo={to}");
+        let platform = platform.clone();
+        async move {
+            let answer = platform.get(&path).await;
+            answer.assert_status(StatusCode::OK);
+            answer.body
+        }
+    };
+    for (from, to, conversations, cents) in [
+        ("2025-01-01", "2025-01-31", 5, 350),
+        ("2025-01-16", "2025-04-01", 3, 57),
+        ("2025-02-01", "2025-03-31", 0, 0),
+        ("2025-04-01", "2025-04-01", 1, 7),
+        ("2024-12-01", "2025-12-01", 6, 357),
+        ("2024-01-01", "2024-12-31", 0, 0),
+    ] {
+        let body = report(from.into(), to.into()).await;
+        assert_eq!(
+            body["totalConversations"], conversations,
+            "{from}..{to}: {body}"
+        );
+        assert_eq!(body["totalCostCents"], cents, "{from}..{to}: {body}");
+        assert_eq!(body["totalTenants"], 1);
+        let top = body["topTenants"].as_array().unwrap();
+        assert_eq!(top.len(), usize::from(conversations > 0), "{body}");
+    }
+    let now = Utc::now();
+    let events = json!({ "events": [crate::support::event("new", now, "phone", 60, 1000, None)] });
+    platform
+        .post(&format!("/api/v1/tenants/{client}/usage-events"), &events)
+        .await
+        .assert_status(StatusCode::OK);
+    let today = now.date_naive().to_string();
+    let body = report(today.clone(), today).await;
+    assert_eq!(body["totalConversations"], 1, "{body}");
+    assert_eq!(body["totalCostCents"], 1000, "{body}");
+    let january = report("2025-01-01".into(), "2025-01-31".into()).await;
+    assert_eq!(january["totalConversations"], 5, "{january}");
 }

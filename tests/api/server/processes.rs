@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::both;
-use crate::support::process::Served;
+use crate::support::process::{Replicas, Served};
 use crate::support::{event, simultaneous_starts, Client, TestApp};
 use crate::v1::races::{assert_active_calls, assert_exactly_admitted};
 
@@ -21,20 +21,14 @@ async fn three_servers_on_one_postgres_admit_exactly_ten() {
         .limits(json!({ "maxConcurrentCalls": 10 }))
         .create()
         .await;
-    let (a, b, c) = tokio::join!(
-        Served::start(&app),
-        Served::start(&app),
-        Served::start(&app)
-    );
+    let replicas = Replicas::start(&app).await;
     let key = tenant.client.key();
-    let clients: Vec<Client> = [&a, &b, &c].iter().map(|s| s.client(key)).collect();
+    let clients: Vec<Client> = replicas.servers.iter().map(|s| s.client(key)).collect();
 
     let answers = simultaneous_starts(&clients, &tenant.path("/calls"), 150).await;
     assert_exactly_admitted(&answers, 10);
     assert_active_calls(&tenant, 10).await;
-    for server in [a, b, c] {
-        server.kill().await;
-    }
+    replicas.kill().await;
     app.finish().await;
 }
 

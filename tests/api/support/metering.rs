@@ -271,4 +271,52 @@ impl TestApp {
             .await
             .expect("set the day's rollup");
     }
+
+    /// Sets a tenant's agency series to one month: `conversations` and `cost_cents` on
+    /// `day`, nothing before or after, like [`TestApp::set_period_usage`].
+    pub async fn set_series_usage(
+        &self,
+        tenant_id: &str,
+        day: NaiveDate,
+        conversations: i64,
+        cost_cents: i64,
+    ) {
+        use chrono::Datelike;
+        let id: TenantId = tenant_id.parse().expect("a tenant id");
+        let month = day.with_day(1).expect("the first of the month");
+        let days = 1..=31_u32;
+        let columns: Vec<String> = days
+            .clone()
+            .map(|d| format!("conversations_d{d:02}"))
+            .chain(days.clone().map(|d| format!("cost_cents_d{d:02}")))
+            .collect();
+        let values: Vec<String> = (3..3 + columns.len()).map(|n| format!("${n}")).collect();
+        let mut insert = query(format!(
+            "INSERT INTO usage_monthly (tenant_id, agency_id, month, conversations_before, \
+             cost_cents_before, {}) SELECT tenant_id, agency_id, $2, 0, 0, {} \
+             FROM tenant_counters WHERE tenant_id = $1",
+            columns.join(", "),
+            values.join(", ")
+        ));
+        insert.push(id);
+        insert.push(month);
+        for value in [conversations, cost_cents] {
+            for d in days.clone() {
+                insert.push(if d >= day.day() { value } else { 0 });
+            }
+        }
+        self.db().write(insert).await.expect("set the month's row");
+        let counters = query(
+            "UPDATE tenant_counters SET first_usage_month = $2, last_usage_month = $2, \
+             conversations_total = $3, cost_cents_total = $4 WHERE tenant_id = $1",
+        )
+        .bind(id)
+        .bind(month)
+        .bind(conversations)
+        .bind(cost_cents);
+        self.db()
+            .write(counters)
+            .await
+            .expect("set the series' totals");
+    }
 }

@@ -31,7 +31,7 @@ mod spec;
 pub mod wire;
 
 pub use client::{Answer, Client};
-pub use fixtures::TenantFixture;
+pub use fixtures::{AgencyFixture, TenantFixture};
 pub use metering::{event, simultaneous_starts, time, Database};
 pub use spec::{assert_committed_spec, assert_spec_served};
 

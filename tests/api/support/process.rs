@@ -3,10 +3,12 @@
 
 use std::path::Path;
 use std::process::Stdio;
+use std::sync::{Arc, LazyLock};
 
 use tempfile::TempDir;
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use super::{Client, TestApp};
 
@@ -76,6 +78,37 @@ impl Served {
     /// `kill -9`: the process gets no chance to finish anything.
     pub async fn kill(mut self) {
         self.child.kill().await.expect("kill tenantry");
+    }
+}
+
+/// Three servers on one database, like replicas behind a load balancer.
+pub struct Replicas {
+    pub servers: [Served; 3],
+    /// Held while the servers run: each has a pool of PostgreSQL connections, and several sets
+    /// at once, beside the other tests' pools, would pass the database's connection limit.
+    _turn: OwnedMutexGuard<()>,
+}
+
+static REPLICAS_TURN: LazyLock<Arc<Mutex<()>>> = LazyLock::new(Arc::default);
+
+impl Replicas {
+    pub async fn start(app: &TestApp) -> Replicas {
+        let turn = REPLICAS_TURN.clone().lock_owned().await;
+        let (a, b, c) = tokio::join!(Served::start(app), Served::start(app), Served::start(app));
+        Replicas {
+            servers: [a, b, c],
+            _turn: turn,
+        }
+    }
+
+    pub fn urls(&self) -> Vec<&str> {
+        self.servers.iter().map(|s| s.base_url.as_str()).collect()
+    }
+
+    pub async fn kill(self) {
+        for server in self.servers {
+            server.kill().await;
+        }
     }
 }
 

@@ -260,6 +260,13 @@ both!(
             (2 * wide, 2 * wide, 2 * wide)
         );
 
+        // An agency's report reads each tenant's series, whose totals share the ceiling: two
+        // tenants at it add up past i64::MAX.
+        for tenant in [&big, &bigger] {
+            app.set_series_usage(&tenant.id, today, MAX_COUNTER, MAX_COUNTER)
+                .await;
+        }
+        let full = i128::from(MAX_COUNTER);
         let path = format!("/api/v1/agency/analytics?dateFrom={today}&dateTo={today}");
         for caller in [agency.client.clone(), app.platform()] {
             let path = if caller.key() == agency.client.key() {
@@ -270,8 +277,8 @@ both!(
             let answer = caller.get(&path).await;
             answer.assert_status(StatusCode::OK);
             let totals: AgencyTotals = serde_json::from_str(&answer.text).expect("totals");
-            assert_eq!(totals.total_conversations, 4 * wide + 1, "{}", answer.text);
-            assert_eq!(totals.total_cost_cents, 4 * wide + 125);
+            assert_eq!(totals.total_conversations, 2 * full + 1, "{}", answer.text);
+            assert_eq!(totals.total_cost_cents, 2 * full + 125);
             let top: Vec<_> = totals
                 .top_tenants
                 .iter()
@@ -282,9 +289,8 @@ both!(
             } else {
                 ("Bigger", "Big")
             };
-            assert_eq!(top, [(first, 2 * wide), (second, 2 * wide), ("Small", 1)]);
+            assert_eq!(top, [(first, full), (second, full), ("Small", 1)]);
         }
-
         // The agency's list shows every tenant, the ones at the ceiling and their sibling.
         let listed = agency.client.get("/api/v1/tenants").await;
         listed.assert_status(StatusCode::OK);
@@ -304,6 +310,41 @@ both!(
             .assert_status(StatusCode::OK);
         let sibling = small.usage_this_month().await;
         assert_eq!(sibling["totalCostCents"], 125, "{sibling}");
+    }
+);
+
+both!(
+    a_tenants_series_in_its_agency_has_the_counters_ceiling,
+    |app| async move {
+        let agency = app.agency().create().await;
+        let tenant = app.tenant().plan("enterprise").of(&agency).create().await;
+        let now = Utc::now();
+        let today = now.date_naive();
+        app.set_series_usage(&tenant.id, today, MAX_COUNTER - 1, 10)
+            .await;
+        let before = tenant.snapshot(today, today).await;
+        let path = format!("/api/v1/agency/analytics?dateFrom={today}&dateTo={today}");
+        let report = agency.client.get(&path).await;
+        assert_eq!(report.body["totalConversations"], MAX_COUNTER - 1);
+
+        // Two more conversations would pass it; the batch is refused whole.
+        let two = [
+            event("a", now, "phone", 60, 1, None),
+            event("b", now, "phone", 60, 1, None),
+        ];
+        assert_overflow(&tenant.post_events(&two).await, Some("events"));
+        assert_eq!(tenant.snapshot(today, today).await, before);
+        assert_eq!(agency.client.get(&path).await.body, report.body);
+
+        // One more fits exactly.
+        assert_eq!(tenant.ingest(&two[..1]).await, (1, 0));
+        let full = agency.client.get(&path).await;
+        assert_eq!(
+            full.body["totalConversations"], MAX_COUNTER,
+            "{}",
+            full.text
+        );
+        assert_eq!(full.body["totalCostCents"], 11);
     }
 );
 

@@ -2,6 +2,7 @@
 
 mod agencies;
 mod agency_analytics;
+mod agency_series_races;
 mod agents;
 mod analytics;
 mod api_keys;

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use tokio::sync::Barrier;
 
 use crate::both;
-use crate::support::process::Served;
+use crate::support::process::Replicas;
 use crate::support::{Client, TenantFixture, TestApp};
 
 /// Calls the binding limit allows in each race.
@@ -176,24 +176,14 @@ async fn each_monthly_limit_holds_exactly_across_three_servers_on_one_postgres()
     let Some(app) = TestApp::postgres().await else {
         return;
     };
-    let (a, b, c) = tokio::join!(
-        Served::start(&app),
-        Served::start(&app),
-        Served::start(&app)
-    );
-    let urls = [
-        a.base_url.as_str(),
-        b.base_url.as_str(),
-        c.base_url.as_str(),
-    ];
+    let replicas = Replicas::start(&app).await;
+    let urls = replicas.urls();
     for trial in 0..TRIALS {
         for binding in Binding::ALL {
             eprintln!("trial {trial}: {binding:?}");
             race(&app, &urls, binding).await;
         }
     }
-    for server in [a, b, c] {
-        server.kill().await;
-    }
+    replicas.kill().await;
     app.finish().await;
 }
