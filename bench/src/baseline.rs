@@ -6,6 +6,10 @@
 //! readers; PostgreSQL: 16 connections), and it runs tenantry's statements, copied from
 //! `src/store/*.rs`, in the same transactions (`BEGIN IMMEDIATE` on SQLite, row locks on
 //! PostgreSQL). The schema is the one tenantry's migrations made.
+//!
+//! One write it leaves out on purpose: the agency's monthly series (`usage_monthly` and the
+//! series columns of `tenant_counters`) that call ends and ingestion keep for agency reports.
+//! The baseline does the hot paths' work as it was before them, so the ratios carry their cost.
 
 use std::collections::{BTreeMap, HashSet};
 use std::str::FromStr;

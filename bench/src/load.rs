@@ -55,6 +55,16 @@ impl Client {
         }
     }
 
+    /// The key this client sends.
+    pub fn key(&self) -> &str {
+        self.auth.as_deref().unwrap_or("")
+    }
+
+    /// A client of the same server holding another key.
+    pub fn with_key(&self, key: &str) -> Client {
+        Client::new(self.addr, Some(Arc::from(key)))
+    }
+
     async fn connect(&mut self) -> anyhow::Result<&mut SendRequest<Full<Bytes>>> {
         if self.sender.as_ref().is_none_or(|s| s.is_closed()) {
             let stream = TcpStream::connect(self.addr).await?;

@@ -4,6 +4,7 @@
 mod baseline;
 mod load;
 mod report;
+mod scale;
 mod scenarios;
 mod seed;
 mod servers;
@@ -34,6 +35,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Agency reports and tenant lists at a million tenants (see `docs/BENCHMARKS.md`).
+    Scale(scale::ScaleArgs),
     /// Serve the baseline (started by the benchmark itself).
     #[command(hide = true)]
     Baseline {
@@ -53,11 +56,37 @@ enum DbChoice {
     Both,
 }
 
+impl DbChoice {
+    fn kinds(self) -> &'static [&'static str] {
+        match self {
+            DbChoice::Sqlite => &["sqlite"],
+            DbChoice::Postgres => &["postgres"],
+            DbChoice::Both => &["sqlite", "postgres"],
+        }
+    }
+}
+
+/// The tenantry binary: the one named, or `tenantry` beside this program.
+fn resolve_binary(named: &Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    let binary = match named {
+        Some(path) => path.clone(),
+        None => std::env::current_exe()?
+            .parent()
+            .context("program directory")?
+            .join("tenantry"),
+    };
+    anyhow::ensure!(
+        binary.exists(),
+        "no tenantry binary at {}: build it with `cargo build --release --workspace`",
+        binary.display()
+    );
+    Ok(binary)
+}
+
 #[derive(Debug, Clone, clap::Args)]
 struct BenchArgs {
-    /// Which databases to run on.
-    #[arg(long, value_enum, default_value = "both")]
-    db: DbChoice,
+    #[command(flatten)]
+    setup: Setup,
     /// Measurements of each scenario on each server; the report gives their median.
     #[arg(long, default_value_t = 3)]
     runs: usize,
@@ -77,7 +106,7 @@ struct BenchArgs {
     #[arg(long, default_value_t = 4)]
     ingest_connections: usize,
     /// Tenants the GET, admission and ingestion load is spread over (connection i uses
-    /// tenant i mod n).
+    /// tenant i mod n), all of one agency.
     #[arg(long, default_value_t = 8)]
     tenants: usize,
     /// Events of the small analytics tenant, sent through tenantry's ingestion API.
@@ -86,6 +115,19 @@ struct BenchArgs {
     /// Events of the large analytics tenant, seeded in SQL.
     #[arg(long, default_value_t = 10_000_000)]
     big_events: i64,
+    /// Bind parameters of the baseline's multi-row event insert on SQLite: `anonymous` (`?`,
+    /// a raw batched insert) or `numbered` (`$1, $2, …`, tenantry's text). PostgreSQL always
+    /// gets `$N`.
+    #[arg(long, value_enum, default_value = "anonymous")]
+    baseline_sqlite_placeholders: baseline::Placeholders,
+}
+
+/// Where a benchmark runs and what it writes; shared by every kind of run.
+#[derive(Debug, Clone, clap::Args)]
+struct Setup {
+    /// Which databases to run on.
+    #[arg(long, value_enum, default_value = "both")]
+    db: DbChoice,
     /// The PostgreSQL database; each run works in a fresh schema of it and drops it after.
     #[arg(
         long,
@@ -96,11 +138,6 @@ struct BenchArgs {
     /// The tenantry binary; by default `tenantry` beside this program (target/release).
     #[arg(long)]
     tenantry_bin: Option<PathBuf>,
-    /// Bind parameters of the baseline's multi-row event insert on SQLite: `anonymous` (`?`,
-    /// a raw batched insert) or `numbered` (`$1, $2, …`, tenantry's text). PostgreSQL always
-    /// gets `$N`.
-    #[arg(long, value_enum, default_value = "anonymous")]
-    baseline_sqlite_placeholders: baseline::Placeholders,
     /// Also write the report (markdown) to this file.
     #[arg(long)]
     output: Option<PathBuf>,
@@ -115,6 +152,7 @@ fn main() -> anyhow::Result<()> {
             listen,
             sqlite_placeholders,
         }) => runtime.block_on(baseline::serve(&database_url, &listen, sqlite_placeholders)),
+        Some(Command::Scale(args)) => runtime.block_on(scale::run(args)),
         None => runtime.block_on(bench(cli.bench)),
     }
 }
@@ -132,31 +170,15 @@ async fn bench(mut args: BenchArgs) -> anyhow::Result<()> {
         args.runs > 0 && args.tenants > 0,
         "--runs and --tenants must be positive"
     );
-    let binary = match &args.tenantry_bin {
-        Some(path) => path.clone(),
-        None => std::env::current_exe()?
-            .parent()
-            .context("program directory")?
-            .join("tenantry"),
-    };
-    anyhow::ensure!(
-        binary.exists(),
-        "no tenantry binary at {}: build it with `cargo build --release --workspace`",
-        binary.display()
-    );
+    let binary = resolve_binary(&args.setup.tenantry_bin)?;
     let started = Instant::now();
     let mut report = report::header(&args_summary(&args, &binary));
     println!("{report}");
-    let kinds: &[&str] = match args.db {
-        DbChoice::Sqlite => &["sqlite"],
-        DbChoice::Postgres => &["postgres"],
-        DbChoice::Both => &["sqlite", "postgres"],
-    };
-    for kind in kinds {
+    for kind in args.setup.db.kinds() {
         let database = if *kind == "sqlite" {
             Database::sqlite()?
         } else {
-            Database::postgres(&args.postgres_url).await?
+            Database::postgres(&args.setup.postgres_url).await?
         };
         let outcome = bench_database(&args, &binary, &database).await;
         if let Err(error) = database.drop_schema().await {
@@ -170,7 +192,7 @@ async fn bench(mut args: BenchArgs) -> anyhow::Result<()> {
     let footer = format!("\nTotal time: {:.0} s.\n", started.elapsed().as_secs_f64());
     println!("{footer}");
     report.push_str(&footer);
-    if let Some(path) = &args.output {
+    if let Some(path) = &args.setup.output {
         std::fs::write(path, &report)?;
     }
     Ok(())
@@ -275,11 +297,16 @@ async fn set_up(
 ) -> anyhow::Result<Fixture> {
     let began = Instant::now();
     let mut admin = Client::new(tenantry.addr, Some(Arc::from(MASTER_KEY)));
-    let hot = seed::create_tenants(&mut admin, "hot", args.tenants).await?;
-    let small = seed::create_tenants(&mut admin, "small", 1)
+    // The hot tenants are one agency's, so their usage also feeds its monthly series.
+    let (_, mut agency) = seed::create_agency(&mut admin, "Bench agency").await?;
+    let hot = seed::create_tenants(&mut agency, &mut admin, "hot", args.tenants).await?;
+    let mut platform = admin.with_key(MASTER_KEY);
+    let small = seed::create_tenants(&mut platform, &mut admin, "small", 1)
         .await?
         .remove(0);
-    let big = seed::create_tenants(&mut admin, "big", 1).await?.remove(0);
+    let big = seed::create_tenants(&mut platform, &mut admin, "big", 1)
+        .await?
+        .remove(0);
     let base = seed::seed_base();
     seed::seed_via_api(&mut admin, &small, args.small_events, base).await?;
     let mut conn = seed::SeedConnection::open(url).await?;

@@ -29,9 +29,36 @@ const CHANNELS: [&str; 3] = ["phone", "webrtc", "webchat"];
 pub const GENEROUS_LIMITS: &str = r#"{"usageLimits": {"maxConcurrentCalls": 1000,
     "monthlyCallLimit": 1000000000, "maxMinutesPerMonth": 1000000000}}"#;
 
-/// Creates `count` enterprise tenants with an owner and generous limits; returns their ids.
+/// Creates an agency and a key of its own; returns the agency's id and a client holding that key.
+pub async fn create_agency(admin: &mut Client, name: &str) -> anyhow::Result<(String, Client)> {
+    let created = admin
+        .post("/api/v1/agencies", json!({ "name": name }).to_string())
+        .await?
+        .expect(hyper::StatusCode::CREATED)
+        .context("creating an agency")?
+        .json()?;
+    let id = created["id"]
+        .as_str()
+        .context("agency without id")?
+        .to_owned();
+    let key = admin
+        .post(
+            "/api/v1/api-keys",
+            json!({ "name": format!("{name} key"), "agencyId": id }).to_string(),
+        )
+        .await?
+        .expect(hyper::StatusCode::CREATED)
+        .context("minting the agency's key")?
+        .json()?;
+    let key = key["key"].as_str().context("key without secret")?;
+    Ok((id, admin.with_key(key)))
+}
+
+/// Creates `count` enterprise tenants with an owner and generous limits, with `creator`'s key
+/// (an agency's tenants when it is an agency's); returns their ids. `admin` raises the limits.
 pub async fn create_tenants(
-    client: &mut Client,
+    creator: &mut Client,
+    admin: &mut Client,
     label: &str,
     count: usize,
 ) -> anyhow::Result<Vec<String>> {
@@ -43,7 +70,7 @@ pub async fn create_tenants(
             "owner": {"email": format!("owner-{label}-{i}@bench.example"), "name": "Bench Owner"},
             "metadata": {"purpose": "benchmark"},
         });
-        let created = client
+        let created = creator
             .post("/api/v1/tenants", body.to_string())
             .await?
             .expect(hyper::StatusCode::CREATED)
@@ -53,7 +80,7 @@ pub async fn create_tenants(
             .as_str()
             .context("tenant without id")?
             .to_owned();
-        client
+        admin
             .patch(&format!("/api/v1/tenants/{id}"), GENEROUS_LIMITS)
             .await?
             .expect(hyper::StatusCode::OK)
