@@ -39,6 +39,9 @@ pub struct ScaleArgs {
     /// Days of usage, ending today.
     #[arg(long, default_value_t = 366)]
     days: i64,
+    /// Leave the seeded databases in place (and print where), to read query plans at scale.
+    #[arg(long)]
+    keep: bool,
     /// Requests per figure, one after another; the report gives their median.
     #[arg(long, default_value_t = 20)]
     samples: usize,
@@ -72,7 +75,9 @@ pub async fn run(args: ScaleArgs) -> anyhow::Result<()> {
             Database::postgres(&args.setup.postgres_url).await?
         };
         let outcome = run_on(&args, &binary, &database, &mut figures, &mut notes).await;
-        if let Err(error) = database.drop_schema().await {
+        if args.keep {
+            println!("[{kind}] kept the database: {}", database.keep());
+        } else if let Err(error) = database.drop_schema().await {
             eprintln!("could not drop the benchmark schema: {error:#}");
         }
         outcome.with_context(|| format!("scale benchmark on {kind}"))?;

@@ -164,6 +164,15 @@ impl Database {
         }
     }
 
+    /// Leaves the database in place after the run; returns its URL.
+    pub fn keep(self) -> String {
+        let url = self.url();
+        if let Database::Sqlite { dir } = self {
+            let _ = dir.keep();
+        }
+        url
+    }
+
     /// Removes what [`Database::postgres`] created; SQLite's directory goes with the value.
     pub async fn drop_schema(&self) -> anyhow::Result<()> {
         if let Database::Postgres { admin_url, schema } = self {
