@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 
-use super::{json, now, query, versioned_change, Db, StoreError, StoreResult};
+use super::{json, now, query, versioned_change, Db, Query, StoreError, StoreResult};
 use crate::domain::agency::{Agency, AgencyFields};
 use crate::domain::ids::AgencyId;
 
@@ -34,15 +34,18 @@ impl From<AgencyRow> for Agency {
     }
 }
 
-/// Agencies in id (creation) order, after `after`.
+/// The statement of one page of agencies, in id (creation) order after `after`.
+pub fn list_query(after: Option<AgencyId>, limit: i64) -> Query<'static> {
+    let mut statement = query(format!("SELECT {COLUMNS} FROM agencies"));
+    if let Some(after) = after {
+        statement.push_sql(" WHERE id > ?", [after.into()]);
+    }
+    statement.push_sql(" ORDER BY id LIMIT ?", [limit.into()]);
+    statement
+}
+
 pub async fn list(db: &Db, after: Option<AgencyId>, limit: i64) -> StoreResult<Vec<Agency>> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM agencies WHERE ($1 IS NULL OR id > $1) ORDER BY id LIMIT $2"
-    );
-    let rows: Vec<AgencyRow> = db
-        .reader()
-        .fetch_all(query(sql).bind(after).bind(limit))
-        .await?;
+    let rows: Vec<AgencyRow> = db.reader().fetch_all(list_query(after, limit)).await?;
     Ok(rows.into_iter().map(Agency::from).collect())
 }
 

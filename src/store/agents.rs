@@ -6,7 +6,9 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 
-use super::{counters, from_text, json, now, query, versioned_change, Db, StoreError, StoreResult};
+use super::{
+    counters, from_text, json, now, query, versioned_change, Db, Query, StoreError, StoreResult,
+};
 use crate::domain::agent::{Agent, AgentFields, Metadata};
 use crate::domain::ids::{AgentId, TenantId};
 
@@ -90,21 +92,25 @@ pub async fn find(db: &Db, tenant_id: TenantId, id: AgentId) -> StoreResult<Agen
     row.ok_or(StoreError::NotFound)?.try_into()
 }
 
-/// A tenant's agents in id (creation) order, after `after`.
+/// The statement of one page of a tenant's agents, in id (creation) order after `after`.
+pub fn list_query(tenant_id: TenantId, after: Option<AgentId>, limit: i64) -> Query<'static> {
+    let mut statement = query(format!("SELECT {COLUMNS} FROM agents WHERE tenant_id = $1"));
+    statement.push(tenant_id);
+    if let Some(after) = after {
+        statement.push_sql(" AND id > ?", [after.into()]);
+    }
+    statement.push_sql(" ORDER BY id LIMIT ?", [limit.into()]);
+    statement
+}
+
 pub async fn list(
     db: &Db,
     tenant_id: TenantId,
     after: Option<AgentId>,
     limit: i64,
 ) -> StoreResult<Vec<Agent>> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM agents WHERE tenant_id = $1 AND ($2 IS NULL OR id > $2) \
-         ORDER BY id LIMIT $3"
-    );
-    let rows: Vec<AgentRow> = db
-        .reader()
-        .fetch_all(query(sql).bind(tenant_id).bind(after).bind(limit))
-        .await?;
+    let statement = list_query(tenant_id, after, limit);
+    let rows: Vec<AgentRow> = db.reader().fetch_all(statement).await?;
     rows.into_iter().map(Agent::try_from).collect()
 }
 

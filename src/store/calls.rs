@@ -12,7 +12,7 @@ use sqlx::types::Json;
 
 use super::counters::{self, UsageByDay};
 use super::limits::{effective_columns, EffectiveColumns};
-use super::{from_text, json, now, query, Db, StoreError, StoreResult};
+use super::{from_text, json, now, query, Db, Query, StoreError, StoreResult};
 use crate::domain::ids::{AgentId, CallId, TenantId};
 use crate::domain::metering::{
     sentiment_from_micros, sentiment_to_micros, AdmissionState, Call, CallFilter, CallOutcome,
@@ -297,7 +297,38 @@ pub async fn find(db: &Db, tenant_id: TenantId, id: CallId) -> StoreResult<Call>
     row.ok_or(StoreError::NotFound)?.try_into()
 }
 
-/// Calls of a tenant, newest first, resuming after `after` (started_at, id).
+/// The statement of one page of a tenant's calls, newest first, resuming after `after`
+/// (started_at, id). Every filter narrows the walk of the tenant's `calls_by_started` index.
+pub fn list_query(
+    tenant_id: TenantId,
+    filter: &CallFilter,
+    after: Option<(DateTime<Utc>, CallId)>,
+    limit: i64,
+) -> Query<'static> {
+    let mut statement = query(format!("SELECT {COLUMNS} FROM calls WHERE tenant_id = $1"));
+    statement.push(tenant_id);
+    if let Some(status) = filter.status {
+        statement.push_sql(" AND status = ?", [<&'static str>::from(status).into()]);
+    }
+    if let Some(channel) = filter.channel {
+        statement.push_sql(" AND channel = ?", [<&'static str>::from(channel).into()]);
+    }
+    if let Some(agent) = filter.agent_id {
+        statement.push_sql(" AND agent_id = ?", [agent.into()]);
+    }
+    if let Some(from) = filter.from {
+        statement.push_sql(" AND started_at >= ?", [from.into()]);
+    }
+    if let Some(to) = filter.to {
+        statement.push_sql(" AND started_at < ?", [to.into()]);
+    }
+    if let Some((time, id)) = after {
+        statement.push_sql(" AND (started_at, id) < (?, ?)", [time.into(), id.into()]);
+    }
+    statement.push_sql(" ORDER BY started_at DESC, id DESC LIMIT ?", [limit.into()]);
+    statement
+}
+
 pub async fn list(
     db: &Db,
     tenant_id: TenantId,
@@ -305,30 +336,8 @@ pub async fn list(
     after: Option<(DateTime<Utc>, CallId)>,
     limit: i64,
 ) -> StoreResult<Vec<Call>> {
-    let (after_time, after_id) = after.unzip();
-    let sql = format!(
-        "SELECT {COLUMNS} FROM calls WHERE tenant_id = $1 \
-         AND ($2 IS NULL OR status = $2) AND ($3 IS NULL OR channel = $3) \
-         AND ($4 IS NULL OR agent_id = $4) AND ($5 IS NULL OR started_at >= $5) \
-         AND ($6 IS NULL OR started_at < $6) \
-         AND ($7 IS NULL OR (started_at, id) < ($7, $8)) \
-         ORDER BY started_at DESC, id DESC LIMIT $9"
-    );
-    let rows: Vec<CallRow> = db
-        .reader()
-        .fetch_all(
-            query(sql)
-                .bind(tenant_id)
-                .bind(filter.status.map(<&'static str>::from))
-                .bind(filter.channel.map(<&'static str>::from))
-                .bind(filter.agent_id)
-                .bind(filter.from)
-                .bind(filter.to)
-                .bind(after_time)
-                .bind(after_id)
-                .bind(limit),
-        )
-        .await?;
+    let statement = list_query(tenant_id, filter, after, limit);
+    let rows: Vec<CallRow> = db.reader().fetch_all(statement).await?;
     rows.into_iter().map(Call::try_from).collect()
 }
 

@@ -145,6 +145,32 @@ impl<'q> Query<'q> {
         self.args.push(value.into());
     }
 
+    /// Appends `sql`, whose `?` markers bind `args` in order as the next `$N`. Statements
+    /// assembled from optional filters use it, so that an absent filter leaves no predicate
+    /// behind: an `$N IS NULL OR …` term would hide the index its filter needs.
+    pub fn push_sql<const N: usize>(&mut self, sql: &str, args: [Arg<'q>; N]) {
+        debug_assert_eq!(
+            sql.matches('?').count(),
+            N,
+            "one argument per marker in {sql:?}"
+        );
+        let text = self.sql.to_mut();
+        let mut args = args.into_iter();
+        for (n, piece) in sql.split('?').enumerate() {
+            if n > 0 {
+                self.args.extend(args.next());
+                text.push('$');
+                text.push_str(&self.args.len().to_string());
+            }
+            text.push_str(piece);
+        }
+    }
+
+    /// The statement's text, for diagnostics.
+    pub fn sql(&self) -> &str {
+        &self.sql
+    }
+
     fn postgres_args(&self) -> StoreResult<PgArguments> {
         let mut args = PgArguments::default();
         for arg in &self.args {
@@ -259,6 +285,28 @@ impl Reader<'_> {
         Ok(run!(self.target(), query, fetch_one, as R))
     }
 
+    /// The plan the database chooses for `query` with its arguments, one line per step:
+    /// SQLite's `EXPLAIN QUERY PLAN` details, PostgreSQL's `EXPLAIN` text.
+    pub async fn query_plan(&self, mut query: Query<'_>) -> StoreResult<Vec<String>> {
+        let backend = self.backend();
+        let prefix = match backend {
+            Backend::Sqlite => "EXPLAIN QUERY PLAN ",
+            Backend::Postgres => "EXPLAIN ",
+        };
+        query.sql = Cow::Owned(format!("{prefix}{}", query.sql));
+        Ok(match backend {
+            Backend::Sqlite => {
+                let steps: Vec<(i64, i64, i64, String)> =
+                    run!(self.target(), query, fetch_all, as (i64, i64, i64, String));
+                steps.into_iter().map(|step| step.3).collect()
+            }
+            Backend::Postgres => {
+                let lines: Vec<(String,)> = run!(self.target(), query, fetch_all, as (String,));
+                lines.into_iter().map(|line| line.0).collect()
+            }
+        })
+    }
+
     pub async fn fetch_optional<R: Row>(&self, query: Query<'_>) -> StoreResult<Option<R>> {
         Ok(run!(self.target(), query, fetch_optional, as R))
     }
@@ -347,5 +395,20 @@ mod tests {
         assert_eq!(Backend::Postgres.placeholders(3, 3), "$3, $4, $5");
         assert_eq!(Backend::Sqlite.placeholders(3, 3), "?, ?, ?");
         assert_eq!(Backend::Sqlite.placeholders(1, 0), "");
+    }
+
+    #[test]
+    fn pushed_sql_numbers_its_markers_after_the_bound_ones() {
+        let mut statement = query("SELECT 1 WHERE a = $1").bind(1_i64);
+        statement.push_sql(
+            " AND b = ? AND c IN (?, ?)",
+            [2_i64.into(), "x".into(), "y".into()],
+        );
+        statement.push_sql(" ORDER BY a", []);
+        assert_eq!(
+            statement.sql(),
+            "SELECT 1 WHERE a = $1 AND b = $2 AND c IN ($3, $4) ORDER BY a"
+        );
+        assert_eq!(statement.args.len(), 4);
     }
 }

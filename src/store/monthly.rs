@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use chrono::{Datelike, Months, NaiveDate};
 
-use super::{query, Db, StoreError, StoreResult, Tx};
+use super::{query, Db, Query, StoreError, StoreResult, Tx};
 use crate::domain::ids::{AgencyId, TenantId};
 use crate::domain::metering::{Counter, MAX_COUNTER};
 
@@ -354,19 +354,14 @@ fn amount(conversations: Option<i64>, cost_cents: Option<i64>) -> Option<Amount>
     })
 }
 
-/// Each tenant of an agency (deleted ones aside) with usage from `from` to `to`, both
-/// included, and that usage. One statement, so every value comes from one snapshot: the
-/// counters name the tenants with usage in the range's months, and two month rows per tenant,
-/// around the day before `from` and around `to`, give the totals at the range's two ends.
-pub async fn agency_range(
-    db: &Db,
-    agency_id: AgencyId,
-    from: NaiveDate,
-    to: NaiveDate,
-) -> StoreResult<Vec<TenantRange>> {
-    let before = from
-        .pred_opt()
-        .expect("dates stay far inside chrono's range");
+fn day_before(day: NaiveDate) -> NaiveDate {
+    day.pred_opt()
+        .expect("dates stay far inside chrono's range")
+}
+
+/// The statement behind [`agency_range`].
+pub fn agency_range_query(agency_id: AgencyId, from: NaiveDate, to: NaiveDate) -> Query<'static> {
+    let before = day_before(from);
     let [before_conversations, before_cost] = day_columns(before.day() as usize);
     let [through_conversations, through_cost] = day_columns(to.day() as usize);
     let sql = format!(
@@ -384,16 +379,28 @@ pub async fn agency_range(
          ON e.agency_id = $1 AND e.month = $5 AND e.tenant_id = c.tenant_id \
          WHERE c.agency_id = $1 AND c.last_usage_month >= $2 AND c.first_usage_month <= $3"
     );
+    query(sql)
+        .bind(agency_id)
+        .bind(month_of(from))
+        .bind(month_of(to))
+        .bind(month_of(before))
+        .bind(month_of(to))
+}
+
+/// Each tenant of an agency (deleted ones aside) with usage from `from` to `to`, both
+/// included, and that usage. One statement, so every value comes from one snapshot: the
+/// counters name the tenants with usage in the range's months, and two month rows per tenant,
+/// around the day before `from` and around `to`, give the totals at the range's two ends.
+pub async fn agency_range(
+    db: &Db,
+    agency_id: AgencyId,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> StoreResult<Vec<TenantRange>> {
+    let before = day_before(from);
     let rows: Vec<RangeRow> = db
         .reader()
-        .fetch_all(
-            query(sql)
-                .bind(agency_id)
-                .bind(month_of(from))
-                .bind(month_of(to))
-                .bind(month_of(before))
-                .bind(month_of(to)),
-        )
+        .fetch_all(agency_range_query(agency_id, from, to))
         .await?;
     let mut ranges = Vec::with_capacity(rows.len());
     for row in rows {
