@@ -126,6 +126,11 @@ impl Database {
         let mut admin = PgConnection::connect(admin_url)
             .await
             .with_context(|| format!("connecting to {admin_url}"))?;
+        // In `public`, so that dropping the run's schema leaves the extension to other users.
+        admin
+            .execute("CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public")
+            .await
+            .context("installing pg_trgm (PostgreSQL's contrib package)")?;
         admin
             .execute(format!("CREATE SCHEMA {schema}").as_str())
             .await?;

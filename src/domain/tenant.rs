@@ -667,8 +667,8 @@ pub struct TenantQuery {
     /// A plan code; one that is no plan's matches nothing.
     pub plan: Option<String>,
     pub agency_id: Option<AgencyId>,
-    /// Case-insensitive prefix of the name or the slug.
-    pub name_prefix: Option<String>,
+    /// Text found anywhere in the name or the slug, case-insensitive; 3 characters or more.
+    pub search: Option<String>,
     pub sort: TenantSort,
     pub descending: bool,
     /// Resume strictly after this (sort value, id).

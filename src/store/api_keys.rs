@@ -51,16 +51,17 @@ impl TryFrom<ApiKeyRow> for ApiKey {
     }
 }
 
-/// Unrevoked keys within `scope`: an agency reaches its own keys and those of its tenants.
-/// The scope is bound at `$1` (agency) and `$2` (tenant).
-fn visible(scope: TenantScope, and: &str) -> Query<'static> {
-    query(format!(
-        "{SELECT} WHERE k.revoked_at IS NULL \
-         AND ($1 IS NULL OR k.agency_id = $1 OR t.agency_id = $1) \
-         AND ($2 IS NULL OR k.tenant_id = $2){and}"
-    ))
-    .bind(scope.agency_id)
-    .bind(scope.tenant_id)
+/// Unrevoked keys within `scope`: an agency reaches its own keys and those of its tenants
+/// (`reach_agency_id`, kept by the database when a tenant changes agency).
+fn visible(scope: TenantScope) -> Query<'static> {
+    let mut statement = query(format!("{SELECT} WHERE k.revoked_at IS NULL"));
+    if let Some(agency) = scope.agency_id {
+        statement.push_sql(" AND k.reach_agency_id = ?", [agency.into()]);
+    }
+    if let Some(tenant) = scope.tenant_id {
+        statement.push_sql(" AND k.tenant_id = ?", [tenant.into()]);
+    }
+    statement
 }
 
 /// Stores a new key held in `holder` and returns it with its secret, which is not kept.
@@ -75,8 +76,9 @@ pub async fn create(db: &Db, name: &str, holder: Scope) -> StoreResult<(ApiKey, 
     let mut tx = db.begin().await?;
     tx.execute(
         query(
-            "INSERT INTO api_keys (id, name, scope, agency_id, tenant_id, prefix, secret_hash, \
-             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO api_keys (id, name, scope, agency_id, tenant_id, reach_agency_id, \
+             prefix, secret_hash, created_at) VALUES ($1, $2, $3, $4, $5, \
+             COALESCE($4, (SELECT agency_id FROM tenants WHERE id = $5)), $6, $7, $8)",
         )
         .bind(id)
         .bind(name)
@@ -96,27 +98,35 @@ pub async fn create(db: &Db, name: &str, holder: Scope) -> StoreResult<(ApiKey, 
     Ok((row.try_into()?, minted.secret))
 }
 
-/// The keys `scope` reaches, in id (creation) order after `after`.
+/// The statement of one page of the keys `scope` reaches, in id (creation) order after
+/// `after`.
+pub fn list_query(scope: TenantScope, after: Option<ApiKeyId>, limit: i64) -> Query<'static> {
+    let mut statement = visible(scope);
+    if let Some(after) = after {
+        statement.push_sql(" AND k.id > ?", [after.into()]);
+    }
+    statement.push_sql(" ORDER BY k.id LIMIT ?", [limit.into()]);
+    statement
+}
+
 pub async fn list(
     db: &Db,
     scope: TenantScope,
     after: Option<ApiKeyId>,
     limit: i64,
 ) -> StoreResult<Vec<ApiKey>> {
-    let sql = visible(
-        scope,
-        " AND ($3 IS NULL OR k.id > $3) ORDER BY k.id LIMIT $4",
-    );
-    let rows: Vec<ApiKeyRow> = db.reader().fetch_all(sql.bind(after).bind(limit)).await?;
+    let rows: Vec<ApiKeyRow> = db
+        .reader()
+        .fetch_all(list_query(scope, after, limit))
+        .await?;
     rows.into_iter().map(ApiKey::try_from).collect()
 }
 
 /// An unrevoked key, if `scope` reaches it.
 pub async fn find(db: &Db, scope: TenantScope, id: ApiKeyId) -> StoreResult<Option<ApiKey>> {
-    let row: Option<ApiKeyRow> = db
-        .reader()
-        .fetch_optional(visible(scope, " AND k.id = $3").bind(id))
-        .await?;
+    let mut statement = visible(scope);
+    statement.push_sql(" AND k.id = ?", [id.into()]);
+    let row: Option<ApiKeyRow> = db.reader().fetch_optional(statement).await?;
     row.map(ApiKey::try_from).transpose()
 }
 

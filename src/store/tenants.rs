@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 
 use super::limits::{replace_tenant_limits, tenant_columns, TenantLimits};
-use super::{json, now, query, versioned_change, Db, Query, StoreError, StoreResult, Tx};
+use super::{json, now, query, versioned_change, Backend, Db, Query, StoreError, StoreResult, Tx};
 use crate::domain::access::TenantScope;
 use crate::domain::conflict::Conflict;
 use crate::domain::ids::{AgencyId, PlanId, TenantId, UserId};
@@ -36,9 +36,42 @@ fn select() -> String {
     )
 }
 
-/// Visible to the scope bound at `$2` (agency) and `$3` (tenant); never soft-deleted.
-const SCOPED: &str = " WHERE t.status <> 'deleted' AND ($2 IS NULL OR t.agency_id = $2) \
-                      AND ($3 IS NULL OR t.id = $3)";
+/// Narrows a tenant read to `scope`. Soft-deleted tenants stay hidden unless `status` asks
+/// for them. Only present parts become predicates, so each scope keeps its own indexes.
+/// `column` writes a column's name (see [`list_query`] for why it may change it).
+fn push_scope(
+    statement: &mut Query<'static>,
+    scope: TenantScope,
+    status: Option<TenantStatus>,
+    column: impl Fn(&str) -> String,
+) {
+    let status_column = column("t.status");
+    match status {
+        Some(status) => statement.push_sql(
+            &format!(" WHERE {status_column} = ?"),
+            [<&str>::from(status).into()],
+        ),
+        None => statement.push_sql(&format!(" WHERE {status_column} <> 'deleted'"), []),
+    }
+    if let Some(agency) = scope.agency_id {
+        statement.push_sql(
+            &format!(" AND {} = ?", column("t.agency_id")),
+            [agency.into()],
+        );
+    }
+    if let Some(tenant) = scope.tenant_id {
+        statement.push_sql(" AND t.id = ?", [tenant.into()]);
+    }
+}
+
+/// The tenant read of one tenant in `scope`, with `lock` appended.
+fn scoped_find(scope: TenantScope, id: TenantId, lock: &str) -> Query<'static> {
+    let mut statement = query(select()).bind(current_period());
+    push_scope(&mut statement, scope, None, str::to_owned);
+    statement.push_sql(" AND t.id = ?", [id.into()]);
+    statement.push_sql(lock, []);
+    statement
+}
 
 /// The first day of the period whose usage a tenant read shows.
 fn current_period() -> chrono::NaiveDate {
@@ -159,52 +192,85 @@ fn sort_column(sort: TenantSort) -> &'static str {
     }
 }
 
-fn escape_like(prefix: &str) -> String {
-    let mut escaped = String::with_capacity(prefix.len() + 1);
-    for c in prefix.to_lowercase().chars() {
+/// `LIKE` pattern matching `text` anywhere, with its wildcards taken literally.
+fn contains_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.chars() {
         if matches!(c, '%' | '_' | '\\') {
-            escaped.push('\\');
+            pattern.push('\\');
         }
-        escaped.push(c);
+        pattern.push(c);
     }
-    escaped.push('%');
-    escaped
+    pattern.push('%');
+    pattern
 }
 
-/// The statement of one page of tenants.
-fn list_query(scope: TenantScope, list: &TenantQuery) -> Query<'static> {
-    let mut sql = select();
-    sql.push_str(SCOPED);
-    let mut args = vec![
-        super::Arg::from(current_period()),
-        scope.agency_id.into(),
-        scope.tenant_id.into(),
-    ];
-    let mut push = |sql: &mut String, clause: &str, arg: super::Arg<'static>| {
-        args.push(arg);
-        sql.push_str(&clause.replace('?', &format!("${}", args.len())));
-    };
-    if let Some(status) = list.status {
-        // The scope hides deleted tenants; asking for them by status shows them again.
-        if status == TenantStatus::Deleted {
-            sql = sql.replace("t.status <> 'deleted' AND ", "");
+/// FTS5 query for `text` as one phrase: with the trigram tokenizer, a substring.
+fn fts_phrase(text: &str) -> String {
+    format!("\"{}\"", text.replace('"', "\"\""))
+}
+
+/// The id of the plan whose code is `code`.
+pub async fn plan_id_of(db: &Db, code: &str) -> StoreResult<Option<PlanId>> {
+    let id: Option<(PlanId,)> = db
+        .reader()
+        .fetch_optional(query("SELECT id FROM plans WHERE code = $1").bind(code))
+        .await?;
+    Ok(id.map(|(id,)| id))
+}
+
+/// The statement of one page of tenants, `plan_id` being the plan `list.plan` names. It is
+/// bound as a value, not looked up in the statement, so that PostgreSQL plans with that plan's
+/// share of tenants. Each filter and sort has an index (migration 0008); `docs/SCALE.md` says
+/// which.
+pub fn list_query(
+    backend: Backend,
+    scope: TenantScope,
+    list: &TenantQuery,
+    plan_id: Option<PlanId>,
+) -> Query<'static> {
+    // A search on SQLite reads the tenants its trigram index found. Without statistics
+    // SQLite would rather walk a scope or filter index and test each row against the matches,
+    // which walks a whole agency for a rare match; a unary `+` keeps a term off the indexes.
+    let search_leads = backend == Backend::Sqlite && list.search.is_some();
+    let column = |name: &str| {
+        if search_leads {
+            format!("+{name}")
+        } else {
+            name.to_owned()
         }
-        push(&mut sql, " AND t.status = ?", <&str>::from(status).into());
-    }
-    if let Some(code) = &list.plan {
-        push(&mut sql, " AND p.code = ?", code.as_str().to_owned().into());
-    }
+    };
+    let mut statement = query(select()).bind(current_period());
+    push_scope(&mut statement, scope, list.status, column);
     if let Some(agency) = list.agency_id {
-        push(&mut sql, " AND t.agency_id = ?", agency.into());
-    }
-    if let Some(prefix) = &list.name_prefix {
-        let pattern = escape_like(prefix);
-        push(
-            &mut sql,
-            " AND (lower(t.name) LIKE ? ESCAPE '\\'",
-            pattern.clone().into(),
+        statement.push_sql(
+            &format!(" AND {} = ?", column("t.agency_id")),
+            [agency.into()],
         );
-        push(&mut sql, " OR t.slug LIKE ? ESCAPE '\\')", pattern.into());
+    }
+    if let Some(plan_id) = plan_id {
+        statement.push_sql(
+            &format!(" AND {} = ?", column("t.plan_id")),
+            [plan_id.into()],
+        );
+    }
+    if let Some(text) = &list.search {
+        match backend {
+            Backend::Sqlite => statement.push_sql(
+                " AND t.id IN (SELECT k.tenant_id FROM tenant_search \
+                 JOIN tenant_search_keys k ON k.search_id = tenant_search.rowid \
+                 WHERE tenant_search MATCH ?)",
+                [fts_phrase(text).into()],
+            ),
+            Backend::Postgres => {
+                let pattern = contains_pattern(text);
+                statement.push_sql(
+                    " AND (lower(t.name) LIKE lower(?) OR t.slug LIKE lower(?))",
+                    [pattern.clone().into(), pattern.into()],
+                );
+            }
+        }
     }
     let column = sort_column(list.sort);
     let (cmp, dir) = if list.descending {
@@ -217,30 +283,23 @@ fn list_query(scope: TenantScope, list: &TenantQuery) -> Query<'static> {
             crate::domain::tenant::SortValue::Text(text) => text.clone().into(),
             crate::domain::tenant::SortValue::Time(time) => time.get().into(),
         };
-        push(&mut sql, &format!(" AND ({column}, t.id) {cmp} (?"), value);
-        push(&mut sql, ", ?)", (*id).into());
+        statement.push_sql(
+            &format!(" AND ({column}, t.id) {cmp} (?, ?)"),
+            [value, (*id).into()],
+        );
     }
-    sql.push_str(&format!(" ORDER BY {column} {dir}, t.id {dir}"));
-    push(&mut sql, " LIMIT ?", list.limit.into());
-    let mut statement = query(sql);
-    for arg in args {
-        statement.push(arg);
-    }
+    statement.push_sql(
+        &format!(" ORDER BY {column} {dir}, t.id {dir} LIMIT ?"),
+        [list.limit.into()],
+    );
     statement
 }
 
 /// One tenant in the scope, or `NotFound`.
 pub async fn find(db: &Db, scope: TenantScope, id: TenantId) -> StoreResult<Tenant> {
-    let sql = format!("{}{SCOPED} AND t.id = $4", select());
     let row: Option<TenantRow> = db
         .reader()
-        .fetch_optional(
-            query(sql)
-                .bind(current_period())
-                .bind(scope.agency_id)
-                .bind(scope.tenant_id)
-                .bind(id),
-        )
+        .fetch_optional(scoped_find(scope, id, ""))
         .await?;
     row.ok_or(StoreError::NotFound)?.into_tenant()
 }
@@ -257,7 +316,16 @@ pub async fn find_ref(db: &Db, id: TenantId) -> StoreResult<Option<(TenantId, Op
 }
 
 pub async fn list(db: &Db, scope: TenantScope, list: &TenantQuery) -> StoreResult<Vec<Tenant>> {
-    let rows: Vec<TenantRow> = db.reader().fetch_all(list_query(scope, list)).await?;
+    let plan_id = match &list.plan {
+        None => None,
+        Some(code) => match plan_id_of(db, code).await? {
+            Some(id) => Some(id),
+            // A code that is no plan's matches nothing.
+            None => return Ok(Vec::new()),
+        },
+    };
+    let statement = list_query(db.backend(), scope, list, plan_id);
+    let rows: Vec<TenantRow> = db.reader().fetch_all(statement).await?;
     rows.into_iter().map(TenantRow::into_tenant).collect()
 }
 
@@ -369,16 +437,7 @@ pub async fn update<E: From<StoreError>>(
 ) -> Result<Tenant, E> {
     let mut tx = db.begin().await?;
     let lock = tx.backend().lock_clause("t");
-    let sql = format!("{}{SCOPED} AND t.id = $4{lock}", select());
-    let current: Option<TenantRow> = tx
-        .fetch_optional(
-            query(sql)
-                .bind(current_period())
-                .bind(scope.agency_id)
-                .bind(scope.tenant_id)
-                .bind(id),
-        )
-        .await?;
+    let current: Option<TenantRow> = tx.fetch_optional(scoped_find(scope, id, &lock)).await?;
     let current = current.ok_or(StoreError::NotFound)?.into_tenant()?;
     // Bad input is refused as such, whatever the version.
     let (changes, plan_id) = change(&current)?;

@@ -7,3 +7,4 @@ mod head_limits;
 mod metrics;
 mod migrations;
 mod processes;
+mod query_plans;

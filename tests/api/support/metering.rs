@@ -203,6 +203,50 @@ impl Database {
         store::calls::expire(&self.0, at, batch).await
     }
 
+    /// The store's handle, for calling repositories directly.
+    pub fn store(&self) -> &Db {
+        &self.0
+    }
+
+    pub fn backend(&self) -> store::Backend {
+        self.0.backend()
+    }
+
+    /// The plan the database chooses for `statement`, one line per step.
+    pub async fn query_plan(&self, statement: Query<'_>) -> Vec<String> {
+        self.0
+            .reader()
+            .query_plan(statement)
+            .await
+            .expect("explain the statement")
+    }
+
+    /// Runs SQL of this backend (seeding, `ANALYZE`) in a transaction of its own.
+    pub async fn run_sql(&self, sql: &str) {
+        self.write(query(sql.to_owned()))
+            .await
+            .unwrap_or_else(|error| panic!("{error:?} in {sql}"));
+    }
+
+    /// The columns of `table`, in order.
+    pub async fn columns(&self, table: &str) -> Vec<String> {
+        let sql = match self.backend() {
+            store::Backend::Sqlite => "SELECT name FROM pragma_table_info($1) ORDER BY cid",
+            store::Backend::Postgres => {
+                "SELECT column_name::text FROM information_schema.columns \
+                 WHERE table_schema = current_schema() AND table_name = $1 \
+                 ORDER BY ordinal_position"
+            }
+        };
+        let columns: Vec<(String,)> = self
+            .0
+            .reader()
+            .fetch_all(query(sql).bind(table))
+            .await
+            .expect("read the table's columns");
+        columns.into_iter().map(|column| column.0).collect()
+    }
+
     /// Runs one statement in a transaction of its own.
     async fn write(&self, statement: Query<'_>) -> StoreResult<()> {
         let mut tx = self.0.begin().await?;

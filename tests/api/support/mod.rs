@@ -149,6 +149,7 @@ async fn fresh_postgres() -> Option<(String, Storage)> {
             return None;
         }
     };
+    install_trigram_extension(&mut admin).await;
     let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
     sqlx::raw_sql(&format!("CREATE SCHEMA {schema}"))
         .execute(&mut admin)
@@ -161,6 +162,25 @@ async fn fresh_postgres() -> Option<(String, Storage)> {
     let url =
         format!("{base}{separator}options=-c%20search_path%3D{schema}&application_name={schema}");
     Some((url, Storage::Postgres { schema }))
+}
+
+/// Installs pg_trgm in `public` once, before any test's migrations would install it into the
+/// test's own schema, whose drop would take every other test's trigram indexes with it.
+/// Parallel tests may race to create it; the loser finds it installed.
+async fn install_trigram_extension(admin: &mut sqlx::PgConnection) {
+    if sqlx::raw_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public")
+        .execute(&mut *admin)
+        .await
+        .is_ok()
+    {
+        return;
+    }
+    let installed: Option<(i32,)> =
+        sqlx::query_as("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'")
+            .fetch_optional(&mut *admin)
+            .await
+            .expect("read the installed extensions");
+    assert!(installed.is_some(), "pg_trgm could not be installed");
 }
 
 /// Where a test's database lives; dropping it removes the database.

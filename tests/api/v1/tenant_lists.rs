@@ -157,31 +157,65 @@ both!(filters_narrow_the_list, |app| async move {
         .await;
     assert_eq!(field_of(&of_agency, "id"), [client.id.as_str()]);
 
-    // `q` is a case-insensitive prefix of the name or the slug.
+    // `q` is found anywhere in the name or the slug, whatever the case.
     assert_eq!(
-        names(&platform.walk("/api/v1/tenants?q=Ch").await),
+        names(&platform.walk("/api/v1/tenants?q=HAR").await),
         ["charlie"]
     );
     assert_eq!(
-        names(&platform.walk("/api/v1/tenants?q=AGENCY").await),
+        names(&platform.walk("/api/v1/tenants?q=ency%20cl").await),
         ["Agency Client"]
     );
     let by_slug = platform.walk("/api/v1/tenants?q=s9-").await;
     assert_eq!(field_of(&by_slug, "id"), [made[0]["id"].as_str().unwrap()]);
-    assert!(
-        platform.walk("/api/v1/tenants?q=lpha").await.is_empty(),
-        "a prefix, not a substring"
+    assert_eq!(
+        names(&platform.walk("/api/v1/tenants?q=lph").await),
+        ["alpha"]
     );
-    assert!(
-        platform.walk("/api/v1/tenants?q=%25").await.is_empty(),
-        "% is literal"
-    );
-    assert!(
-        platform.walk("/api/v1/tenants?q=_").await.is_empty(),
-        "_ is literal"
-    );
-    let combined = platform.walk("/api/v1/tenants?q=e&plan=business").await;
+    assert!(platform.walk("/api/v1/tenants?q=zzz").await.is_empty());
+    for wildcards in ["%25%25%25", "___", "%5C%5C%5C"] {
+        assert!(
+            platform
+                .walk(&format!("/api/v1/tenants?q={wildcards}"))
+                .await
+                .is_empty(),
+            "{wildcards} is literal"
+        );
+    }
+    let combined = platform.walk("/api/v1/tenants?q=cho&plan=business").await;
     assert_eq!(names(&combined), ["echo"]);
+    assert_eq!(
+        platform.walk("/api/v1/tenants?q=").await.len(),
+        8,
+        "an empty q is no filter"
+    );
+
+    // Quotes and wildcards in a name are found as written.
+    let quoted = platform
+        .post("/api/v1/tenants", &json!({ "name": "Say \"Hi\" 100%_Co" }))
+        .await;
+    quoted.assert_status(StatusCode::CREATED);
+    for text in ["%22Hi%22", "100%25_", "y%20%22h"] {
+        assert_eq!(
+            names(&platform.walk(&format!("/api/v1/tenants?q={text}")).await),
+            ["Say \"Hi\" 100%_Co"],
+            "q={text}"
+        );
+    }
+
+    // A renamed tenant is found by its new name, not its old one.
+    platform
+        .patch(
+            &format!("/api/v1/tenants/{}", quoted.id()),
+            &json!({ "name": "Quiet Co" }),
+        )
+        .await
+        .assert_status(StatusCode::OK);
+    assert!(platform.walk("/api/v1/tenants?q=%22Hi%22").await.is_empty());
+    assert_eq!(
+        names(&platform.walk("/api/v1/tenants?q=UIET").await),
+        ["Quiet Co"]
+    );
 });
 
 both!(bad_list_parameters_name_their_field, |app| async move {
@@ -196,6 +230,7 @@ both!(bad_list_parameters_name_their_field, |app| async move {
         ("order=sideways", "order"),
         ("status=asleep", "status"),
         ("agencyId=agn_nope", "agencyId"),
+        ("q=ab", "q"),
         ("cursor=garbage", "cursor"),
         ("cursor=eyJub3QiOiJhIGN1cnNvciJ9", "cursor"),
     ] {

@@ -70,8 +70,9 @@ pub struct ListTenantsParams {
     #[param(max_length = 100)]
     pub plan: Option<String>,
     pub agency_id: Option<AgencyId>,
-    /// Prefix of the name or the slug, case-insensitive.
-    #[param(max_length = 255)]
+    /// Text found anywhere in the name or the slug, case-insensitive: 3 to 255 characters
+    /// (a trigram index serves it); empty means no filter.
+    #[param(min_length = 3, max_length = 255)]
     pub q: Option<String>,
     /// Default `createdAt`.
     #[param(inline)]
@@ -144,13 +145,14 @@ impl ListTenantsParams {
         let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
         let mut violations = Violations::default();
         violations.range("limit", limit, 1, MAX_LIMIT);
-        for (field, value, max) in [
-            ("q", &self.q, 255),
-            ("plan", &self.plan, 100),
-            ("cursor", &self.cursor, MAX_CURSOR_LEN),
+        let search = self.q.filter(|q| !q.is_empty());
+        for (field, value, min, max) in [
+            ("q", &search, 3, 255),
+            ("plan", &self.plan, 0, 100),
+            ("cursor", &self.cursor, 0, MAX_CURSOR_LEN),
         ] {
             if let Some(value) = value {
-                violations.length(field, value, 0, max);
+                violations.length(field, value, min, max);
             }
         }
         violations.finish(|| ())?;
@@ -162,7 +164,7 @@ impl ListTenantsParams {
             status: self.status,
             plan: self.plan,
             agency_id: self.agency_id,
-            name_prefix: self.q.filter(|q| !q.is_empty()),
+            search,
             sort,
             descending,
             after,

@@ -1,0 +1,484 @@
+//! Every list the API serves, and the agency report, reads through an index at platform
+//! scale: a scope or a filter is an index condition, never a check made while walking rows
+//! that do not match it. The database is seeded in SQL with 20,000 tenants of one agency, each
+//! with an agent, a call, a key and a month of usage, beside a small agency of three tenants
+//! and 20,000 agencies without any.
+//! The statements come from the store's own builders. PostgreSQL plans after `ANALYZE`, as
+//! autovacuum leaves it; SQLite plans the way a fresh database does, without statistics.
+
+use chrono::{Datelike, Months, NaiveDate, Utc};
+use serde_json::json;
+use tenantry::domain::access::TenantScope;
+use tenantry::domain::ids::{AgencyId, AgentId, PlanId, TenantId};
+use tenantry::domain::metering::{CallFilter, CallStatus, Channel};
+use tenantry::domain::tenant::{SortValue, TenantQuery, TenantSort, TenantStatus};
+use tenantry::store::{self, Backend, Query};
+
+use crate::both;
+use crate::support::Database;
+use crate::support::TestApp;
+
+const CLONES: i64 = 20_000;
+
+const SORTS: [TenantSort; 4] = [
+    TenantSort::Name,
+    TenantSort::Slug,
+    TenantSort::CreatedAt,
+    TenantSort::UpdatedAt,
+];
+
+struct Platform {
+    db: Database,
+    big: AgencyId,
+    small: AgencyId,
+    tenant: TenantId,
+    agent: AgentId,
+    enterprise: PlanId,
+}
+
+/// SQL of this backend for a fresh id and for the numbers 1 to `CLONES`.
+fn dialect(backend: Backend) -> (&'static str, String) {
+    let id = match backend {
+        Backend::Sqlite => "randomblob(16)",
+        Backend::Postgres => "gen_random_uuid()",
+    };
+    let numbers = format!(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {CLONES}) "
+    );
+    (id, numbers)
+}
+
+/// `INSERT INTO table SELECT … FROM from`, copying every column from `src` except those
+/// given as `(column, expression)`.
+async fn clone_rows(db: &Database, prefix: &str, table: &str, from: &str, set: &[(&str, &str)]) {
+    let columns = db.columns(table).await;
+    let values: Vec<String> = columns
+        .iter()
+        .map(|column| {
+            set.iter()
+                .find(|(name, _)| name == column)
+                .map_or_else(|| format!("src.{column}"), |(_, value)| (*value).to_owned())
+        })
+        .collect();
+    db.run_sql(&format!(
+        "{prefix}INSERT INTO {table} ({}) SELECT {} FROM {from}",
+        columns.join(", "),
+        values.join(", ")
+    ))
+    .await;
+}
+
+async fn seed(app: &TestApp) -> Platform {
+    let big = app.agency().name("Big").create().await;
+    let template = app
+        .tenant()
+        .name("Template Client")
+        .limits(json!({ "maxAgents": 5 }))
+        .of(&big)
+        .create()
+        .await;
+    let agent = template
+        .client
+        .post(&template.path("/agents"), &json!({ "name": "Ava" }))
+        .await
+        .id();
+    let call = template.admit("phone").await;
+    template.end(&call, 60, 25, None).await;
+    let small = app.agency().name("Small").create().await;
+    for (name, plan) in [
+        ("Acme", "starter"),
+        ("Bolt", "business"),
+        ("Core", "starter"),
+    ] {
+        app.tenant().name(name).plan(plan).of(&small).create().await;
+    }
+
+    let db = app.db();
+    let (id, numbers) = dialect(db.backend());
+    let template_id = format!(
+        "(SELECT id FROM tenants WHERE slug = '{}')",
+        template.body["slug"].as_str().unwrap()
+    );
+    clone_rows(
+        &db,
+        &numbers,
+        "tenants",
+        &format!("tenants src CROSS JOIN n WHERE src.id = {template_id}"),
+        &[
+            ("id", id),
+            ("name", "'Client ' || n.i"),
+            ("slug", "'client-' || n.i"),
+            (
+                "status",
+                "CASE WHEN n.i % 100 = 0 THEN 'inactive' ELSE 'active' END",
+            ),
+            (
+                "plan_id",
+                "CASE WHEN n.i % 200 = 0 THEN (SELECT id FROM plans WHERE code = 'enterprise') \
+                 ELSE src.plan_id END",
+            ),
+        ],
+    )
+    .await;
+    let clones = format!("tenants t CROSS JOIN {{table}} src WHERE t.id <> {template_id} AND t.agency_id = (SELECT agency_id FROM tenants WHERE id = {template_id}) AND src.tenant_id = {template_id}");
+    let from = |table: &str| clones.replace("{table}", table);
+    clone_rows(
+        &db,
+        "",
+        "tenant_counters",
+        &from("tenant_counters"),
+        &[("tenant_id", "t.id")],
+    )
+    .await;
+    clone_rows(
+        &db,
+        "",
+        "agents",
+        &from("agents"),
+        &[("tenant_id", "t.id"), ("id", id)],
+    )
+    .await;
+    clone_rows(
+        &db,
+        "",
+        "calls",
+        &from("calls"),
+        &[("tenant_id", "t.id"), ("id", id), ("agent_id", "NULL")],
+    )
+    .await;
+    for table in ["usage_monthly", "tenant_usage", "tenant_limits"] {
+        clone_rows(&db, "", table, &from(table), &[("tenant_id", "t.id")]).await;
+    }
+    clone_rows(
+        &db,
+        &numbers,
+        "agencies",
+        &format!("agencies src CROSS JOIN n WHERE src.id = (SELECT agency_id FROM tenants WHERE id = {template_id})"),
+        &[("id", id), ("name", "'Agency ' || n.i")],
+    )
+    .await;
+    let hash_suffix = match db.backend() {
+        Backend::Sqlite => "hex(t.id)",
+        Backend::Postgres => "t.id::text",
+    };
+    clone_rows(
+        &db,
+        "",
+        "api_keys",
+        &from("api_keys"),
+        &[
+            ("tenant_id", "t.id"),
+            ("id", id),
+            ("secret_hash", &format!("src.secret_hash || {hash_suffix}")),
+        ],
+    )
+    .await;
+    if db.backend() == Backend::Postgres {
+        db.run_sql("ANALYZE").await;
+    }
+    let enterprise = store::tenants::plan_id_of(db.store(), "enterprise")
+        .await
+        .expect("read the plans")
+        .expect("the enterprise plan");
+    Platform {
+        db,
+        big: big.id.parse().unwrap(),
+        small: small.id.parse().unwrap(),
+        tenant: template.id.parse().unwrap(),
+        agent: agent.parse().unwrap(),
+        enterprise,
+    }
+}
+
+impl Platform {
+    /// The plan of `statement`, checked: no table that grows with the platform is read in
+    /// full, and each of `indexes` (all, or any one of a `|`-separated set) is used.
+    async fn assert_plan(&self, what: &str, statement: Query<'_>, indexes: &[&str]) {
+        let sql = statement.sql().to_owned();
+        let plan = self.db.query_plan(statement).await;
+        let text = plan.join("\n");
+        let context = || format!("{what}\n{sql}\n-- plan --\n{text}");
+        for table in [
+            "tenants",
+            "agents",
+            "calls",
+            "api_keys",
+            "tenant_counters",
+            "tenant_limits",
+            "tenant_usage",
+            "usage_monthly",
+        ] {
+            let full_scan = plan.iter().any(|step| match self.db.backend() {
+                Backend::Postgres => step.contains(&format!("Seq Scan on {table}")),
+                Backend::Sqlite => {
+                    let step = step.trim();
+                    step == format!("SCAN {table}")
+                        || step.starts_with(&format!("SCAN {table} ")) && !step.contains("USING")
+                        || aliased_full_scan(step, table)
+                }
+            });
+            assert!(!full_scan, "a full scan of {table}: {}", context());
+        }
+        for wanted in indexes {
+            assert!(
+                wanted.split('|').any(|index| uses_index(&text, index)),
+                "{wanted} is not used: {}",
+                context()
+            );
+        }
+    }
+}
+
+/// SQLite names a table by its alias in a plan (`SCAN t`); the aliases the store uses.
+fn aliased_full_scan(step: &str, table: &str) -> bool {
+    let alias = match table {
+        "tenants" => "t",
+        "api_keys" => "k",
+        "tenant_counters" => "c",
+        _ => return false,
+    };
+    step == format!("SCAN {alias}")
+}
+
+/// Whether the plan reads `index` by a condition (SQLite `SEARCH … USING INDEX x (…)`,
+/// PostgreSQL `Index Scan using x`, `Bitmap Index Scan on x`), or, for a name ending in `*`,
+/// walks it in order.
+fn uses_index(plan: &str, index: &str) -> bool {
+    if let Some(walked) = index.strip_suffix('*') {
+        return plan.contains(&format!("INDEX {walked}"))
+            || plan.contains(&format!("using {walked} "))
+            || plan.contains(&format!("using {walked}\n"))
+            || plan.ends_with(&format!("using {walked}"));
+    }
+    plan.lines().any(|step| {
+        (step.contains("SEARCH") && step.contains(&format!("INDEX {index} (")))
+            || (step.contains("Index") && step.contains(&format!(" using {index} ")))
+            || step.contains(&format!("Bitmap Index Scan on {index}"))
+    })
+}
+
+fn tenant_list(sort: TenantSort) -> TenantQuery {
+    TenantQuery {
+        status: None,
+        plan: None,
+        agency_id: None,
+        search: None,
+        sort,
+        descending: false,
+        after: None,
+        limit: 51,
+    }
+}
+
+fn sort_suffix(sort: TenantSort) -> &'static str {
+    match sort {
+        TenantSort::Name => "name",
+        TenantSort::Slug => "slug",
+        TenantSort::CreatedAt => "created",
+        TenantSort::UpdatedAt => "updated",
+    }
+}
+
+both!(every_list_reads_through_an_index, |app| async move {
+    let platform = seed(&app).await;
+    let backend = platform.db.backend();
+    let agency = |id: AgencyId| TenantScope {
+        agency_id: Some(id),
+        tenant_id: None,
+    };
+
+    for sort in SORTS {
+        let by = sort_suffix(sort);
+        let list = tenant_list(sort);
+        let cases: Vec<(String, TenantScope, TenantQuery, String)> = vec![
+            (
+                "platform".into(),
+                TenantScope::ALL,
+                list.clone(),
+                format!("tenants_by_{by}*"),
+            ),
+            (
+                "small agency".into(),
+                agency(platform.small),
+                list.clone(),
+                format!("tenants_agency_by_{by}"),
+            ),
+            (
+                "agency filter".into(),
+                TenantScope::ALL,
+                TenantQuery {
+                    agency_id: Some(platform.small),
+                    ..list.clone()
+                },
+                format!("tenants_agency_by_{by}"),
+            ),
+            (
+                "status".into(),
+                TenantScope::ALL,
+                TenantQuery {
+                    status: Some(TenantStatus::Inactive),
+                    ..list.clone()
+                },
+                format!("tenants_status_by_{by}"),
+            ),
+            (
+                "agency and status".into(),
+                agency(platform.big),
+                TenantQuery {
+                    status: Some(TenantStatus::Inactive),
+                    descending: true,
+                    ..list.clone()
+                },
+                // The big agency holds nearly every tenant: its index and the platform's
+                // are equally good.
+                format!("tenants_agency_status_by_{by}|tenants_status_by_{by}"),
+            ),
+            (
+                "plan".into(),
+                TenantScope::ALL,
+                TenantQuery {
+                    plan: Some("enterprise".into()),
+                    ..list.clone()
+                },
+                format!("tenants_plan_by_{by}"),
+            ),
+            (
+                "agency and plan".into(),
+                agency(platform.big),
+                TenantQuery {
+                    plan: Some("enterprise".into()),
+                    ..list.clone()
+                },
+                format!("tenants_agency_plan_by_{by}|tenants_plan_by_{by}"),
+            ),
+            (
+                "status and plan".into(),
+                agency(platform.big),
+                TenantQuery {
+                    status: Some(TenantStatus::Inactive),
+                    plan: Some("enterprise".into()),
+                    ..list.clone()
+                },
+                // Either filter's index, in any order: PostgreSQL may AND two bitmaps.
+                ["agency_status", "agency_plan", "status", "plan"]
+                    .iter()
+                    .flat_map(|lead| {
+                        SORTS.map(|sort| format!("tenants_{lead}_by_{}", sort_suffix(sort)))
+                    })
+                    .collect::<Vec<_>>()
+                    .join("|"),
+            ),
+        ];
+        for (what, scope, query, index) in cases {
+            let plan_id = match &query.plan {
+                Some(_) => Some(platform.enterprise),
+                None => None,
+            };
+            let statement = store::tenants::list_query(backend, scope, &query, plan_id);
+            platform
+                .assert_plan(&format!("tenants by {by}, {what}"), statement, &[&index])
+                .await;
+        }
+    }
+
+    let search = |scope| {
+        let query = TenantQuery {
+            search: Some("client 1999".into()),
+            ..tenant_list(TenantSort::CreatedAt)
+        };
+        store::tenants::list_query(backend, scope, &query, None)
+    };
+    let trigram = match backend {
+        // Tenants are read by id, from the search's matches.
+        Backend::Sqlite => "sqlite_autoindex_tenants_1",
+        Backend::Postgres => "tenants_name_trigrams",
+    };
+    for scope in [TenantScope::ALL, agency(platform.big)] {
+        platform
+            .assert_plan("tenants by q", search(scope), &[trigram])
+            .await;
+    }
+    let resumed = TenantQuery {
+        status: Some(TenantStatus::Inactive),
+        after: Some((SortValue::Text("Client 5".into()), platform.tenant)),
+        ..tenant_list(TenantSort::Name)
+    };
+    platform
+        .assert_plan(
+            "tenants by name, status, after a cursor",
+            store::tenants::list_query(backend, agency(platform.big), &resumed, None),
+            &["tenants_agency_status_by_name|tenants_status_by_name"],
+        )
+        .await;
+
+    let after = Some(AgentId::generate());
+    platform
+        .assert_plan(
+            "agents",
+            store::agents::list_query(platform.tenant, after, 51),
+            &["sqlite_autoindex_agents_1|agents_pkey"],
+        )
+        .await;
+
+    let filter = CallFilter {
+        status: Some(CallStatus::Completed),
+        channel: Some(Channel::Phone),
+        agent_id: Some(platform.agent),
+        from: Some(Utc::now() - chrono::Duration::days(30)),
+        to: Some(Utc::now()),
+    };
+    for filter in [CallFilter::default(), filter] {
+        platform
+            .assert_plan(
+                "calls",
+                store::calls::list_query(platform.tenant, &filter, None, 51),
+                &["calls_by_started"],
+            )
+            .await;
+    }
+
+    let keys = [
+        (agency(platform.big), "api_keys_by_reach"),
+        (
+            TenantScope {
+                agency_id: Some(platform.big),
+                tenant_id: Some(platform.tenant),
+            },
+            "api_keys_by_tenant|api_keys_by_reach",
+        ),
+        (
+            TenantScope::ALL,
+            "sqlite_autoindex_api_keys_1*|api_keys_pkey*",
+        ),
+    ];
+    for (scope, index) in keys {
+        platform
+            .assert_plan(
+                "keys",
+                store::api_keys::list_query(scope, None, 51),
+                &[index],
+            )
+            .await;
+    }
+    platform
+        .assert_plan(
+            "agencies",
+            store::agencies::list_query(Some(platform.big), 51),
+            &["sqlite_autoindex_agencies_1|agencies_pkey"],
+        )
+        .await;
+
+    let today = Utc::now().date_naive();
+    let year_ago = today.checked_sub_months(Months::new(12)).unwrap();
+    let month_start = NaiveDate::from_ymd_opt(today.year(), today.month(), 1).unwrap();
+    for (from, to) in [(month_start, today), (year_ago, today)] {
+        platform
+            .assert_plan(
+                "agency report",
+                store::monthly::agency_range_query(platform.small, from, to),
+                &["tenant_counters_by_agency"],
+            )
+            .await;
+    }
+    app.finish().await;
+});
