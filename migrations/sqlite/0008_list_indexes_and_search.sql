@@ -20,25 +20,27 @@ CREATE INDEX tenants_agency_plan_by_updated ON tenants (agency_id, plan_id, upda
 
 -- `q` finds a substring of a name or slug through an FTS5 trigram index. FTS5 keys its rows by
 -- integer and a tenant's rowid may change on VACUUM, so each tenant gets a stable search id.
+-- Names are indexed lowered in ASCII only (SQLite's lower()), case-sensitively, so the index
+-- matches what `LIKE` matches when a common search walks the list instead.
 CREATE TABLE tenant_search_keys (
     search_id INTEGER PRIMARY KEY,
     tenant_id BLOB NOT NULL UNIQUE REFERENCES tenants (id) ON DELETE CASCADE
 );
-CREATE VIRTUAL TABLE tenant_search USING fts5 (name, slug, tokenize = 'trigram');
+CREATE VIRTUAL TABLE tenant_search USING fts5 (name, slug, tokenize = 'trigram case_sensitive 1');
 
 INSERT INTO tenant_search_keys (tenant_id) SELECT id FROM tenants ORDER BY created_at, id;
 INSERT INTO tenant_search (rowid, name, slug)
-SELECT k.search_id, t.name, t.slug FROM tenant_search_keys k JOIN tenants t ON t.id = k.tenant_id;
+SELECT k.search_id, lower(t.name), t.slug FROM tenant_search_keys k JOIN tenants t ON t.id = k.tenant_id;
 
 CREATE TRIGGER tenants_search_insert AFTER INSERT ON tenants BEGIN
     INSERT INTO tenant_search_keys (tenant_id) VALUES (NEW.id);
     INSERT INTO tenant_search (rowid, name, slug)
-    VALUES ((SELECT search_id FROM tenant_search_keys WHERE tenant_id = NEW.id), NEW.name, NEW.slug);
+    VALUES ((SELECT search_id FROM tenant_search_keys WHERE tenant_id = NEW.id), lower(NEW.name), NEW.slug);
 END;
 
 CREATE TRIGGER tenants_search_update AFTER UPDATE OF name, slug ON tenants
 WHEN OLD.name IS NOT NEW.name OR OLD.slug IS NOT NEW.slug BEGIN
-    UPDATE tenant_search SET name = NEW.name, slug = NEW.slug
+    UPDATE tenant_search SET name = lower(NEW.name), slug = NEW.slug
     WHERE rowid = (SELECT search_id FROM tenant_search_keys WHERE tenant_id = NEW.id);
 END;
 

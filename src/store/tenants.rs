@@ -206,9 +206,46 @@ fn contains_pattern(text: &str) -> String {
     pattern
 }
 
-/// FTS5 query for `text` as one phrase: with the trigram tokenizer, a substring.
+/// FTS5 query for `text` as one phrase: with the trigram tokenizer, a substring. The index
+/// holds names lowered in ASCII only, as SQLite's `LIKE` compares, so both paths agree.
 fn fts_phrase(text: &str) -> String {
-    format!("\"{}\"", text.replace('"', "\"\""))
+    format!("\"{}\"", text.to_ascii_lowercase().replace('"', "\"\""))
+}
+
+/// How a list statement finds the tenants whose name or slug contains the searched text.
+/// PostgreSQL's planner chooses for itself from its trigram statistics; SQLite has none, so
+/// the store chooses by counting matches, up to [`RARE_MATCHES`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchPath {
+    /// From the trigram index, then sorted: cost grows with the matches.
+    Index,
+    /// Along the list's own index, testing each tenant: a page fills fast when many match.
+    Walk,
+}
+
+/// Above this many matches on the platform, a SQLite search walks the list's order.
+pub const RARE_MATCHES: i64 = 2_000;
+
+async fn search_path(db: &Db, text: &str) -> StoreResult<SearchPath> {
+    if db.backend() == Backend::Postgres {
+        return Ok(SearchPath::Index);
+    }
+    let (matches,): (i64,) = db
+        .reader()
+        .fetch_one(
+            query(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM tenant_search \
+                 WHERE tenant_search MATCH $1 LIMIT $2)",
+            )
+            .bind(fts_phrase(text))
+            .bind(RARE_MATCHES + 1),
+        )
+        .await?;
+    Ok(if matches > RARE_MATCHES {
+        SearchPath::Walk
+    } else {
+        SearchPath::Index
+    })
 }
 
 /// The id of the plan whose code is `code`.
@@ -223,17 +260,19 @@ pub async fn plan_id_of(db: &Db, code: &str) -> StoreResult<Option<PlanId>> {
 /// The statement of one page of tenants, `plan_id` being the plan `list.plan` names. It is
 /// bound as a value, not looked up in the statement, so that PostgreSQL plans with that plan's
 /// share of tenants. Each filter and sort has an index (migration 0008); `docs/SCALE.md` says
-/// which.
+/// which. `path` says how a search finds its tenants on SQLite.
 pub fn list_query(
     backend: Backend,
     scope: TenantScope,
     list: &TenantQuery,
     plan_id: Option<PlanId>,
+    path: SearchPath,
 ) -> Query<'static> {
-    // A search on SQLite reads the tenants its trigram index found. Without statistics
-    // SQLite would rather walk a scope or filter index and test each row against the matches,
-    // which walks a whole agency for a rare match; a unary `+` keeps a term off the indexes.
-    let search_leads = backend == Backend::Sqlite && list.search.is_some();
+    // A search from the index on SQLite reads the tenants its trigram index found. Without
+    // statistics SQLite would rather walk a scope or filter index and test each row against
+    // the matches; a unary `+` keeps a term off the indexes.
+    let search_leads =
+        backend == Backend::Sqlite && list.search.is_some() && path == SearchPath::Index;
     let column = |name: &str| {
         if search_leads {
             format!("+{name}")
@@ -256,14 +295,21 @@ pub fn list_query(
         );
     }
     if let Some(text) = &list.search {
-        match backend {
-            Backend::Sqlite => statement.push_sql(
+        match (backend, path) {
+            (Backend::Sqlite, SearchPath::Walk) => {
+                let pattern = contains_pattern(text);
+                statement.push_sql(
+                    " AND (t.name LIKE ? ESCAPE '\\' OR t.slug LIKE ? ESCAPE '\\')",
+                    [pattern.clone().into(), pattern.into()],
+                );
+            }
+            (Backend::Sqlite, SearchPath::Index) => statement.push_sql(
                 " AND t.id IN (SELECT k.tenant_id FROM tenant_search \
                  JOIN tenant_search_keys k ON k.search_id = tenant_search.rowid \
                  WHERE tenant_search MATCH ?)",
                 [fts_phrase(text).into()],
             ),
-            Backend::Postgres => {
+            (Backend::Postgres, _) => {
                 let pattern = contains_pattern(text);
                 statement.push_sql(
                     " AND (lower(t.name) LIKE lower(?) OR t.slug LIKE lower(?))",
@@ -316,6 +362,20 @@ pub async fn find_ref(db: &Db, id: TenantId) -> StoreResult<Option<(TenantId, Op
 }
 
 pub async fn list(db: &Db, scope: TenantScope, list: &TenantQuery) -> StoreResult<Vec<Tenant>> {
+    let path = match &list.search {
+        Some(text) => search_path(db, text).await?,
+        None => SearchPath::Index,
+    };
+    list_along(db, scope, list, path).await
+}
+
+/// [`list`], with the search path chosen by the caller.
+pub async fn list_along(
+    db: &Db,
+    scope: TenantScope,
+    list: &TenantQuery,
+    path: SearchPath,
+) -> StoreResult<Vec<Tenant>> {
     let plan_id = match &list.plan {
         None => None,
         Some(code) => match plan_id_of(db, code).await? {
@@ -324,7 +384,7 @@ pub async fn list(db: &Db, scope: TenantScope, list: &TenantQuery) -> StoreResul
             None => return Ok(Vec::new()),
         },
     };
-    let statement = list_query(db.backend(), scope, list, plan_id);
+    let statement = list_query(db.backend(), scope, list, plan_id, path);
     let rows: Vec<TenantRow> = db.reader().fetch_all(statement).await?;
     rows.into_iter().map(TenantRow::into_tenant).collect()
 }

@@ -12,6 +12,7 @@ use tenantry::domain::access::TenantScope;
 use tenantry::domain::ids::{AgencyId, AgentId, PlanId, TenantId};
 use tenantry::domain::metering::{CallFilter, CallStatus, Channel};
 use tenantry::domain::tenant::{SortValue, TenantQuery, TenantSort, TenantStatus};
+use tenantry::store::tenants::SearchPath;
 use tenantry::store::{self, Backend, Query};
 
 use crate::both;
@@ -374,19 +375,20 @@ both!(every_list_reads_through_an_index, |app| async move {
                 Some(_) => Some(platform.enterprise),
                 None => None,
             };
-            let statement = store::tenants::list_query(backend, scope, &query, plan_id);
+            let statement =
+                store::tenants::list_query(backend, scope, &query, plan_id, SearchPath::Index);
             platform
                 .assert_plan(&format!("tenants by {by}, {what}"), statement, &[&index])
                 .await;
         }
     }
 
-    let search = |scope| {
+    let search = |scope, path| {
         let query = TenantQuery {
             search: Some("client 1999".into()),
             ..tenant_list(TenantSort::CreatedAt)
         };
-        store::tenants::list_query(backend, scope, &query, None)
+        store::tenants::list_query(backend, scope, &query, None, path)
     };
     let trigram = match backend {
         // Tenants are read by id, from the search's matches.
@@ -395,8 +397,27 @@ both!(every_list_reads_through_an_index, |app| async move {
     };
     for scope in [TenantScope::ALL, agency(platform.big)] {
         platform
-            .assert_plan("tenants by q", search(scope), &[trigram])
+            .assert_plan(
+                "tenants by q, from the index",
+                search(scope, SearchPath::Index),
+                &[trigram],
+            )
             .await;
+    }
+    // A common word on SQLite walks the list's own index, testing each tenant.
+    if backend == Backend::Sqlite {
+        for (scope, index) in [
+            (TenantScope::ALL, "tenants_by_created*"),
+            (agency(platform.big), "tenants_agency_by_created"),
+        ] {
+            platform
+                .assert_plan(
+                    "tenants by q, walking",
+                    search(scope, SearchPath::Walk),
+                    &[index],
+                )
+                .await;
+        }
     }
     let resumed = TenantQuery {
         status: Some(TenantStatus::Inactive),
@@ -406,7 +427,13 @@ both!(every_list_reads_through_an_index, |app| async move {
     platform
         .assert_plan(
             "tenants by name, status, after a cursor",
-            store::tenants::list_query(backend, agency(platform.big), &resumed, None),
+            store::tenants::list_query(
+                backend,
+                agency(platform.big),
+                &resumed,
+                None,
+                SearchPath::Index,
+            ),
             &["tenants_agency_status_by_name|tenants_status_by_name"],
         )
         .await;

@@ -3,6 +3,11 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
+use tenantry::domain::access::TenantScope;
+use tenantry::domain::ids::AgencyId;
+use tenantry::domain::tenant::{TenantQuery, TenantSort};
+use tenantry::store::{self, tenants::SearchPath};
+
 use crate::both;
 use crate::support::{Client, TestApp};
 
@@ -305,4 +310,66 @@ both!(names_that_read_like_times_page_as_names, |app| async move {
         .map(|tenant| tenant["name"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(walked, names);
+});
+
+// SQLite finds a rare search term through its trigram index and a common one by walking the
+// list in order; both must give the same answer, whatever the case or the script.
+both!(both_search_paths_find_the_same_tenants, |app| async move {
+    let agency = app.agency().create().await;
+    for name in [
+        "École Lumière",
+        "ÉCOLE Lumière",
+        "Mixed CASE Dental",
+        "Plain Dental",
+    ] {
+        app.tenant().name(name).of(&agency).create().await;
+    }
+    app.tenant().name("Dental Elsewhere").create().await;
+    let db = app.db();
+    let in_agency = TenantScope {
+        agency_id: Some(agency.id.parse::<AgencyId>().unwrap()),
+        tenant_id: None,
+    };
+    let all = TenantScope::ALL;
+    let dentists = ["Dental Elsewhere", "Mixed CASE Dental", "Plain Dental"];
+    let schools = ["ÉCOLE Lumière", "École Lumière"];
+    for (text, scope, expected) in [
+        ("dental", all, &dentists[..]),
+        ("DENTAL", in_agency, &dentists[1..]),
+        ("case den", all, &dentists[1..2]),
+        // ASCII letters fold on both databases; the rest as written on SQLite.
+        ("lumière", all, &schools[..]),
+        ("École", all, &schools[..]),
+        ("cole lu", in_agency, &schools[..]),
+        // PostgreSQL lowers other letters too, as its locale says; SQLite keeps them.
+        (
+            "école",
+            all,
+            match db.backend() {
+                store::Backend::Sqlite => &[][..],
+                store::Backend::Postgres => &schools[..],
+            },
+        ),
+    ] {
+        let list = TenantQuery {
+            status: None,
+            plan: None,
+            agency_id: None,
+            search: Some(text.to_owned()),
+            sort: TenantSort::Name,
+            descending: false,
+            after: None,
+            limit: 50,
+        };
+        for path in [SearchPath::Index, SearchPath::Walk] {
+            let found = store::tenants::list_along(db.store(), scope, &list, path)
+                .await
+                .expect("a list");
+            let mut names: Vec<&str> = found.iter().map(|t| t.name.as_str()).collect();
+            names.sort_unstable();
+            let mut expected = expected.to_vec();
+            expected.sort_unstable();
+            assert_eq!(names, expected, "{text:?} along {path:?}");
+        }
+    }
 });
