@@ -667,7 +667,8 @@ pub struct TenantQuery {
     /// A plan code; one that is no plan's matches nothing.
     pub plan: Option<String>,
     pub agency_id: Option<AgencyId>,
-    /// Text found anywhere in the name or the slug, case-insensitive; 3 characters or more.
+    /// Text found anywhere in the name or the slug, ASCII letters in any case; 3 characters
+    /// or more.
     pub search: Option<String>,
     pub sort: TenantSort,
     pub descending: bool,

@@ -148,22 +148,22 @@ impl<'q> Query<'q> {
     /// Appends `sql`, whose `?` markers bind `args` in order as the next `$N`. Statements
     /// assembled from optional filters use it, so that an absent filter leaves no predicate
     /// behind: an `$N IS NULL OR …` term would hide the index its filter needs.
-    pub fn push_sql<const N: usize>(&mut self, sql: &str, args: [Arg<'q>; N]) {
-        debug_assert_eq!(
-            sql.matches('?').count(),
-            N,
-            "one argument per marker in {sql:?}"
-        );
+    pub fn push_sql(&mut self, sql: &str, args: impl IntoIterator<Item = Arg<'q>>) {
         let text = self.sql.to_mut();
         let mut args = args.into_iter();
         for (n, piece) in sql.split('?').enumerate() {
             if n > 0 {
-                self.args.extend(args.next());
+                let arg = args.next().expect("an argument for each marker");
+                self.args.push(arg);
                 text.push('$');
                 text.push_str(&self.args.len().to_string());
             }
             text.push_str(piece);
         }
+        assert!(
+            args.next().is_none(),
+            "a marker for each argument in {sql:?}"
+        );
     }
 
     /// The statement's text, for diagnostics.

@@ -6,7 +6,9 @@ use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 
 use super::limits::{replace_tenant_limits, tenant_columns, TenantLimits};
-use super::{json, now, query, versioned_change, Backend, Db, Query, StoreError, StoreResult, Tx};
+use super::{
+    json, now, query, versioned_change, Arg, Backend, Db, Query, StoreError, StoreResult, Tx,
+};
 use crate::domain::access::TenantScope;
 use crate::domain::conflict::Conflict;
 use crate::domain::ids::{AgencyId, PlanId, TenantId, UserId};
@@ -213,8 +215,10 @@ fn fts_phrase(text: &str) -> String {
 }
 
 /// How a list statement finds the tenants whose name or slug contains the searched text.
-/// PostgreSQL's planner chooses for itself from its trigram statistics; SQLite has none, so
-/// the store chooses by counting matches, up to [`RARE_MATCHES`].
+/// Neither planner can tell a rare text from a common one well enough (SQLite keeps no
+/// statistics; PostgreSQL assumes matches spread evenly along the list's order, and walks a
+/// million tenants when they sit at its end), so the store counts matches, up to
+/// [`rare_matches`], and says which path to take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SearchPath {
     /// From the trigram index, then sorted: cost grows with the matches.
@@ -223,25 +227,61 @@ pub enum SearchPath {
     Walk,
 }
 
-/// Above this many matches on the platform, a SQLite search walks the list's order.
-pub const RARE_MATCHES: i64 = 2_000;
+/// Up to this many matches on the platform, a search reads them from the trigram index.
+/// PostgreSQL sorts matches cheaply (it computes the page's columns after the sort), SQLite
+/// computes every match's columns first, so it stops sooner.
+pub fn rare_matches(backend: Backend) -> i64 {
+    match backend {
+        Backend::Sqlite => 2_000,
+        Backend::Postgres => 20_000,
+    }
+}
+
+/// The search's condition on tenants aliased `t`, for `path`, with its arguments.
+fn search_condition(
+    backend: Backend,
+    path: SearchPath,
+    text: &str,
+) -> (&'static str, Vec<Arg<'static>>) {
+    let pattern = || contains_pattern(text);
+    match (backend, path) {
+        (Backend::Sqlite, SearchPath::Index) => (
+            "t.id IN (SELECT k.tenant_id FROM tenant_search \
+             JOIN tenant_search_keys k ON k.search_id = tenant_search.rowid \
+             WHERE tenant_search MATCH ?)",
+            vec![fts_phrase(text).into()],
+        ),
+        (Backend::Sqlite, SearchPath::Walk) => (
+            "(t.name LIKE ? ESCAPE '\\' OR t.slug LIKE ? ESCAPE '\\')",
+            vec![pattern().into(), pattern().into()],
+        ),
+        (Backend::Postgres, _) => (
+            "(lower(t.name) LIKE lower(?) OR t.slug LIKE lower(?))",
+            vec![pattern().into(), pattern().into()],
+        ),
+    }
+}
 
 async fn search_path(db: &Db, text: &str) -> StoreResult<SearchPath> {
-    if db.backend() == Backend::Postgres {
-        return Ok(SearchPath::Index);
-    }
-    let (matches,): (i64,) = db
-        .reader()
-        .fetch_one(
-            query(
-                "SELECT COUNT(*) FROM (SELECT 1 FROM tenant_search \
-                 WHERE tenant_search MATCH $1 LIMIT $2)",
-            )
-            .bind(fts_phrase(text))
-            .bind(RARE_MATCHES + 1),
+    let backend = db.backend();
+    let limit = rare_matches(backend);
+    let mut count = match backend {
+        Backend::Sqlite => query(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM tenant_search WHERE tenant_search MATCH $1 LIMIT $2)",
         )
-        .await?;
-    Ok(if matches > RARE_MATCHES {
+        .bind(fts_phrase(text)),
+        Backend::Postgres => {
+            let pattern = contains_pattern(text);
+            query(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM tenants t \
+                 WHERE lower(t.name) LIKE lower($1) OR t.slug LIKE lower($1) LIMIT $2) m",
+            )
+            .bind(pattern)
+        }
+    };
+    count.push(limit + 1);
+    let (matches,): (i64,) = db.reader().fetch_one(count).await?;
+    Ok(if matches > limit {
         SearchPath::Walk
     } else {
         SearchPath::Index
@@ -268,13 +308,13 @@ pub fn list_query(
     plan_id: Option<PlanId>,
     path: SearchPath,
 ) -> Query<'static> {
-    // A search from the index on SQLite reads the tenants its trigram index found. Without
-    // statistics SQLite would rather walk a scope or filter index and test each row against
-    // the matches; a unary `+` keeps a term off the indexes.
-    let search_leads =
-        backend == Backend::Sqlite && list.search.is_some() && path == SearchPath::Index;
+    // A search from the index reads the tenants the trigram index found, then sorts them.
+    // The planners would rather walk a scope, filter or order index and test each row: on
+    // SQLite a unary `+` keeps a term off the indexes, on PostgreSQL the order is an
+    // expression no index provides.
+    let index_leads = list.search.is_some() && path == SearchPath::Index;
     let column = |name: &str| {
-        if search_leads {
+        if index_leads && backend == Backend::Sqlite {
             format!("+{name}")
         } else {
             name.to_owned()
@@ -295,30 +335,20 @@ pub fn list_query(
         );
     }
     if let Some(text) = &list.search {
-        match (backend, path) {
-            (Backend::Sqlite, SearchPath::Walk) => {
-                let pattern = contains_pattern(text);
-                statement.push_sql(
-                    " AND (t.name LIKE ? ESCAPE '\\' OR t.slug LIKE ? ESCAPE '\\')",
-                    [pattern.clone().into(), pattern.into()],
-                );
-            }
-            (Backend::Sqlite, SearchPath::Index) => statement.push_sql(
-                " AND t.id IN (SELECT k.tenant_id FROM tenant_search \
-                 JOIN tenant_search_keys k ON k.search_id = tenant_search.rowid \
-                 WHERE tenant_search MATCH ?)",
-                [fts_phrase(text).into()],
-            ),
-            (Backend::Postgres, _) => {
-                let pattern = contains_pattern(text);
-                statement.push_sql(
-                    " AND (lower(t.name) LIKE lower(?) OR t.slug LIKE lower(?))",
-                    [pattern.clone().into(), pattern.into()],
-                );
-            }
-        }
+        let (condition, args) = search_condition(backend, path, text);
+        statement.push_sql(&format!(" AND {condition}"), args);
     }
     let column = sort_column(list.sort);
+    let order = if index_leads && backend == Backend::Postgres {
+        match list.sort {
+            TenantSort::Name | TenantSort::Slug => format!("({column} || '')"),
+            TenantSort::CreatedAt | TenantSort::UpdatedAt => {
+                format!("({column} + interval '0 seconds')")
+            }
+        }
+    } else {
+        column.to_owned()
+    };
     let (cmp, dir) = if list.descending {
         ("<", "DESC")
     } else {
@@ -335,7 +365,7 @@ pub fn list_query(
         );
     }
     statement.push_sql(
-        &format!(" ORDER BY {column} {dir}, t.id {dir} LIMIT ?"),
+        &format!(" ORDER BY {order} {dir}, t.id {dir} LIMIT ?"),
         [list.limit.into()],
     );
     statement

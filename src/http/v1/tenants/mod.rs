@@ -70,8 +70,8 @@ pub struct ListTenantsParams {
     #[param(max_length = 100)]
     pub plan: Option<String>,
     pub agency_id: Option<AgencyId>,
-    /// Text found anywhere in the name or the slug, case-insensitive: 3 to 255 characters
-    /// (a trigram index serves it); empty means no filter.
+    /// Text found anywhere in the name or the slug, ASCII letters in any case: 3 to 255
+    /// characters (a trigram index serves it); empty means no filter.
     #[param(min_length = 3, max_length = 255)]
     pub q: Option<String>,
     /// Default `createdAt`.
