@@ -18,7 +18,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use load::{drive, Client, Measurement, Operation};
 use report::{Results, Target};
-use scenarios::{AdmitAndEnd, Analytics, GetTenant, Ingest, Scenario};
+use scenarios::{AdmitAndEnd, Analytics, GetTenant, Ingest, Rotation, Scenario};
 use servers::{Database, Server};
 
 #[derive(Debug, Parser)]
@@ -105,8 +105,8 @@ struct BenchArgs {
     /// Concurrent connections for ingestion (each carries a 1,000-event batch).
     #[arg(long, default_value_t = 4)]
     ingest_connections: usize,
-    /// Tenants the GET, admission and ingestion load is spread over (connection i uses
-    /// tenant i mod n), all of one agency.
+    /// Tenants the GET, admission and ingestion load is spread over, all of one agency; each
+    /// request takes the next one in turn.
     #[arg(long, default_value_t = 8)]
     tenants: usize,
     /// Events of the small analytics tenant, sent through tenantry's ingestion API.
@@ -358,7 +358,7 @@ async fn measure(
         Scenario::Get => run(args, server, GetTenant::new(&fixture.hot), args.connections).await,
         Scenario::Admission => {
             let op = AdmitAndEnd {
-                tenants: fixture.hot.clone(),
+                tenants: Rotation::new(fixture.hot.clone()),
             };
             run(args, server, op, args.connections).await
         }

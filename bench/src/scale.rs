@@ -617,6 +617,16 @@ fn probes(
         }),
     ));
     probes.push(list(
+        format!(
+            "tenant list, `q=` matching the {} tenants of the idle agency",
+            args.idle_tenants
+        ),
+        Some(50.0),
+        Caller::Platform,
+        "?q=tenant&sortBy=name&limit=50",
+        Box::new(page(args.idle_tenants.min(50) as usize)),
+    ));
+    probes.push(list(
         "tenant list, `sortBy=name&status=inactive` (matches last in name order)".to_owned(),
         Some(50.0),
         Caller::Platform,

@@ -2,7 +2,7 @@
 //! one operation drives either.
 
 use std::fmt::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use anyhow::{bail, Context};
 use chrono::{DateTime, Utc};
@@ -55,40 +55,63 @@ impl Scenario {
     }
 }
 
-/// `GET /api/v1/tenants/{id}`, connection `i` on tenant `i mod n`.
+/// The load tenants, taken in turn by each request as it starts: with at least as many
+/// tenants as connections, every tenant is busy and requests in flight rarely share one.
+pub struct Rotation<T> {
+    items: Vec<T>,
+    next: AtomicUsize,
+}
+
+impl<T> Rotation<T> {
+    pub fn new(items: Vec<T>) -> Rotation<T> {
+        assert!(!items.is_empty(), "a rotation of nothing");
+        Rotation {
+            items,
+            next: AtomicUsize::new(0),
+        }
+    }
+
+    fn next(&self) -> &T {
+        &self.items[self.next.fetch_add(1, Ordering::Relaxed) % self.items.len()]
+    }
+}
+
+/// `GET /api/v1/tenants/{id}`, the load tenants in turn.
 pub struct GetTenant {
-    pub paths: Vec<String>,
+    pub paths: Rotation<String>,
 }
 
 impl GetTenant {
     pub fn new(tenants: &[String]) -> GetTenant {
         GetTenant {
-            paths: tenants
-                .iter()
-                .map(|t| format!("/api/v1/tenants/{t}"))
-                .collect(),
+            paths: Rotation::new(
+                tenants
+                    .iter()
+                    .map(|t| format!("/api/v1/tenants/{t}"))
+                    .collect(),
+            ),
         }
     }
 }
 
 impl Operation for GetTenant {
-    async fn run(&self, client: &mut Client, worker: usize, _: u64) -> anyhow::Result<u64> {
-        let path = &self.paths[worker % self.paths.len()];
+    async fn run(&self, client: &mut Client, _: usize, _: u64) -> anyhow::Result<u64> {
+        let path = self.paths.next();
         client.get(path).await?.expect(StatusCode::OK)?;
         Ok(1)
     }
 }
 
-/// Admits a call, then ends it; connection `i` on tenant `i mod n`.
+/// Admits a call, then ends it; the load tenants in turn.
 pub struct AdmitAndEnd {
-    pub tenants: Vec<String>,
+    pub tenants: Rotation<String>,
 }
 
 const START_BODY: &str = r#"{"channel":"phone"}"#;
 
 impl Operation for AdmitAndEnd {
-    async fn run(&self, client: &mut Client, worker: usize, seq: u64) -> anyhow::Result<u64> {
-        let tenant = &self.tenants[worker % self.tenants.len()];
+    async fn run(&self, client: &mut Client, _: usize, seq: u64) -> anyhow::Result<u64> {
+        let tenant = self.tenants.next();
         let started = client
             .post(&format!("/api/v1/tenants/{tenant}/calls"), START_BODY)
             .await?
@@ -113,9 +136,9 @@ impl Operation for AdmitAndEnd {
 /// Numbers every batch this process sends, so that event ids are never sent twice.
 static NEXT_BATCH: AtomicU64 = AtomicU64::new(0);
 
-/// Posts batches of fresh events (ids never sent before); connection `i` on tenant `i mod n`.
+/// Posts batches of fresh events (ids never sent before); the load tenants in turn.
 pub struct Ingest {
-    pub tenants: Vec<String>,
+    pub tenants: Rotation<String>,
     pub batch: u64,
     base: DateTime<Utc>,
 }
@@ -123,7 +146,7 @@ pub struct Ingest {
 impl Ingest {
     pub fn new(tenants: Vec<String>, batch: u64) -> Ingest {
         Ingest {
-            tenants,
+            tenants: Rotation::new(tenants),
             batch,
             base: Utc::now(),
         }
@@ -155,8 +178,8 @@ impl Ingest {
 }
 
 impl Operation for Ingest {
-    async fn run(&self, client: &mut Client, worker: usize, _: u64) -> anyhow::Result<u64> {
-        let tenant = &self.tenants[worker % self.tenants.len()];
+    async fn run(&self, client: &mut Client, _: usize, _: u64) -> anyhow::Result<u64> {
+        let tenant = self.tenants.next();
         let number = NEXT_BATCH.fetch_add(1, Ordering::Relaxed);
         let answer = client
             .post(
