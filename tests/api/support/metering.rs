@@ -10,6 +10,20 @@ use tenantry::store::{self, query, Db, Query, StoreResult};
 use super::fixtures::TenantFixture;
 use super::{Answer, Client, TestApp};
 
+impl super::AgencyFixture {
+    /// `GET /api/v1/agency/analytics` from `from` to `to`, with the agency's key, checked OK.
+    pub async fn analytics_between(&self, from: NaiveDate, to: NaiveDate) -> Value {
+        let answer = self
+            .client
+            .get(&format!(
+                "/api/v1/agency/analytics?dateFrom={from}&dateTo={to}"
+            ))
+            .await;
+        answer.assert_status(StatusCode::OK);
+        answer.body
+    }
+}
+
 /// A time the API answered, such as `startedAt`.
 #[track_caller]
 pub fn time(value: &Value) -> DateTime<Utc> {

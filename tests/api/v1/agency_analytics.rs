@@ -334,20 +334,12 @@ both!(
             ranges.push((from, from + chrono::Days::new(length)));
         }
         for (from, to) in ranges {
-            let answer = agency
-                .client
-                .get(&format!(
-                    "/api/v1/agency/analytics?dateFrom={from}&dateTo={to}"
-                ))
-                .await;
-            answer.assert_status(StatusCode::OK);
+            let got = &agency.analytics_between(from, to).await;
             let ((conversations, cents), top) = brute_force(from, to);
-            let got = &answer.body;
             assert_eq!(
                 (&got["totalConversations"], &got["totalCostCents"]),
                 (&json!(conversations), &json!(cents)),
-                "{from}..{to}: {}",
-                answer.text
+                "{from}..{to}: {got}"
             );
             assert_eq!(got["topTenants"], json!(top), "{from}..{to}");
             assert_eq!(got["totalTenants"], 4);

@@ -120,22 +120,15 @@ async fn race(app: &TestApp, servers: &[&str], round: usize) {
             .collect();
         let conversations = in_range.len() as i64;
         let cents: i64 = in_range.iter().map(|(_, c)| c).sum();
-        let answer = agency
-            .client
-            .get(&format!(
-                "/api/v1/agency/analytics?dateFrom={from}&dateTo={to}"
-            ))
-            .await;
-        answer.assert_status(StatusCode::OK);
+        let got = agency.analytics_between(from, to).await;
         assert_eq!(
-            answer.body["totalConversations"],
+            got["totalConversations"],
             conversations * TENANTS as i64,
-            "{from}..{to}: {}",
-            answer.text
+            "{from}..{to}: {got}"
         );
-        assert_eq!(answer.body["totalCostCents"], cents * TENANTS as i64);
-        for top in answer.body["topTenants"].as_array().unwrap() {
-            assert_eq!(top["conversations"], conversations, "{}", answer.text);
+        assert_eq!(got["totalCostCents"], cents * TENANTS as i64);
+        for top in got["topTenants"].as_array().unwrap() {
+            assert_eq!(top["conversations"], conversations, "{got}");
         }
     }
 }
