@@ -60,3 +60,10 @@ EXECUTE FUNCTION tenants_keys_reach();
 -- UPDATE … WHERE tenant_id, agency_id, month and filtered the agency's other tenants' rows,
 -- so every write in a busy agency read rows of its neighbours.
 DROP INDEX usage_monthly_by_agency;
+
+-- tenant_counters.agency_id copies tenants.agency_id, whose own foreign key already holds it.
+-- Call end updates the counters row twice in one transaction, and PostgreSQL re-checks a
+-- foreign key on a row its own transaction wrote: that took a KEY SHARE lock on the agency's
+-- row for every call end of every tenant of the agency, a hot row. SQLite's checks take no
+-- row locks, so its schema keeps the reference.
+ALTER TABLE tenant_counters DROP CONSTRAINT tenant_counters_agency_id_fkey;
