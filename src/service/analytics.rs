@@ -136,6 +136,33 @@ pub async fn agency(
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
 ) -> Result<AgencyAnalytics> {
+    let agency_id = reported_agency(caller, asked)?;
+    let range = date_range(from, to)?;
+    let agency = store::agencies::find(&ctx.db, agency_id)
+        .await
+        .map_err(not_found("agency"))?;
+    let (total_tenants, active_tenants) =
+        store::monthly::agency_tenant_counts(&ctx.db, agency_id).await?;
+    let tenants = store::monthly::agency_range(&ctx.db, agency_id, range.from, range.to).await?;
+    let total_conversations = tenants
+        .iter()
+        .map(|t| i128::from(t.usage.conversations))
+        .sum();
+    let total_cost_cents = tenants.iter().map(|t| i128::from(t.usage.cost_cents)).sum();
+    Ok(AgencyAnalytics {
+        agency_id,
+        period: range,
+        total_tenants,
+        active_tenants,
+        total_conversations,
+        total_cost_cents,
+        top_tenants: top_tenants(tenants, agency.fields.markup_percent),
+    })
+}
+
+/// The agency a caller reports on, once the policy allows it: an agency key's own, or the
+/// one a platform key names.
+fn reported_agency(caller: &Caller, asked: Option<AgencyId>) -> Result<AgencyId> {
     policy::require(caller, Action::ReadAgencyAnalytics).map_err(Error::refused("agency"))?;
     let agency_id = match (caller.agency(), asked) {
         (Some(own), None) => own,
@@ -154,45 +181,31 @@ pub async fn agency(
         &Target::Agency(agency_id),
     )
     .map_err(Error::refused("agency"))?;
-    let range = date_range(from, to)?;
-    let agency = store::agencies::find(&ctx.db, agency_id)
-        .await
-        .map_err(not_found("agency"))?;
-    let (total_tenants, active_tenants) =
-        store::monthly::agency_tenant_counts(&ctx.db, agency_id).await?;
-    let mut tenants =
-        store::monthly::agency_range(&ctx.db, agency_id, range.from, range.to).await?;
-    let total_conversations = tenants
-        .iter()
-        .map(|t| i128::from(t.usage.conversations))
-        .sum();
-    let total_cost_cents = tenants.iter().map(|t| i128::from(t.usage.cost_cents)).sum();
+    Ok(agency_id)
+}
+
+/// The tenants with the most conversations (ties by id), with the agency's markup.
+fn top_tenants(
+    mut tenants: Vec<store::monthly::TenantRange>,
+    markup_percent: i64,
+) -> Vec<TopTenant> {
     tenants.sort_by(|a, b| {
         b.usage
             .conversations
             .cmp(&a.usage.conversations)
             .then(a.id.cmp(&b.id))
     });
-    let top_tenants = tenants
+    tenants
         .into_iter()
         .take(TOP_TENANTS)
         .map(|t| TopTenant {
-            revenue_cents: with_markup(t.usage.cost_cents.into(), agency.fields.markup_percent),
+            revenue_cents: with_markup(t.usage.cost_cents.into(), markup_percent),
             id: t.id,
             name: t.name,
             conversations: t.usage.conversations.into(),
             cost_cents: t.usage.cost_cents.into(),
         })
-        .collect();
-    Ok(AgencyAnalytics {
-        agency_id,
-        period: range,
-        total_tenants,
-        active_tenants,
-        total_conversations,
-        total_cost_cents,
-        top_tenants,
-    })
+        .collect()
 }
 
 /// Cost plus a markup in percent, rounded half up to the cent. Saturates only far beyond
