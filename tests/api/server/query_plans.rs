@@ -395,29 +395,27 @@ both!(every_list_reads_through_an_index, |app| async move {
         Backend::Sqlite => "sqlite_autoindex_tenants_1",
         Backend::Postgres => "tenants_name_trigrams",
     };
-    for scope in [TenantScope::ALL, agency(platform.big)] {
-        platform
-            .assert_plan(
-                "tenants by q, from the index",
-                search(scope, SearchPath::Index),
-                &[trigram],
-            )
-            .await;
-    }
+    let mut searches = vec![
+        (TenantScope::ALL, SearchPath::Index, trigram),
+        (agency(platform.big), SearchPath::Index, trigram),
+    ];
     // A common word on SQLite walks the list's own index, testing each tenant.
     if backend == Backend::Sqlite {
-        for (scope, index) in [
-            (TenantScope::ALL, "tenants_by_created*"),
-            (agency(platform.big), "tenants_agency_by_created"),
-        ] {
-            platform
-                .assert_plan(
-                    "tenants by q, walking",
-                    search(scope, SearchPath::Walk),
-                    &[index],
-                )
-                .await;
-        }
+        searches.push((TenantScope::ALL, SearchPath::Walk, "tenants_by_created*"));
+        searches.push((
+            agency(platform.big),
+            SearchPath::Walk,
+            "tenants_agency_by_created",
+        ));
+    }
+    for (scope, path, index) in searches {
+        platform
+            .assert_plan(
+                &format!("tenants by q, {path:?}"),
+                search(scope, path),
+                &[index],
+            )
+            .await;
     }
     let resumed = TenantQuery {
         status: Some(TenantStatus::Inactive),
