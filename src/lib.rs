@@ -2,11 +2,12 @@
 //!
 //! `domain` holds the types and rules, `service` the use cases, `store` persists them on SQLite
 //! or PostgreSQL, `http` serves them in each wire dialect, and `server` wires the pieces
-//! together for `main`.
+//! together for `main`. `secrets` seals secrets stored at rest under a rotating keyring.
 
 pub mod cli;
 pub mod domain;
 pub mod http;
+pub mod secrets;
 pub mod server;
 pub mod service;
 pub mod store;
