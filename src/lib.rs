@@ -1,9 +1,11 @@
 //! tenantry: a tenant control plane for voice-AI agent platforms.
 //!
 //! `domain` holds the types and rules, `service` the use cases, `store` persists them on SQLite
-//! or PostgreSQL, `http` serves them in each wire dialect, and `server` wires the pieces
-//! together for `main`. `secrets` seals secrets stored at rest under a rotating keyring.
+//! or PostgreSQL, `blobs` keeps uploaded files and call recordings in an object store, `http`
+//! serves them in each wire dialect, and `server` wires the pieces together for `main`.
+//! `secrets` seals secrets stored at rest under a rotating keyring.
 
+pub mod blobs;
 pub mod cli;
 pub mod domain;
 pub mod http;

@@ -16,6 +16,7 @@ use crate::domain::api_key::hash_secret;
 use crate::service::Context;
 
 pub mod auth;
+pub mod byte_range;
 pub mod connection;
 pub mod error;
 pub mod extract;
