@@ -9,6 +9,8 @@ use super::time::BoundedTime;
 use super::validation::{parse_http_url, FieldError, Violations};
 use super::values::{EmailAddress, PlanCode, Slug};
 
+mod compliance;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, EnumString, IntoStaticStr, VariantNames)]
 #[strum(serialize_all = "snake_case")]
 pub enum TenantStatus {
@@ -176,6 +178,7 @@ impl Settings {
         .map(|(field, _, _)| field)
     }
 
+    /// Checks each field on its own; [`Settings::check_change`] checks them together.
     pub fn check(&self, violations: &mut Violations) {
         violations.range(
             "settings.retentionDays",
@@ -343,7 +346,11 @@ pub struct NewTenant {
     pub owner: Option<NewOwner>,
     pub limits: Limits,
     pub billing_alerts: BillingAlerts,
+    /// The defaults, with what the request named laid over them.
     pub settings: Settings,
+    /// Whether the request named `recording_enabled` itself, rather than taking the default;
+    /// one that switches PCI on must.
+    pub recording_stated: bool,
     pub metadata: Metadata,
 }
 
@@ -354,6 +361,7 @@ impl NewTenant {
         if let Some(owner) = &self.owner {
             owner.check(violations);
         }
+        Settings::default().check_change(&self.settings, self.recording_stated, violations);
         check_parts(
             violations,
             &self.limits,
@@ -500,7 +508,9 @@ impl TenantUpdate {
     }
 
     /// The whole new values of every part this update changes, laid over `current` and
-    /// checked as a whole tenant.
+    /// checked as a whole tenant. Settings it changes are checked together too; settings it
+    /// leaves alone are not judged again, so rules added since they were stored do not stop
+    /// a rename.
     pub fn apply_to(&self, current: &Tenant) -> Result<TenantChanges, Vec<FieldError>> {
         let mut violations = Violations::default();
         if let Some(name) = &self.name {
@@ -514,10 +524,14 @@ impl TenantUpdate {
             .billing_alerts
             .as_ref()
             .map(|update| update.apply_to(current.billing_alerts.clone()));
-        let settings = self
-            .settings
-            .as_ref()
-            .map(|update| update.apply_to(current.settings.clone()));
+        let settings = self.settings.as_ref().map(|update| {
+            let next = update.apply_to(current.settings.clone());
+            let recording_stated = update.recording_enabled.is_some();
+            current
+                .settings
+                .check_change(&next, recording_stated, &mut violations);
+            next
+        });
         let metadata = self
             .metadata
             .as_ref()

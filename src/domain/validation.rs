@@ -24,6 +24,15 @@ impl Violations {
         });
     }
 
+    /// A rule between two fields: the same violation on each, since changing either may
+    /// satisfy it.
+    pub fn between(&mut self, fields: [&str; 2], code: &str, message: impl Into<String>) {
+        let message = message.into();
+        for field in fields {
+            self.add(field, code, message.clone());
+        }
+    }
+
     pub fn range(&mut self, field: &str, value: i64, min: i64, max: i64) {
         if !(min..=max).contains(&value) {
             self.add(
@@ -110,9 +119,22 @@ pub fn parse_http_url(text: &str) -> Result<String, FieldProblem> {
     Ok(text.to_owned())
 }
 
+/// Whether `text` is a URL [`parse_http_url`] accepts, and an `https` one.
+pub fn is_https_url(text: &str) -> bool {
+    parse_http_url(text).is_ok() && text.starts_with("https:")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn https_urls_are_told_apart() {
+        assert!(is_https_url("https://hooks.example.com/x"));
+        for not_https in ["http://hooks.example.com/x", "https://", "ftp://x.y", ""] {
+            assert!(!is_https_url(not_https), "{not_https}");
+        }
+    }
 
     #[test]
     fn webhook_urls_are_http() {

@@ -138,11 +138,11 @@ pub async fn update(
     };
     let id = tenant.get().id;
     store::tenants::update(&ctx.db, caller.tenant_scope(), id, expected, |current| {
-        let changes = update.apply_to(current)?;
-        let relaxed = changes
-            .settings
-            .as_ref()
-            .and_then(|settings| current.settings.compliance_switched_off(settings));
+        // Whether the caller may make the change at all comes before whether it is valid.
+        let relaxed = update.settings.as_ref().and_then(|settings| {
+            let next = settings.apply_to(current.settings.clone());
+            current.settings.compliance_switched_off(&next)
+        });
         if let Some(field) = relaxed {
             if policy::require(&caller, Action::RelaxCompliance).is_err() {
                 return Err(Error::ForbiddenField {
@@ -151,7 +151,7 @@ pub async fn update(
                 });
             }
         }
-        Ok((changes, plan_id))
+        Ok((update.apply_to(current)?, plan_id))
     })
     .await
     .map_err(|error| match error {

@@ -10,6 +10,7 @@ mod bounds;
 mod call_ends;
 mod call_leases;
 mod calls;
+mod compliance;
 mod conventions;
 mod date_ranges;
 mod limits;

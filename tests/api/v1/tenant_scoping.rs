@@ -239,7 +239,10 @@ both!(
         let agency = app.agency().create().await;
         let tenant = app
             .tenant()
-            .field("settings", json!({ "hipaaEnabled": true }))
+            .field(
+                "settings",
+                json!({ "hipaaEnabled": true, "webhookUrl": "https://hooks.clinic.example/x" }),
+            )
             .of(&agency)
             .create()
             .await;
@@ -264,7 +267,8 @@ both!(
             .client
             .patch(
                 &path,
-                &json!({ "settings": { "pciEnabled": true, "retentionDays": 30 } }),
+                &json!({ "settings": { "pciEnabled": true, "recordingEnabled": false,
+                                       "retentionDays": 30 } }),
             )
             .await;
         stricter.assert_status(StatusCode::OK);

@@ -97,6 +97,7 @@ pub struct SettingsInput {
     #[serde(default)]
     #[schema(value_type = Option<String>, min_length = 1, max_length = 255)]
     pub sip_username: Patch<String>,
+    /// Defaults to `true`. A request that switches `pciEnabled` on must name it.
     #[serde(default)]
     #[schema(value_type = Option<bool>, nullable = false)]
     pub recording_enabled: Patch<bool>,
@@ -109,16 +110,19 @@ pub struct SettingsInput {
     #[serde(default)]
     #[schema(value_type = Option<bool>, nullable = false)]
     pub analytics_enabled: Patch<bool>,
+    /// Needs `dataEncryptionEnabled` and an `https` `webhookUrl`.
     #[serde(default)]
     #[schema(value_type = Option<bool>, nullable = false)]
     pub hipaa_enabled: Patch<bool>,
+    /// A request that switches it on must name `recordingEnabled` too: `true` to keep
+    /// recordings, `false` to store none.
     #[serde(default)]
     #[schema(value_type = Option<bool>, nullable = false)]
     pub pci_enabled: Patch<bool>,
     #[serde(default)]
     #[schema(value_type = Option<bool>, nullable = false)]
     pub data_encryption_enabled: Patch<bool>,
-    /// An absolute http(s) URL.
+    /// An absolute http(s) URL; `https` while `hipaaEnabled` is on.
     #[serde(default)]
     #[schema(value_type = Option<String>, pattern = "^https?://[^\\s/?#]+[^\\s]*$", max_length = 2048)]
     pub webhook_url: Patch<String>,
@@ -247,8 +251,8 @@ impl CreateTenantRequest {
         let settings = self
             .settings
             .map(|input| input.into_update(&mut violations))
-            .unwrap_or_default()
-            .apply_to(Settings::default());
+            .unwrap_or_default();
+        let recording_stated = settings.recording_enabled.is_some();
         let new = NewTenant {
             name: self.name,
             slug,
@@ -258,7 +262,8 @@ impl CreateTenantRequest {
             owner,
             limits,
             billing_alerts,
-            settings,
+            settings: settings.apply_to(Settings::default()),
+            recording_stated,
             metadata: self.metadata.unwrap_or_default(),
         };
         if violations.is_empty() {
