@@ -47,6 +47,31 @@ pub struct DatabaseArgs {
     pub database_url: String,
 }
 
+/// Where stored bytes and the generated secret key live, and which key seals secrets.
+#[derive(Debug, Clone, Args)]
+pub struct StorageArgs {
+    /// Folder for stored files and recordings (without `--object-store-url`) and for the
+    /// secret key generated on the SQLite default.
+    #[arg(long, env = "TENANTRY_DATA_DIR", default_value = "tenantry-data")]
+    pub data_dir: std::path::PathBuf,
+    /// Object storage for files and recordings: `s3://bucket/prefix` (credentials and endpoint
+    /// from the `AWS_*` variables, so any S3-compatible store works) or `file:///path`.
+    /// Default: `<data-dir>/objects`.
+    #[arg(long, env = "TENANTRY_OBJECT_STORE_URL")]
+    pub object_store_url: Option<String>,
+    /// A file of base64 AES-256 keys, one a line, the first current: they seal SIP passwords
+    /// and integration secrets.
+    #[arg(long, env = "TENANTRY_SECRET_KEY_FILE")]
+    pub secret_key_file: Option<std::path::PathBuf>,
+    /// The keys themselves, base64, comma-separated, the first current.
+    #[arg(
+        long = "secret-key",
+        env = "TENANTRY_SECRET_KEY",
+        hide_env_values = true
+    )]
+    pub secret_key: Option<String>,
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
     /// Address to listen on.
@@ -54,6 +79,8 @@ pub struct ServeArgs {
     pub listen: String,
     #[command(flatten)]
     pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub storage: StorageArgs,
     /// A platform-admin bearer token. Without one, a platform key is created and printed once
     /// on first start.
     #[arg(long, env = "TENANTRY_MASTER_KEY", hide_env_values = true)]

@@ -10,12 +10,14 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use crate::cli::ServeArgs;
+use crate::blobs::BlobStore;
+use crate::cli::{ServeArgs, StorageArgs};
 use crate::domain::access::Scope;
 use crate::http::connection::{serve_connection, ConnectionLimits};
 use crate::http::{app, AppState};
+use crate::secrets::{KeySource, Keyring};
 use crate::service::Context;
-use crate::store::{api_keys, Db};
+use crate::store::{api_keys, Backend, Db};
 use crate::workers;
 
 /// Connects and migrates the database named by `url`.
@@ -23,6 +25,21 @@ pub async fn open_database(url: &str) -> anyhow::Result<Db> {
     let db = Db::connect(url).await?;
     db.migrate().await?;
     Ok(db)
+}
+
+/// The keyring that seals secrets and the store of files and recordings. A key is generated
+/// only on SQLite: replicas on PostgreSQL must share one, so they are told to pass it.
+pub fn open_storage(args: &StorageArgs, db: &Db) -> anyhow::Result<(Arc<Keyring>, BlobStore)> {
+    let source = KeySource::choose(
+        args.secret_key_file.clone(),
+        args.secret_key.clone(),
+        &args.data_dir,
+        db.backend() == Backend::Sqlite,
+    )?;
+    let keyring = Keyring::load(&source)?;
+    let blobs = BlobStore::open(args.object_store_url.as_deref(), &args.data_dir)?;
+    tracing::info!(?source, blobs = blobs.description(), "storage ready");
+    Ok((Arc::new(keyring), blobs))
 }
 
 /// Creates and prints a platform key when none exists and no master key is configured, so a
@@ -62,9 +79,12 @@ pub async fn serve(
         tokio::spawn(workers::purge_idempotency_records(db.clone())),
         tokio::spawn(workers::reap_expired_calls(db.clone(), lease)),
     ];
+    let (keyring, blobs) = open_storage(&args.storage, &db)?;
     let ctx = Context {
         db: db.clone(),
         call_lease: lease,
+        keyring,
+        blobs,
     };
     let state = AppState::new(ctx, args.master_key.as_deref());
     serve_connections(listener, app(state), &limits, shutdown).await;

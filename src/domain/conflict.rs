@@ -6,6 +6,10 @@
 pub enum Conflict {
     SlugTaken,
     PlanCodeTaken,
+    /// A resource's platform-wide unique value (a phone number) is another's.
+    UniqueValueTaken,
+    /// The write names an object that is gone, or removes one that others still name.
+    ReferenceGone,
     /// A rule without a domain meaning of its own.
     Other,
 }
@@ -15,6 +19,8 @@ impl Conflict {
         match self {
             Conflict::SlugTaken => "slug_taken",
             Conflict::PlanCodeTaken => "code_taken",
+            Conflict::UniqueValueTaken => "unique_value_taken",
+            Conflict::ReferenceGone => "reference_conflict",
             Conflict::Other => "conflict",
         }
     }
@@ -23,6 +29,10 @@ impl Conflict {
         match self {
             Conflict::SlugTaken => "this slug is taken",
             Conflict::PlanCodeTaken => "this code is taken",
+            Conflict::UniqueValueTaken => "this value is another's",
+            Conflict::ReferenceGone => {
+                "the change names an object that is gone, or removes one still in use"
+            }
             Conflict::Other => "the change conflicts with existing data",
         }
     }
@@ -32,7 +42,7 @@ impl Conflict {
         match self {
             Conflict::SlugTaken => Some("slug"),
             Conflict::PlanCodeTaken => Some("code"),
-            Conflict::Other => None,
+            Conflict::UniqueValueTaken | Conflict::ReferenceGone | Conflict::Other => None,
         }
     }
 }

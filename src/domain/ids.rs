@@ -208,6 +208,49 @@ typed_id!(
     params = ["callId", "call_id"]
 );
 
+typed_id!(
+    /// A phone number a tenant's calls use.
+    PhoneNumberId,
+    "pn",
+    params = ["phoneNumberId", "phone_number_id"]
+);
+typed_id!(
+    /// A SIP trunk of a tenant.
+    SipTrunkId,
+    "sip",
+    params = ["sipTrunkId", "sip_trunk_id"]
+);
+typed_id!(
+    /// A team of a tenant's agents.
+    SquadId,
+    "sqd",
+    params = ["squadId", "squad_id"]
+);
+typed_id!(
+    /// A conversation workflow.
+    WorkflowId,
+    "wf",
+    params = ["workflowId", "workflow_id"]
+);
+typed_id!(
+    /// A connection to an outside system (CRM, calendar, HTTP).
+    IntegrationId,
+    "int",
+    params = ["integrationId", "integration_id"]
+);
+typed_id!(
+    /// A knowledge-base file.
+    FileId,
+    "fil",
+    params = ["fileId", "file_id"]
+);
+typed_id!(
+    /// A call's stored audio.
+    RecordingId,
+    "rec",
+    params = ["recordingId", "recording_id"]
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,6 +11,8 @@ pub mod limits;
 pub mod metering;
 pub mod plan;
 pub mod policy;
+pub mod resource;
+pub mod resources;
 pub mod tenant;
 pub mod time;
 pub mod validation;

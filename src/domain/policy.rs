@@ -128,6 +128,22 @@ actions! {
     ReadCalls,
     /// Report usage events.
     ReportUsage,
+    /// Read a tenant's phone numbers and SIP trunks.
+    ReadTelephony,
+    /// Create, change and delete a tenant's phone numbers and SIP trunks.
+    ManageTelephony,
+    /// Read a tenant's integrations (never their secrets).
+    ReadIntegrations,
+    /// Create, change and delete a tenant's integrations.
+    ManageIntegrations,
+    /// Read a tenant's knowledge-base files and their contents.
+    ReadFiles,
+    /// Upload, rename and delete a tenant's knowledge-base files.
+    ManageFiles,
+    /// Read and play a tenant's call recordings.
+    ReadRecordings,
+    /// Store and delete a tenant's call recordings.
+    StoreRecordings,
     /// Read a tenant's limits and usage against them.
     ReadLimits,
     /// Read a tenant's analytics.
@@ -159,6 +175,14 @@ pub const GRANTS: &[(Role, &[Action])] = &[
             Action::RevokeKey,
             Action::ReadAgents,
             Action::ManageAgents,
+            Action::ReadTelephony,
+            Action::ManageTelephony,
+            Action::ReadIntegrations,
+            Action::ManageIntegrations,
+            Action::ReadFiles,
+            Action::ManageFiles,
+            Action::ReadRecordings,
+            Action::StoreRecordings,
             Action::RunCalls,
             Action::ReadCalls,
             Action::ReportUsage,
@@ -177,6 +201,14 @@ pub const GRANTS: &[(Role, &[Action])] = &[
             Action::RevokeKey,
             Action::ReadAgents,
             Action::ManageAgents,
+            Action::ReadTelephony,
+            Action::ManageTelephony,
+            Action::ReadIntegrations,
+            Action::ManageIntegrations,
+            Action::ReadFiles,
+            Action::ManageFiles,
+            Action::ReadRecordings,
+            Action::StoreRecordings,
             Action::RunCalls,
             Action::ReadCalls,
             Action::ReportUsage,

@@ -96,6 +96,9 @@ pub enum ApiError {
     /// 415
     #[error("the request body must be application/json")]
     UnsupportedMediaType,
+    /// 416: the `Range` lies outside the content, of this many bytes.
+    #[error("the requested range lies outside the {0} bytes of the content")]
+    RangeNotSatisfiable(u64),
     /// 431
     #[error("the request headers are larger than {0} bytes in total")]
     HeadersTooLarge(usize),
@@ -128,6 +131,7 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UriTooLong(_) => StatusCode::URI_TOO_LONG,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::RangeNotSatisfiable(_) => StatusCode::RANGE_NOT_SATISFIABLE,
             ApiError::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiError::IdempotencyMismatch => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Service(error) => match error {
@@ -158,6 +162,7 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::UriTooLong(_) => "uri_too_long",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::RangeNotSatisfiable(_) => "range_not_satisfiable",
             ApiError::HeadersTooLarge(_) => "headers_too_large",
             ApiError::IdempotencyMismatch => "idempotency_key_reused",
             ApiError::Service(error) => match error {
@@ -248,6 +253,12 @@ impl IntoResponse for ApiError {
             tracing::error!(error = ?cause, "request failed on our side");
         }
         let mut response = problem_response(self.to_problem());
+        if let ApiError::RangeNotSatisfiable(size) = self {
+            let unsatisfied = super::byte_range::unsatisfied_content_range(size);
+            if let Ok(value) = HeaderValue::from_str(&unsatisfied) {
+                response.headers_mut().insert(header::CONTENT_RANGE, value);
+            }
+        }
         if matches!(self, ApiError::BodyTimeout(_)) {
             // The rest of the body may still arrive, and could not be told from a next request.
             response

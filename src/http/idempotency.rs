@@ -33,6 +33,11 @@ pub async fn idempotent_post(
     let Some(key) = request.headers().get(HEADER) else {
         return Ok(next.run(request).await);
     };
+    // Uploads stream their bytes and are never buffered, so they cannot be fingerprinted;
+    // a retried upload makes a second file, which the client may delete.
+    if !super::extract::is_json(request.headers()) {
+        return Ok(next.run(request).await);
+    }
     let key = checked_key(key)?;
     let owner = request
         .extensions()

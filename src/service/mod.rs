@@ -6,19 +6,25 @@
 //!
 //! [`Authorized`]: crate::domain::policy::Authorized
 
+use std::sync::Arc;
+
+use crate::blobs::BlobStore;
 use crate::domain::access::Caller;
 use crate::domain::ids::PathKey;
 use crate::domain::metering::{Counter, MAX_COUNTER};
 use crate::domain::policy::{self, Refusal, Target};
 use crate::domain::validation::FieldError;
+use crate::secrets::Keyring;
 use crate::store::{Db, StoreError};
 
 pub mod agencies;
 pub mod agents;
 pub mod analytics;
 pub mod api_keys;
+pub mod blobs;
 pub mod calls;
 pub mod plans;
+pub mod resources;
 pub mod tenants;
 pub mod usage;
 
@@ -28,17 +34,18 @@ pub struct Context {
     pub db: Db,
     /// How long an admitted call holds its slot without a heartbeat.
     pub call_lease: chrono::Duration,
+    /// The keys that seal secrets at rest.
+    pub keyring: Arc<Keyring>,
+    /// Where files and recordings keep their bytes.
+    pub blobs: BlobStore,
 }
 
 /// The default lease of an admitted call.
 pub const DEFAULT_CALL_LEASE_SECONDS: i64 = 120;
 
 impl Context {
-    pub fn new(db: Db) -> Self {
-        Context {
-            db,
-            call_lease: chrono::Duration::seconds(DEFAULT_CALL_LEASE_SECONDS),
-        }
+    pub fn keyring(&self) -> &Keyring {
+        &self.keyring
     }
 }
 
@@ -157,6 +164,7 @@ impl From<StoreError> for Error {
                 counter,
                 field: None,
             },
+            StoreError::InUse { subject, field, by } => resources::in_use(subject, field, &by),
             other => Error::Internal(other.into()),
         }
     }

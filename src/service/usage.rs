@@ -11,6 +11,7 @@ use crate::domain::metering::{
     check_batch, IngestOutcome, LimitSource, LimitStatus, LimitsReport, Period, UsageEvent,
 };
 use crate::domain::policy::{act, Authorized};
+use crate::domain::resource::ResourceKind;
 use crate::domain::validation::FieldError;
 use crate::store::{self, now, StoreError};
 
@@ -72,13 +73,24 @@ pub async fn limits(
     let tenant = tenants::load(ctx, &tenant).await?;
     let live = store::usage::live(&ctx.db, tenant_id, at).await?;
     let agents = store::agents::count(&ctx.db, tenant_id).await?;
+    let held = store::resources::measure(&ctx.db, tenant_id).await?;
+    let count = |kind: ResourceKind| held.get(kind.name()).map_or(0, |(count, _)| *count);
+    // Byte limits are stored in whole megabytes; a started one counts.
+    let megabytes = |kind: ResourceKind| {
+        held.get(kind.name())
+            .map_or(0, |(_, bytes)| (bytes + 999_999) / 1_000_000)
+    };
     let measured = Measured {
         active_calls: live.active_calls,
         period_calls: live.period.calls,
         period_seconds: live.period.seconds,
         period_cost_cents: live.period.cost_cents,
         agents: agents.total,
-        ..Measured::default()
+        phone_numbers: count(ResourceKind::PhoneNumber),
+        squads: count(ResourceKind::Squad),
+        file_megabytes: megabytes(ResourceKind::File),
+        recording_megabytes: megabytes(ResourceKind::Recording),
+        campaigns: 0,
     };
     let limits = LimitKey::ALL
         .iter()

@@ -155,6 +155,7 @@ pub async fn update<E: From<StoreError>>(
 
 pub async fn delete(db: &Db, tenant_id: TenantId, id: AgentId) -> StoreResult<()> {
     let mut tx = db.begin().await?;
+    super::resources::check_agent_unused(&mut tx, tenant_id, id).await?;
     let deleted = tx
         .execute(
             query("DELETE FROM agents WHERE tenant_id = $1 AND id = $2")

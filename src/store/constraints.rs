@@ -10,12 +10,17 @@ use super::exec::Backend;
 const POSTGRES_UNIQUE: &[(&str, Conflict)] = &[
     ("tenants_slug_key", Conflict::SlugTaken),
     ("plans_code_key", Conflict::PlanCodeTaken),
+    ("resources_unique_key", Conflict::UniqueValueTaken),
 ];
 
 /// Unique constraints on SQLite, by the `table.column` its message names.
 const SQLITE_UNIQUE: &[(&str, Conflict)] = &[
     ("tenants.slug", Conflict::SlugTaken),
     ("plans.code", Conflict::PlanCodeTaken),
+    (
+        "resources.kind, resources.unique_key",
+        Conflict::UniqueValueTaken,
+    ),
 ];
 
 /// The conflict a unique constraint stands for; [`Conflict::Other`] for one not listed.

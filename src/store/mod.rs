@@ -28,6 +28,7 @@ pub mod idempotency;
 pub mod limits;
 pub mod monthly;
 pub mod plans;
+pub mod resources;
 pub mod tenants;
 pub mod usage;
 
@@ -39,6 +40,14 @@ pub enum StoreError {
     /// A unique rule refused the write.
     #[error("conflict: {}", .0.code())]
     Conflict(Conflict),
+    /// Resources still need what the write would remove.
+    #[error("{subject} is in use")]
+    InUse {
+        /// What the write would remove, as a client names it.
+        subject: &'static str,
+        field: Option<&'static str>,
+        by: Vec<resources::Named>,
+    },
     /// An `If-Match` version no longer matches the stored object.
     #[error("the object changed since the given version")]
     Stale,
@@ -78,6 +87,8 @@ impl From<sqlx::Error> for StoreError {
             .flatten()
         {
             StoreError::CounterOverflow(counter)
+        } else if db.is_foreign_key_violation() {
+            StoreError::Conflict(Conflict::ReferenceGone)
         } else {
             StoreError::Database(error)
         }

@@ -576,6 +576,7 @@ pub async fn update<E: From<StoreError>>(
     if let Some(limits) = &changes.limits {
         replace_tenant_limits(&mut tx, id, limits).await?;
     }
+    super::resources::check_required_settings(&mut tx, id).await?;
     let tenant = reread(&mut tx, id).await?;
     tx.commit().await?;
     Ok(tenant)

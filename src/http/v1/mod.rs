@@ -15,6 +15,7 @@ pub mod calls;
 pub mod limits;
 pub mod openapi;
 pub mod plans;
+pub mod resources;
 pub mod tenants;
 pub mod usage;
 
@@ -42,6 +43,7 @@ impl Dialect for V1 {
             .merge(plans::router())
             .merge(api_keys::router())
             .merge(agents::router())
+            .merge(resources::router())
             .merge(calls::router())
             .merge(usage::router())
             .merge(analytics::router())

@@ -129,6 +129,28 @@ impl Settings {
 }
 
 /// A new SQLite file in a directory of its own.
+/// The storage of a test's servers: a key file made on first use (shared by every server of
+/// the test, as replicas share theirs), and bytes under the data directory.
+fn open_storage(
+    data_dir: &std::path::Path,
+    db: &Db,
+) -> (
+    std::sync::Arc<tenantry::secrets::Keyring>,
+    tenantry::blobs::BlobStore,
+) {
+    let generate = tenantry::secrets::KeySource::Generate {
+        data_dir: data_dir.to_owned(),
+    };
+    tenantry::secrets::Keyring::load(&generate).expect("a generated key");
+    let args = tenantry::cli::StorageArgs {
+        data_dir: data_dir.to_owned(),
+        object_store_url: None,
+        secret_key_file: Some(data_dir.join("secret.key")),
+        secret_key: None,
+    };
+    tenantry::server::open_storage(&args, db).expect("storage opens")
+}
+
 fn fresh_sqlite() -> (String, Storage) {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let url = format!("sqlite://{}/t.db", dir.path().display());
@@ -203,6 +225,8 @@ struct Inner {
     settings: Settings,
     db: Db,
     storage: Storage,
+    /// Stored bytes and the secret key (`secret.key`) of the servers on this database.
+    data_dir: TempDir,
     server: JoinHandle<()>,
     http: reqwest::Client,
     finished: std::sync::atomic::AtomicBool,
@@ -257,6 +281,8 @@ impl TestApp {
         let db = tenantry::server::open_database(url)
             .await
             .unwrap_or_else(|e| panic!("open {url}: {e:#}"));
+        let data_dir = tempfile::tempdir().expect("a data directory");
+        let (keyring, blobs) = open_storage(data_dir.path(), &db);
         let master_key = format!("master-{}", uuid::Uuid::new_v4().simple());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -266,6 +292,8 @@ impl TestApp {
             Context {
                 db: db.clone(),
                 call_lease: settings.call_lease,
+                keyring,
+                blobs,
             },
             Some(&master_key),
         );
@@ -284,6 +312,7 @@ impl TestApp {
                 settings,
                 db,
                 storage,
+                data_dir,
                 server,
                 http: reqwest::Client::new(),
                 finished: false.into(),
@@ -334,6 +363,11 @@ impl TestApp {
     /// The URL of this test's database, for other processes to share it.
     pub fn database_url(&self) -> &str {
         &self.inner.database_url
+    }
+
+    /// The servers' data directory: stored bytes under `objects/`, the key in `secret.key`.
+    pub fn data_dir(&self) -> &std::path::Path {
+        self.inner.data_dir.path()
     }
 
     pub fn settings(&self) -> Settings {

@@ -81,6 +81,13 @@ fn placeholder(parameter: &str) -> String {
         "planId" => "free".to_owned(),
         "agentId" => AgentId::generate().to_string(),
         "callId" => CallId::generate().to_string(),
+        "phoneNumberId" => PhoneNumberId::generate().to_string(),
+        "sipTrunkId" => SipTrunkId::generate().to_string(),
+        "squadId" => SquadId::generate().to_string(),
+        "workflowId" => WorkflowId::generate().to_string(),
+        "integrationId" => IntegrationId::generate().to_string(),
+        "fileId" => FileId::generate().to_string(),
+        "recordingId" => RecordingId::generate().to_string(),
         other => panic!("no placeholder for the path parameter {other}: add one"),
     }
 }

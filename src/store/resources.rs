@@ -1,0 +1,530 @@
+//! The resources repository: every kind of the registry (`domain::resource`) in one table,
+//! keyed by (tenant, id) and indexed by kind. Creation takes the tenant's counter lock, so
+//! count and byte limits hold under races; the agents a resource names are rows of
+//! `resource_agents`, whose foreign keys keep them within the tenant.
+
+use std::collections::{BTreeMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use super::{counters, now, query, versioned_change, Db, Query, StoreError, StoreResult, Tx};
+use crate::domain::ids::{AgentId, TenantId};
+use crate::domain::resource::ResourceKind;
+
+const COLUMNS: &str =
+    "tenant_id, id, kind, size_bytes, document, sealed, version, created_at, updated_at";
+
+/// Pointer into the document → sealed secret.
+pub type Sealed = BTreeMap<String, String>;
+
+/// One stored resource, its fields still a document.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    pub tenant_id: TenantId,
+    pub id: Uuid,
+    pub kind: ResourceKind,
+    pub size_bytes: i64,
+    pub document: Value,
+    pub sealed: Sealed,
+    /// 1 at creation, one more on each change.
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+struct ResourceRow {
+    tenant_id: TenantId,
+    id: Uuid,
+    kind: String,
+    size_bytes: i64,
+    document: Json<Value>,
+    sealed: Option<Json<Sealed>>,
+    version: i64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<ResourceRow> for Stored {
+    type Error = StoreError;
+
+    fn try_from(row: ResourceRow) -> StoreResult<Stored> {
+        let kind = ResourceKind::from_name(&row.kind)
+            .ok_or_else(|| StoreError::Corrupt(anyhow::anyhow!("kind {:?}", row.kind)))?;
+        Ok(Stored {
+            tenant_id: row.tenant_id,
+            id: row.id,
+            kind,
+            size_bytes: row.size_bytes,
+            document: row.document.0,
+            sealed: row.sealed.map(|sealed| sealed.0).unwrap_or_default(),
+            version: row.version,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+/// What a create or change writes: the document and the columns taken from it.
+#[derive(Debug, Clone)]
+pub struct Write {
+    pub id: Uuid,
+    pub name: String,
+    pub unique_key: Option<String>,
+    pub category: Option<String>,
+    pub size_bytes: i64,
+    pub agents: Vec<AgentId>,
+    pub document: Value,
+    pub sealed: Sealed,
+}
+
+/// What a tenant holds of a kind, read under its counter lock.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Held {
+    pub count: i64,
+    pub size_bytes: i64,
+    /// The kind's required setting, when it has one (`true` when it has none).
+    pub setting_on: bool,
+}
+
+/// A row of the same kind and unique value that a create replaces, rather than conflicts
+/// with (a recording stored again for its call).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnUnique {
+    Conflict,
+    Replace,
+}
+
+/// Creates a resource under the tenant's counter lock: `admit` gets what the tenant holds of
+/// the kind (less a row it replaces) and may refuse. Returns the new resource and the one it
+/// replaced.
+pub async fn create<E: From<StoreError>>(
+    db: &Db,
+    tenant_id: TenantId,
+    kind: ResourceKind,
+    write: &Write,
+    on_unique: OnUnique,
+    admit: impl FnOnce(Held) -> Result<(), E>,
+) -> Result<(Stored, Option<Stored>), E> {
+    let mut tx = db.begin().await?;
+    // Serializes creation per tenant (PostgreSQL); SQLite holds the write lock.
+    counters::lock(&mut tx, tenant_id).await?;
+    let replaced = match (&write.unique_key, on_unique) {
+        (Some(key), OnUnique::Replace) => {
+            remove_by_unique_key(&mut tx, tenant_id, kind, key).await?
+        }
+        _ => None,
+    };
+    let held = held(&mut tx, tenant_id, kind).await?;
+    admit(held)?;
+    let id = write.id;
+    let at = now();
+    let sql = format!(
+        "INSERT INTO resources (tenant_id, id, kind, name, unique_key, category, size_bytes, \
+         document, sealed, version, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $10) RETURNING {COLUMNS}"
+    );
+    let row: ResourceRow = tx
+        .fetch_one(
+            query(sql)
+                .bind(tenant_id)
+                .bind(id)
+                .bind(kind.name())
+                .bind(&write.name)
+                .bind(write.unique_key.as_deref())
+                .bind(write.category.as_deref())
+                .bind(write.size_bytes)
+                .bind(write.document.clone())
+                .bind(sealed_arg(&write.sealed))
+                .bind(at),
+        )
+        .await?;
+    link_agents(&mut tx, tenant_id, id, &write.agents).await?;
+    tx.commit().await?;
+    Ok((Stored::try_from(row)?, replaced))
+}
+
+async fn held(tx: &mut Tx, tenant_id: TenantId, kind: ResourceKind) -> StoreResult<Held> {
+    let setting_on = match kind.info().requires {
+        // A share lock, so that switching the setting off waits for this creation (and
+        // then sees it), or this creation waits and sees the setting off.
+        Some(setting) => {
+            let lock = match tx.backend() {
+                super::Backend::Postgres => " FOR SHARE",
+                super::Backend::Sqlite => "",
+            };
+            let sql = format!("SELECT {} FROM tenants WHERE id = $1{lock}", setting.column);
+            let (on,): (bool,) = tx.fetch_one(query(sql).bind(tenant_id)).await?;
+            on
+        }
+        None => true,
+    };
+    let (count, size_bytes): (i64, Option<i64>) = tx
+        .fetch_one(
+            query(
+                "SELECT COUNT(*), SUM(size_bytes) FROM resources \
+                 WHERE tenant_id = $1 AND kind = $2",
+            )
+            .bind(tenant_id)
+            .bind(kind.name()),
+        )
+        .await?;
+    Ok(Held {
+        count,
+        size_bytes: size_bytes.unwrap_or(0),
+        setting_on,
+    })
+}
+
+async fn remove_by_unique_key(
+    tx: &mut Tx,
+    tenant_id: TenantId,
+    kind: ResourceKind,
+    key: &str,
+) -> StoreResult<Option<Stored>> {
+    let sql = format!(
+        "DELETE FROM resources WHERE tenant_id = $1 AND kind = $2 AND unique_key = $3 \
+         RETURNING {COLUMNS}"
+    );
+    let row: Option<ResourceRow> = tx
+        .fetch_optional(query(sql).bind(tenant_id).bind(kind.name()).bind(key))
+        .await?;
+    row.map(Stored::try_from).transpose()
+}
+
+fn sealed_arg(sealed: &Sealed) -> Option<Value> {
+    (!sealed.is_empty()).then(|| {
+        let entries = sealed.iter();
+        Value::Object(
+            entries
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect(),
+        )
+    })
+}
+
+async fn link_agents(
+    tx: &mut Tx,
+    tenant_id: TenantId,
+    resource_id: Uuid,
+    agents: &[AgentId],
+) -> StoreResult<()> {
+    let distinct: HashSet<AgentId> = agents.iter().copied().collect();
+    for agent_id in distinct {
+        tx.execute(
+            query(
+                "INSERT INTO resource_agents (tenant_id, resource_id, agent_id) \
+                 VALUES ($1, $2, $3)",
+            )
+            .bind(tenant_id)
+            .bind(resource_id)
+            .bind(agent_id),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+pub async fn find(
+    db: &Db,
+    tenant_id: TenantId,
+    kind: ResourceKind,
+    id: Uuid,
+) -> StoreResult<Stored> {
+    let sql =
+        format!("SELECT {COLUMNS} FROM resources WHERE tenant_id = $1 AND id = $2 AND kind = $3");
+    let row: Option<ResourceRow> = db
+        .reader()
+        .fetch_optional(query(sql).bind(tenant_id).bind(id).bind(kind.name()))
+        .await?;
+    row.ok_or(StoreError::NotFound)?.try_into()
+}
+
+/// The one resource of a kind with this unique value, within the tenant.
+pub async fn find_by_unique_key(
+    db: &Db,
+    tenant_id: TenantId,
+    kind: ResourceKind,
+    key: &str,
+) -> StoreResult<Stored> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM resources WHERE kind = $1 AND unique_key = $2 AND tenant_id = $3"
+    );
+    let row: Option<ResourceRow> = db
+        .reader()
+        .fetch_optional(query(sql).bind(kind.name()).bind(key).bind(tenant_id))
+        .await?;
+    row.ok_or(StoreError::NotFound)?.try_into()
+}
+
+/// Filters of a list; each one set adds its clause.
+#[derive(Debug, Clone, Default)]
+pub struct Filters {
+    pub category: Option<String>,
+    pub agent_id: Option<AgentId>,
+}
+
+/// The statement of one page of a tenant's resources of a kind, in id (creation) order.
+pub fn list_query(
+    tenant_id: TenantId,
+    kind: ResourceKind,
+    filters: &Filters,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Query<'static> {
+    let mut statement = query(format!(
+        "SELECT {COLUMNS} FROM resources WHERE tenant_id = $1 AND kind = $2"
+    ));
+    statement.push(tenant_id);
+    statement.push(kind.name());
+    if let Some(category) = &filters.category {
+        statement.push_sql(" AND category = ?", [category.clone().into()]);
+    }
+    if let Some(agent_id) = filters.agent_id {
+        statement.push_sql(
+            " AND id IN (SELECT resource_id FROM resource_agents \
+             WHERE tenant_id = ? AND agent_id = ?)",
+            [tenant_id.into(), agent_id.into()],
+        );
+    }
+    if let Some(after) = after {
+        statement.push_sql(" AND id > ?", [after.into()]);
+    }
+    statement.push_sql(" ORDER BY id LIMIT ?", [limit.into()]);
+    statement
+}
+
+pub async fn list(
+    db: &Db,
+    tenant_id: TenantId,
+    kind: ResourceKind,
+    filters: &Filters,
+    after: Option<Uuid>,
+    limit: i64,
+) -> StoreResult<Vec<Stored>> {
+    let statement = list_query(tenant_id, kind, filters, after, limit);
+    let rows: Vec<ResourceRow> = db.reader().fetch_all(statement).await?;
+    rows.into_iter().map(Stored::try_from).collect()
+}
+
+/// Changes a resource under its row lock: `change` gets the current one and returns what to
+/// write (or refuses); `expected` is an `If-Match` version.
+pub async fn update<E: From<StoreError>>(
+    db: &Db,
+    tenant_id: TenantId,
+    kind: ResourceKind,
+    id: Uuid,
+    expected: Option<DateTime<Utc>>,
+    change: impl FnOnce(&Stored) -> Result<Write, E>,
+) -> Result<Stored, E> {
+    let mut tx = db.begin().await?;
+    let lock = tx.backend().lock_clause("resources");
+    let sql = format!(
+        "SELECT {COLUMNS} FROM resources WHERE tenant_id = $1 AND id = $2 AND kind = $3{lock}"
+    );
+    let current: Stored = tx
+        .fetch_optional::<ResourceRow>(query(sql).bind(tenant_id).bind(id).bind(kind.name()))
+        .await?
+        .ok_or(StoreError::NotFound)?
+        .try_into()?;
+    // Bad input is refused as such, whatever the version.
+    let write = change(&current)?;
+    let version = versioned_change(expected, current.updated_at)?;
+    let sql = format!(
+        "UPDATE resources SET name = $3, unique_key = $4, category = $5, size_bytes = $6, \
+         document = $7, sealed = $8, version = version + 1, updated_at = $9 \
+         WHERE tenant_id = $1 AND id = $2 RETURNING {COLUMNS}"
+    );
+    let row: ResourceRow = tx
+        .fetch_one(
+            query(sql)
+                .bind(tenant_id)
+                .bind(id)
+                .bind(&write.name)
+                .bind(write.unique_key.as_deref())
+                .bind(write.category.as_deref())
+                .bind(write.size_bytes)
+                .bind(write.document.clone())
+                .bind(sealed_arg(&write.sealed))
+                .bind(version),
+        )
+        .await?;
+    tx.execute(
+        query("DELETE FROM resource_agents WHERE tenant_id = $1 AND resource_id = $2")
+            .bind(tenant_id)
+            .bind(id),
+    )
+    .await?;
+    link_agents(&mut tx, tenant_id, id, &write.agents).await?;
+    tx.commit().await?;
+    Ok(Stored::try_from(row)?)
+}
+
+/// Deletes a resource, returning it (its stored bytes are the caller's to remove).
+pub async fn delete(
+    db: &Db,
+    tenant_id: TenantId,
+    kind: ResourceKind,
+    id: Uuid,
+) -> StoreResult<Stored> {
+    let mut tx = db.begin().await?;
+    let sql = format!(
+        "DELETE FROM resources WHERE tenant_id = $1 AND id = $2 AND kind = $3 RETURNING {COLUMNS}"
+    );
+    let row: Option<ResourceRow> = tx
+        .fetch_optional(query(sql).bind(tenant_id).bind(id).bind(kind.name()))
+        .await?;
+    let stored = row.ok_or(StoreError::NotFound)?.try_into()?;
+    tx.commit().await?;
+    Ok(stored)
+}
+
+/// A resource named in a refusal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Named {
+    pub kind: ResourceKind,
+    pub id: Uuid,
+    pub name: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct NamedRow {
+    kind: String,
+    id: Uuid,
+    name: String,
+}
+
+fn named(rows: Vec<NamedRow>) -> Vec<Named> {
+    rows.into_iter()
+        .filter_map(|row| {
+            Some(Named {
+                kind: ResourceKind::from_name(&row.kind)?,
+                id: row.id,
+                name: row.name,
+            })
+        })
+        .collect()
+}
+
+/// Refuses a tenant change, within its transaction and after its write, that switched off a
+/// setting some of its resources need (SIP trunks need `sipEnabled`).
+pub async fn check_required_settings(tx: &mut Tx, tenant_id: TenantId) -> StoreResult<()> {
+    for kind in ResourceKind::all() {
+        let Some(setting) = kind.info().requires else {
+            continue;
+        };
+        let sql = format!(
+            "SELECT r.kind, r.id, r.name FROM resources r JOIN tenants t ON t.id = r.tenant_id \
+             WHERE r.tenant_id = $1 AND r.kind = $2 AND NOT t.{} ORDER BY r.id LIMIT 100",
+            setting.column
+        );
+        let rows: Vec<NamedRow> = tx
+            .fetch_all(query(sql).bind(tenant_id).bind(kind.name()))
+            .await?;
+        if !rows.is_empty() {
+            return Err(StoreError::InUse {
+                subject: setting.field,
+                field: Some(setting.field),
+                by: named(rows),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Refuses deleting an agent that resources name, within the deleting transaction.
+pub async fn check_agent_unused(
+    tx: &mut Tx,
+    tenant_id: TenantId,
+    agent_id: AgentId,
+) -> StoreResult<()> {
+    let rows: Vec<NamedRow> = tx
+        .fetch_all(
+            query(
+                "SELECT r.kind, r.id, r.name FROM resource_agents a \
+                 JOIN resources r ON r.tenant_id = a.tenant_id AND r.id = a.resource_id \
+                 WHERE a.tenant_id = $1 AND a.agent_id = $2 ORDER BY r.id LIMIT 100",
+            )
+            .bind(tenant_id)
+            .bind(agent_id),
+        )
+        .await?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    Err(StoreError::InUse {
+        subject: "the agent",
+        field: None,
+        by: named(rows),
+    })
+}
+
+/// How many of each kind a tenant holds, and their stored bytes.
+pub async fn measure(db: &Db, tenant_id: TenantId) -> StoreResult<BTreeMap<String, (i64, i64)>> {
+    let rows: Vec<(String, i64, Option<i64>)> = db
+        .reader()
+        .fetch_all(
+            query(
+                "SELECT kind, COUNT(*), SUM(size_bytes) FROM resources WHERE tenant_id = $1 \
+                 GROUP BY kind",
+            )
+            .bind(tenant_id),
+        )
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(kind, count, bytes)| (kind, (count, bytes.unwrap_or(0))))
+        .collect())
+}
+
+/// One page of rows holding sealed secrets, across every tenant, in key order.
+pub async fn sealed_page(
+    db: &Db,
+    after: Option<(TenantId, Uuid)>,
+    limit: i64,
+) -> StoreResult<Vec<Stored>> {
+    let mut statement = query(format!(
+        "SELECT {COLUMNS} FROM resources WHERE sealed IS NOT NULL"
+    ));
+    if let Some((tenant_id, id)) = after {
+        statement.push_sql(
+            " AND (tenant_id > ? OR (tenant_id = ? AND id > ?))",
+            [tenant_id.into(), tenant_id.into(), id.into()],
+        );
+    }
+    statement.push_sql(" ORDER BY tenant_id, id LIMIT ?", [limit.into()]);
+    let rows: Vec<ResourceRow> = db.reader().fetch_all(statement).await?;
+    rows.into_iter().map(Stored::try_from).collect()
+}
+
+/// Replaces a row's sealed secrets if they are still `before`: a change made meanwhile wins,
+/// and sealed its own values under whatever key it had. Returns whether it replaced them.
+pub async fn reseal(
+    db: &Db,
+    tenant_id: TenantId,
+    id: Uuid,
+    before: &Sealed,
+    after: &Sealed,
+) -> StoreResult<bool> {
+    let mut tx = db.begin().await?;
+    let lock = tx.backend().lock_clause("resources");
+    let sql = format!("SELECT sealed FROM resources WHERE tenant_id = $1 AND id = $2{lock}");
+    let current: Option<(Option<Json<Sealed>>,)> = tx
+        .fetch_optional(query(sql).bind(tenant_id).bind(id))
+        .await?;
+    let unchanged = matches!(&current, Some((Some(Json(sealed)),)) if sealed == before);
+    if unchanged {
+        tx.execute(
+            query("UPDATE resources SET sealed = $3 WHERE tenant_id = $1 AND id = $2")
+                .bind(tenant_id)
+                .bind(id)
+                .bind(sealed_arg(after)),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(unchanged)
+}
