@@ -138,4 +138,17 @@ pub enum KeysCommand {
         #[command(flatten)]
         database: DatabaseArgs,
     },
+    /// Seal every stored secret under a new key, while servers run: a new key is written
+    /// first in the key file (the old ones stay after it, for reading), servers seal with it
+    /// from their next secret on, and every secret stored is re-sealed under it. With keys in
+    /// TENANTRY_SECRET_KEY, put the new key first and pass `--reseal-only`.
+    RotateSecret {
+        /// Keep the keys as they are; re-seal what is not under the current one.
+        #[arg(long)]
+        reseal_only: bool,
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
 }

@@ -50,6 +50,55 @@ async fn main() -> anyhow::Result<()> {
             println!("{secret}");
             Ok(())
         }
+        Command::Keys(KeysCommand::RotateSecret {
+            reseal_only,
+            database,
+            storage,
+        }) => {
+            let db = server::open_database(&database.database_url).await?;
+            let (keyring, _) = server::open_storage(&storage, &db)?;
+            let mut keys = keyring.current();
+            if !reseal_only {
+                let path = keyring.file().ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "keys from TENANTRY_SECRET_KEY cannot be rotated here: put the new key \
+                         first and run again with --reseal-only"
+                    )
+                })?;
+                keys = std::sync::Arc::new(tenantry::secrets::rotate_key_file(&path)?);
+                println!(
+                    "new secret key {} written to {}",
+                    keys.current.id(),
+                    path.display()
+                );
+            }
+            // A server may change a row during a pass; its values may have been sealed just
+            // before it read the new key file, so passes repeat until one sees no change.
+            let mut report = tenantry::service::secrets::reseal_all(&db, &keys).await?;
+            for _ in 1..5 {
+                if report.changed_meanwhile == 0 {
+                    break;
+                }
+                report = tenantry::service::secrets::reseal_all(&db, &keys).await?;
+            }
+            println!(
+                "{} resources hold secrets: {} re-sealed under key {}, {} were already, \
+                 {} changed meanwhile, {} unreadable",
+                report.resources,
+                report.resealed,
+                keys.current.id(),
+                report.current,
+                report.changed_meanwhile,
+                report.unreadable
+            );
+            if report.unreadable > 0 {
+                anyhow::bail!(
+                    "{} stored secrets open with no key of the keyring",
+                    report.unreadable
+                );
+            }
+            Ok(())
+        }
         Command::Openapi { dialect } => {
             let document = tenantry::http::documents()
                 .into_iter()

@@ -4,6 +4,7 @@
 //! `key_source`.
 
 mod key_source;
+mod live;
 
 use std::fmt;
 
@@ -15,6 +16,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 pub use key_source::{rotate_key_file, KeySource};
+pub use live::LiveKeyring;
 
 const FORMAT_PREFIX: &str = "v1.";
 const KEY_LEN: usize = 32;

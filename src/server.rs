@@ -15,7 +15,7 @@ use crate::cli::{ServeArgs, StorageArgs};
 use crate::domain::access::Scope;
 use crate::http::connection::{serve_connection, ConnectionLimits};
 use crate::http::{app, AppState};
-use crate::secrets::{KeySource, Keyring};
+use crate::secrets::{KeySource, LiveKeyring};
 use crate::service::Context;
 use crate::store::{api_keys, Backend, Db};
 use crate::workers;
@@ -29,16 +29,22 @@ pub async fn open_database(url: &str) -> anyhow::Result<Db> {
 
 /// The keyring that seals secrets and the store of files and recordings. A key is generated
 /// only on SQLite: replicas on PostgreSQL must share one, so they are told to pass it.
-pub fn open_storage(args: &StorageArgs, db: &Db) -> anyhow::Result<(Arc<Keyring>, BlobStore)> {
+pub fn open_storage(args: &StorageArgs, db: &Db) -> anyhow::Result<(Arc<LiveKeyring>, BlobStore)> {
     let source = KeySource::choose(
         args.secret_key_file.clone(),
         args.secret_key.clone(),
         &args.data_dir,
         db.backend() == Backend::Sqlite,
     )?;
-    let keyring = Keyring::load(&source)?;
+    let keyring = LiveKeyring::load(source.clone())?;
     let blobs = BlobStore::open(args.object_store_url.as_deref(), &args.data_dir)?;
-    tracing::info!(?source, blobs = blobs.description(), "storage ready");
+    let key_id = keyring.current().current.id().to_owned();
+    tracing::info!(
+        ?source,
+        key_id,
+        blobs = blobs.description(),
+        "storage ready"
+    );
     Ok((Arc::new(keyring), blobs))
 }
 

@@ -52,6 +52,17 @@ impl KeySource {
     }
 }
 
+impl KeySource {
+    /// The file the keys are read from, if they come from one.
+    pub fn file(&self) -> Option<PathBuf> {
+        match self {
+            KeySource::File(path) => Some(path.clone()),
+            KeySource::Generate { data_dir } => Some(data_dir.join(GENERATED_KEY_FILE)),
+            KeySource::Env(_) => None,
+        }
+    }
+}
+
 impl fmt::Debug for KeySource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

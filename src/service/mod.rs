@@ -14,7 +14,7 @@ use crate::domain::ids::PathKey;
 use crate::domain::metering::{Counter, MAX_COUNTER};
 use crate::domain::policy::{self, Refusal, Target};
 use crate::domain::validation::FieldError;
-use crate::secrets::Keyring;
+use crate::secrets::{Keyring, LiveKeyring};
 use crate::store::{Db, StoreError};
 
 pub mod agencies;
@@ -25,6 +25,7 @@ pub mod blobs;
 pub mod calls;
 pub mod plans;
 pub mod resources;
+pub mod secrets;
 pub mod tenants;
 pub mod usage;
 
@@ -35,7 +36,7 @@ pub struct Context {
     /// How long an admitted call holds its slot without a heartbeat.
     pub call_lease: chrono::Duration,
     /// The keys that seal secrets at rest.
-    pub keyring: Arc<Keyring>,
+    pub keyring: Arc<LiveKeyring>,
     /// Where files and recordings keep their bytes.
     pub blobs: BlobStore,
 }
@@ -44,8 +45,9 @@ pub struct Context {
 pub const DEFAULT_CALL_LEASE_SECONDS: i64 = 120;
 
 impl Context {
-    pub fn keyring(&self) -> &Keyring {
-        &self.keyring
+    /// The keys to seal with now: the key file's, if it changed since it was read.
+    pub fn keyring(&self) -> Arc<Keyring> {
+        self.keyring.current()
     }
 }
 

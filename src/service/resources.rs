@@ -53,7 +53,7 @@ async fn check_agents<S: ResourceSpec>(ctx: &Context, tenant_id: TenantId, spec:
 
 /// The context a secret is sealed to, so that a ciphertext cannot be moved to another row or
 /// field.
-fn seal_context(tenant_id: TenantId, id: Uuid, pointer: &str) -> Vec<u8> {
+pub fn seal_context(tenant_id: TenantId, id: Uuid, pointer: &str) -> Vec<u8> {
     format!("{tenant_id}/{id}{pointer}").into_bytes()
 }
 

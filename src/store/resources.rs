@@ -165,7 +165,7 @@ async fn held(tx: &mut Tx, tenant_id: TenantId, kind: ResourceKind) -> StoreResu
     let (count, size_bytes): (i64, Option<i64>) = tx
         .fetch_one(
             query(
-                "SELECT COUNT(*), SUM(size_bytes) FROM resources \
+                "SELECT COUNT(*), CAST(SUM(size_bytes) AS BIGINT) FROM resources \
                  WHERE tenant_id = $1 AND kind = $2",
             )
             .bind(tenant_id)
@@ -468,7 +468,7 @@ pub async fn measure(db: &Db, tenant_id: TenantId) -> StoreResult<BTreeMap<Strin
         .reader()
         .fetch_all(
             query(
-                "SELECT kind, COUNT(*), SUM(size_bytes) FROM resources WHERE tenant_id = $1 \
+                "SELECT kind, COUNT(*), CAST(SUM(size_bytes) AS BIGINT) FROM resources WHERE tenant_id = $1 \
                  GROUP BY kind",
             )
             .bind(tenant_id),

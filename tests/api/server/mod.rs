@@ -8,3 +8,4 @@ mod metrics;
 mod migrations;
 mod processes;
 mod query_plans;
+mod secret_rotation;

@@ -135,7 +135,7 @@ fn open_storage(
     data_dir: &std::path::Path,
     db: &Db,
 ) -> (
-    std::sync::Arc<tenantry::secrets::Keyring>,
+    std::sync::Arc<tenantry::secrets::LiveKeyring>,
     tenantry::blobs::BlobStore,
 ) {
     let generate = tenantry::secrets::KeySource::Generate {
