@@ -1,7 +1,8 @@
 //! Every list the API serves, and the agency report, reads through an index at platform
 //! scale: a scope or a filter is an index condition, never a check made while walking rows
 //! that do not match it. The database is seeded in SQL with 20,000 tenants of one agency, each
-//! with an agent, a call, a key and a month of usage, beside a small agency of three tenants
+//! with an agent, a call, a key, a month of usage, a phone number answered by the agent and a
+//! workflow, beside a small agency of three tenants
 //! and 20,000 agencies without any.
 //! The statements come from the store's own builders. PostgreSQL plans after `ANALYZE`, as
 //! autovacuum leaves it; SQLite plans the way a fresh database does, without statistics.
@@ -11,7 +12,9 @@ use serde_json::json;
 use tenantry::domain::access::TenantScope;
 use tenantry::domain::ids::{AgencyId, AgentId, PlanId, TenantId};
 use tenantry::domain::metering::{CallFilter, CallStatus, Channel};
+use tenantry::domain::resource::ResourceKind;
 use tenantry::domain::tenant::{SortValue, TenantQuery, TenantSort, TenantStatus};
+use tenantry::store::resources::Filters;
 use tenantry::store::tenants::SearchPath;
 use tenantry::store::{self, Backend, Query};
 
@@ -83,6 +86,20 @@ async fn seed(app: &TestApp) -> Platform {
         .post(&template.path("/agents"), &json!({ "name": "Ava" }))
         .await
         .id();
+    let phone = template
+        .client
+        .post(
+            &template.path("/phone-numbers"),
+            &json!({ "number": "+14155550100", "agentId": agent }),
+        )
+        .await;
+    phone.assert_status(reqwest::StatusCode::CREATED);
+    let workflow = json!({ "name": "Greeting", "definition": { "steps": [] } });
+    template
+        .client
+        .post(&template.path("/workflows"), &workflow)
+        .await
+        .assert_status(reqwest::StatusCode::CREATED);
     let call = template.admit("phone").await;
     template.end(&call, 60, 25, None).await;
     let small = app.agency().name("Small").create().await;
@@ -147,6 +164,30 @@ async fn seed(app: &TestApp) -> Platform {
         &[("tenant_id", "t.id"), ("id", id), ("agent_id", "NULL")],
     )
     .await;
+    let unique_suffix = match db.backend() {
+        Backend::Sqlite => "hex(t.id)",
+        Backend::Postgres => "t.id::text",
+    };
+    clone_rows(
+        &db,
+        "",
+        "resources",
+        &from("resources"),
+        &[
+            ("tenant_id", "t.id"),
+            ("id", id),
+            ("unique_key", &format!("src.unique_key || {unique_suffix}")),
+        ],
+    )
+    .await;
+    // Each cloned phone number answers with its tenant's cloned agent.
+    db.run_sql(&format!(
+        "INSERT INTO resource_agents (tenant_id, resource_id, agent_id) \
+         SELECT r.tenant_id, r.id, a.id FROM resources r \
+         JOIN agents a ON a.tenant_id = r.tenant_id \
+         WHERE r.kind = 'phone_number' AND r.tenant_id <> {template_id}"
+    ))
+    .await;
     for table in ["usage_monthly", "tenant_usage", "tenant_limits"] {
         clone_rows(&db, "", table, &from(table), &[("tenant_id", "t.id")]).await;
     }
@@ -208,6 +249,8 @@ impl Platform {
             "tenant_limits",
             "tenant_usage",
             "usage_monthly",
+            "resources",
+            "resource_agents",
         ] {
             let full_scan = plan.iter().any(|step| match self.db.backend() {
                 Backend::Postgres => step.contains(&format!("Seq Scan on {table}")),
@@ -444,6 +487,41 @@ both!(every_list_reads_through_an_index, |app| async move {
             &["sqlite_autoindex_agents_1|agents_pkey"],
         )
         .await;
+
+    let by_kind = Filters::default();
+    let by_category = Filters {
+        category: Some("both".to_owned()),
+        agent_id: None,
+    };
+    let by_agent = Filters {
+        category: None,
+        agent_id: Some(platform.agent),
+    };
+    for (what, filters, indexes) in [
+        ("resources", by_kind, vec!["resources_by_kind"]),
+        (
+            "resources by category",
+            by_category,
+            vec!["resources_by_category"],
+        ),
+        (
+            "resources by agent",
+            by_agent,
+            vec![
+                "resources_by_kind|sqlite_autoindex_resources_1|resources_pkey",
+                "resource_agents_by_agent|sqlite_autoindex_resource_agents_1|resource_agents_pkey",
+            ],
+        ),
+    ] {
+        let kind = ResourceKind::PhoneNumber;
+        platform
+            .assert_plan(
+                what,
+                store::resources::list_query(platform.tenant, kind, &filters, None, 51),
+                &indexes,
+            )
+            .await;
+    }
 
     let filter = CallFilter {
         status: Some(CallStatus::Completed),
