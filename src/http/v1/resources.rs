@@ -5,7 +5,8 @@
 //! cannot drift apart.
 
 use axum::body::Body;
-use axum::extract::{FromRequest, Multipart, RawQuery, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, RawQuery, Request, State};
+use axum::handler::Handler;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, put, MethodRouter};
@@ -117,7 +118,9 @@ fn kind<S: ResourceSpec + ToSchema>(create: Create) -> OpenApiRouter<AppState> {
             collection_ops.push(docs.create());
         }
         Create::Upload => {
-            collection = collection.post(upload_file);
+            // Uploads stream to storage under limits of their own (`maxFileSizeMb`,
+            // `maxFilesGb`); the app's 1 MiB body limit, which `Multipart` honours, is for JSON.
+            collection = collection.post(upload_file.layer(DefaultBodyLimit::disable()));
             collection_ops.push(docs.upload());
         }
         Create::None => {}
