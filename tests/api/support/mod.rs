@@ -23,6 +23,7 @@ use tenantry::service::Context;
 use tenantry::store::Db;
 use tokio::task::JoinHandle;
 
+pub mod blobs;
 mod client;
 mod fixtures;
 mod metering;

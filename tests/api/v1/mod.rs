@@ -13,6 +13,8 @@ mod calls;
 mod compliance;
 mod conventions;
 mod date_ranges;
+mod file_limits;
+mod files;
 mod limits;
 mod monthly_limit_races;
 mod openapi;
