@@ -22,6 +22,7 @@ use crate::domain::resources::stored::{
 };
 use crate::domain::validation::Violations;
 use crate::store::resources::{self as stored, OnUnique, Stored};
+use crate::store::StoreError;
 
 const MEGABYTE: u64 = 1_000_000;
 
@@ -40,12 +41,14 @@ struct Allowance {
 }
 
 impl Allowance {
-    /// What the limits allow now; the total is checked again when the row is written.
+    /// What the limits allow now, counting the `freed` bytes of a resource the upload
+    /// replaces as gone; the total is checked again when the row is written.
     async fn of(
         ctx: &Context,
         tenant_id: TenantId,
         kind: ResourceKind,
         limits: &EffectiveLimits,
+        freed: i64,
     ) -> Result<Allowance> {
         let item_limit = (kind == ResourceKind::File)
             .then(|| limits.get(LimitKey::MaxFileSizeMb))
@@ -59,6 +62,7 @@ impl Allowance {
             Some((key, megabytes)) => {
                 let held = stored::measure(&ctx.db, tenant_id).await?;
                 let used = held.get(kind.name()).map_or(0, |(_, bytes)| *bytes);
+                let used = used.saturating_sub(freed).max(0);
                 Some((key, megabytes, used))
             }
             None => None,
@@ -134,6 +138,8 @@ where
 
 /// Streams an upload to a fresh key within the kind's limits, then writes the row that
 /// describes it (`spec_of` the stored bytes), or removes the bytes when the row is refused.
+/// `on_unique` says whether it replaces a row of the same unique value, whose `freed` bytes
+/// then make room for it.
 async fn store_bytes<S, B, E>(
     ctx: &Context,
     tenant_id: TenantId,
@@ -141,13 +147,14 @@ async fn store_bytes<S, B, E>(
     upload: Upload<B>,
     spec_of: impl FnOnce(StoredBytes) -> S,
     on_unique: OnUnique,
+    freed: i64,
 ) -> Result<Resource>
 where
     S: ResourceSpec,
     B: Stream<Item = Result<Bytes, E>>,
     E: std::error::Error + Send + Sync + 'static,
 {
-    let allowance = Allowance::of(ctx, tenant_id, S::KIND, limits).await?;
+    let allowance = Allowance::of(ctx, tenant_id, S::KIND, limits, freed).await?;
     let id = Uuid::now_v7();
     let key = object_key(tenant_id, S::KIND, S::KIND.display_id(id));
     let bytes = put(ctx, &key, upload, &allowance).await?;
@@ -186,7 +193,16 @@ where
     let tenant_id = tenant.get().id;
     let limits = tenants::load(ctx, &tenant).await?.effective_limits;
     let spec_of = |bytes| KnowledgeFile { name, bytes };
-    store_bytes(ctx, tenant_id, &limits, upload, spec_of, OnUnique::Conflict).await
+    store_bytes(
+        ctx,
+        tenant_id,
+        &limits,
+        upload,
+        spec_of,
+        OnUnique::Conflict,
+        0,
+    )
+    .await
 }
 
 /// Stores a call's recording, replacing the one it had.
@@ -225,9 +241,26 @@ where
             ),
         ));
     }
+    // The recording this one replaces is removed as it is stored, so its bytes make room.
+    let key = call_id.to_string();
+    let freed =
+        match stored::find_by_unique_key(&ctx.db, tenant_id, ResourceKind::Recording, &key).await {
+            Ok(replaced) => replaced.size_bytes,
+            Err(StoreError::NotFound) => 0,
+            Err(error) => return Err(error.into()),
+        };
     let limits = &loaded.effective_limits;
     let spec_of = |bytes| Recording { call_id, bytes };
-    store_bytes(ctx, tenant_id, limits, upload, spec_of, OnUnique::Replace).await
+    store_bytes(
+        ctx,
+        tenant_id,
+        limits,
+        upload,
+        spec_of,
+        OnUnique::Replace,
+        freed,
+    )
+    .await
 }
 
 /// A call's recording.
