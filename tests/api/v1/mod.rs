@@ -20,6 +20,7 @@ mod monthly_limit_races;
 mod openapi;
 mod plans;
 pub mod races;
+mod recordings;
 mod tenant_lists;
 mod tenant_scoping;
 mod tenant_validation;
