@@ -78,6 +78,11 @@ impl Served {
         }
     }
 
+    /// The server's process id, to read what it uses from `/proc`.
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("the server is running")
+    }
+
     /// A client of this server holding `key`.
     pub fn client(&self, key: &str) -> Client {
         Client::for_url(self.http.clone(), &self.base_url, key)

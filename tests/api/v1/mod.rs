@@ -25,4 +25,5 @@ mod tenant_lists;
 mod tenant_scoping;
 mod tenant_validation;
 pub mod tenants;
+mod upload_memory;
 mod usage_events;
