@@ -74,6 +74,8 @@ pub struct ApiKey {
     pub owner: KeyOwner,
     /// The first characters of the secret, to tell keys apart.
     pub prefix: String,
+    /// The role it acts in: one of its level's.
+    pub role: Role,
     pub created_at: DateTime<Utc>,
 }
 
@@ -82,7 +84,7 @@ impl ApiKey {
     pub fn caller(&self) -> Caller {
         Caller {
             principal: Principal::ApiKey(self.id),
-            role: Role::of_key(self.owner.kind()),
+            role: self.role,
             scope: self.owner.scope(),
         }
     }
@@ -135,11 +137,12 @@ mod tests {
     #[test]
     fn a_key_acts_within_its_holder() {
         let (agency, tenant) = (AgencyId::generate(), TenantId::generate());
-        let key = |owner| ApiKey {
+        let key = |owner: KeyOwner| ApiKey {
             id: ApiKeyId::generate(),
             name: "k".to_owned(),
             owner,
             prefix: "tnty_".to_owned(),
+            role: Role::of_key(owner.kind()),
             created_at: Utc::now(),
         };
         for (owner, role, scope) in [

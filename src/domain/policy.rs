@@ -16,27 +16,72 @@ use super::access::{Caller, Scope};
 use super::api_key::KeyScope;
 use super::ids::{AgencyId, TenantId};
 
-/// A role a caller acts in. Each belongs to one level of the hierarchy, which is also the kind
-/// of scope it is held in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// A role a caller acts in (Voisnap's seven). Each belongs to one level of the hierarchy,
+/// which is also the kind of scope it is held in.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+)]
 pub enum Role {
     /// Operates the whole platform (platform keys and the master key).
     Admin,
-    /// Runs an agency and all of its client tenants (agency keys).
+    /// Runs an agency and all of its client tenants.
     AgencyManager,
-    /// Runs one tenant (tenant keys).
+    /// An agency's technical work: keys, integrations, agent configuration.
+    AgencyTechnicalManager,
+    /// An agency's client-facing work: client accounts and analytics.
+    AgencyAccountManager,
+    /// Runs one tenant.
     TenantOwner,
+    /// A tenant's agents and conversations.
+    TenantUser,
+    /// Reads everything of one tenant, changes nothing.
+    ReadOnly,
 }
 
 impl Role {
-    pub const ALL: [Role; 3] = [Role::Admin, Role::AgencyManager, Role::TenantOwner];
+    pub const ALL: [Role; 7] = [
+        Role::Admin,
+        Role::AgencyManager,
+        Role::AgencyTechnicalManager,
+        Role::AgencyAccountManager,
+        Role::TenantOwner,
+        Role::TenantUser,
+        Role::ReadOnly,
+    ];
 
+    /// Its name, as Voisnap spells it (`AgencyManager`).
     pub fn name(self) -> &'static str {
+        self.into()
+    }
+
+    pub fn from_name(name: &str) -> Option<Role> {
+        name.parse().ok()
+    }
+
+    /// The level whose scope holds it.
+    pub fn level(self) -> KeyScope {
         match self {
-            Role::Admin => "Admin",
-            Role::AgencyManager => "AgencyManager",
-            Role::TenantOwner => "TenantOwner",
+            Role::Admin => KeyScope::Platform,
+            Role::AgencyManager | Role::AgencyTechnicalManager | Role::AgencyAccountManager => {
+                KeyScope::Agency
+            }
+            Role::TenantOwner | Role::TenantUser | Role::ReadOnly => KeyScope::Tenant,
         }
+    }
+
+    /// Whether everything this role may do, `by` may do too: what a caller may hand on.
+    pub fn within(self, by: Role) -> bool {
+        Action::ALL
+            .iter()
+            .all(|action| !grants(self, *action) || grants(by, *action))
     }
 
     /// The role a key of this kind acts in: until keys carry roles of their own, the full
@@ -212,6 +257,79 @@ pub const GRANTS: &[(Role, &[Action])] = &[
             Action::RunCalls,
             Action::ReadCalls,
             Action::ReportUsage,
+            Action::ReadLimits,
+            Action::ReadTenantAnalytics,
+        ],
+    ),
+    (
+        Role::AgencyTechnicalManager,
+        &[
+            Action::ReadTenant,
+            Action::ReadAgency,
+            Action::ReadPlans,
+            Action::ReadKeys,
+            Action::MintTenantKey,
+            Action::RevokeKey,
+            Action::ReadAgents,
+            Action::ManageAgents,
+            Action::ReadTelephony,
+            Action::ManageTelephony,
+            Action::ReadIntegrations,
+            Action::ManageIntegrations,
+            Action::ReadFiles,
+            Action::ManageFiles,
+            Action::ReadRecordings,
+            Action::ReadCalls,
+            Action::ReadLimits,
+        ],
+    ),
+    (
+        Role::AgencyAccountManager,
+        &[
+            Action::ReadTenant,
+            Action::CreateTenant,
+            Action::UpdateTenant,
+            Action::ChangeCommercialTerms,
+            Action::ReadAgency,
+            Action::ReadPlans,
+            Action::ReadAgents,
+            Action::ReadTelephony,
+            Action::ReadCalls,
+            Action::ReadLimits,
+            Action::ReadTenantAnalytics,
+            Action::ReadAgencyAnalytics,
+        ],
+    ),
+    (
+        Role::TenantUser,
+        &[
+            Action::ReadTenant,
+            Action::ReadPlans,
+            Action::ReadAgents,
+            Action::ManageAgents,
+            Action::ReadTelephony,
+            Action::ReadFiles,
+            Action::ManageFiles,
+            Action::ReadRecordings,
+            Action::StoreRecordings,
+            Action::RunCalls,
+            Action::ReadCalls,
+            Action::ReportUsage,
+            Action::ReadLimits,
+            Action::ReadTenantAnalytics,
+        ],
+    ),
+    (
+        Role::ReadOnly,
+        &[
+            Action::ReadTenant,
+            Action::ReadPlans,
+            Action::ReadAgents,
+            Action::ReadTelephony,
+            Action::ReadIntegrations,
+            Action::ReadFiles,
+            Action::ReadRecordings,
+            Action::ReadCalls,
             Action::ReadLimits,
             Action::ReadTenantAnalytics,
         ],

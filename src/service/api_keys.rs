@@ -7,9 +7,9 @@ use super::tenants::TenantRef;
 use super::{not_found, Context, Error, Lookup, Result};
 use crate::domain::access::{Caller, Scope};
 use crate::domain::agency::Agency;
-use crate::domain::api_key::{ApiKey, KeyOwner};
+use crate::domain::api_key::{ApiKey, KeyOwner, KeyScope};
 use crate::domain::ids::{AgencyId, ApiKeyId, TenantId};
-use crate::domain::policy::{self, act, Action, Authorized, Target};
+use crate::domain::policy::{self, act, Action, Authorized, Role, Target};
 use crate::domain::validation::Violations;
 use crate::store;
 
@@ -36,6 +36,8 @@ pub struct NewKey {
     pub name: String,
     pub agency_id: Option<AgencyId>,
     pub tenant_id: Option<TenantId>,
+    /// A narrower role than the level's full one.
+    pub role: Option<Role>,
 }
 
 /// Mints a key: a platform or agency key for platform callers, a tenant key for a tenant the
@@ -46,7 +48,28 @@ pub async fn mint(ctx: &Context, caller: &Caller, new: NewKey) -> Result<(ApiKey
     violations.length("name", &new.name, 1, 255);
     violations.finish(|| ())?;
     let holder = holder(ctx, caller, &new).await?;
-    Ok(store::api_keys::create(&ctx.db, &new.name, holder).await?)
+    let level = match holder {
+        Scope::Platform => KeyScope::Platform,
+        Scope::Agency(_) => KeyScope::Agency,
+        Scope::Tenant(_) => KeyScope::Tenant,
+    };
+    let role = new.role.unwrap_or(Role::of_key(level));
+    if role.level() != level {
+        let level: &str = level.into();
+        return Err(Error::field(
+            "role",
+            "role_of_another_level",
+            format!("is not a role of a {level} key"),
+        ));
+    }
+    // A key never gets more than its minter may do.
+    if !role.within(caller.role) {
+        return Err(Error::ForbiddenField {
+            field: "role",
+            detail: "a key may not act in a role that can do more than the caller's",
+        });
+    }
+    Ok(store::api_keys::create(&ctx.db, &new.name, holder, new.role).await?)
 }
 
 /// Where the new key is held, refusing what the caller may not mint. An agency or tenant the
@@ -119,6 +142,7 @@ mod tests {
             name: "key".to_owned(),
             owner,
             prefix: "tnty_abcdefgh".to_owned(),
+            role: Role::of_key(owner.kind()),
             created_at: Utc::now(),
         }
     }

@@ -6,10 +6,11 @@ use super::{now, query, Db, Query, StoreError, StoreResult};
 use crate::domain::access::{Scope, TenantScope};
 use crate::domain::api_key::{hash_secret, mint_secret, ApiKey, KeyOwner, KeyScope};
 use crate::domain::ids::{AgencyId, ApiKeyId, TenantId};
+use crate::domain::policy::Role;
 
 /// A key with the agency of its tenant, so that its owner is known in one read.
 const SELECT: &str = "SELECT k.id, k.name, k.scope, k.agency_id, k.tenant_id, \
-     t.agency_id AS tenant_agency_id, k.prefix, k.created_at \
+     t.agency_id AS tenant_agency_id, k.prefix, k.role, k.created_at \
      FROM api_keys k LEFT JOIN tenants t ON t.id = k.tenant_id";
 
 #[derive(sqlx::FromRow)]
@@ -21,6 +22,7 @@ struct ApiKeyRow {
     tenant_id: Option<TenantId>,
     tenant_agency_id: Option<AgencyId>,
     prefix: String,
+    role: Option<String>,
     created_at: DateTime<Utc>,
 }
 
@@ -41,11 +43,18 @@ impl TryFrom<ApiKeyRow> for ApiKey {
                 agency: row.tenant_agency_id,
             },
         };
+        let role = match &row.role {
+            None => Role::of_key(owner.kind()),
+            Some(name) => Role::from_name(name)
+                .filter(|role| role.level() == owner.kind())
+                .ok_or_else(|| corrupt("role"))?,
+        };
         Ok(ApiKey {
             id: row.id,
             name: row.name,
             owner,
             prefix: row.prefix,
+            role,
             created_at: row.created_at,
         })
     }
@@ -65,7 +74,13 @@ fn visible(scope: TenantScope) -> Query<'static> {
 }
 
 /// Stores a new key held in `holder` and returns it with its secret, which is not kept.
-pub async fn create(db: &Db, name: &str, holder: Scope) -> StoreResult<(ApiKey, String)> {
+/// `role` is `None` for the full role of the holder's level.
+pub async fn create(
+    db: &Db,
+    name: &str,
+    holder: Scope,
+    role: Option<Role>,
+) -> StoreResult<(ApiKey, String)> {
     let minted = mint_secret();
     let id = ApiKeyId::generate();
     let (kind, agency_id, tenant_id) = match holder {
@@ -77,8 +92,8 @@ pub async fn create(db: &Db, name: &str, holder: Scope) -> StoreResult<(ApiKey, 
     tx.execute(
         query(
             "INSERT INTO api_keys (id, name, scope, agency_id, tenant_id, reach_agency_id, \
-             prefix, secret_hash, created_at) VALUES ($1, $2, $3, $4, $5, \
-             COALESCE($4, (SELECT agency_id FROM tenants WHERE id = $5)), $6, $7, $8)",
+             prefix, secret_hash, created_at, role) VALUES ($1, $2, $3, $4, $5, \
+             COALESCE($4, (SELECT agency_id FROM tenants WHERE id = $5)), $6, $7, $8, $9)",
         )
         .bind(id)
         .bind(name)
@@ -87,7 +102,8 @@ pub async fn create(db: &Db, name: &str, holder: Scope) -> StoreResult<(ApiKey, 
         .bind(tenant_id)
         .bind(&minted.prefix)
         .bind(&minted.hash)
-        .bind(now()),
+        .bind(now())
+        .bind(role.map(Role::name)),
     )
     .await?;
     // Read back with the tenant's agency, which the insert cannot return.

@@ -11,7 +11,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::domain::access::Caller;
 use crate::domain::api_key::{ApiKey, KeyScope};
 use crate::domain::ids::{AgencyId, ApiKeyId, TenantId};
-use crate::domain::policy::act;
+use crate::domain::policy::{act, Role};
 use crate::http::error::{ApiResult, Problem};
 use crate::http::extract::{Json, Query};
 use crate::http::idempotency::SecretFields;
@@ -38,6 +38,8 @@ pub struct ApiKeyBody {
     pub tenant_id: Option<TenantId>,
     /// The first characters of the secret, to tell keys apart.
     pub prefix: String,
+    /// The role it acts in.
+    pub role: Role,
     pub created_at: DateTime<Utc>,
 }
 
@@ -50,6 +52,7 @@ impl From<ApiKey> for ApiKeyBody {
             agency_id: key.owner.agency_id(),
             tenant_id: key.owner.tenant_id(),
             prefix: key.prefix,
+            role: key.role,
             created_at: key.created_at,
         }
     }
@@ -66,6 +69,10 @@ pub struct CreateApiKeyRequest {
     /// Makes a tenant key.
     #[serde(default)]
     pub tenant_id: Option<TenantId>,
+    /// A role of the key's level that may do no more than the caller; by default the level's
+    /// full role (`Admin`, `AgencyManager`, `TenantOwner`).
+    #[serde(default)]
+    pub role: Option<Role>,
 }
 
 /// A new key, with its secret; the secret is never shown again.
@@ -95,6 +102,7 @@ async fn create_key(
         name: request.name,
         agency_id: request.agency_id,
         tenant_id: request.tenant_id,
+        role: request.role,
     };
     let (api_key, secret) = api_keys::mint(&state.ctx, &caller, new).await?;
     let body = CreatedApiKey {

@@ -21,6 +21,7 @@ mod openapi;
 mod plans;
 pub mod races;
 mod recordings;
+mod roles;
 mod tenant_lists;
 mod tenant_scoping;
 mod tenant_validation;
