@@ -41,7 +41,7 @@ async fn main() -> anyhow::Result<()> {
                 (None, Some(tenant_id)) => Scope::Tenant(tenant_id),
                 (None, None) => Scope::Platform,
             };
-            let (key, secret) = api_keys::create(&db, &name, holder, None).await?;
+            let (key, secret) = api_keys::create(&db, &name, holder, Default::default()).await?;
             let kind: &str = key.owner.kind().into();
             println!(
                 "{kind} key {} created. Its secret is shown only once:",

@@ -54,7 +54,8 @@ async fn bootstrap_platform_key(db: &Db, master_key: Option<&str>) -> anyhow::Re
     if master_key.is_some() || api_keys::count_platform_keys(db).await? > 0 {
         return Ok(());
     }
-    let (key, secret) = api_keys::create(db, "bootstrap", Scope::Platform, None).await?;
+    let (key, secret) =
+        api_keys::create(db, "bootstrap", Scope::Platform, Default::default()).await?;
     println!("==================================================================");
     println!(
         " tenantry created a platform API key ({}). It is shown only once:",

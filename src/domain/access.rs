@@ -1,7 +1,7 @@
 //! Who is calling: a principal acting in a role, within a scope.
 
 use super::ids::{AgencyId, ApiKeyId, TenantId};
-use super::policy::Role;
+use super::policy::{Role, ScopeSet};
 
 /// The credential a request was made with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +25,8 @@ pub struct Caller {
     pub principal: Principal,
     pub role: Role,
     pub scope: Scope,
+    /// The scopes of a scoped key; `None` when the role alone decides.
+    pub scopes: Option<ScopeSet>,
 }
 
 /// The rows of tenant-owned data a caller may see, as the store filters them.
@@ -48,6 +50,7 @@ impl Caller {
             principal: Principal::MasterKey,
             role: Role::Admin,
             scope: Scope::Platform,
+            scopes: None,
         }
     }
 

@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 
 use super::access::{Caller, Principal, Scope};
 use super::ids::{AgencyId, ApiKeyId, TenantId};
-use super::policy::Role;
+use super::policy::{Role, ScopeSet};
 
 /// The kind of a key: the level of the hierarchy that holds it.
 #[derive(
@@ -76,6 +76,10 @@ pub struct ApiKey {
     pub prefix: String,
     /// The role it acts in: one of its level's.
     pub role: Role,
+    /// What it may be used for; `None` for everything its role may do.
+    pub scopes: Option<ScopeSet>,
+    /// When it stops working; `None` for never.
+    pub expires_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -85,6 +89,7 @@ impl ApiKey {
         Caller {
             principal: Principal::ApiKey(self.id),
             role: self.role,
+            scopes: self.scopes,
             scope: self.owner.scope(),
         }
     }
@@ -97,7 +102,9 @@ pub struct MintedSecret {
     pub hash: String,
 }
 
-const SECRET_MARK: &str = "tnty_";
+/// Every secret starts with it, so that secret scanners can find leaked ones. Keys minted
+/// before it (`tnty_…`) keep working: a key is found by its hash, whatever its text.
+const SECRET_MARK: &str = "tnt_live_";
 const PREFIX_LEN: usize = SECRET_MARK.len() + 8;
 
 /// 40 random alphanumerics (about 238 bits), so a fast hash is enough to store it.
@@ -143,6 +150,8 @@ mod tests {
             owner,
             prefix: "tnty_".to_owned(),
             role: Role::of_key(owner.kind()),
+            scopes: None,
+            expires_at: None,
             created_at: Utc::now(),
         };
         for (owner, role, scope) in [

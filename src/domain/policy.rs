@@ -98,7 +98,7 @@ impl Role {
 /// Declares every action with its description, and a marker type of the same name in
 /// [`act`] for extractors and use cases that require it at compile time.
 macro_rules! actions {
-    ($($(#[doc = $doc:literal])+ $name:ident,)*) => {
+    ($($(#[doc = $doc:literal])+ $name:ident => $scope:ident,)*) => {
         /// Something a caller may do.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum Action {
@@ -112,6 +112,13 @@ macro_rules! actions {
             pub fn describe(self) -> &'static str {
                 match self {
                     $(Action::$name => concat!($($doc),+),)*
+                }
+            }
+
+            /// The key scope a scoped key needs for it.
+            pub fn scope(self) -> ApiScope {
+                match self {
+                    $(Action::$name => ApiScope::$scope,)*
                 }
             }
         }
@@ -132,69 +139,151 @@ macro_rules! actions {
 
 actions! {
     /// Read a tenant and list tenants.
-    ReadTenant,
+    ReadTenant => TenantsRead,
     /// Create a tenant.
-    CreateTenant,
+    CreateTenant => TenantsWrite,
     /// Change a tenant's name, slug, settings and metadata.
-    UpdateTenant,
+    UpdateTenant => TenantsWrite,
     /// Change a tenant's plan, usage limits, billing mode or billing alerts.
-    ChangeCommercialTerms,
+    ChangeCommercialTerms => TenantsWrite,
     /// Switch a tenant's compliance setting (HIPAA, PCI, encryption) off.
-    RelaxCompliance,
+    RelaxCompliance => TenantsWrite,
     /// List all agencies.
-    ListAgencies,
+    ListAgencies => TenantsRead,
     /// Create an agency.
-    CreateAgency,
+    CreateAgency => TenantsWrite,
     /// Read an agency.
-    ReadAgency,
+    ReadAgency => TenantsRead,
     /// Change an agency.
-    UpdateAgency,
+    UpdateAgency => TenantsWrite,
     /// Read the plan catalog.
-    ReadPlans,
+    ReadPlans => TenantsRead,
     /// Create and change plans.
-    ManagePlans,
+    ManagePlans => TenantsWrite,
     /// List API keys.
-    ReadKeys,
+    ReadKeys => UsersRead,
     /// Mint a platform key.
-    MintPlatformKey,
+    MintPlatformKey => UsersWrite,
     /// Mint an agency key.
-    MintAgencyKey,
+    MintAgencyKey => UsersWrite,
     /// Mint a tenant key.
-    MintTenantKey,
+    MintTenantKey => UsersWrite,
     /// Revoke an API key.
-    RevokeKey,
+    RevokeKey => UsersWrite,
     /// Read a tenant's agents.
-    ReadAgents,
+    ReadAgents => AgentsRead,
     /// Create, change and delete a tenant's agents.
-    ManageAgents,
+    ManageAgents => AgentsWrite,
     /// Start, keep alive and end calls (admission).
-    RunCalls,
+    RunCalls => ConversationsWrite,
     /// Read a tenant's calls.
-    ReadCalls,
+    ReadCalls => ConversationsRead,
     /// Report usage events.
-    ReportUsage,
+    ReportUsage => UsageWrite,
     /// Read a tenant's phone numbers and SIP trunks.
-    ReadTelephony,
+    ReadTelephony => TelephonyRead,
     /// Create, change and delete a tenant's phone numbers and SIP trunks.
-    ManageTelephony,
+    ManageTelephony => TelephonyWrite,
     /// Read a tenant's integrations (never their secrets).
-    ReadIntegrations,
+    ReadIntegrations => AgentsRead,
     /// Create, change and delete a tenant's integrations.
-    ManageIntegrations,
+    ManageIntegrations => AgentsWrite,
     /// Read a tenant's knowledge-base files and their contents.
-    ReadFiles,
+    ReadFiles => AgentsRead,
     /// Upload, rename and delete a tenant's knowledge-base files.
-    ManageFiles,
+    ManageFiles => AgentsWrite,
     /// Read and play a tenant's call recordings.
-    ReadRecordings,
+    ReadRecordings => ConversationsRead,
     /// Store and delete a tenant's call recordings.
-    StoreRecordings,
+    StoreRecordings => ConversationsWrite,
     /// Read a tenant's limits and usage against them.
-    ReadLimits,
+    ReadLimits => BillingRead,
     /// Read a tenant's analytics.
-    ReadTenantAnalytics,
+    ReadTenantAnalytics => AnalyticsRead,
     /// Read an agency's analytics across its tenants.
-    ReadAgencyAnalytics,
+    ReadAgencyAnalytics => AnalyticsRead,
+}
+
+/// What a scoped key may be used for: Voisnap's scopes, and tenantry's own for what Voisnap
+/// leaves to roles (`tenants`, `users`, `usage`). Each action needs one ([`Action::scope`]).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+    strum::EnumIter,
+)]
+pub enum ApiScope {
+    #[strum(serialize = "agents:read")]
+    AgentsRead,
+    #[strum(serialize = "agents:write")]
+    AgentsWrite,
+    #[strum(serialize = "conversations:read")]
+    ConversationsRead,
+    #[strum(serialize = "conversations:write")]
+    ConversationsWrite,
+    #[strum(serialize = "telephony:read")]
+    TelephonyRead,
+    #[strum(serialize = "telephony:write")]
+    TelephonyWrite,
+    #[strum(serialize = "webhooks:read")]
+    WebhooksRead,
+    #[strum(serialize = "webhooks:write")]
+    WebhooksWrite,
+    #[strum(serialize = "analytics:read")]
+    AnalyticsRead,
+    #[strum(serialize = "billing:read")]
+    BillingRead,
+    #[strum(serialize = "tenants:read")]
+    TenantsRead,
+    #[strum(serialize = "tenants:write")]
+    TenantsWrite,
+    #[strum(serialize = "users:read")]
+    UsersRead,
+    #[strum(serialize = "users:write")]
+    UsersWrite,
+    #[strum(serialize = "usage:write")]
+    UsageWrite,
+}
+
+impl ApiScope {
+    pub fn name(self) -> &'static str {
+        self.into()
+    }
+
+    fn bit(self) -> u32 {
+        1 << (self as u32)
+    }
+}
+
+/// The scopes a key carries. `None` on a caller means unscoped: its role alone decides.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScopeSet(u32);
+
+impl ScopeSet {
+    pub fn contains(self, scope: ApiScope) -> bool {
+        self.0 & scope.bit() != 0
+    }
+
+    /// Whether every scope here is in `other` too.
+    pub fn within(self, other: ScopeSet) -> bool {
+        self.0 & !other.0 == 0
+    }
+
+    pub fn iter(self) -> impl Iterator<Item = ApiScope> {
+        <ApiScope as strum::IntoEnumIterator>::iter().filter(move |scope| self.contains(*scope))
+    }
+}
+
+impl FromIterator<ApiScope> for ScopeSet {
+    fn from_iter<I: IntoIterator<Item = ApiScope>>(iter: I) -> Self {
+        ScopeSet(iter.into_iter().fold(0, |bits, scope| bits | scope.bit()))
+    }
 }
 
 /// Implemented by the types of [`act`].
@@ -380,6 +469,8 @@ pub enum Refusal {
     Hidden,
     /// In reach, but the caller's role may not do this.
     Denied(Action),
+    /// The role may, but the caller's key lacks the scope the action needs.
+    MissingScope(ApiScope),
 }
 
 /// Proof that `caller` may do `A` on `value`; only [`authorize`] makes one.
@@ -417,11 +508,7 @@ pub fn decide(caller: &Caller, action: Action, target: &Target) -> Result<(), Re
     if !caller.scope.reaches(target) {
         return Err(Refusal::Hidden);
     }
-    if grants(caller.role, action) {
-        Ok(())
-    } else {
-        Err(Refusal::Denied(action))
-    }
+    require(caller, action)
 }
 
 /// Checks `A` on `value` (owned by `target`) and returns the proof.
@@ -441,26 +528,32 @@ pub fn authorize<T, A: ActionMarker>(
 /// Checks that the caller's role may do `action` at all, before any object is known (for
 /// requests whose target is chosen in their body, or derived from the caller).
 pub fn require(caller: &Caller, action: Action) -> Result<(), Refusal> {
-    if grants(caller.role, action) {
-        Ok(())
-    } else {
-        Err(Refusal::Denied(action))
+    if !grants(caller.role, action) {
+        return Err(Refusal::Denied(action));
+    }
+    match caller.scopes {
+        Some(scopes) if !scopes.contains(action.scope()) => {
+            Err(Refusal::MissingScope(action.scope()))
+        }
+        _ => Ok(()),
     }
 }
 
 /// The permission table in Markdown: one row per action, one column per role.
 pub fn permission_table() -> String {
-    let mut table = String::from("| action | what it allows |");
+    let mut table = String::from("| action | what it allows | scope |");
     for role in Role::ALL {
         table.push_str(&format!(" {} |", role.name()));
     }
-    table.push_str("\n|---|---|");
+    table.push_str("\n|---|---|---|");
     for _ in Role::ALL {
         table.push_str(":---:|");
     }
     table.push('\n');
     for action in Action::ALL {
-        table.push_str(&format!("| `{action:?}` | {} |", action.describe().trim()));
+        let scope = action.scope().name();
+        let describe = action.describe().trim();
+        table.push_str(&format!("| `{action:?}` | {describe} | `{scope}` |"));
         for role in Role::ALL {
             table.push_str(if grants(role, *action) {
                 " ✓ |"
@@ -483,7 +576,43 @@ mod tests {
             principal: Principal::MasterKey,
             role,
             scope,
+            scopes: None,
         }
+    }
+
+    #[test]
+    fn a_scoped_caller_needs_the_scope_of_each_action_its_role_grants() {
+        let tenant = TenantId::generate();
+        let target = Target::Tenant {
+            id: tenant,
+            agency: None,
+        };
+        let scoped = Caller {
+            scopes: Some([ApiScope::AgentsRead].into_iter().collect()),
+            ..caller(Role::TenantOwner, Scope::Tenant(tenant))
+        };
+        assert_eq!(decide(&scoped, Action::ReadAgents, &target), Ok(()));
+        assert_eq!(
+            decide(&scoped, Action::ManageAgents, &target),
+            Err(Refusal::MissingScope(ApiScope::AgentsWrite))
+        );
+        // A scope never grants what the role lacks.
+        let reader = Caller {
+            scopes: Some([ApiScope::AgentsWrite].into_iter().collect()),
+            ..caller(Role::ReadOnly, Scope::Tenant(tenant))
+        };
+        assert_eq!(
+            decide(&reader, Action::ManageAgents, &target),
+            Err(Refusal::Denied(Action::ManageAgents))
+        );
+        let other = Target::Tenant {
+            id: TenantId::generate(),
+            agency: None,
+        };
+        assert_eq!(
+            decide(&scoped, Action::ReadAgents, &other),
+            Err(Refusal::Hidden)
+        );
     }
 
     #[test]
@@ -546,7 +675,7 @@ mod tests {
     fn the_table_has_a_row_per_action_and_a_column_per_role() {
         let table = permission_table();
         assert_eq!(table.lines().count(), 2 + Action::ALL.len());
-        assert!(table.starts_with("| action | what it allows | Admin | AgencyManager |"));
+        assert!(table.starts_with("| action | what it allows | scope | Admin | AgencyManager |"));
     }
 }
 

@@ -137,6 +137,7 @@ impl ApiError {
             ApiError::Service(error) => match error {
                 Error::Forbidden(_)
                 | Error::ForbiddenField { .. }
+                | Error::MissingScope(_)
                 | Error::TenantInactive
                 | Error::QuotaReached(_) => StatusCode::FORBIDDEN,
                 Error::NotFound(_) => StatusCode::NOT_FOUND,
@@ -167,6 +168,7 @@ impl ApiError {
             ApiError::IdempotencyMismatch => "idempotency_key_reused",
             ApiError::Service(error) => match error {
                 Error::Forbidden(_) | Error::ForbiddenField { .. } => "forbidden",
+                Error::MissingScope(_) => "insufficient_scope",
                 Error::TenantInactive => "tenant_inactive",
                 Error::NotFound(_) => "not_found",
                 Error::Conflict { code, .. } => code,
@@ -216,6 +218,10 @@ impl ApiError {
             } => problem.errors = one(field, code, detail),
             Error::ForbiddenField { field, detail } => {
                 problem.errors = one(field, "forbidden", detail);
+            }
+            Error::MissingScope(scope) => {
+                let needs = format!("needs {}", scope.name());
+                problem.errors = one("scopes", "insufficient_scope", &needs);
             }
             Error::CounterOverflow {
                 field: Some(field), ..

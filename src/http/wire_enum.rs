@@ -47,13 +47,14 @@ macro_rules! wire_enums {
 use crate::domain::agent::AgentStatus;
 use crate::domain::api_key::KeyScope;
 use crate::domain::metering::{CallStatus, Channel, Direction, LimitSource};
-use crate::domain::policy::Role;
+use crate::domain::policy::{ApiScope, Role};
 use crate::domain::tenant::{
     ActionAt100, BillingMode, RecordingFormat, TenantSort, TenantStatus, TenantType,
 };
 
 wire_enums! {
     ActionAt100: "What happens when spend reaches 100% of `monthlySpendLimitCents`.",
+    ApiScope: "A key scope: what a scoped key may be used for.",
     Role: "A role: `Admin` (platform); `AgencyManager`, `AgencyTechnicalManager`, `AgencyAccountManager` (agency); `TenantOwner`, `TenantUser`, `ReadOnly` (tenant). docs/PERMISSIONS.md lists what each may do.",
     AgentStatus,
     BillingMode,

@@ -9,9 +9,10 @@ use crate::domain::access::{Caller, Scope};
 use crate::domain::agency::Agency;
 use crate::domain::api_key::{ApiKey, KeyOwner, KeyScope};
 use crate::domain::ids::{AgencyId, ApiKeyId, TenantId};
-use crate::domain::policy::{self, act, Action, Authorized, Role, Target};
+use crate::domain::policy::{self, act, Action, Authorized, Role, ScopeSet, Target};
 use crate::domain::validation::Violations;
 use crate::store;
+use chrono::{DateTime, Utc};
 
 impl Lookup for ApiKey {
     const NAME: &'static str = "API key";
@@ -38,6 +39,9 @@ pub struct NewKey {
     pub tenant_id: Option<TenantId>,
     /// A narrower role than the level's full one.
     pub role: Option<Role>,
+    /// What it may be used for; `None` for everything its role may do.
+    pub scopes: Option<ScopeSet>,
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 /// Mints a key: a platform or agency key for platform callers, a tenant key for a tenant the
@@ -69,7 +73,28 @@ pub async fn mint(ctx: &Context, caller: &Caller, new: NewKey) -> Result<(ApiKey
             detail: "a key may not act in a role that can do more than the caller's",
         });
     }
-    Ok(store::api_keys::create(&ctx.db, &new.name, holder, new.role).await?)
+    // Nor scopes beyond the minter's, nor a life beyond its own.
+    if let (Some(wanted), Some(own)) = (new.scopes, caller.scopes) {
+        if !wanted.within(own) {
+            return Err(Error::ForbiddenField {
+                field: "scopes",
+                detail: "a key may not be given a scope its minter lacks",
+            });
+        }
+    }
+    if new.expires_at.is_some_and(|at| at <= chrono::Utc::now()) {
+        return Err(Error::field(
+            "expiresAt",
+            "in_past",
+            "must be in the future",
+        ));
+    }
+    let limits = store::api_keys::Limits {
+        role: new.role,
+        scopes: new.scopes.or(caller.scopes),
+        expires_at: new.expires_at,
+    };
+    Ok(store::api_keys::create(&ctx.db, &new.name, holder, limits).await?)
 }
 
 /// Where the new key is held, refusing what the caller may not mint. An agency or tenant the
@@ -143,6 +168,8 @@ mod tests {
             owner,
             prefix: "tnty_abcdefgh".to_owned(),
             role: Role::of_key(owner.kind()),
+            scopes: None,
+            expires_at: None,
             created_at: Utc::now(),
         }
     }

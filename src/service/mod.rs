@@ -77,6 +77,9 @@ pub enum Error {
         field: &'static str,
         detail: &'static str,
     },
+    /// The caller's key lacks the scope this needs (403).
+    #[error("this key lacks the scope {}", .0.name())]
+    MissingScope(policy::ApiScope),
     /// The tenant is not active.
     #[error("the tenant is not active")]
     TenantInactive,
@@ -131,6 +134,7 @@ impl Error {
         move |refusal| match refusal {
             Refusal::Hidden => Error::NotFound(what),
             Refusal::Denied(action) => Error::Forbidden(forbidden_detail(action)),
+            Refusal::MissingScope(scope) => Error::MissingScope(scope),
         }
     }
 }

@@ -6,11 +6,12 @@ use super::{now, query, Db, Query, StoreError, StoreResult};
 use crate::domain::access::{Scope, TenantScope};
 use crate::domain::api_key::{hash_secret, mint_secret, ApiKey, KeyOwner, KeyScope};
 use crate::domain::ids::{AgencyId, ApiKeyId, TenantId};
-use crate::domain::policy::Role;
+use crate::domain::policy::{ApiScope, Role, ScopeSet};
+use sqlx::types::Json;
 
 /// A key with the agency of its tenant, so that its owner is known in one read.
 const SELECT: &str = "SELECT k.id, k.name, k.scope, k.agency_id, k.tenant_id, \
-     t.agency_id AS tenant_agency_id, k.prefix, k.role, k.created_at \
+     t.agency_id AS tenant_agency_id, k.prefix, k.role, k.scopes, k.expires_at, k.created_at \
      FROM api_keys k LEFT JOIN tenants t ON t.id = k.tenant_id";
 
 #[derive(sqlx::FromRow)]
@@ -23,6 +24,8 @@ struct ApiKeyRow {
     tenant_agency_id: Option<AgencyId>,
     prefix: String,
     role: Option<String>,
+    scopes: Option<Json<Vec<String>>>,
+    expires_at: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
 }
 
@@ -49,12 +52,23 @@ impl TryFrom<ApiKeyRow> for ApiKey {
                 .filter(|role| role.level() == owner.kind())
                 .ok_or_else(|| corrupt("role"))?,
         };
+        let scopes = match &row.scopes {
+            None => None,
+            Some(Json(names)) => Some(
+                names
+                    .iter()
+                    .map(|name| name.parse::<ApiScope>().map_err(|_| corrupt("scope")))
+                    .collect::<StoreResult<ScopeSet>>()?,
+            ),
+        };
         Ok(ApiKey {
             id: row.id,
             name: row.name,
             owner,
             prefix: row.prefix,
             role,
+            scopes,
+            expires_at: row.expires_at,
             created_at: row.created_at,
         })
     }
@@ -74,12 +88,20 @@ fn visible(scope: TenantScope) -> Query<'static> {
 }
 
 /// Stores a new key held in `holder` and returns it with its secret, which is not kept.
-/// `role` is `None` for the full role of the holder's level.
+/// What a new key may do beyond where it is held: `role` is `None` for the full role of the
+/// holder's level, `scopes` `None` for unscoped.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Limits {
+    pub role: Option<Role>,
+    pub scopes: Option<ScopeSet>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
 pub async fn create(
     db: &Db,
     name: &str,
     holder: Scope,
-    role: Option<Role>,
+    limits: Limits,
 ) -> StoreResult<(ApiKey, String)> {
     let minted = mint_secret();
     let id = ApiKeyId::generate();
@@ -92,8 +114,9 @@ pub async fn create(
     tx.execute(
         query(
             "INSERT INTO api_keys (id, name, scope, agency_id, tenant_id, reach_agency_id, \
-             prefix, secret_hash, created_at, role) VALUES ($1, $2, $3, $4, $5, \
-             COALESCE($4, (SELECT agency_id FROM tenants WHERE id = $5)), $6, $7, $8, $9)",
+             prefix, secret_hash, created_at, role, scopes, expires_at) VALUES ($1, $2, $3, $4, \
+             $5, COALESCE($4, (SELECT agency_id FROM tenants WHERE id = $5)), $6, $7, $8, $9, \
+             $10, $11)",
         )
         .bind(id)
         .bind(name)
@@ -103,7 +126,12 @@ pub async fn create(
         .bind(&minted.prefix)
         .bind(&minted.hash)
         .bind(now())
-        .bind(role.map(Role::name)),
+        .bind(limits.role.map(Role::name))
+        .bind(limits.scopes.map(|scopes| {
+            let names = scopes.iter().map(|scope| scope.name().into()).collect();
+            serde_json::Value::Array(names)
+        }))
+        .bind(limits.expires_at),
     )
     .await?;
     // Read back with the tenant's agency, which the insert cannot return.
@@ -167,11 +195,12 @@ pub async fn revoke(db: &Db, id: ApiKeyId) -> StoreResult<()> {
 pub async fn authenticate(db: &Db, secret: &str) -> StoreResult<Option<ApiKey>> {
     let sql = format!(
         "{SELECT} WHERE k.secret_hash = $1 AND k.revoked_at IS NULL \
+         AND (k.expires_at IS NULL OR k.expires_at > $2) \
          AND (k.tenant_id IS NULL OR t.status = 'active')"
     );
     let row: Option<ApiKeyRow> = db
         .reader()
-        .fetch_optional(query(sql).bind(hash_secret(secret)))
+        .fetch_optional(query(sql).bind(hash_secret(secret)).bind(now()))
         .await?;
     row.map(ApiKey::try_from).transpose()
 }

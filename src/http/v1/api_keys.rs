@@ -11,7 +11,8 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::domain::access::Caller;
 use crate::domain::api_key::{ApiKey, KeyScope};
 use crate::domain::ids::{AgencyId, ApiKeyId, TenantId};
-use crate::domain::policy::{act, Role};
+use crate::domain::policy::{act, ApiScope, Role};
+use crate::domain::time::BoundedTime;
 use crate::http::error::{ApiResult, Problem};
 use crate::http::extract::{Json, Query};
 use crate::http::idempotency::SecretFields;
@@ -40,6 +41,10 @@ pub struct ApiKeyBody {
     pub prefix: String,
     /// The role it acts in.
     pub role: Role,
+    /// Its scopes; absent when it is unscoped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<ApiScope>>,
+    pub expires_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -53,6 +58,8 @@ impl From<ApiKey> for ApiKeyBody {
             tenant_id: key.owner.tenant_id(),
             prefix: key.prefix,
             role: key.role,
+            scopes: key.scopes.map(|scopes| scopes.iter().collect()),
+            expires_at: key.expires_at,
             created_at: key.created_at,
         }
     }
@@ -73,6 +80,14 @@ pub struct CreateApiKeyRequest {
     /// full role (`Admin`, `AgencyManager`, `TenantOwner`).
     #[serde(default)]
     pub role: Option<Role>,
+    /// Limits the key to these scopes (within the caller's own); without them it may do
+    /// whatever its role may.
+    #[serde(default)]
+    #[schema(max_items = 15)]
+    pub scopes: Option<Vec<ApiScope>>,
+    /// When the key stops working (in the future).
+    #[serde(default)]
+    pub expires_at: Option<BoundedTime>,
 }
 
 /// A new key, with its secret; the secret is never shown again.
@@ -103,6 +118,8 @@ async fn create_key(
         agency_id: request.agency_id,
         tenant_id: request.tenant_id,
         role: request.role,
+        scopes: request.scopes.map(|scopes| scopes.into_iter().collect()),
+        expires_at: request.expires_at.map(BoundedTime::get),
     };
     let (api_key, secret) = api_keys::mint(&state.ctx, &caller, new).await?;
     let body = CreatedApiKey {

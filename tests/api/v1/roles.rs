@@ -258,3 +258,146 @@ both!(
         );
     }
 );
+
+both!(
+    a_scoped_key_does_only_what_its_scopes_and_role_allow,
+    |app| async move {
+        let agency = app.agency().create().await;
+        let tenant = app.tenant().of(&agency).create().await;
+        let minted = agency
+            .client
+            .post(
+                "/api/v1/api-keys",
+                &json!({ "name": "data plane", "tenantId": tenant.id,
+                     "scopes": ["agents:read", "conversations:write"] }),
+            )
+            .await;
+        minted.assert_status(StatusCode::CREATED);
+        assert_eq!(
+            minted.body["scopes"],
+            json!(["agents:read", "conversations:write"])
+        );
+        let key = app.client(minted.body["key"].as_str().unwrap());
+
+        allowed(
+            &key.get(&tenant.path("/agents")).await,
+            "agents:read lists agents",
+        );
+        allowed(
+            &key.post(&tenant.path("/calls"), &json!({ "channel": "phone" }))
+                .await,
+            "conversations:write starts calls",
+        );
+        for (answer, scope) in [
+            (
+                key.post(&tenant.path("/agents"), &json!({ "name": "Ava" }))
+                    .await,
+                "agents:write",
+            ),
+            (key.get(&tenant.path("")).await, "tenants:read"),
+            (key.get(&tenant.path("/calls")).await, "conversations:read"),
+            (
+                key.get(&tenant.path("/phone-numbers")).await,
+                "telephony:read",
+            ),
+        ] {
+            answer.assert_problem(StatusCode::FORBIDDEN, "insufficient_scope");
+            assert_eq!(answer.fields(), ["scopes"]);
+            assert!(answer.text.contains(scope), "{scope}: {}", answer.text);
+        }
+        assert!(app
+            .platform()
+            .walk(&tenant.path("/agents"))
+            .await
+            .is_empty());
+
+        // A scoped minter hands on only its own scopes, and by default all of them.
+        let narrow = app
+            .platform()
+            .post(
+                "/api/v1/api-keys",
+                &json!({ "name": "narrow", "agencyId": agency.id,
+                     "scopes": ["users:write", "tenants:read"] }),
+            )
+            .await;
+        narrow.assert_status(StatusCode::CREATED);
+        let narrow = app.client(narrow.body["key"].as_str().unwrap());
+        let wider = narrow
+            .post(
+                "/api/v1/api-keys",
+                &json!({ "name": "wider", "tenantId": tenant.id, "scopes": ["agents:read"] }),
+            )
+            .await;
+        wider.assert_problem(StatusCode::FORBIDDEN, "forbidden");
+        assert_eq!(wider.fields(), ["scopes"]);
+        let inherited = narrow
+            .post(
+                "/api/v1/api-keys",
+                &json!({ "name": "same", "tenantId": tenant.id }),
+            )
+            .await;
+        inherited.assert_status(StatusCode::CREATED);
+        assert_eq!(
+            inherited.body["scopes"],
+            json!(["tenants:read", "users:write"])
+        );
+
+        app.platform()
+            .post(
+                "/api/v1/api-keys",
+                &json!({ "name": "bad", "tenantId": tenant.id, "scopes": ["agents:delete"] }),
+            )
+            .await
+            .assert_invalid("scopes[0]");
+    }
+);
+
+both!(
+    keys_expire_carry_a_recognisable_prefix_and_old_keys_still_work,
+    |app| async move {
+        let tenant = app.tenant().create().await;
+        let platform = app.platform();
+        platform
+        .post(
+            "/api/v1/api-keys",
+            &json!({ "name": "late", "tenantId": tenant.id, "expiresAt": "2001-01-01T00:00:00Z" }),
+        )
+        .await
+        .assert_invalid("expiresAt");
+
+        let minted = platform
+        .post(
+            "/api/v1/api-keys",
+            &json!({ "name": "expiring", "tenantId": tenant.id, "expiresAt": "2999-01-01T00:00:00Z" }),
+        )
+        .await;
+        minted.assert_status(StatusCode::CREATED);
+        assert_eq!(minted.body["expiresAt"], "2999-01-01T00:00:00Z");
+        let secret = minted.body["key"].as_str().unwrap().to_owned();
+        assert!(secret.starts_with("tnt_live_"), "{secret}");
+        let key = app.client(&secret);
+        key.get(&tenant.path(""))
+            .await
+            .assert_status(StatusCode::OK);
+        // Its time passes.
+        app.db()
+            .run_sql("UPDATE api_keys SET expires_at = created_at WHERE name = 'expiring'")
+            .await;
+        key.get(&tenant.path(""))
+            .await
+            .assert_problem(StatusCode::UNAUTHORIZED, "unauthorized");
+
+        // A key minted before the prefix changed is found by its hash like any other.
+        let legacy = "tnty_0123456789abcdefghijABCDEFGHIJ0123456789";
+        let hash = tenantry::domain::api_key::hash_secret(legacy);
+        app.db()
+            .run_sql(&format!(
+            "UPDATE api_keys SET secret_hash = '{hash}', expires_at = NULL WHERE name = 'expiring'"
+        ))
+            .await;
+        app.client(legacy)
+            .get(&tenant.path(""))
+            .await
+            .assert_status(StatusCode::OK);
+    }
+);
