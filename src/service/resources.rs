@@ -285,6 +285,29 @@ fn patched<S: ResourceSpec>(current: &Stored, patch: &Value) -> Result<S> {
         }
     }
     let mut document = readable(current.clone()).document;
+    // A null removes a field; on a required one that is refused naming it (serde would name
+    // only the object that lacks it). The stored document is whole, so a field is required
+    // exactly when that document without it no longer reads.
+    let required: Vec<FieldError> = fields
+        .iter()
+        .filter(|(key, value)| {
+            let mut without = document.clone();
+            value.is_null()
+                && without
+                    .as_object_mut()
+                    .and_then(|object| object.remove(key.as_str()))
+                    .is_some()
+                && serde_json::from_value::<S>(without).is_err()
+        })
+        .map(|(key, _)| FieldError {
+            field: key.clone(),
+            code: "required".to_owned(),
+            message: "is required and cannot be removed".to_owned(),
+        })
+        .collect();
+    if !required.is_empty() {
+        return Err(Error::Invalid(required));
+    }
     merge_patch(&mut document, patch);
     let spec: S = serde_path_to_error::deserialize(&document).map_err(|error| {
         let path = error.path().to_string();
