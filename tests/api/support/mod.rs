@@ -28,12 +28,14 @@ mod client;
 mod fixtures;
 mod metering;
 pub mod process;
+mod resources;
 mod spec;
 pub mod wire;
 
 pub use client::{Answer, Client};
 pub use fixtures::{AgencyFixture, TenantFixture};
 pub use metering::{event, simultaneous_starts, time, Database};
+pub use resources::StoredResource;
 pub use spec::{assert_committed_spec, assert_spec_served};
 
 /// Runs a story against SQLite and against PostgreSQL, each with a fresh database:

@@ -1,7 +1,7 @@
 //! Real `tenantry serve` processes on a test's database: several replicas on one PostgreSQL,
-//! or one server to `kill -9` in the middle of its work.
+//! one server to `kill -9` in the middle of its work, or one whose log a story reads.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, LazyLock};
 
@@ -17,16 +17,23 @@ pub struct Served {
     child: Child,
     /// Kept open so that the server never writes into a closed pipe.
     _stdout: Lines<BufReader<ChildStdout>>,
-    /// Holds the server's log, read when it fails to start.
+    /// Holds the server's log (its stderr), read when it fails to start or when it stops.
     _logs: TempDir,
+    log_path: PathBuf,
     http: reqwest::Client,
     pub base_url: String,
 }
 
 impl Served {
     /// Starts `tenantry serve` on `app`'s database with `app`'s master key, on a free port,
-    /// and waits until it says where it listens.
+    /// and waits until it says where it listens. It logs warnings and errors only.
     pub async fn start(app: &TestApp) -> Served {
+        Self::start_logging(app, "warn").await
+    }
+
+    /// Like [`Served::start`], logging what `RUST_LOG=filter` selects (`debug`, say); read the
+    /// log with [`Served::stop`].
+    pub async fn start_logging(app: &TestApp, filter: &str) -> Served {
         let logs = tempfile::tempdir().expect("a directory for the server's log");
         let log_path = logs.path().join("stderr.log");
         let log = std::fs::File::create(&log_path).expect("create the log");
@@ -52,7 +59,7 @@ impl Served {
             .env_remove("TENANTRY_HEADER_READ_TIMEOUT_SECONDS")
             .env_remove("TENANTRY_BODY_TIMEOUT_SECONDS")
             .env_remove("TENANTRY_IDLE_TIMEOUT_SECONDS")
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", filter)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
@@ -69,6 +76,7 @@ impl Served {
                             child,
                             _stdout: stdout,
                             _logs: logs,
+                            log_path,
                             http: reqwest::Client::new(),
                         };
                     }
@@ -86,6 +94,22 @@ impl Served {
     /// A client of this server holding `key`.
     pub fn client(&self, key: &str) -> Client {
         Client::for_url(self.http.clone(), &self.base_url, key)
+    }
+
+    /// Stops the server as an operator would (SIGTERM), waits until it has exited, and returns
+    /// everything it logged: it flushes its log on the way out.
+    pub async fn stop(mut self) -> String {
+        let pid = self.child.id().expect("a running server").to_string();
+        let signalled = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .await
+            .expect("kill runs");
+        assert!(signalled.success(), "SIGTERM to tenantry {pid}");
+        let exited = self.child.wait().await.expect("wait for tenantry");
+        let log = read_log(&self.log_path);
+        assert!(exited.success(), "tenantry exited with {exited:?}:\n{log}");
+        log
     }
 
     /// `kill -9`: the process gets no chance to finish anything.
