@@ -21,6 +21,8 @@ mod openapi;
 mod plans;
 pub mod races;
 mod recordings;
+mod resource_kinds;
+pub mod resources;
 mod roles;
 mod tenant_lists;
 mod tenant_scoping;
