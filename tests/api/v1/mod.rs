@@ -22,6 +22,7 @@ mod plans;
 pub mod races;
 mod recordings;
 mod resource_kinds;
+mod resource_races;
 mod resource_rules;
 pub mod resources;
 mod roles;
