@@ -24,6 +24,7 @@ mod recordings;
 mod resource_kinds;
 mod resource_races;
 mod resource_rules;
+mod resource_secrets;
 pub mod resources;
 mod roles;
 mod tenant_lists;
