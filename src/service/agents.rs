@@ -3,11 +3,10 @@
 use chrono::{DateTime, Utc};
 use tracing::instrument;
 
-use super::tenants::{self, TenantRef};
+use super::tenants::TenantRef;
 use super::{not_found, Context, Error, LimitRefusal, Result};
 use crate::domain::agent::{Agent, AgentFields, AgentStatus, Metadata};
 use crate::domain::ids::AgentId;
-use crate::domain::limits::LimitKey;
 use crate::domain::policy::{act, Authorized};
 use crate::domain::validation::Violations;
 use crate::store;
@@ -26,15 +25,11 @@ pub async fn create(
     fields: AgentFields,
 ) -> Result<Agent> {
     let fields = checked(fields)?;
-    let max_agents = tenants::load(ctx, &tenant)
-        .await?
-        .effective_limits
-        .get(LimitKey::MaxAgents);
     store::agents::create(
         &ctx.db,
         tenant.get().id,
         &fields,
-        |current| match max_agents.filter(|limit| current >= *limit) {
+        |current, max_agents| match max_agents.filter(|limit| current >= *limit) {
             Some(limit) => Err(Error::QuotaReached(LimitRefusal {
                 code: "agent_limit_reached",
                 limit: "maxAgents",

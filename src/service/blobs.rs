@@ -160,7 +160,7 @@ where
     let bytes = put(ctx, &key, upload, &allowance).await?;
     let size = i64::try_from(bytes.size_bytes).unwrap_or(i64::MAX);
     let spec = spec_of(bytes);
-    match create_stored(ctx, tenant_id, limits, id, &spec, size, on_unique).await {
+    match create_stored(ctx, tenant_id, id, &spec, size, on_unique).await {
         Ok((created, replaced)) => {
             if let Some(replaced) = replaced {
                 forget(ctx, &replaced).await;

@@ -7,10 +7,10 @@ use serde_json::Value;
 use tracing::instrument;
 use uuid::Uuid;
 
-use super::tenants::{self, TenantRef};
+use super::tenants::TenantRef;
 use super::{Context, Error, LimitRefusal, Result};
 use crate::domain::ids::{AgentId, TenantId, TypedId};
-use crate::domain::limits::{EffectiveLimits, LimitKey};
+use crate::domain::limits::LimitKey;
 use crate::domain::policy::Authorized;
 use crate::domain::resource::{
     merge_patch, put_at, take_at, Resource, ResourceKind, ResourceSpec, MASK,
@@ -113,19 +113,10 @@ pub fn readable(stored: Stored) -> Resource {
     }
 }
 
-/// Refuses a create that the kind's limits or required setting do not allow.
-pub fn admission(
-    kind: ResourceKind,
-    limits: &EffectiveLimits,
-    adding_bytes: i64,
-) -> impl FnOnce(Held) -> Result<()> {
+/// Refuses a create that the kind's limits or required setting do not allow, as they stand
+/// under the tenant's lock.
+pub fn admission(kind: ResourceKind, adding_bytes: i64) -> impl FnOnce(Held) -> Result<()> {
     let info = kind.info();
-    let count_limit = info
-        .count_limit
-        .and_then(|limit| Some((limit, limits.get(limit.key)?)));
-    let bytes_limit = info
-        .bytes_limit
-        .and_then(|key| Some((key, limits.get(key)?)));
     move |held| {
         if let (false, Some(setting)) = (held.setting_on, info.requires) {
             return Err(Error::Conflict {
@@ -134,6 +125,9 @@ pub fn admission(
                 field: Some(setting.field),
             });
         }
+        let count_limit = info
+            .count_limit
+            .and_then(|limit| Some((limit, held.limits.get(limit.key)?)));
         if let Some((limit, value)) = count_limit.filter(|(_, value)| held.count >= *value) {
             return Err(Error::QuotaReached(LimitRefusal {
                 code: limit.code,
@@ -142,6 +136,9 @@ pub fn admission(
                 current: held.count,
             }));
         }
+        let bytes_limit = info
+            .bytes_limit
+            .and_then(|key| Some((key, held.limits.get(key)?)));
         if let Some((key, megabytes)) = bytes_limit {
             if held.size_bytes + adding_bytes > megabytes.saturating_mul(MEGABYTE) {
                 return Err(bytes_refusal(key, megabytes, held.size_bytes));
@@ -194,9 +191,8 @@ pub async fn create<S: ResourceSpec>(
     let spec = checked(spec)?;
     let tenant_id = tenant.get().id;
     check_agents(ctx, tenant_id, &spec).await?;
-    let limits = tenants::load(ctx, &tenant).await?.effective_limits;
     let write = to_write(ctx, tenant_id, Uuid::now_v7(), &spec, 0, &Sealed::new())?;
-    let admit = admission(S::KIND, &limits, 0);
+    let admit = admission(S::KIND, 0);
     let (created, _) = stored::create(
         &ctx.db,
         tenant_id,
@@ -215,14 +211,13 @@ pub async fn create<S: ResourceSpec>(
 pub async fn create_stored<S: ResourceSpec>(
     ctx: &Context,
     tenant_id: TenantId,
-    limits: &EffectiveLimits,
     id: Uuid,
     spec: &S,
     size_bytes: i64,
     on_unique: OnUnique,
 ) -> Result<(Resource, Option<Stored>)> {
     let write = to_write(ctx, tenant_id, id, spec, size_bytes, &Sealed::new())?;
-    let admit = admission(S::KIND, limits, size_bytes);
+    let admit = admission(S::KIND, size_bytes);
     let (created, replaced) = stored::create(&ctx.db, tenant_id, S::KIND, &write, on_unique, admit)
         .await
         .map_err(name_conflicts(S::KIND))?;

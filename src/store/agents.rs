@@ -6,11 +6,13 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 
+use super::limits::{effective_columns, EffectiveColumns};
 use super::{
     counters, from_text, json, now, query, versioned_change, Db, Query, StoreError, StoreResult,
 };
 use crate::domain::agent::{Agent, AgentFields, Metadata};
 use crate::domain::ids::{AgentId, TenantId};
+use crate::domain::limits::LimitKey;
 
 const COLUMNS: &str = "tenant_id, id, name, status, metadata, created_at, updated_at";
 
@@ -51,20 +53,25 @@ pub struct AgentCounts {
 }
 
 /// Creates an agent under the tenant's counter lock: `admit` gets how many agents the tenant
-/// has, and may refuse.
+/// has and its `maxAgents` (read after the lock), and may refuse.
 pub async fn create<E: From<StoreError>>(
     db: &Db,
     tenant_id: TenantId,
     fields: &AgentFields,
-    admit: impl FnOnce(i64) -> Result<(), E>,
+    admit: impl FnOnce(i64, Option<i64>) -> Result<(), E>,
 ) -> Result<Agent, E> {
     let mut tx = db.begin().await?;
     // Serializes agent creation per tenant (PostgreSQL); SQLite holds the write lock.
     counters::lock(&mut tx, tenant_id).await?;
+    let sql = format!(
+        "SELECT t.id{} FROM tenants t WHERE t.id = $1",
+        effective_columns("t", &[LimitKey::MaxAgents])
+    );
+    let limits: EffectiveColumns = tx.fetch_one(query(sql).bind(tenant_id)).await?;
     let (count,): (i64,) = tx
         .fetch_one(query("SELECT COUNT(*) FROM agents WHERE tenant_id = $1").bind(tenant_id))
         .await?;
-    admit(count)?;
+    admit(count, limits.0.get(LimitKey::MaxAgents))?;
     let sql = format!(
         "INSERT INTO agents ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING {COLUMNS}"
     );

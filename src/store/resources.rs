@@ -10,8 +10,10 @@ use serde_json::Value;
 use sqlx::types::Json;
 use uuid::Uuid;
 
+use super::limits::{effective_columns, EffectiveColumns};
 use super::{counters, now, query, versioned_change, Db, Query, StoreError, StoreResult, Tx};
 use crate::domain::ids::{AgentId, TenantId};
+use crate::domain::limits::{EffectiveLimits, LimitKey};
 use crate::domain::resource::ResourceKind;
 
 const COLUMNS: &str =
@@ -82,12 +84,14 @@ pub struct Write {
 }
 
 /// What a tenant holds of a kind, read under its counter lock.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Held {
     pub count: i64,
     pub size_bytes: i64,
     /// The kind's required setting, when it has one (`true` when it has none).
     pub setting_on: bool,
+    /// The tenant's effective count and byte limits of the kind.
+    pub limits: EffectiveLimits,
 }
 
 /// A row of the same kind and unique value that a create replaces, rather than conflicts
@@ -162,6 +166,24 @@ async fn held(tx: &mut Tx, tenant_id: TenantId, kind: ResourceKind) -> StoreResu
         }
         None => true,
     };
+    // The limits in a statement of their own, after every lock (see counters::lock).
+    let info = kind.info();
+    let keys: Vec<LimitKey> = info
+        .count_limit
+        .map(|limit| limit.key)
+        .into_iter()
+        .chain(info.bytes_limit)
+        .collect();
+    let limits = if keys.is_empty() {
+        EffectiveLimits::default()
+    } else {
+        let sql = format!(
+            "SELECT t.id{} FROM tenants t WHERE t.id = $1",
+            effective_columns("t", &keys)
+        );
+        let columns: EffectiveColumns = tx.fetch_one(query(sql).bind(tenant_id)).await?;
+        columns.0
+    };
     let (count, size_bytes): (i64, Option<i64>) = tx
         .fetch_one(
             query(
@@ -176,6 +198,7 @@ async fn held(tx: &mut Tx, tenant_id: TenantId, kind: ResourceKind) -> StoreResu
         count,
         size_bytes: size_bytes.unwrap_or(0),
         setting_on,
+        limits,
     })
 }
 
