@@ -256,6 +256,12 @@ pub trait ResourceSpec: Serialize + DeserializeOwned + Clone + Send + Sync + 'st
         None
     }
 
+    /// Whether `value` is one the kind's `category_field` can hold, so that a list filter
+    /// on another is refused rather than answered with nothing.
+    fn is_category(value: &str) -> bool {
+        !value.is_empty() && value.len() <= 255
+    }
+
     /// The agents it names; each must be an agent of the same tenant.
     fn agents(&self) -> Vec<AgentId> {
         Vec::new()
@@ -270,6 +276,11 @@ pub trait ResourceSpec: Serialize + DeserializeOwned + Clone + Send + Sync + 'st
     fn secret_paths(&self) -> Vec<String> {
         Vec::new()
     }
+}
+
+/// Whether `value` is a variant of the enum `T` in its wire form.
+pub fn is_variant<T: DeserializeOwned>(value: &str) -> bool {
+    serde_json::from_value::<T>(serde_json::Value::String(value.to_owned())).is_ok()
 }
 
 /// A JSON pointer's parent object and last key.

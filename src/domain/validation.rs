@@ -15,6 +15,42 @@ pub struct FieldError {
 #[derive(Debug, Default)]
 pub struct Violations(Vec<FieldError>);
 
+/// The code of a value serde refused with `message`: a time or a date outside the accepted
+/// years is `out_of_range`, like any other number out of its range.
+pub fn value_code(message: &str) -> &'static str {
+    if message.starts_with(super::time::OUT_OF_RANGE) {
+        "out_of_range"
+    } else {
+        "invalid_value"
+    }
+}
+
+impl FieldError {
+    /// The field and code of a value serde refused at `path` (as `serde_path_to_error` prints
+    /// it) with `message`: a missing field is `required`, an unknown one `unknown_field`, a
+    /// time outside the accepted years `out_of_range`, anything else `invalid_value`.
+    pub fn from_serde(path: &str, message: &str) -> FieldError {
+        let missing = message
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.split('`').next());
+        let (field, code) = match missing {
+            Some(name) if path == "." => (name.to_owned(), "required"),
+            Some(name) => (format!("{path}.{name}"), "required"),
+            None if message.starts_with("unknown field") => (path.to_owned(), "unknown_field"),
+            None => (path.to_owned(), value_code(message)),
+        };
+        FieldError {
+            field: if field == "." {
+                "body".to_owned()
+            } else {
+                field
+            },
+            code: code.to_owned(),
+            message: message.to_owned(),
+        }
+    }
+}
+
 impl Violations {
     pub fn add(&mut self, field: impl Into<String>, code: &str, message: impl Into<String>) {
         self.0.push(FieldError {

@@ -14,7 +14,7 @@ use super::connection::BodyTimeout;
 use super::error::ApiError;
 use super::strict_json::Strict;
 use crate::domain::ids::{self, PathKey};
-use crate::domain::time;
+use crate::domain::validation::{value_code, FieldError};
 use crate::service::Error;
 
 /// The largest request body accepted.
@@ -135,31 +135,7 @@ fn dotted(rest: &str) -> String {
 
 /// serde says "missing field `x`" at the parent's path; name the field itself.
 fn data_error(path: &str, message: &str) -> ApiError {
-    let missing = message
-        .strip_prefix("missing field `")
-        .and_then(|rest| rest.split('`').next());
-    let (field, code) = match missing {
-        Some(name) if path == "." => (name.to_owned(), "required"),
-        Some(name) => (format!("{path}.{name}"), "required"),
-        None if message.starts_with("unknown field") => (path.to_owned(), "unknown_field"),
-        None => (path.to_owned(), value_code(message)),
-    };
-    let field = if field == "." {
-        "body".to_owned()
-    } else {
-        field
-    };
-    ApiError::field(&field, code, message)
-}
-
-/// The code of a value that failed to parse: a time or a date outside the accepted years is
-/// `out_of_range`, like any other number out of its range.
-fn value_code(message: &str) -> &'static str {
-    if message.starts_with(time::OUT_OF_RANGE) {
-        "out_of_range"
-    } else {
-        "invalid_value"
-    }
+    Error::Invalid(vec![FieldError::from_serde(path, message)]).into()
 }
 
 fn strip_position(message: &str) -> String {

@@ -68,8 +68,19 @@ fn to_write<S: ResourceSpec>(
     before: &Sealed,
 ) -> Result<Write> {
     let mut document = serde_json::to_value(spec).map_err(|e| Error::Internal(e.into()))?;
+    let secret_paths = spec.secret_paths();
+    // A key that was secret and no longer is (an integration changed kind) still reads as
+    // the mask; drop it rather than store the mask as its value.
+    for pointer in before
+        .keys()
+        .filter(|pointer| !secret_paths.contains(pointer))
+    {
+        if document.pointer(pointer) == Some(&Value::String(MASK.to_owned())) {
+            take_at(&mut document, pointer);
+        }
+    }
     let mut sealed = Sealed::new();
-    for pointer in spec.secret_paths() {
+    for pointer in secret_paths {
         match take_at(&mut document, &pointer) {
             Some(Value::String(text)) if text == MASK => {
                 if let Some(kept) = before.get(&pointer) {
@@ -306,8 +317,10 @@ fn patched<S: ResourceSpec>(current: &Stored, patch: &Value) -> Result<S> {
     merge_patch(&mut document, patch);
     let spec: S = serde_path_to_error::deserialize(&document).map_err(|error| {
         let path = error.path().to_string();
-        let field = if path == "." { "body".to_owned() } else { path };
-        Error::field(&field, "invalid", error.into_inner().to_string())
+        Error::Invalid(vec![FieldError::from_serde(
+            &path,
+            &error.into_inner().to_string(),
+        )])
     })?;
     checked(spec)
 }

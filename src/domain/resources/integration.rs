@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 use crate::domain::agent::Metadata;
 use crate::domain::ids::IntegrationId;
 use crate::domain::policy::act;
-use crate::domain::resource::{ResourceKind, ResourceSpec};
+use crate::domain::resource::{is_variant, ResourceKind, ResourceSpec};
 use crate::domain::validation::Violations;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -119,6 +119,10 @@ impl ResourceSpec for Integration {
 
     fn name(&self) -> String {
         self.name.clone()
+    }
+
+    fn is_category(value: &str) -> bool {
+        is_variant::<IntegrationKind>(value)
     }
 
     fn category(&self) -> Option<String> {

@@ -5,7 +5,7 @@ use utoipa::ToSchema;
 
 use crate::domain::ids::{AgentId, PhoneNumberId};
 use crate::domain::policy::act;
-use crate::domain::resource::{ResourceKind, ResourceSpec};
+use crate::domain::resource::{is_variant, ResourceKind, ResourceSpec};
 use crate::domain::validation::Violations;
 
 /// Which calls a number carries.
@@ -80,6 +80,10 @@ impl ResourceSpec for PhoneNumber {
 
     fn unique_key(&self) -> Option<String> {
         Some(self.number.clone())
+    }
+
+    fn is_category(value: &str) -> bool {
+        is_variant::<Direction>(value)
     }
 
     fn category(&self) -> Option<String> {

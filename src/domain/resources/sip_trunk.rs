@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 
 use crate::domain::ids::SipTrunkId;
 use crate::domain::policy::act;
-use crate::domain::resource::{ResourceKind, ResourceSpec};
+use crate::domain::resource::{is_variant, ResourceKind, ResourceSpec};
 use crate::domain::validation::Violations;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -99,6 +99,10 @@ impl ResourceSpec for SipTrunk {
 
     fn name(&self) -> String {
         self.name.clone()
+    }
+
+    fn is_category(value: &str) -> bool {
+        is_variant::<Transport>(value)
     }
 
     fn category(&self) -> Option<String> {

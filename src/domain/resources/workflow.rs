@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 use crate::domain::agent::Metadata;
 use crate::domain::ids::WorkflowId;
 use crate::domain::policy::act;
-use crate::domain::resource::{ResourceKind, ResourceSpec};
+use crate::domain::resource::{is_variant, ResourceKind, ResourceSpec};
 use crate::domain::validation::Violations;
 
 /// The largest definition, as compact JSON.
@@ -64,6 +64,10 @@ impl ResourceSpec for Workflow {
 
     fn name(&self) -> String {
         self.name.clone()
+    }
+
+    fn is_category(value: &str) -> bool {
+        is_variant::<WorkflowStatus>(value)
     }
 
     fn category(&self) -> Option<String> {

@@ -137,7 +137,7 @@ fn kind<S: ResourceSpec + ToSchema>(create: Create) -> OpenApiRouter<AppState> {
 }
 
 /// The filters of a list: `limit`, `cursor`, `agentId` and the kind's category field.
-fn list_filters(kind: ResourceKind, query: Option<&str>) -> ApiResult<(PageParams, Filters)> {
+fn list_filters<S: ResourceSpec>(query: Option<&str>) -> ApiResult<(PageParams, Filters)> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query.unwrap_or(""))
         .map_err(|_| ApiError::field("query", "invalid_query", "is not a valid query string"))?;
     let mut page = PageParams {
@@ -145,7 +145,7 @@ fn list_filters(kind: ResourceKind, query: Option<&str>) -> ApiResult<(PageParam
         cursor: None,
     };
     let mut filters = Filters::default();
-    let info = kind.info();
+    let info = S::KIND.info();
     for (name, value) in pairs {
         match name.as_str() {
             "limit" => {
@@ -165,11 +165,11 @@ fn list_filters(kind: ResourceKind, query: Option<&str>) -> ApiResult<(PageParam
                 filters.agent_id = Some(agent_id);
             }
             other if Some(other) == info.category_field => {
-                if value.is_empty() || value.len() > 255 {
+                if !S::is_category(&value) {
                     return Err(ApiError::field(
                         other,
-                        "invalid_length",
-                        "must be 1 to 255 characters long",
+                        "invalid_value",
+                        "is not a value this field takes",
                     ));
                 }
                 filters.category = Some(value);
@@ -191,7 +191,7 @@ async fn list_resources<S: ResourceSpec>(
     InPath(tenant): InPath<TenantRef, S::Read>,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<Page<ResourceBody>>> {
-    let (page, filters) = list_filters(S::KIND, query.as_deref())?;
+    let (page, filters) = list_filters::<S>(query.as_deref())?;
     let limit = page.limit()?;
     let after: Option<Uuid> = page.after()?;
     let rows = resources::list::<S>(&state.ctx, tenant, &filters, after, limit + 1).await?;

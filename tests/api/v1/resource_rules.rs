@@ -375,3 +375,57 @@ both!(
         assert_conflict(&refused, "setting_required", "settings.sipEnabled");
     }
 );
+
+both!(
+    filters_patches_and_kind_changes_answer_like_creates,
+    |app| async move {
+        let tenant = app.tenant().create().await;
+        // A filter value the field cannot hold is refused, not answered with nothing.
+        for (kind, filter) in [
+            ("phone-numbers", "direction"),
+            ("sip-trunks", "transport"),
+            ("workflows", "status"),
+            ("integrations", "kind"),
+        ] {
+            tenant
+                .client
+                .get(&tenant.path(&format!("/{kind}?{filter}=bogus")))
+                .await
+                .assert_invalid(filter);
+        }
+        let integration = created(
+            &tenant,
+            "integrations",
+            json!({ "kind": "crm", "name": "CRM",
+                    "config": { "provider": "hubspot", "apiKey": "crm-secret" } }),
+        )
+        .await;
+        let path = tenant.path(&format!("/integrations/{}", integration.id()));
+        // A PATCH names a bad field with the codes a create uses.
+        let unknown = tenant
+            .client
+            .patch(&path, &json!({ "colour": "red" }))
+            .await;
+        unknown.assert_invalid("colour");
+        assert_eq!(
+            unknown.field_code("colour").as_deref(),
+            Some("unknown_field")
+        );
+        let wrong = tenant.client.patch(&path, &json!({ "kind": "fax" })).await;
+        assert_eq!(wrong.field_code("kind").as_deref(), Some("invalid_value"));
+        // A key that stops being secret when the kind changes is dropped, not kept as the
+        // mask.
+        let changed = tenant
+            .client
+            .patch(
+                &path,
+                &json!({ "kind": "http", "config": { "url": "https://hooks.example.com/x" } }),
+            )
+            .await;
+        changed.assert_status(StatusCode::OK);
+        assert_eq!(
+            changed.body["config"],
+            json!({ "provider": "hubspot", "url": "https://hooks.example.com/x" })
+        );
+    }
+);
