@@ -76,6 +76,8 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let limits = fit_to_open_file_limit(args.connection_limits());
     let db = open_database(&args.database.database_url).await?;
+    // Refuse to start, before listening, without a key to seal secrets with.
+    let (keyring, blobs) = open_storage(&args.storage, &db)?;
     bootstrap_platform_key(&db, args.master_key.as_deref()).await?;
     let listener = TcpListener::bind(&args.listen).await?;
     let address = listener.local_addr()?;
@@ -86,7 +88,6 @@ pub async fn serve(
         tokio::spawn(workers::purge_idempotency_records(db.clone())),
         tokio::spawn(workers::reap_expired_calls(db.clone(), lease)),
     ];
-    let (keyring, blobs) = open_storage(&args.storage, &db)?;
     let ctx = Context {
         db: db.clone(),
         call_lease: lease,

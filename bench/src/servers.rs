@@ -77,11 +77,22 @@ pub fn tenantry(
     master_key: &str,
     log: &Path,
 ) -> anyhow::Result<Server> {
+    // Stored bytes and the key that seals secrets, beside the log; PostgreSQL needs the key
+    // given, as replicas would share it.
+    let data_dir = log.with_file_name("data");
+    let generate = tenantry::secrets::KeySource::Generate {
+        data_dir: data_dir.clone(),
+    };
+    tenantry::secrets::Keyring::load(&generate)?;
     let mut command = Command::new(binary);
     command
         .args(["serve", "--listen", "127.0.0.1:0", "--database-url"])
         .arg(database_url)
         .args(["--master-key", master_key])
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .arg("--secret-key-file")
+        .arg(data_dir.join("secret.key"))
         .stderr(std::fs::File::create(log)?);
     Server::start("tenantry", command, "tenantry listening on http://")
 }
