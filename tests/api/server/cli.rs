@@ -24,6 +24,10 @@ fn tenantry(dir: &Path) -> Command {
         .env_remove("TENANTRY_HEADER_READ_TIMEOUT_SECONDS")
         .env_remove("TENANTRY_BODY_TIMEOUT_SECONDS")
         .env_remove("TENANTRY_IDLE_TIMEOUT_SECONDS")
+        .env_remove("TENANTRY_DATA_DIR")
+        .env_remove("TENANTRY_OBJECT_STORE_URL")
+        .env_remove("TENANTRY_SECRET_KEY_FILE")
+        .env_remove("TENANTRY_SECRET_KEY")
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -125,8 +129,22 @@ async fn first_start_creates_the_database_and_prints_a_key_once() {
         .await
         .assert_status(StatusCode::UNAUTHORIZED);
     server.stop().await;
+    // The SQLite default makes its secret key too, readable by its owner only.
+    let key_file = dir.path().join("tenantry-data").join("secret.key");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&key_file)
+            .expect("secret.key is made")
+            .permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+    let secret_key = std::fs::read(&key_file).unwrap();
 
     let again = Server::start(dir.path(), &[]).await;
+    assert_eq!(
+        std::fs::read(&key_file).unwrap(),
+        secret_key,
+        "the key is kept"
+    );
     assert_eq!(again.printed_key(), None, "a second start prints no key");
     again
         .client(&key)
@@ -134,6 +152,32 @@ async fn first_start_creates_the_database_and_prints_a_key_once() {
         .await
         .assert_status(StatusCode::OK);
     again.stop().await;
+}
+
+#[tokio::test]
+async fn serve_on_postgresql_refuses_to_start_without_a_shared_secret_key() {
+    let Some(app) = crate::support::TestApp::postgres().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let output = tenantry(dir.path())
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            app.database_url(),
+        ])
+        .output()
+        .await
+        .expect("tenantry runs");
+    assert!(!output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stdout.contains("listening"), "{stdout}");
+    assert!(stderr.contains("--secret-key-file"), "{stderr}");
+    assert!(!dir.path().join("tenantry-data").join("secret.key").exists());
+    app.finish().await;
 }
 
 #[tokio::test]
