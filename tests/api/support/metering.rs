@@ -261,6 +261,56 @@ impl Database {
         columns.into_iter().map(|column| column.0).collect()
     }
 
+    /// Every row of every table, as text, by table: two snapshots are equal exactly when no
+    /// request changed anything stored.
+    pub async fn every_row(&self) -> std::collections::BTreeMap<String, Vec<String>> {
+        let tables_sql = match self.backend() {
+            store::Backend::Sqlite => {
+                "SELECT name FROM sqlite_master WHERE type = 'table' \
+                 AND name NOT LIKE 'sqlite_%' ORDER BY name"
+            }
+            store::Backend::Postgres => {
+                "SELECT table_name::text FROM information_schema.tables \
+                 WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' \
+                 ORDER BY table_name"
+            }
+        };
+        let tables: Vec<(String,)> = self
+            .0
+            .reader()
+            .fetch_all(query(tables_sql))
+            .await
+            .expect("list the tables");
+        let mut snapshot = std::collections::BTreeMap::new();
+        for (table,) in tables {
+            let sql = match self.backend() {
+                store::Backend::Sqlite => {
+                    let columns: Vec<String> = self
+                        .columns(&table)
+                        .await
+                        .iter()
+                        .map(|column| format!("quote(\"{column}\")"))
+                        .collect();
+                    format!("SELECT {} FROM \"{table}\"", columns.join(" || ',' || "))
+                }
+                store::Backend::Postgres => format!("SELECT t::text FROM \"{table}\" t"),
+            };
+            let rows: Vec<(Option<String>,)> = self
+                .0
+                .reader()
+                .fetch_all(query(sql))
+                .await
+                .unwrap_or_else(|e| panic!("read {table}: {e:?}"));
+            let mut rows: Vec<String> = rows
+                .into_iter()
+                .map(|(row,)| row.unwrap_or_default())
+                .collect();
+            rows.sort();
+            snapshot.insert(table, rows);
+        }
+        snapshot
+    }
+
     /// Runs one statement in a transaction of its own.
     async fn write(&self, statement: Query<'_>) -> StoreResult<()> {
         let mut tx = self.0.begin().await?;

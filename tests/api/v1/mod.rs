@@ -27,6 +27,7 @@ mod resource_rules;
 mod resource_secrets;
 pub mod resources;
 mod roles;
+mod sweep;
 mod tenant_lists;
 mod tenant_scoping;
 mod tenant_validation;

@@ -1,0 +1,208 @@
+//! The sweep: every operation of every OpenAPI document that names an object by id is called,
+//! with that id of a real object, by keys that must not reach it: a tenant of another agency,
+//! a neighbouring tenant of the same agency, and another agency. Each gets 404, whatever the
+//! method and body, and afterwards not one stored row has changed. A route that takes a path
+//! parameter the sweep does not know fails the test, so no new route escapes it.
+
+use std::collections::BTreeMap;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::both;
+use crate::support::{Client, TestApp};
+
+/// Every operation whose path names an object by id, across the dialects.
+fn operations_by_id() -> Vec<(String, Method)> {
+    let mut operations = Vec::new();
+    for (_, _, document) in tenantry::http::documents() {
+        let document = serde_json::to_value(document).expect("the spec is JSON");
+        for (path, item) in document["paths"].as_object().into_iter().flatten() {
+            if !path.contains('{') {
+                continue;
+            }
+            for method in item.as_object().unwrap().keys() {
+                if let Ok(method) = method.to_uppercase().parse::<Method>() {
+                    operations.push((path.clone(), method));
+                }
+            }
+        }
+    }
+    operations
+}
+
+/// The path with each parameter replaced by the victim's object of that name.
+fn concrete(template: &str, ids: &BTreeMap<&str, String>) -> String {
+    template
+        .split('/')
+        .map(
+            |segment| match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                Some(parameter) => ids
+                    .get(parameter)
+                    .unwrap_or_else(|| {
+                        panic!("{template}: the sweep knows no object for {{{parameter}}}; add one")
+                    })
+                    .clone(),
+                None => segment.to_owned(),
+            },
+        )
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The victim: an agency's tenant owning one object of every kind a path can name.
+async fn victim(
+    app: &TestApp,
+) -> (
+    BTreeMap<&'static str, String>,
+    crate::support::AgencyFixture,
+) {
+    let agency = app.agency().name("Victim agency").create().await;
+    let tenant = app
+        .tenant()
+        .name("Victim")
+        .field("settings", json!({ "sipEnabled": true }))
+        .of(&agency)
+        .create()
+        .await;
+    let client = &tenant.client;
+    let post = |path: &str, body: Value| {
+        let path = tenant.path(path);
+        async move {
+            let answer = client.post(&path, &body).await;
+            answer.assert_status(StatusCode::CREATED);
+            answer.id()
+        }
+    };
+    let agent = post("/agents", json!({ "name": "Ava" })).await;
+    let call = tenant.admit("phone").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let phone = post(
+        "/phone-numbers",
+        json!({ "number": "+14155550199", "agentId": agent }),
+    )
+    .await;
+    let trunk = post(
+        "/sip-trunks",
+        json!({ "name": "t", "domain": "sip.example.com", "password": "victim-secret" }),
+    )
+    .await;
+    let squad = post("/squads", json!({ "name": "s", "agentIds": [agent] })).await;
+    let workflow = post("/workflows", json!({ "name": "w", "definition": {} })).await;
+    let integration = post(
+        "/integrations",
+        json!({ "kind": "http", "name": "i", "config": { "url": "https://x.example.com" } }),
+    )
+    .await;
+    let file = client
+        .send(
+            client
+                .request(Method::POST, &tenant.path("/files?name=kb.txt"))
+                .header("content-type", "text/plain")
+                .body("knowledge"),
+        )
+        .await;
+    file.assert_status(StatusCode::CREATED);
+    let recording = client
+        .send(
+            client
+                .request(
+                    Method::PUT,
+                    &tenant.path(&format!("/calls/{call}/recording")),
+                )
+                .header("content-type", "audio/mp4")
+                .body("audio"),
+        )
+        .await;
+    recording.assert_status(StatusCode::CREATED);
+    let key = app
+        .platform()
+        .post(
+            "/api/v1/api-keys",
+            &json!({ "name": "victim key", "tenantId": tenant.id }),
+        )
+        .await;
+    key.assert_status(StatusCode::CREATED);
+    let ids = BTreeMap::from([
+        ("tenantId", tenant.id.clone()),
+        ("tenant_id", tenant.id.clone()),
+        ("agencyId", agency.id.clone()),
+        ("agentId", agent),
+        ("callId", call),
+        ("phoneNumberId", phone),
+        ("sipTrunkId", trunk),
+        ("squadId", squad),
+        ("workflowId", workflow),
+        ("integrationId", integration),
+        ("fileId", file.id()),
+        ("recordingId", recording.id()),
+        ("apiKeyId", key.id()),
+    ]);
+    (ids, agency)
+}
+
+/// Catalog objects every caller may read: not another's, so not swept.
+const SHARED: [&str; 1] = ["planId"];
+
+both!(
+    no_key_reaches_another_tenants_or_agencys_objects,
+    |app| async move {
+        let (ids, victim_agency) = victim(&app).await;
+        let other_agency = app.agency().name("Other agency").create().await;
+        let foreign = app
+            .tenant()
+            .name("Foreign")
+            .of(&other_agency)
+            .create()
+            .await;
+        let neighbour = app
+            .tenant()
+            .name("Neighbour")
+            .of(&victim_agency)
+            .create()
+            .await;
+        let outsiders: [(&str, &Client); 3] = [
+            ("a tenant of another agency", &foreign.client),
+            ("a neighbouring tenant", &neighbour.client),
+            ("another agency", &other_agency.client),
+        ];
+        let before = app.db().every_row().await;
+
+        let mut swept = 0;
+        for (template, method) in operations_by_id() {
+            if SHARED
+                .iter()
+                .any(|shared| template.contains(&format!("{{{shared}}}")))
+            {
+                continue;
+            }
+            let path = concrete(&template, &ids);
+            for (who, client) in outsiders {
+                let answer = client
+                    .send(
+                        client
+                            .request(method.clone(), &path)
+                            .header("content-type", "application/json")
+                            .body("{}"),
+                    )
+                    .await;
+                assert_eq!(
+                    answer.status,
+                    StatusCode::NOT_FOUND,
+                    "{who}: {method} {template}: {}",
+                    answer.text
+                );
+                assert!(!answer.text.contains("victim-secret"));
+                swept += 1;
+            }
+        }
+        assert!(swept >= 3 * 30, "only {swept} calls swept");
+        assert_eq!(
+            app.db().every_row().await,
+            before,
+            "an outsider's request changed stored data"
+        );
+    }
+);
