@@ -2,7 +2,9 @@
 //! with that id of a real object, by keys that must not reach it: a tenant of another agency,
 //! a neighbouring tenant of the same agency, and another agency. Each gets 404, whatever the
 //! method and body, and afterwards not one stored row has changed. A route that takes a path
-//! parameter the sweep does not know fails the test, so no new route escapes it.
+//! parameter the sweep does not know fails the test, so no new route escapes it. A read-only
+//! key of the tenant sees every one of those objects and changes none of them: each write is a
+//! 403.
 
 use std::collections::BTreeMap;
 
@@ -203,6 +205,63 @@ both!(
             app.db().every_row().await,
             before,
             "an outsider's request changed stored data"
+        );
+    }
+);
+
+both!(
+    a_read_only_key_sees_its_tenant_and_changes_nothing,
+    |app| async move {
+        let (ids, agency) = victim(&app).await;
+        let minted = agency
+            .client
+            .post(
+                "/api/v1/api-keys",
+                &json!({ "name": "auditor", "tenantId": ids["tenantId"], "role": "ReadOnly" }),
+            )
+            .await;
+        minted.assert_status(StatusCode::CREATED);
+        let reader = app.client(minted.body["key"].as_str().unwrap());
+        let before = app.db().every_row().await;
+
+        let mut writes = 0;
+        for (template, method) in operations_by_id() {
+            // What a tenant's key reaches: its tenant's objects and its tenant's keys.
+            if !(template.contains("{tenantId}") || template.contains("{apiKeyId}")) {
+                continue;
+            }
+            let path = concrete(&template, &ids);
+            let answer = reader
+                .send(
+                    reader
+                        .request(method.clone(), &path)
+                        .header("content-type", "application/json")
+                        .body("{}"),
+                )
+                .await;
+            if method == Method::GET {
+                // It sees everything of its tenant: never a 404, never a 403.
+                assert!(
+                    answer.status.is_success(),
+                    "read-only: {method} {template}: {} {}",
+                    answer.status,
+                    answer.text
+                );
+            } else {
+                assert_eq!(
+                    answer.status,
+                    StatusCode::FORBIDDEN,
+                    "read-only: {method} {template}: {}",
+                    answer.text
+                );
+                writes += 1;
+            }
+        }
+        assert!(writes >= 20, "only {writes} writes swept");
+        assert_eq!(
+            app.db().every_row().await,
+            before,
+            "a read-only key changed stored data"
         );
     }
 );
