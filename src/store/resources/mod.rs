@@ -16,6 +16,12 @@ use crate::domain::ids::{AgentId, TenantId};
 use crate::domain::limits::{EffectiveLimits, LimitKey};
 use crate::domain::resource::ResourceKind;
 
+mod rules;
+mod sealed;
+
+pub use rules::{check_agent_unused, check_required_settings, Named};
+pub use sealed::{reseal, sealed_page};
+
 const COLUMNS: &str =
     "tenant_id, id, kind, size_bytes, document, sealed, version, created_at, updated_at";
 
@@ -405,86 +411,6 @@ pub async fn delete(
     Ok(stored)
 }
 
-/// A resource named in a refusal.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Named {
-    pub kind: ResourceKind,
-    pub id: Uuid,
-    pub name: String,
-}
-
-#[derive(sqlx::FromRow)]
-struct NamedRow {
-    kind: String,
-    id: Uuid,
-    name: String,
-}
-
-fn named(rows: Vec<NamedRow>) -> Vec<Named> {
-    rows.into_iter()
-        .filter_map(|row| {
-            Some(Named {
-                kind: ResourceKind::from_name(&row.kind)?,
-                id: row.id,
-                name: row.name,
-            })
-        })
-        .collect()
-}
-
-/// Refuses a tenant change, within its transaction and after its write, that switched off a
-/// setting some of its resources need (SIP trunks need `sipEnabled`).
-pub async fn check_required_settings(tx: &mut Tx, tenant_id: TenantId) -> StoreResult<()> {
-    for kind in ResourceKind::all() {
-        let Some(setting) = kind.info().requires else {
-            continue;
-        };
-        let sql = format!(
-            "SELECT r.kind, r.id, r.name FROM resources r JOIN tenants t ON t.id = r.tenant_id \
-             WHERE r.tenant_id = $1 AND r.kind = $2 AND NOT t.{} ORDER BY r.id LIMIT 100",
-            setting.column
-        );
-        let rows: Vec<NamedRow> = tx
-            .fetch_all(query(sql).bind(tenant_id).bind(kind.name()))
-            .await?;
-        if !rows.is_empty() {
-            return Err(StoreError::InUse {
-                subject: setting.field,
-                field: Some(setting.field),
-                by: named(rows),
-            });
-        }
-    }
-    Ok(())
-}
-
-/// Refuses deleting an agent that resources name, within the deleting transaction.
-pub async fn check_agent_unused(
-    tx: &mut Tx,
-    tenant_id: TenantId,
-    agent_id: AgentId,
-) -> StoreResult<()> {
-    let rows: Vec<NamedRow> = tx
-        .fetch_all(
-            query(
-                "SELECT r.kind, r.id, r.name FROM resource_agents a \
-                 JOIN resources r ON r.tenant_id = a.tenant_id AND r.id = a.resource_id \
-                 WHERE a.tenant_id = $1 AND a.agent_id = $2 ORDER BY r.id LIMIT 100",
-            )
-            .bind(tenant_id)
-            .bind(agent_id),
-        )
-        .await?;
-    if rows.is_empty() {
-        return Ok(());
-    }
-    Err(StoreError::InUse {
-        subject: "the agent",
-        field: None,
-        by: named(rows),
-    })
-}
-
 /// How many of each kind a tenant holds, and their stored bytes.
 pub async fn measure(db: &Db, tenant_id: TenantId) -> StoreResult<BTreeMap<String, (i64, i64)>> {
     let rows: Vec<(String, i64, Option<i64>)> = db
@@ -501,53 +427,4 @@ pub async fn measure(db: &Db, tenant_id: TenantId) -> StoreResult<BTreeMap<Strin
         .into_iter()
         .map(|(kind, count, bytes)| (kind, (count, bytes.unwrap_or(0))))
         .collect())
-}
-
-/// One page of rows holding sealed secrets, across every tenant, in key order.
-pub async fn sealed_page(
-    db: &Db,
-    after: Option<(TenantId, Uuid)>,
-    limit: i64,
-) -> StoreResult<Vec<Stored>> {
-    let mut statement = query(format!(
-        "SELECT {COLUMNS} FROM resources WHERE sealed IS NOT NULL"
-    ));
-    if let Some((tenant_id, id)) = after {
-        statement.push_sql(
-            " AND (tenant_id > ? OR (tenant_id = ? AND id > ?))",
-            [tenant_id.into(), tenant_id.into(), id.into()],
-        );
-    }
-    statement.push_sql(" ORDER BY tenant_id, id LIMIT ?", [limit.into()]);
-    let rows: Vec<ResourceRow> = db.reader().fetch_all(statement).await?;
-    rows.into_iter().map(Stored::try_from).collect()
-}
-
-/// Replaces a row's sealed secrets if they are still `before`: a change made meanwhile wins,
-/// and sealed its own values under whatever key it had. Returns whether it replaced them.
-pub async fn reseal(
-    db: &Db,
-    tenant_id: TenantId,
-    id: Uuid,
-    before: &Sealed,
-    after: &Sealed,
-) -> StoreResult<bool> {
-    let mut tx = db.begin().await?;
-    let lock = tx.backend().lock_clause("resources");
-    let sql = format!("SELECT sealed FROM resources WHERE tenant_id = $1 AND id = $2{lock}");
-    let current: Option<(Option<Json<Sealed>>,)> = tx
-        .fetch_optional(query(sql).bind(tenant_id).bind(id))
-        .await?;
-    let unchanged = matches!(&current, Some((Some(Json(sealed)),)) if sealed == before);
-    if unchanged {
-        tx.execute(
-            query("UPDATE resources SET sealed = $3 WHERE tenant_id = $1 AND id = $2")
-                .bind(tenant_id)
-                .bind(id)
-                .bind(sealed_arg(after)),
-        )
-        .await?;
-    }
-    tx.commit().await?;
-    Ok(unchanged)
 }
