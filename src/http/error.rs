@@ -16,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::domain::limits::LimitKey;
 use crate::domain::validation::FieldError;
 use crate::service::{self, Error};
 use crate::store::StoreError;
@@ -59,12 +60,14 @@ pub struct Problem {
     /// The limit that refused a request, for `*_exceeded` and `*_reached` codes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<String>,
-    /// The limit's value.
+    /// The limit's value, in the limit's own unit (gigabytes are decimals).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub limit_value: Option<i64>,
-    /// The usage measured against the limit.
+    #[schema(value_type = Option<f64>)]
+    pub limit_value: Option<serde_json::Number>,
+    /// The usage measured against the limit, in the same unit.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub current: Option<i64>,
+    #[schema(value_type = Option<f64>)]
+    pub current: Option<serde_json::Number>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -227,13 +230,19 @@ impl ApiError {
                 field: Some(field), ..
             } => problem.errors = one(field, self.code(), &problem.detail),
             Error::LimitExceeded(refusal) | Error::QuotaReached(refusal) => {
+                // Stored units (megabytes) become the limit's wire unit (gigabytes).
+                let wire = |stored: i64| match LimitKey::from_field(refusal.limit) {
+                    Some(key) => key.to_wire(stored),
+                    None => stored.into(),
+                };
+                let (value, current) = (wire(refusal.limit_value), wire(refusal.current));
                 problem.detail = format!(
-                    "{} is {} and the current value is {}",
-                    refusal.limit, refusal.limit_value, refusal.current
+                    "{} is {value} and the current value is {current}",
+                    refusal.limit
                 );
                 problem.limit = Some(refusal.limit.to_owned());
-                problem.limit_value = Some(refusal.limit_value);
-                problem.current = Some(refusal.current);
+                problem.limit_value = Some(value);
+                problem.current = Some(current);
             }
             _ => {}
         }

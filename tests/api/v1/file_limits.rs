@@ -65,12 +65,26 @@ fn stored_bytes(files: &[Value]) -> u64 {
         .sum()
 }
 
-/// A refusal by a byte limit. `limitValue` and `current` are not checked here: for the
-/// gigabyte limits they are stated in megabytes.
+/// A refusal by a byte limit; with `gigabytes`, the limit and the stored total it reports,
+/// both in the limit's own unit.
 #[track_caller]
-fn assert_storage_refused(answer: &Answer, limit: &str) {
+fn assert_storage_refused(answer: &Answer, limit: &str, gigabytes: Option<(f64, f64)>) {
     answer.assert_problem(StatusCode::FORBIDDEN, "storage_limit_reached");
     assert_eq!(answer.body["limit"], limit, "{}", answer.text);
+    if let Some((value, current)) = gigabytes {
+        assert_eq!(
+            answer.body["limitValue"].as_f64(),
+            Some(value),
+            "{}",
+            answer.text
+        );
+        assert_eq!(
+            answer.body["current"].as_f64(),
+            Some(current),
+            "{}",
+            answer.text
+        );
+    }
 }
 
 both!(
@@ -155,14 +169,24 @@ both!(files_together_stay_within_max_files_gb, |app| async move {
     }
 
     // 1 MB is left: more than that is refused, however it is sent.
-    assert_storage_refused(&declare_and_stall(&tenant, MB + 1).await, "maxFilesGb");
-    assert_storage_refused(&send_and_stall(&tenant, MB + CHUNK).await, "maxFilesGb");
+    let two_of_three = Some((0.003, 0.002));
+    assert_storage_refused(
+        &declare_and_stall(&tenant, MB + 1).await,
+        "maxFilesGb",
+        two_of_three,
+    );
+    assert_storage_refused(
+        &send_and_stall(&tenant, MB + CHUNK).await,
+        "maxFilesGb",
+        two_of_three,
+    );
     let over = generated(22, MB + 1);
     assert_storage_refused(
         &tenant
             .upload_raw("over.bin", "application/octet-stream", in_chunks(over))
             .await,
         "maxFilesGb",
+        two_of_three,
     );
     assert_eq!(assert_objects_match_files(&app, &tenant).await.len(), 2);
 
@@ -181,6 +205,7 @@ both!(files_together_stay_within_max_files_gb, |app| async move {
             .upload_raw("byte.txt", "text/plain", one_byte.clone().into())
             .await,
         "maxFilesGb",
+        Some((0.003, 0.003)),
     );
     let files = assert_objects_match_files(&app, &tenant).await;
     assert_eq!(stored_bytes(&files), 3 * MB as u64);
@@ -245,7 +270,7 @@ async fn race(app: &TestApp, servers: &[&str]) {
         if answer.status == StatusCode::CREATED {
             won.push(answer.id());
         } else {
-            assert_storage_refused(&answer, "maxFilesGb");
+            assert_storage_refused(&answer, "maxFilesGb", None);
         }
     }
     assert_eq!(won.len(), FIT, "uploads stored");
