@@ -8,13 +8,17 @@ use tracing::instrument;
 use uuid::Uuid;
 
 use super::tenants::TenantRef;
+use super::Lookup;
 use super::{Context, Error, LimitRefusal, Result};
+use crate::domain::access::Caller;
 use crate::domain::ids::{AgentId, TenantId, TypedId};
 use crate::domain::limits::LimitKey;
 use crate::domain::policy::Authorized;
+use crate::domain::policy::{self, act};
 use crate::domain::resource::{
     merge_patch, put_at, take_at, Resource, ResourceKind, ResourceSpec, MASK,
 };
+use crate::domain::resources::phone_number::is_e164;
 use crate::domain::validation::{FieldError, Violations};
 use crate::store::resources::{self as stored, Filters, Held, OnUnique, Sealed, Stored, Write};
 
@@ -375,6 +379,32 @@ pub async fn delete<S: ResourceSpec>(
         .map_err(|error| name_conflicts(S::KIND)(error.into()))?;
     super::blobs::forget(ctx, &removed).await;
     Ok(())
+}
+
+/// The phone number a call to `number` reaches, with its tenant and agent, wherever it is
+/// held: how the voice data plane routes an inbound call. A number the caller's scope does
+/// not reach is not found, like any other object.
+#[instrument(skip_all)]
+pub async fn route_number(ctx: &Context, caller: &Caller, number: &str) -> Result<Resource> {
+    if !is_e164(number) {
+        return Err(Error::field(
+            "number",
+            "invalid_phone_number",
+            "must be an E.164 number: + and 7 to 15 digits, the first not 0",
+        ));
+    }
+    let kind = ResourceKind::PhoneNumber;
+    let hidden = || Error::NotFound(kind.info().noun);
+    let stored = stored::find_anywhere(&ctx.db, kind, number)
+        .await?
+        .ok_or_else(hidden)?;
+    let tenant = TenantRef::lookup(ctx, caller, stored.tenant_id)
+        .await?
+        .ok_or_else(hidden)?;
+    let target = tenant.target();
+    policy::authorize::<_, act::ReadTelephony>(caller, tenant, &target)
+        .map_err(Error::refused(kind.info().noun))?;
+    Ok(readable(stored))
 }
 
 /// The refusal of a change that would leave resources without what they need.

@@ -289,6 +289,21 @@ pub async fn find_by_unique_key(
     row.ok_or(StoreError::NotFound)?.try_into()
 }
 
+/// The statement of the resource of a kind with this platform-unique value.
+pub fn unique_key_query(kind: ResourceKind, key: &str) -> Query<'static> {
+    let sql = format!("SELECT {COLUMNS} FROM resources WHERE kind = $1 AND unique_key = $2");
+    query(sql).bind(kind.name()).bind(key.to_owned())
+}
+
+/// The resource of a kind with this platform-unique value, whichever tenant holds it.
+pub async fn find_anywhere(db: &Db, kind: ResourceKind, key: &str) -> StoreResult<Option<Stored>> {
+    let row: Option<ResourceRow> = db
+        .reader()
+        .fetch_optional(unique_key_query(kind, key))
+        .await?;
+    row.map(Stored::try_from).transpose()
+}
+
 /// Filters of a list; each one set adds its clause.
 #[derive(Debug, Clone, Default)]
 pub struct Filters {

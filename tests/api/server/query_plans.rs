@@ -523,6 +523,14 @@ both!(every_list_reads_through_an_index, |app| async move {
             .await;
     }
 
+    platform
+        .assert_plan(
+            "inbound number route",
+            store::resources::unique_key_query(ResourceKind::PhoneNumber, "+14155550100"),
+            &["resources_unique_key"],
+        )
+        .await;
+
     let filter = CallFilter {
         status: Some(CallStatus::Completed),
         channel: Some(Channel::Phone),

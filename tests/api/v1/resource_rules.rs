@@ -429,3 +429,69 @@ both!(
         );
     }
 );
+
+both!(
+    an_inbound_number_routes_to_its_tenant_and_agent_within_the_callers_reach,
+    |app| async move {
+        let agency = app.agency().name("Routing agency").create().await;
+        let tenant = app.tenant().name("Routed").of(&agency).create().await;
+        let neighbour = app.tenant().name("Neighbour").of(&agency).create().await;
+        let other_agency = app.agency().name("Elsewhere").create().await;
+        let agent = created(&tenant, "agents", json!({ "name": "Ava" }))
+            .await
+            .id();
+        let number = created(
+            &tenant,
+            "phone-numbers",
+            json!({ "number": "+14155550177", "agentId": agent, "direction": "inbound" }),
+        )
+        .await;
+        let route = "/api/v1/phone-numbers/route?number=%2B14155550177";
+
+        for (who, client) in [
+            ("the platform", app.platform()),
+            ("the tenant's agency", agency.client.clone()),
+            ("the tenant", tenant.client.clone()),
+        ] {
+            let found = client.get(route).await;
+            found.assert_status(StatusCode::OK);
+            assert_eq!(found.body, number.body, "{who}");
+            assert_eq!(found.body["tenantId"], tenant.id.as_str());
+            assert_eq!(found.body["agentId"], agent.as_str());
+        }
+        for (who, client) in [
+            ("a neighbouring tenant", &neighbour.client),
+            ("another agency", &other_agency.client),
+        ] {
+            let hidden = client.get(route).await;
+            hidden.assert_problem(StatusCode::NOT_FOUND, "not_found");
+            assert!(!hidden.text.contains(&tenant.id), "{who}");
+        }
+        app.platform()
+            .get("/api/v1/phone-numbers/route?number=%2B14155550178")
+            .await
+            .assert_problem(StatusCode::NOT_FOUND, "not_found");
+        for bad in ["14155550177", "%2B0123", "%2B1%20415"] {
+            app.platform()
+                .get(&format!("/api/v1/phone-numbers/route?number={bad}"))
+                .await
+                .assert_invalid("number");
+        }
+        app.platform()
+            .get("/api/v1/phone-numbers/route")
+            .await
+            .assert_invalid("number");
+        // A key without telephony:read sees the tenant but may not route its numbers.
+        let scoped = agency
+            .client
+            .post(
+                "/api/v1/api-keys",
+                &json!({ "name": "no telephony", "tenantId": tenant.id, "scopes": ["agents:read"] }),
+            )
+            .await;
+        app.client(scoped.body["key"].as_str().unwrap())
+            .get(route)
+            .await
+            .assert_problem(StatusCode::FORBIDDEN, "insufficient_scope");
+    }
+);

@@ -10,12 +10,14 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, MethodRouter};
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
+use crate::domain::access::Caller;
 use crate::domain::ids::{TenantId, TypedId};
 use crate::domain::resource::{Resource, ResourceKind, ResourceSpec};
 use crate::domain::resources::integration::Integration;
@@ -25,7 +27,7 @@ use crate::domain::resources::squad::Squad;
 use crate::domain::resources::stored::{KnowledgeFile, Recording};
 use crate::domain::resources::workflow::Workflow;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{created, with_etag, IfMatch, Json, PathId};
+use crate::http::extract::{created, with_etag, IfMatch, Json, PathId, Query};
 use crate::http::pagination::{Page, PageParams};
 use crate::http::path::InPath;
 use crate::http::AppState;
@@ -50,6 +52,30 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(kind::<Recording>(Create::None))
         .routes(file_content())
         .routes(call_recording())
+        .routes(routes!(route_phone_number))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct RouteQuery {
+    /// The dialled number, E.164 (`+` encoded as `%2B`).
+    pub number: String,
+}
+
+/// Route an inbound call: the phone number `number` with its tenant and agent, whichever
+/// tenant holds it within the caller's reach (404 otherwise).
+#[utoipa::path(get, path = "/api/v1/phone-numbers/route", tag = "phone-numbers",
+    params(RouteQuery),
+    responses((status = 200, description = "The phone number, with `tenantId` and `agentId`",
+        body = Object)))]
+async fn route_phone_number(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<RouteQuery>,
+) -> ApiResult<Response> {
+    let number = resources::route_number(&state.ctx, &caller, &query.number).await?;
+    Ok(answer(number))
 }
 
 /// How a kind's resources come to be.
