@@ -3,7 +3,7 @@
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use tenantry::cli::{Cli, Command, KeysCommand};
+use tenantry::cli::{Cli, Command, DatabaseArgs, KeysCommand, StorageArgs};
 use tenantry::domain::access::Scope;
 use tenantry::server;
 use tenantry::store::api_keys;
@@ -35,70 +35,18 @@ async fn main() -> anyhow::Result<()> {
             tenant_id,
             database,
         }) => {
-            let db = server::open_database(&database.database_url).await?;
             let holder = match (agency_id, tenant_id) {
                 (Some(agency_id), _) => Scope::Agency(agency_id),
                 (None, Some(tenant_id)) => Scope::Tenant(tenant_id),
                 (None, None) => Scope::Platform,
             };
-            let (key, secret) = api_keys::create(&db, &name, holder, Default::default()).await?;
-            let kind: &str = key.owner.kind().into();
-            println!(
-                "{kind} key {} created. Its secret is shown only once:",
-                key.id
-            );
-            println!("{secret}");
-            Ok(())
+            create_key(&database, &name, holder).await
         }
         Command::Keys(KeysCommand::RotateSecret {
             reseal_only,
             database,
             storage,
-        }) => {
-            let db = server::open_database(&database.database_url).await?;
-            let (keyring, _) = server::open_storage(&storage, &db)?;
-            let mut keys = keyring.current();
-            if !reseal_only {
-                let path = keyring.file().ok_or_else(|| {
-                    anyhow::anyhow!(
-                        "keys from TENANTRY_SECRET_KEY cannot be rotated here: put the new key \
-                         first and run again with --reseal-only"
-                    )
-                })?;
-                keys = std::sync::Arc::new(tenantry::secrets::rotate_key_file(&path)?);
-                println!(
-                    "new secret key {} written to {}",
-                    keys.current.id(),
-                    path.display()
-                );
-            }
-            // A server may change a row during a pass; its values may have been sealed just
-            // before it read the new key file, so passes repeat until one sees no change.
-            let mut report = tenantry::service::secrets::reseal_all(&db, &keys).await?;
-            for _ in 1..5 {
-                if report.changed_meanwhile == 0 {
-                    break;
-                }
-                report = tenantry::service::secrets::reseal_all(&db, &keys).await?;
-            }
-            println!(
-                "{} resources hold secrets: {} re-sealed under key {}, {} were already, \
-                 {} changed meanwhile, {} unreadable",
-                report.resources,
-                report.resealed,
-                keys.current.id(),
-                report.current,
-                report.changed_meanwhile,
-                report.unreadable
-            );
-            if report.unreadable > 0 {
-                anyhow::bail!(
-                    "{} stored secrets open with no key of the keyring",
-                    report.unreadable
-                );
-            }
-            Ok(())
-        }
+        }) => rotate_secret(&database, &storage, reseal_only).await,
         Command::Openapi { dialect } => {
             let document = tenantry::http::documents()
                 .into_iter()
@@ -115,4 +63,61 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `tenantry keys create`: a key of the holder's level, its secret printed once.
+async fn create_key(database: &DatabaseArgs, name: &str, holder: Scope) -> anyhow::Result<()> {
+    let db = server::open_database(&database.database_url).await?;
+    let (key, secret) = api_keys::create(&db, name, holder, Default::default()).await?;
+    let kind: &str = key.owner.kind().into();
+    println!(
+        "{kind} key {} created. Its secret is shown only once:",
+        key.id
+    );
+    println!("{secret}");
+    Ok(())
+}
+
+/// `tenantry keys rotate-secret`: a new key in the key file (unless `reseal_only`), then
+/// every stored secret re-sealed under the current key.
+async fn rotate_secret(
+    database: &DatabaseArgs,
+    storage: &StorageArgs,
+    reseal_only: bool,
+) -> anyhow::Result<()> {
+    let db = server::open_database(&database.database_url).await?;
+    let (keyring, _) = server::open_storage(storage, &db)?;
+    let mut keys = keyring.current();
+    if !reseal_only {
+        let path = keyring.file().ok_or_else(|| {
+            anyhow::anyhow!(
+                "keys from TENANTRY_SECRET_KEY cannot be rotated here: put the new key \
+                 first and run again with --reseal-only"
+            )
+        })?;
+        keys = std::sync::Arc::new(tenantry::secrets::rotate_key_file(&path)?);
+        println!(
+            "new secret key {} written to {}",
+            keys.current.id(),
+            path.display()
+        );
+    }
+    let report = tenantry::service::secrets::reseal_until_settled(&db, &keys).await?;
+    println!(
+        "{} resources hold secrets: {} re-sealed under key {}, {} were already, \
+         {} changed meanwhile, {} unreadable",
+        report.resources,
+        report.resealed,
+        keys.current.id(),
+        report.current,
+        report.changed_meanwhile,
+        report.unreadable
+    );
+    if report.unreadable > 0 {
+        anyhow::bail!(
+            "{} stored secrets open with no key of the keyring",
+            report.unreadable
+        );
+    }
+    Ok(())
 }

@@ -18,7 +18,7 @@ use utoipa::ToSchema;
 
 use crate::domain::limits::LimitKey;
 use crate::domain::validation::FieldError;
-use crate::service::{self, Error};
+use crate::service::{self, Error, LimitRefusal};
 use crate::store::StoreError;
 
 /// One bad field in a request.
@@ -230,23 +230,30 @@ impl ApiError {
                 field: Some(field), ..
             } => problem.errors = one(field, self.code(), &problem.detail),
             Error::LimitExceeded(refusal) | Error::QuotaReached(refusal) => {
-                // Stored units (megabytes) become the limit's wire unit (gigabytes).
-                let wire = |stored: i64| match LimitKey::from_field(refusal.limit) {
-                    Some(key) => key.to_wire(stored),
-                    None => stored.into(),
-                };
-                let (value, current) = (wire(refusal.limit_value), wire(refusal.current));
-                problem.detail = format!(
-                    "{} is {value} and the current value is {current}",
-                    refusal.limit
-                );
-                problem.limit = Some(refusal.limit.to_owned());
-                problem.limit_value = Some(value);
-                problem.current = Some(current);
+                problem.state_limit(refusal);
             }
             _ => {}
         }
         problem
+    }
+}
+
+impl Problem {
+    /// Names the limit that refused, with its value and the usage, in the limit's wire unit
+    /// (stored megabytes become gigabytes).
+    fn state_limit(&mut self, refusal: &LimitRefusal) {
+        let wire = |stored: i64| match LimitKey::from_field(refusal.limit) {
+            Some(key) => key.to_wire(stored),
+            None => stored.into(),
+        };
+        let (value, current) = (wire(refusal.limit_value), wire(refusal.current));
+        self.detail = format!(
+            "{} is {value} and the current value is {current}",
+            refusal.limit
+        );
+        self.limit = Some(refusal.limit.to_owned());
+        self.limit_value = Some(value);
+        self.current = Some(current);
     }
 }
 

@@ -27,6 +27,19 @@ pub struct ResealReport {
     pub changed_meanwhile: u64,
 }
 
+/// Passes of [`reseal_all`] until one sees no row changed by a server meanwhile (at most
+/// five): a server may have sealed a value just before it read the new key file.
+pub async fn reseal_until_settled(db: &Db, keyring: &Keyring) -> StoreResult<ResealReport> {
+    let mut report = reseal_all(db, keyring).await?;
+    for _ in 1..5 {
+        if report.changed_meanwhile == 0 {
+            break;
+        }
+        report = reseal_all(db, keyring).await?;
+    }
+    Ok(report)
+}
+
 /// Re-seals every secret not under `keyring`'s current key, and opens every one on the way.
 pub async fn reseal_all(db: &Db, keyring: &Keyring) -> StoreResult<ResealReport> {
     let mut report = ResealReport::default();

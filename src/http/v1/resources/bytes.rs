@@ -13,7 +13,7 @@ use utoipa::openapi::{ContentBuilder, Required, ResponseBuilder};
 use utoipa_axum::router::UtoipaMethodRouter;
 
 use crate::domain::ids::{CallId, FileId, TypedId};
-use crate::domain::policy::act;
+use crate::domain::policy::{act, Authorized};
 use crate::domain::resource::Resource;
 use crate::domain::resources::stored::KnowledgeFile;
 use crate::http::byte_range::{content_range, parse_range};
@@ -49,49 +49,14 @@ pub(super) async fn upload_file(
     let query_name =
         serde_urlencoded::from_str::<Vec<(String, String)>>(query.as_deref().unwrap_or(""))
             .ok()
-            .and_then(|pairs| {
-                pairs
-                    .into_iter()
-                    .find(|(key, _)| key == "name")
-                    .map(|(_, v)| v)
-            });
+            .and_then(|pairs| pairs.into_iter().find(|(key, _)| key == "name"))
+            .map(|(_, name)| name);
     let content_type = content_type_of(request.headers());
     let resource = if content_type
         .to_ascii_lowercase()
         .starts_with("multipart/form-data")
     {
-        let mut form = Multipart::from_request(request, &state)
-            .await
-            .map_err(|error| ApiError::field("body", "invalid_multipart", error.body_text()))?;
-        let mut name = query_name;
-        loop {
-            let field = form
-                .next_field()
-                .await
-                .map_err(|error| ApiError::field("body", "invalid_multipart", error.body_text()))?
-                .ok_or_else(|| ApiError::field("file", "required", "the form has no file part"))?;
-            match field.name() {
-                Some("name") => {
-                    let bytes = read_small_part(field).await?;
-                    name = Some(bytes);
-                }
-                Some("file") => {
-                    let name = name
-                        .or_else(|| field.file_name().map(str::to_owned))
-                        .ok_or_else(|| ApiError::field("name", "required", "name the file"))?;
-                    let upload = Upload {
-                        content_type: field
-                            .content_type()
-                            .unwrap_or("application/octet-stream")
-                            .to_owned(),
-                        declared_size: None,
-                        body: field,
-                    };
-                    break blobs::upload_file(&state.ctx, tenant, name, upload).await?;
-                }
-                _ => {}
-            }
-        }
+        upload_form(&state, tenant, query_name, request).await?
     } else {
         let name = query_name.ok_or_else(|| {
             ApiError::field(
@@ -108,6 +73,45 @@ pub(super) async fn upload_file(
         blobs::upload_file(&state.ctx, tenant, name, upload).await?
     };
     Ok(created(resource.updated_at, ResourceBody::from(resource)))
+}
+
+/// A multipart upload: a `name` part sent before the `file` part names it, else the file's
+/// own filename.
+async fn upload_form(
+    state: &AppState,
+    tenant: Authorized<TenantRef, act::ManageFiles>,
+    mut name: Option<String>,
+    request: Request,
+) -> ApiResult<Resource> {
+    let invalid = |text: String| ApiError::field("body", "invalid_multipart", text);
+    let mut form = Multipart::from_request(request, state)
+        .await
+        .map_err(|error| invalid(error.body_text()))?;
+    loop {
+        let field = form
+            .next_field()
+            .await
+            .map_err(|error| invalid(error.body_text()))?
+            .ok_or_else(|| ApiError::field("file", "required", "the form has no file part"))?;
+        match field.name() {
+            Some("name") => name = Some(read_small_part(field).await?),
+            Some("file") => {
+                let name = name
+                    .or_else(|| field.file_name().map(str::to_owned))
+                    .ok_or_else(|| ApiError::field("name", "required", "name the file"))?;
+                let upload = Upload {
+                    content_type: field
+                        .content_type()
+                        .unwrap_or("application/octet-stream")
+                        .to_owned(),
+                    declared_size: None,
+                    body: field,
+                };
+                return Ok(blobs::upload_file(&state.ctx, tenant, name, upload).await?);
+            }
+            _ => {}
+        }
+    }
 }
 
 async fn read_small_part(mut field: axum::extract::multipart::Field<'_>) -> ApiResult<String> {
