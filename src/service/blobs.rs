@@ -61,7 +61,7 @@ impl Allowance {
         {
             Some((key, megabytes)) => {
                 let held = stored::measure(&ctx.db, tenant_id).await?;
-                let used = held.get(kind.name()).map_or(0, |(_, bytes)| *bytes);
+                let used = held.get(&kind).map_or(0, |(_, bytes)| *bytes);
                 let used = used.saturating_sub(freed).max(0);
                 Some((key, megabytes, used))
             }

@@ -74,10 +74,10 @@ pub async fn limits(
     let live = store::usage::live(&ctx.db, tenant_id, at).await?;
     let agents = store::agents::count(&ctx.db, tenant_id).await?;
     let held = store::resources::measure(&ctx.db, tenant_id).await?;
-    let count = |kind: ResourceKind| held.get(kind.name()).map_or(0, |(count, _)| *count);
+    let count = |kind: ResourceKind| held.get(&kind).map_or(0, |(count, _)| *count);
     // Byte limits are stored in whole megabytes; a started one counts.
     let megabytes = |kind: ResourceKind| {
-        held.get(kind.name())
+        held.get(&kind)
             .map_or(0, |(_, bytes)| (bytes + 999_999) / 1_000_000)
     };
     let measured = Measured {

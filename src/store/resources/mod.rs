@@ -3,7 +3,7 @@
 //! count and byte limits hold under races; the agents a resource names are rows of
 //! `resource_agents`, whose foreign keys keep them within the tenant.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -427,7 +427,10 @@ pub async fn delete(
 }
 
 /// How many of each kind a tenant holds, and their stored bytes.
-pub async fn measure(db: &Db, tenant_id: TenantId) -> StoreResult<BTreeMap<String, (i64, i64)>> {
+pub async fn measure(
+    db: &Db,
+    tenant_id: TenantId,
+) -> StoreResult<HashMap<ResourceKind, (i64, i64)>> {
     let rows: Vec<(String, i64, Option<i64>)> = db
         .reader()
         .fetch_all(
@@ -438,8 +441,11 @@ pub async fn measure(db: &Db, tenant_id: TenantId) -> StoreResult<BTreeMap<Strin
             .bind(tenant_id),
         )
         .await?;
+    // A kind this binary does not know (a newer one's rows) counts against nothing here.
     Ok(rows
         .into_iter()
-        .map(|(kind, count, bytes)| (kind, (count, bytes.unwrap_or(0))))
+        .filter_map(|(kind, count, bytes)| {
+            Some((ResourceKind::from_name(&kind)?, (count, bytes.unwrap_or(0))))
+        })
         .collect())
 }
