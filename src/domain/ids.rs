@@ -250,6 +250,12 @@ typed_id!(
     "rec",
     params = ["recordingId", "recording_id"]
 );
+typed_id!(
+    /// A mail in the outbox.
+    EmailId,
+    "eml",
+    params = ["emailId"]
+);
 
 #[cfg(test)]
 mod tests {

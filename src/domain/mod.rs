@@ -6,6 +6,7 @@ pub mod agent;
 pub mod analytics;
 pub mod api_key;
 pub mod conflict;
+pub mod email;
 pub mod ids;
 pub mod limits;
 pub mod metering;
