@@ -36,6 +36,16 @@ impl Backend {
         }
     }
 
+    /// ` FOR UPDATE SKIP LOCKED` where row locks exist, for a queue's claim: concurrent
+    /// claimers pass over each other's rows instead of waiting for them. On SQLite the claim
+    /// runs under the single writer, so no two claims overlap.
+    pub fn skip_locked_clause(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+        }
+    }
+
     /// `count` comma-separated bind markers, numbered from `first` on PostgreSQL. SQLite gets
     /// plain `?`: it binds `$N` by name, which costs quadratic time on batches of thousands.
     pub fn placeholders(self, first: usize, count: usize) -> String {

@@ -27,6 +27,7 @@ pub mod exec;
 pub mod idempotency;
 pub mod limits;
 pub mod monthly;
+pub mod outbox;
 pub mod plans;
 pub mod resources;
 pub mod tenants;
