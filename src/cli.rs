@@ -9,6 +9,7 @@ use crate::http::connection::{
     ConnectionLimits, DEFAULT_BODY_TIMEOUT_SECONDS, DEFAULT_HEADER_READ_TIMEOUT_SECONDS,
     DEFAULT_IDLE_TIMEOUT_SECONDS, DEFAULT_MAX_CONNECTIONS,
 };
+use crate::service::email;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -23,8 +24,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the HTTP server (migrations run first).
-    Serve(ServeArgs),
+    /// Run the HTTP server (migrations run first). Boxed: its flags outweigh the others'.
+    Serve(Box<ServeArgs>),
     /// Apply pending database migrations and exit.
     Migrate(DatabaseArgs),
     /// Manage API keys.
@@ -111,6 +112,26 @@ pub struct ServeArgs {
           default_value_t = DEFAULT_IDLE_TIMEOUT_SECONDS,
           value_parser = clap::value_parser!(u64).range(1..=3_600))]
     pub idle_timeout_seconds: u64,
+    #[command(flatten)]
+    pub email: EmailArgs,
+}
+
+/// Where mail goes, who it is from, and where its links point.
+#[derive(Debug, Clone, Args)]
+pub struct EmailArgs {
+    /// The SMTP server mail is sent through: `smtp://HOST:PORT` (plain),
+    /// `smtp://HOST:PORT?tls=required` (STARTTLS) or `smtps://HOST:PORT`, with
+    /// `USER:PASSWORD@` before the host to log in. Without it, mail is written to the log
+    /// (recipient and subject) and kept in the outbox until a server with SMTP sends it.
+    #[arg(long, env = "TENANTRY_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// The sender of every mail: `Name <address>` or a bare address.
+    #[arg(long, env = "TENANTRY_EMAIL_FROM", default_value = email::DEFAULT_FROM)]
+    pub email_from: lettre::message::Mailbox,
+    /// Where clients reach tenantry (`https://tenantry.example.com`); links in mail start with
+    /// it. Default: `http://` and the listen address (`localhost` for 0.0.0.0 or [::]).
+    #[arg(long, env = "TENANTRY_PUBLIC_URL", value_parser = email::parse_public_url)]
+    pub public_url: Option<url::Url>,
 }
 
 impl ServeArgs {

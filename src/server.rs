@@ -11,11 +11,12 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use crate::blobs::BlobStore;
-use crate::cli::{ServeArgs, StorageArgs};
+use crate::cli::{EmailArgs, ServeArgs, StorageArgs};
 use crate::domain::access::Scope;
 use crate::http::connection::{serve_connection, ConnectionLimits};
 use crate::http::{app, AppState};
 use crate::secrets::{KeySource, LiveKeyring};
+use crate::service::email::{self, EmailSettings, Mailer};
 use crate::service::Context;
 use crate::store::{api_keys, Backend, Db};
 use crate::workers;
@@ -69,12 +70,39 @@ async fn bootstrap_platform_key(db: &Db, master_key: Option<&str>) -> anyhow::Re
     Ok(())
 }
 
+/// The SMTP sender of `--smtp-url`, or `None` when mail is only logged and kept.
+pub fn open_mailer(args: &EmailArgs) -> anyhow::Result<Option<Mailer>> {
+    let Some(url) = args.smtp_url.as_deref() else {
+        tracing::info!("no --smtp-url: mail is logged and kept in the outbox, not sent");
+        return Ok(None);
+    };
+    let mailer = Mailer::new(url, args.email_from.clone())?;
+    tracing::info!(from = %args.email_from, "mail is sent by SMTP");
+    Ok(Some(mailer))
+}
+
+/// The mail settings of `args`; links point at `listening` unless `--public-url` says where
+/// clients reach this server.
+pub fn email_settings(args: &EmailArgs, listening: std::net::SocketAddr) -> EmailSettings {
+    let public_url = match &args.public_url {
+        Some(url) => url.clone(),
+        None => {
+            let url = email::default_public_url(listening);
+            tracing::info!(%url, "no --public-url: links in mail point at the listen address");
+            url
+        }
+    };
+    EmailSettings::new(args.smtp_url.clone(), args.email_from.clone(), public_url)
+}
+
 /// Serves until `shutdown` resolves.
 pub async fn serve(
     args: &ServeArgs,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let limits = fit_to_open_file_limit(args.connection_limits());
+    // A bad --smtp-url stops the start before anything is opened.
+    let mailer = open_mailer(&args.email)?;
     let db = open_database(&args.database.database_url).await?;
     // Refuse to start, before listening, without a key to seal secrets with.
     let (keyring, blobs) = open_storage(&args.storage, &db)?;
@@ -84,16 +112,20 @@ pub async fn serve(
     tracing::info!(%address, database = db.backend_name(), "tenantry listening");
     println!("tenantry listening on http://{address}");
     let lease = chrono::Duration::seconds(args.call_lease_seconds);
-    let jobs = [
-        tokio::spawn(workers::purge_idempotency_records(db.clone())),
-        tokio::spawn(workers::reap_expired_calls(db.clone(), lease)),
-    ];
     let ctx = Context {
         db: db.clone(),
         call_lease: lease,
         keyring,
         blobs,
+        email: Arc::new(email_settings(&args.email, address)),
+        mail_waiting: Arc::default(),
     };
+    let jobs = [
+        tokio::spawn(workers::purge_idempotency_records(db.clone())),
+        tokio::spawn(workers::reap_expired_calls(db.clone(), lease)),
+        tokio::spawn(workers::deliver_mail(ctx.clone(), mailer)),
+        tokio::spawn(workers::purge_old_mail(db.clone())),
+    ];
     let state = AppState::new(ctx, args.master_key.as_deref());
     serve_connections(listener, app(state), &limits, shutdown).await;
     for job in jobs {

@@ -1,9 +1,13 @@
-//! Background work: expiring calls whose data plane vanished, and purging old idempotency
-//! records. Every job is safe to run on all replicas at once.
+//! Background work: expiring calls whose data plane vanished, sending the mail outbox, and
+//! purging old idempotency records and mail. Every job is safe to run on all replicas at once.
 
+use std::future::Future;
 use std::time::Duration;
 
-use crate::store::{calls, idempotency, now, Db};
+use crate::service::email::Mailer;
+use crate::service::Context;
+use crate::store::outbox::{self, NextAttempt};
+use crate::store::{calls, idempotency, now, Db, StoreResult};
 
 /// How many expired calls one pass handles before looking again.
 const REAP_BATCH: i64 = 500;
@@ -38,15 +42,163 @@ pub async fn reap_expired_calls(db: Db, lease: chrono::Duration) {
 
 /// Deletes idempotency records past their retention.
 pub async fn purge_idempotency_records(db: Db) {
-    let mut tick = tokio::time::interval(Duration::from_secs(600));
+    purge_every("idempotency records", Duration::from_secs(600), || {
+        idempotency::purge(&db, now() - idempotency::RETENTION)
+    })
+    .await
+}
+
+/// Deletes mail sent or given up more than [`MAIL_RETENTION`] ago.
+pub async fn purge_old_mail(db: Db) {
+    purge_every("mail", Duration::from_secs(3600), || {
+        outbox::purge(&db, now() - MAIL_RETENTION)
+    })
+    .await
+}
+
+/// Runs `purge` every `every`, logging what it deleted.
+async fn purge_every<F, Fut>(what: &str, every: Duration, purge: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = StoreResult<u64>>,
+{
+    let mut tick = tokio::time::interval(every);
     loop {
         tick.tick().await;
-        match idempotency::purge(&db, now() - idempotency::RETENTION).await {
-            Ok(purged) if purged > 0 => {
-                tracing::info!(purged, "purged expired idempotency records")
-            }
+        match purge().await {
+            Ok(purged) if purged > 0 => tracing::info!(purged, "purged old {what}"),
             Ok(_) => {}
-            Err(error) => tracing::warn!(error = ?error, "idempotency purge failed"),
+            Err(error) => tracing::warn!(error = ?error, "purging old {what} failed"),
+        }
+    }
+}
+
+/// How many mails one claim takes. They are sent one after another, each within
+/// `SEND_DEADLINE`, so the lease below outlasts the whole batch.
+const MAIL_BATCH: i64 = 10;
+/// How long a claim holds its mails: a worker that dies mid-batch leaves them due again then.
+const MAIL_LEASE: chrono::Duration = chrono::Duration::minutes(15);
+/// Sent and given-up mail is kept this long, then deleted.
+pub const MAIL_RETENTION: chrono::Duration = chrono::Duration::days(7);
+
+/// Sends the outbox's due mail through `mailer`, or, without one, logs each pending mail once
+/// and keeps it for a server that has SMTP. Runs on every replica: each mail is claimed by one
+/// worker at a time. Wakes on [`Context::mail_sent_soon`], when a retry falls due, and every
+/// [`EmailSettings::poll`] for mail other replicas enqueued.
+///
+/// [`EmailSettings::poll`]: crate::service::email::EmailSettings::poll
+pub async fn deliver_mail(ctx: Context, mailer: Option<Mailer>) {
+    loop {
+        let wait = match &mailer {
+            Some(mailer) => send_due_mail(&ctx, mailer).await,
+            None => log_held_mail(&ctx).await,
+        };
+        tokio::select! {
+            () = ctx.mail_waiting.notified() => {}
+            () = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+/// Sends every mail due now; returns how long to wait before looking again.
+async fn send_due_mail(ctx: &Context, mailer: &Mailer) -> Duration {
+    loop {
+        let claimed = match outbox::claim(&ctx.db, now(), MAIL_BATCH, MAIL_LEASE).await {
+            Ok(claimed) => claimed,
+            Err(error) => {
+                tracing::warn!(error = ?error, "claiming mail failed");
+                return ctx.email.poll;
+            }
+        };
+        for mail in &claimed {
+            send_one(ctx, mailer, mail).await;
+        }
+        if (claimed.len() as i64) < MAIL_BATCH {
+            break;
+        }
+    }
+    match outbox::next_due(&ctx.db).await {
+        // A mail due already is held by another replica's claim in flight, which moves it.
+        Ok(Some(due)) => (due - now())
+            .to_std()
+            .unwrap_or(Duration::ZERO)
+            .clamp(MIN_MAIL_WAIT, ctx.email.poll),
+        Ok(None) => ctx.email.poll,
+        Err(error) => {
+            tracing::warn!(error = ?error, "reading the outbox failed");
+            ctx.email.poll
+        }
+    }
+}
+
+/// The shortest wait between two looks at the outbox, so that mail another replica is about
+/// to claim is not polled in a tight loop.
+const MIN_MAIL_WAIT: Duration = Duration::from_millis(50);
+
+/// One attempt at one claimed mail, and its outcome recorded.
+#[tracing::instrument(skip_all, fields(email_id = %claimed.id, attempt = claimed.attempts))]
+async fn send_one(ctx: &Context, mailer: &Mailer, claimed: &outbox::Claimed) {
+    let outcome = mailer.send(claimed.id, &claimed.mail).await;
+    let at = now();
+    let recorded = match &outcome {
+        Ok(()) => {
+            metrics::counter!("tenantry_emails_sent_total").increment(1);
+            outbox::mark_sent(&ctx.db, claimed, at).await
+        }
+        Err(failure) => {
+            let retry = match failure.permanent {
+                true => None,
+                false => ctx.email.retry.after(claimed.attempts, at),
+            };
+            let next = match retry {
+                Some(retry) => {
+                    metrics::counter!("tenantry_email_retries_total").increment(1);
+                    tracing::info!(reason = %failure.reason, %retry, "mail not sent; will retry");
+                    NextAttempt::At(retry)
+                }
+                None => {
+                    metrics::counter!("tenantry_emails_failed_total").increment(1);
+                    tracing::warn!(
+                        reason = %failure.reason,
+                        permanent = failure.permanent,
+                        recipient = %claimed.mail.to,
+                        "mail given up"
+                    );
+                    NextAttempt::GiveUp(at)
+                }
+            };
+            outbox::mark_failed(&ctx.db, claimed, &failure.reason, next).await
+        }
+    };
+    match recorded {
+        Ok(true) => {}
+        Ok(false) => tracing::warn!("the mail's claim lapsed before its outcome was recorded"),
+        Err(error) => tracing::warn!(error = ?error, "recording a mail's outcome failed"),
+    }
+}
+
+/// Without SMTP: logs each pending mail once, recipient and subject only (a body may hold a
+/// secret link), and keeps it pending. Returns how long to wait before looking again.
+async fn log_held_mail(ctx: &Context) -> Duration {
+    loop {
+        match outbox::take_unlogged(&ctx.db, now(), MAIL_BATCH).await {
+            Ok(held) => {
+                for mail in &held {
+                    tracing::info!(
+                        email_id = %mail.id,
+                        recipient = %mail.recipient,
+                        subject = %mail.subject,
+                        "no --smtp-url: mail kept in the outbox, unsent"
+                    );
+                }
+                if (held.len() as i64) < MAIL_BATCH {
+                    return ctx.email.poll;
+                }
+            }
+            Err(error) => {
+                tracing::warn!(error = ?error, "reading the outbox failed");
+                return ctx.email.poll;
+            }
         }
     }
 }

@@ -23,6 +23,7 @@ pub mod analytics;
 pub mod api_keys;
 pub mod blobs;
 pub mod calls;
+pub mod email;
 pub mod plans;
 pub mod resources;
 pub mod secrets;
@@ -39,6 +40,10 @@ pub struct Context {
     pub keyring: Arc<LiveKeyring>,
     /// Where files and recordings keep their bytes.
     pub blobs: BlobStore,
+    /// Who mail is from and where its links point.
+    pub email: Arc<email::EmailSettings>,
+    /// Wakes this process's mail worker; see [`Context::mail_sent_soon`].
+    pub mail_waiting: Arc<tokio::sync::Notify>,
 }
 
 /// The default lease of an admitted call.

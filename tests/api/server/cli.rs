@@ -28,6 +28,9 @@ fn tenantry(dir: &Path) -> Command {
         .env_remove("TENANTRY_OBJECT_STORE_URL")
         .env_remove("TENANTRY_SECRET_KEY_FILE")
         .env_remove("TENANTRY_SECRET_KEY")
+        .env_remove("TENANTRY_SMTP_URL")
+        .env_remove("TENANTRY_EMAIL_FROM")
+        .env_remove("TENANTRY_PUBLIC_URL")
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -287,6 +290,44 @@ async fn serve_applies_its_connection_flags_and_drains_on_sigterm() {
         .expect("wait for tenantry");
     assert!(exited.success(), "{exited:?}");
     assert_eq!(until_closed(&mut kept).await, b"");
+}
+
+#[tokio::test]
+async fn bad_mail_settings_are_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    for (flag, value) in [
+        ("--email-from", "not an address"),
+        ("--public-url", "ftp://files.example"),
+        ("--public-url", "https://tenantry.example/?next=1"),
+        ("--smtp-url", "http://ops:hunter2@mail.example"),
+        ("--smtp-url", "smtp://"),
+    ] {
+        let output = tenantry(dir.path())
+            .args(["serve", flag, value])
+            .output()
+            .await
+            .expect("serve runs");
+        assert!(!output.status.success(), "{flag} {value}");
+        let errors = String::from_utf8_lossy(&output.stderr);
+        assert!(errors.contains(flag), "{flag} {value}: {errors}");
+        assert!(
+            !errors.contains("hunter2"),
+            "the password is repeated: {errors}"
+        );
+    }
+    let by_env = tenantry(dir.path())
+        .arg("serve")
+        .env("TENANTRY_SMTP_URL", "imap://mail.example")
+        .output()
+        .await
+        .expect("serve runs");
+    assert!(!by_env.status.success());
+    let errors = String::from_utf8_lossy(&by_env.stderr);
+    assert!(errors.contains("--smtp-url"), "{errors}");
+    assert!(
+        !dir.path().join("tenantry.db").exists(),
+        "nothing was started"
+    );
 }
 
 #[tokio::test]

@@ -18,17 +18,17 @@ use sqlx::Connection;
 use tempfile::TempDir;
 use tenantry::domain::ids::TenantId;
 use tenantry::http::connection::ConnectionLimits;
-use tenantry::http::AppState;
-use tenantry::service::Context;
 use tenantry::store::Db;
-use tokio::task::JoinHandle;
 
 pub mod blobs;
 mod client;
 mod fixtures;
+mod in_process;
+pub mod mail;
 mod metering;
 pub mod process;
 mod resources;
+pub mod smtp;
 mod spec;
 pub mod wire;
 
@@ -79,12 +79,16 @@ fn postgres_base_url() -> String {
 }
 
 /// How a test's server is configured.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Settings {
     /// How long an admitted call keeps its slot without a heartbeat.
     pub call_lease: chrono::Duration,
     /// The connection cap and the deadlines clients must keep.
     pub connections: ConnectionLimits,
+    /// The mail worker, if the server runs one; without it mail waits in the outbox.
+    pub mail: Option<mail::MailWorker>,
+    /// `--public-url`; the server's own address when `None`.
+    pub public_url: Option<String>,
 }
 
 impl Default for Settings {
@@ -92,6 +96,8 @@ impl Default for Settings {
         Settings {
             call_lease: chrono::Duration::seconds(tenantry::service::DEFAULT_CALL_LEASE_SECONDS),
             connections: ConnectionLimits::default(),
+            mail: None,
+            public_url: None,
         }
     }
 }
@@ -131,7 +137,6 @@ impl Settings {
     }
 }
 
-/// A new SQLite file in a directory of its own.
 /// The storage of a test's servers: a key file made on first use (shared by every server of
 /// the test, as replicas share theirs), and bytes under the data directory.
 fn open_storage(
@@ -154,6 +159,7 @@ fn open_storage(
     tenantry::server::open_storage(&args, db).expect("storage opens")
 }
 
+/// A new SQLite file in a directory of its own.
 fn fresh_sqlite() -> (String, Storage) {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let url = format!("sqlite://{}/t.db", dir.path().display());
@@ -221,7 +227,6 @@ pub struct TestApp {
 }
 
 struct Inner {
-    address: std::net::SocketAddr,
     base_url: String,
     master_key: String,
     database_url: String,
@@ -230,7 +235,7 @@ struct Inner {
     storage: Storage,
     /// Stored bytes and the secret key (`secret.key`) of the servers on this database.
     data_dir: TempDir,
-    server: JoinHandle<()>,
+    server: in_process::InProcess,
     http: reqwest::Client,
     finished: std::sync::atomic::AtomicBool,
 }
@@ -285,31 +290,12 @@ impl TestApp {
             .await
             .unwrap_or_else(|e| panic!("open {url}: {e:#}"));
         let data_dir = tempfile::tempdir().expect("a data directory");
-        let (keyring, blobs) = open_storage(data_dir.path(), &db);
         let master_key = format!("master-{}", uuid::Uuid::new_v4().simple());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind a local port");
-        let address = listener.local_addr().expect("a local address");
-        let state = AppState::new(
-            Context {
-                db: db.clone(),
-                call_lease: settings.call_lease,
-                keyring,
-                blobs,
-            },
-            Some(&master_key),
-        );
-        let router = tenantry::http::app(state);
-        let server = tokio::spawn(async move {
-            let forever = std::future::pending();
-            tenantry::server::serve_connections(listener, router, &settings.connections, forever)
-                .await;
-        });
+        let server =
+            in_process::InProcess::start(&db, data_dir.path(), &master_key, &settings).await;
         TestApp {
             inner: std::sync::Arc::new(Inner {
-                address,
-                base_url: format!("http://{address}"),
+                base_url: format!("http://{}", server.address),
                 master_key,
                 database_url: url.to_owned(),
                 settings,
@@ -354,7 +340,7 @@ impl TestApp {
 
     /// A raw TCP connection to the server, for stories about the wire itself.
     pub async fn connect(&self) -> tokio::net::TcpStream {
-        tokio::net::TcpStream::connect(self.inner.address)
+        tokio::net::TcpStream::connect(self.inner.server.address)
             .await
             .expect("connect to the server")
     }
@@ -374,7 +360,7 @@ impl TestApp {
     }
 
     pub fn settings(&self) -> Settings {
-        self.inner.settings
+        self.inner.settings.clone()
     }
 
     /// The server's database, reached below the API.
@@ -465,7 +451,7 @@ impl TestApp {
     /// Stops the server, closes the database and removes it.
     pub async fn finish(&self) {
         let inner = &self.inner;
-        inner.server.abort();
+        inner.server.stop();
         inner.db.close().await;
         if let Storage::Postgres { schema } = &inner.storage {
             drop_schema(schema).await;
@@ -494,7 +480,7 @@ async fn drop_schema(schema: &str) {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        self.server.abort();
+        self.server.stop();
         // A story that panicked never reached `finish`: remove its schema anyway, from a
         // thread of its own because `Drop` cannot wait on the test's runtime. That runtime is
         // blocked here, so the server's tasks may still hold row locks: the cleanup ends their

@@ -34,6 +34,11 @@ impl Served {
     /// Like [`Served::start`], logging what `RUST_LOG=filter` selects (`debug`, say); read the
     /// log with [`Served::stop`].
     pub async fn start_logging(app: &TestApp, filter: &str) -> Served {
+        Self::start_with(app, filter, &[]).await
+    }
+
+    /// Like [`Served::start_logging`], with more flags (`--smtp-url`, say).
+    pub async fn start_with(app: &TestApp, filter: &str, flags: &[&str]) -> Served {
         let logs = tempfile::tempdir().expect("a directory for the server's log");
         let log_path = logs.path().join("stderr.log");
         let log = std::fs::File::create(&log_path).expect("create the log");
@@ -47,6 +52,7 @@ impl Served {
             .arg(app.data_dir())
             .arg("--secret-key-file")
             .arg(app.data_dir().join("secret.key"))
+            .args(flags)
             .env_remove("TENANTRY_DATA_DIR")
             .env_remove("TENANTRY_OBJECT_STORE_URL")
             .env_remove("TENANTRY_SECRET_KEY_FILE")
@@ -59,6 +65,9 @@ impl Served {
             .env_remove("TENANTRY_HEADER_READ_TIMEOUT_SECONDS")
             .env_remove("TENANTRY_BODY_TIMEOUT_SECONDS")
             .env_remove("TENANTRY_IDLE_TIMEOUT_SECONDS")
+            .env_remove("TENANTRY_SMTP_URL")
+            .env_remove("TENANTRY_EMAIL_FROM")
+            .env_remove("TENANTRY_PUBLIC_URL")
             .env("RUST_LOG", filter)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -130,8 +139,17 @@ static REPLICAS_TURN: LazyLock<Arc<Mutex<()>>> = LazyLock::new(Arc::default);
 
 impl Replicas {
     pub async fn start(app: &TestApp) -> Replicas {
+        Self::start_with(app, &[]).await
+    }
+
+    /// Three servers started at once, each with these flags as well.
+    pub async fn start_with(app: &TestApp, flags: &[&str]) -> Replicas {
         let turn = REPLICAS_TURN.clone().lock_owned().await;
-        let (a, b, c) = tokio::join!(Served::start(app), Served::start(app), Served::start(app));
+        let (a, b, c) = tokio::join!(
+            Served::start_with(app, "warn", flags),
+            Served::start_with(app, "warn", flags),
+            Served::start_with(app, "warn", flags)
+        );
         Replicas {
             servers: [a, b, c],
             _turn: turn,

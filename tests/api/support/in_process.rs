@@ -1,0 +1,104 @@
+//! A tenantry server inside the test process: the HTTP listener of the binary
+//! (`serve_connections`) and, when the settings ask for it, the mail worker. A test's own
+//! server is one; [`Replica`] is another on the same database, as a second replica would be.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use tenantry::http::AppState;
+use tenantry::service::email::EmailSettings;
+use tenantry::service::Context;
+use tenantry::store::Db;
+use tokio::task::JoinHandle;
+
+use super::{Settings, TestApp};
+
+/// A running server; its tasks stop when it is dropped.
+pub(super) struct InProcess {
+    pub address: std::net::SocketAddr,
+    pub ctx: Context,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl InProcess {
+    pub async fn start(db: &Db, data_dir: &Path, master_key: &str, settings: &Settings) -> Self {
+        let (keyring, blobs) = super::open_storage(data_dir, db);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a local port");
+        let address = listener.local_addr().expect("a local address");
+        let (email, mailer) = super::mail::email_settings(settings, address);
+        let ctx = Context {
+            db: db.clone(),
+            call_lease: settings.call_lease,
+            keyring,
+            blobs,
+            email: Arc::new(email),
+            mail_waiting: Arc::default(),
+        };
+        let router = tenantry::http::app(AppState::new(ctx.clone(), Some(master_key)));
+        let connections = settings.connections;
+        let mut tasks = vec![tokio::spawn(async move {
+            let forever = std::future::pending();
+            tenantry::server::serve_connections(listener, router, &connections, forever).await;
+        })];
+        if settings.mail.is_some() {
+            tasks.push(tokio::spawn(tenantry::workers::deliver_mail(
+                ctx.clone(),
+                mailer,
+            )));
+        }
+        InProcess {
+            address,
+            ctx,
+            tasks,
+        }
+    }
+
+    pub fn stop(&self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for InProcess {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Another server on a test's database, with pools of its own.
+pub struct Replica {
+    server: InProcess,
+    db: Db,
+}
+
+impl TestApp {
+    /// Starts another server on this test's database, with `settings`.
+    pub async fn replica(&self, settings: Settings) -> Replica {
+        let db = tenantry::server::open_database(self.database_url())
+            .await
+            .expect("open the database again");
+        let server = InProcess::start(&db, self.data_dir(), self.master_key(), &settings).await;
+        Replica { server, db }
+    }
+}
+
+impl Replica {
+    /// What this server's mail is from and where its links point.
+    pub fn email(&self) -> &EmailSettings {
+        &self.server.ctx.email
+    }
+
+    /// Wakes this server's mail worker, as a use case does after its commit.
+    pub fn mail_sent_soon(&self) {
+        self.server.ctx.mail_sent_soon();
+    }
+
+    /// Stops the server and closes its pools.
+    pub async fn stop(self) {
+        self.server.stop();
+        self.db.close().await;
+    }
+}
