@@ -1,8 +1,10 @@
 //! What every dialect shares: the binary and its processes, connection handling, request
-//! limits and metrics.
+//! limits, metrics and the mail outbox.
 
 mod cli;
 mod connections;
+mod email;
+mod email_processes;
 mod head_limits;
 mod metrics;
 mod migrations;
