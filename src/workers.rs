@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use crate::service::email::Mailer;
+use crate::service::email::{Mailer, SendFailure};
 use crate::service::Context;
 use crate::store::outbox::{self, NextAttempt};
 use crate::store::{calls, idempotency, now, Db, StoreResult};
@@ -138,7 +138,15 @@ const MIN_MAIL_WAIT: Duration = Duration::from_millis(50);
 /// One attempt at one claimed mail, and its outcome recorded.
 #[tracing::instrument(skip_all, fields(email_id = %claimed.id, attempt = claimed.attempts))]
 async fn send_one(ctx: &Context, mailer: &Mailer, claimed: &outbox::Claimed) {
-    let outcome = mailer.send(claimed.id, &claimed.mail).await;
+    let outcome = if claimed.attempts > ctx.email.retry.attempts_allowed() {
+        // Earlier claims lapsed unrecorded: their workers died, perhaps on this very mail.
+        Err(SendFailure {
+            permanent: true,
+            reason: "no attempt left: earlier claims lapsed unrecorded".to_owned(),
+        })
+    } else {
+        mailer.send(claimed.id, &claimed.mail).await
+    };
     let at = now();
     let recorded = match &outcome {
         Ok(()) => {

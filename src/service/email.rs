@@ -110,6 +110,11 @@ impl Default for RetrySchedule {
 }
 
 impl RetrySchedule {
+    /// How many attempts a mail gets in all: the first, and one after each delay.
+    pub fn attempts_allowed(&self) -> i64 {
+        self.delays.len() as i64 + 1
+    }
+
     /// When to try again after the `attempts`-th attempt failed at `at`; `None`: give up.
     pub fn after(&self, attempts: i64, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let index = usize::try_from(attempts.checked_sub(1)?).ok()?;
@@ -280,7 +285,8 @@ mod tests {
         }
         let total: Duration = schedule.delays.iter().sum();
         assert!(total > Duration::from_secs(22 * 3600) && total < Duration::from_secs(26 * 3600));
-        assert_eq!(schedule.after(schedule.delays.len() as i64 + 1, at), None);
+        assert_eq!(schedule.attempts_allowed(), 9);
+        assert_eq!(schedule.after(schedule.attempts_allowed(), at), None);
         assert_eq!(schedule.after(0, at), None);
     }
 
