@@ -292,6 +292,13 @@ async fn serve_applies_its_connection_flags_and_drains_on_sigterm() {
     assert_eq!(until_closed(&mut kept).await, b"");
 }
 
+/// Runs `command`, which must fail; returns what it wrote to stderr.
+async fn refused_at_start(command: &mut Command) -> String {
+    let output = command.output().await.expect("tenantry runs");
+    assert!(!output.status.success(), "{output:?}");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
 #[tokio::test]
 async fn bad_mail_settings_are_refused_at_start() {
     let dir = tempfile::tempdir().unwrap();
@@ -302,27 +309,19 @@ async fn bad_mail_settings_are_refused_at_start() {
         ("--smtp-url", "http://ops:hunter2@mail.example"),
         ("--smtp-url", "smtp://"),
     ] {
-        let output = tenantry(dir.path())
-            .args(["serve", flag, value])
-            .output()
-            .await
-            .expect("serve runs");
-        assert!(!output.status.success(), "{flag} {value}");
-        let errors = String::from_utf8_lossy(&output.stderr);
+        let errors = refused_at_start(tenantry(dir.path()).args(["serve", flag, value])).await;
         assert!(errors.contains(flag), "{flag} {value}: {errors}");
         assert!(
             !errors.contains("hunter2"),
             "the password is repeated: {errors}"
         );
     }
-    let by_env = tenantry(dir.path())
-        .arg("serve")
-        .env("TENANTRY_SMTP_URL", "imap://mail.example")
-        .output()
-        .await
-        .expect("serve runs");
-    assert!(!by_env.status.success());
-    let errors = String::from_utf8_lossy(&by_env.stderr);
+    let errors = refused_at_start(
+        tenantry(dir.path())
+            .arg("serve")
+            .env("TENANTRY_SMTP_URL", "imap://mail.example"),
+    )
+    .await;
     assert!(errors.contains("--smtp-url"), "{errors}");
     assert!(
         !dir.path().join("tenantry.db").exists(),
@@ -333,23 +332,16 @@ async fn bad_mail_settings_are_refused_at_start() {
 #[tokio::test]
 async fn connection_limits_out_of_range_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let by_env = tenantry(dir.path())
-        .arg("serve")
-        .env("TENANTRY_MAX_CONNECTIONS", "0")
-        .output()
-        .await
-        .expect("serve runs");
-    assert!(!by_env.status.success());
-    let errors = String::from_utf8_lossy(&by_env.stderr);
+    let errors = refused_at_start(
+        tenantry(dir.path())
+            .arg("serve")
+            .env("TENANTRY_MAX_CONNECTIONS", "0"),
+    )
+    .await;
     assert!(errors.contains("--max-connections"), "{errors}");
 
-    let by_flag = tenantry(dir.path())
-        .args(["serve", "--body-timeout-seconds", "0"])
-        .output()
-        .await
-        .expect("serve runs");
-    assert!(!by_flag.status.success());
-    let errors = String::from_utf8_lossy(&by_flag.stderr);
+    let errors =
+        refused_at_start(tenantry(dir.path()).args(["serve", "--body-timeout-seconds", "0"])).await;
     assert!(errors.contains("--body-timeout-seconds"), "{errors}");
     assert!(
         !dir.path().join("tenantry.db").exists(),
