@@ -191,9 +191,9 @@ pub async fn serve_connections(
             },
             () = &mut shutdown => break,
         };
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(error) => {
                     accept_failed(&error).await;
                     continue;
@@ -201,7 +201,8 @@ pub async fn serve_connections(
             },
             () = &mut shutdown => break,
         };
-        let connection = serve_connection(stream, router.clone(), *limits, graceful.watcher());
+        let connection =
+            serve_connection(stream, peer, router.clone(), *limits, graceful.watcher());
         tokio::spawn(async move {
             connection.await;
             drop(permit);

@@ -1,6 +1,6 @@
 //! Who is calling: a principal acting in a role, within a scope.
 
-use super::ids::{AgencyId, ApiKeyId, TenantId};
+use super::ids::{AgencyId, ApiKeyId, TenantId, UserId};
 use super::policy::{Role, ScopeSet};
 
 /// The credential a request was made with.
@@ -9,6 +9,8 @@ pub enum Principal {
     /// The `--master-key` of the server.
     MasterKey,
     ApiKey(ApiKeyId),
+    /// A person's session, acting through one of their memberships.
+    User(UserId),
 }
 
 /// How far a caller reaches: the whole platform, one agency with its tenants, or one tenant.
@@ -81,6 +83,15 @@ impl Caller {
         match self.principal {
             Principal::MasterKey => "master".to_owned(),
             Principal::ApiKey(id) => id.to_string(),
+            Principal::User(id) => id.to_string(),
+        }
+    }
+
+    /// The person acting, for requests made with a session.
+    pub fn user(&self) -> Option<UserId> {
+        match self.principal {
+            Principal::User(id) => Some(id),
+            _ => None,
         }
     }
 }

@@ -10,6 +10,16 @@ pub enum Conflict {
     UniqueValueTaken,
     /// The write names an object that is gone, or removes one that others still name.
     ReferenceGone,
+    /// The address is a member of the scope already.
+    AlreadyMember,
+    /// An invitation for the address is pending (or the member has not accepted yet).
+    InvitationPending,
+    /// The invitation was accepted already.
+    InvitationAccepted,
+    /// The invitation's link has expired.
+    InvitationExpired,
+    /// The change would leave a tenant without an active owner.
+    LastOwner,
     /// A rule without a domain meaning of its own.
     Other,
 }
@@ -21,6 +31,11 @@ impl Conflict {
             Conflict::PlanCodeTaken => "code_taken",
             Conflict::UniqueValueTaken => "unique_value_taken",
             Conflict::ReferenceGone => "reference_conflict",
+            Conflict::AlreadyMember => "already_member",
+            Conflict::InvitationPending => "invitation_pending",
+            Conflict::InvitationAccepted => "invitation_accepted",
+            Conflict::InvitationExpired => "invitation_expired",
+            Conflict::LastOwner => "last_owner",
             Conflict::Other => "conflict",
         }
     }
@@ -33,6 +48,13 @@ impl Conflict {
             Conflict::ReferenceGone => {
                 "the change names an object that is gone, or removes one still in use"
             }
+            Conflict::AlreadyMember => "this address is a member here already",
+            Conflict::InvitationPending => {
+                "an invitation to this address is pending: resend or revoke it"
+            }
+            Conflict::InvitationAccepted => "this invitation was accepted already",
+            Conflict::InvitationExpired => "this invitation has expired",
+            Conflict::LastOwner => "a tenant keeps at least one active TenantOwner",
             Conflict::Other => "the change conflicts with existing data",
         }
     }
@@ -42,7 +64,13 @@ impl Conflict {
         match self {
             Conflict::SlugTaken => Some("slug"),
             Conflict::PlanCodeTaken => Some("code"),
-            Conflict::UniqueValueTaken | Conflict::ReferenceGone | Conflict::Other => None,
+            Conflict::AlreadyMember | Conflict::InvitationPending => Some("email"),
+            Conflict::LastOwner => Some("role"),
+            Conflict::UniqueValueTaken
+            | Conflict::ReferenceGone
+            | Conflict::InvitationAccepted
+            | Conflict::InvitationExpired
+            | Conflict::Other => None,
         }
     }
 }

@@ -184,6 +184,12 @@ typed_id!(
     params = ["userId", "user_id"]
 );
 typed_id!(
+    /// An invitation to join the platform, an agency or a tenant.
+    InvitationId,
+    "inv",
+    params = ["invitationId"]
+);
+typed_id!(
     /// A bearer API key.
     ApiKeyId,
     "key",

@@ -16,5 +16,6 @@ pub mod resource;
 pub mod resources;
 pub mod tenant;
 pub mod time;
+pub mod user;
 pub mod validation;
 pub mod values;

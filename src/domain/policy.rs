@@ -170,6 +170,14 @@ actions! {
     MintTenantKey => UsersWrite,
     /// Revoke an API key.
     RevokeKey => UsersWrite,
+    /// List and read the members of a tenant or agency, and their invitations.
+    ReadUsers => UsersRead,
+    /// Invite, change and remove a tenant's members.
+    ManageTenantUsers => UsersWrite,
+    /// Invite, change and remove an agency's members.
+    ManageAgencyUsers => UsersWrite,
+    /// Invite, change and remove the platform's administrators.
+    ManagePlatformUsers => UsersWrite,
     /// Read a tenant's agents.
     ReadAgents => AgentsRead,
     /// Create, change and delete a tenant's agents.
@@ -307,6 +315,9 @@ pub const GRANTS: &[(Role, &[Action])] = &[
             Action::ReadKeys,
             Action::MintTenantKey,
             Action::RevokeKey,
+            Action::ReadUsers,
+            Action::ManageTenantUsers,
+            Action::ManageAgencyUsers,
             Action::ReadAgents,
             Action::ManageAgents,
             Action::ReadTelephony,
@@ -333,6 +344,8 @@ pub const GRANTS: &[(Role, &[Action])] = &[
             Action::ReadPlans,
             Action::ReadKeys,
             Action::RevokeKey,
+            Action::ReadUsers,
+            Action::ManageTenantUsers,
             Action::ReadAgents,
             Action::ManageAgents,
             Action::ReadTelephony,
@@ -359,6 +372,7 @@ pub const GRANTS: &[(Role, &[Action])] = &[
             Action::ReadKeys,
             Action::MintTenantKey,
             Action::RevokeKey,
+            Action::ReadUsers,
             Action::ReadAgents,
             Action::ManageAgents,
             Action::ReadTelephony,
@@ -381,6 +395,8 @@ pub const GRANTS: &[(Role, &[Action])] = &[
             Action::ChangeCommercialTerms,
             Action::ReadAgency,
             Action::ReadPlans,
+            Action::ReadUsers,
+            Action::ManageTenantUsers,
             Action::ReadAgents,
             Action::ReadTelephony,
             Action::ReadCalls,
@@ -394,6 +410,7 @@ pub const GRANTS: &[(Role, &[Action])] = &[
         &[
             Action::ReadTenant,
             Action::ReadPlans,
+            Action::ReadUsers,
             Action::ReadAgents,
             Action::ManageAgents,
             Action::ReadTelephony,
@@ -413,6 +430,7 @@ pub const GRANTS: &[(Role, &[Action])] = &[
         &[
             Action::ReadTenant,
             Action::ReadPlans,
+            Action::ReadUsers,
             Action::ReadAgents,
             Action::ReadTelephony,
             Action::ReadIntegrations,

@@ -114,6 +114,8 @@ impl EmailAddress {
         if local.is_empty() || local.len() > 64 || !domain_ok {
             return Err(invalid());
         }
+        // Mail is sent to it: it must be an address the sender accepts, too.
+        super::email::parse_mailbox(text).map_err(|_| invalid())?;
         Ok(EmailAddress(text.to_owned()))
     }
 

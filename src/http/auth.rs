@@ -10,7 +10,8 @@ use super::error::ApiError;
 use super::AppState;
 use crate::domain::access::Caller;
 use crate::domain::api_key::hash_secret;
-use crate::service::api_keys;
+use crate::domain::user::SESSION_MARK;
+use crate::service::{api_keys, sessions};
 
 /// The key in `Authorization: Bearer <key>`; `bare` also takes `Authorization: <key>`.
 pub fn presented_key(headers: &HeaderMap, bare: bool) -> Option<&str> {
@@ -25,7 +26,7 @@ pub fn presented_key(headers: &HeaderMap, bare: bool) -> Option<&str> {
     }
 }
 
-/// Resolves a presented key against the master key and the stored keys.
+/// Resolves a presented key against the master key, the stored keys and people's sessions.
 pub async fn resolve(state: &AppState, key: &str) -> Result<Caller, ApiError> {
     if state
         .master_key_hash
@@ -34,9 +35,12 @@ pub async fn resolve(state: &AppState, key: &str) -> Result<Caller, ApiError> {
     {
         return Ok(Caller::master());
     }
-    api_keys::authenticate(&state.ctx, key)
-        .await?
-        .ok_or(ApiError::Unauthorized)
+    let caller = if key.starts_with(SESSION_MARK) {
+        sessions::authenticate(&state.ctx, key).await?
+    } else {
+        api_keys::authenticate(&state.ctx, key).await?
+    };
+    caller.ok_or(ApiError::Unauthorized)
 }
 
 /// Middleware: refuse the request with 401 unless it carries a valid key.

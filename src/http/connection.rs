@@ -74,6 +74,7 @@ impl Default for ConnectionLimits {
 /// `shutdown`.
 pub(crate) async fn serve_connection(
     stream: TcpStream,
+    peer: std::net::SocketAddr,
     router: Router,
     limits: ConnectionLimits,
     shutdown: Watcher,
@@ -87,8 +88,12 @@ pub(crate) async fn serve_connection(
         let watch = Arc::clone(&watch);
         hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
             let busy = Busy::start(&watch);
-            let request: Request =
+            let mut request: Request =
                 request.map(|body| Body::new(DeadlineBody::new(body, limits.body_timeout)));
+            // Handlers that throttle by client address read it as axum's `ConnectInfo`.
+            request
+                .extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
             let answer = router.clone().oneshot(request);
             async move {
                 let response = answer.await?;

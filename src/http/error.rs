@@ -149,7 +149,11 @@ impl ApiError {
                 Error::Invalid(_) | Error::CounterOverflow { .. } => {
                     StatusCode::UNPROCESSABLE_ENTITY
                 }
-                Error::LimitExceeded(_) => StatusCode::TOO_MANY_REQUESTS,
+                Error::LimitExceeded(_) | Error::LoginLocked { .. } => {
+                    StatusCode::TOO_MANY_REQUESTS
+                }
+                Error::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
+                Error::Gone { .. } => StatusCode::GONE,
                 Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             },
         }
@@ -174,7 +178,10 @@ impl ApiError {
                 Error::MissingScope(_) => "insufficient_scope",
                 Error::TenantInactive => "tenant_inactive",
                 Error::NotFound(_) => "not_found",
-                Error::Conflict { code, .. } => code,
+                Error::Conflict { code, .. }
+                | Error::Unauthenticated { code, .. }
+                | Error::Gone { code, .. } => code,
+                Error::LoginLocked { .. } => "login_locked",
                 Error::Stale => "precondition_failed",
                 Error::Invalid(_) => "validation_failed",
                 Error::CounterOverflow { .. } => "usage_counter_overflow",
@@ -280,6 +287,11 @@ impl IntoResponse for ApiError {
             if let Ok(value) = HeaderValue::from_str(&unsatisfied) {
                 response.headers_mut().insert(header::CONTENT_RANGE, value);
             }
+        }
+        if let ApiError::Service(Error::LoginLocked { retry_after }) = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
         }
         if matches!(self, ApiError::BodyTimeout(_)) {
             // The rest of the body may still arrive, and could not be told from a next request.

@@ -65,6 +65,10 @@ pub trait Dialect {
 
     /// Its authenticated routes.
     fn routes() -> OpenApiRouter<AppState>;
+    /// Its routes for callers without credentials (logging in, invitation links).
+    fn public_routes() -> OpenApiRouter<AppState> {
+        OpenApiRouter::new()
+    }
     /// Its OpenAPI document, with its conventions applied.
     fn openapi() -> utoipa::openapi::OpenApi;
 }
@@ -102,7 +106,10 @@ fn mount<D: Dialect>(state: &AppState) -> Router<AppState> {
     } else {
         routes.route_layer(from_fn_with_state(state.clone(), auth::require_key))
     };
-    routes.layer(from_fn(error::render_errors::<D::Errors>))
+    let (public, _) = D::public_routes().split_for_parts();
+    routes
+        .merge(public)
+        .layer(from_fn(error::render_errors::<D::Errors>))
 }
 
 /// The application: every dialect, the operations routes, the docs, and the cross-cutting

@@ -24,11 +24,14 @@ pub mod api_keys;
 pub mod blobs;
 pub mod calls;
 pub mod email;
+pub mod letters;
 pub mod plans;
 pub mod resources;
 pub mod secrets;
+pub mod sessions;
 pub mod tenants;
 pub mod usage;
+pub mod users;
 
 /// What every use case can reach.
 #[derive(Clone)]
@@ -88,6 +91,21 @@ pub enum Error {
     /// The tenant is not active.
     #[error("the tenant is not active")]
     TenantInactive,
+    /// The credentials are wrong, or a second factor is missing (401).
+    #[error("{detail}")]
+    Unauthenticated {
+        code: &'static str,
+        detail: &'static str,
+    },
+    /// A link that worked once works no more (410).
+    #[error("{detail}")]
+    Gone {
+        code: &'static str,
+        detail: &'static str,
+    },
+    /// Too many failed logins for this address or from this client (429).
+    #[error("too many failed logins; try again in {retry_after} seconds")]
+    LoginLocked { retry_after: u64 },
     /// Fields failed validation.
     #[error("the request has invalid fields")]
     Invalid(Vec<FieldError>),

@@ -3,11 +3,11 @@
 use chrono::{DateTime, Utc};
 use tracing::instrument;
 
-use super::{not_found, Context, Error, Lookup, Result};
+use super::{not_found, users, Context, Error, Lookup, Result};
 use crate::domain::access::{Caller, Scope};
 use crate::domain::ids::{AgencyId, PlanId, TenantId};
 use crate::domain::plan::PlanRef;
-use crate::domain::policy::{self, act, Action, Authorized, Target};
+use crate::domain::policy::{self, act, Action, Authorized, Role, Target};
 use crate::domain::tenant::{NewTenant, Tenant, TenantQuery, TenantUpdate};
 use crate::domain::validation::Violations;
 use crate::domain::values::PlanCode;
@@ -108,7 +108,24 @@ pub async fn create(ctx: &Context, caller: &Caller, new: NewTenant) -> Result<Te
     new.check(&mut violations);
     violations.finish(|| ())?;
     let plan_id = plan_id(ctx, &new.plan).await?;
-    Ok(store::tenants::create(&ctx.db, &new, agency_id, plan_id).await?)
+    let mut tx = ctx.db.begin().await?;
+    let tenant = store::tenants::create(&mut tx, &new, agency_id, plan_id).await?;
+    // The owner is invited with the tenant: both are made, or neither.
+    if let Some(owner) = &new.owner {
+        let request = users::InviteRequest {
+            email: owner.email.as_str().to_owned(),
+            first_name: owner.first_name.clone(),
+            last_name: owner.last_name.clone(),
+            role: Role::TenantOwner,
+        };
+        let scope = Scope::Tenant(tenant.id);
+        users::invite_in(ctx, &mut tx, scope, &owner.email, &request, caller.user()).await?;
+    }
+    tx.commit().await?;
+    if new.owner.is_some() {
+        ctx.mail_sent_soon();
+    }
+    Ok(tenant)
 }
 
 /// One page of the tenants the caller can see.

@@ -30,8 +30,10 @@ pub mod monthly;
 pub mod outbox;
 pub mod plans;
 pub mod resources;
+pub mod sessions;
 pub mod tenants;
 pub mod usage;
+pub mod users;
 
 /// Failures of the store, in domain terms.
 #[derive(Debug, thiserror::Error)]

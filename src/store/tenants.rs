@@ -435,7 +435,7 @@ async fn reread(tx: &mut Tx, id: TenantId) -> StoreResult<Tenant> {
 /// [`Conflict::SlugTaken`], unless the slug was derived from the name: then a short suffix
 /// makes it unique.
 pub async fn create(
-    db: &Db,
+    tx: &mut Tx,
     new: &NewTenant,
     agency_id: Option<AgencyId>,
     plan_id: PlanId,
@@ -445,7 +445,6 @@ pub async fn create(
     let owner = new.owner.as_ref();
     let settings = &new.settings;
     let alerts = &new.billing_alerts;
-    let mut tx = db.begin().await?;
     let mut slug = new
         .slug
         .clone()
@@ -503,16 +502,14 @@ pub async fn create(
         let suffix = &id.to_string()[24..];
         slug = Slug::from_name(&new.name).with_suffix(&format!("{suffix}{attempt}"));
     }
-    replace_tenant_limits(&mut tx, id, &new.limits).await?;
+    replace_tenant_limits(tx, id, &new.limits).await?;
     tx.execute(
         query("INSERT INTO tenant_counters (tenant_id, agency_id) VALUES ($1, $2)")
             .bind(id)
             .bind(agency_id),
     )
     .await?;
-    let tenant = reread(&mut tx, id).await?;
-    tx.commit().await?;
-    Ok(tenant)
+    reread(tx, id).await
 }
 
 /// Applies `change` to the tenant under its row lock, so concurrent partial updates never

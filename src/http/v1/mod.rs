@@ -16,8 +16,10 @@ pub mod limits;
 pub mod openapi;
 pub mod plans;
 pub mod resources;
+pub mod sessions;
 pub mod tenants;
 pub mod usage;
+pub mod users;
 
 /// The canonical dialect.
 pub struct V1;
@@ -47,6 +49,12 @@ impl Dialect for V1 {
             .merge(calls::router())
             .merge(usage::router())
             .merge(analytics::router())
+            .merge(users::router())
+            .merge(sessions::router())
+    }
+
+    fn public_routes() -> OpenApiRouter<AppState> {
+        sessions::public_router()
     }
 
     fn openapi() -> utoipa::openapi::OpenApi {
@@ -55,6 +63,8 @@ impl Dialect for V1 {
             .split_for_parts();
         // The modifier runs before routes are merged in; run it over the routes once they are.
         openapi::Conventions.modify(&mut document);
+        let (_, public) = Self::public_routes().split_for_parts();
+        document.merge(openapi::public_conventions(public));
         let (_, operations) = ops::router().split_for_parts();
         document.merge(operations);
         document

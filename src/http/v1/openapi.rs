@@ -120,6 +120,24 @@ fn problems_as_problem_json(operation: &mut Operation) {
     }
 }
 
+/// The conventions of the routes that need no credentials: problem+json, and no
+/// `Idempotency-Key` (they are not idempotent by key).
+pub fn public_conventions(mut document: OpenApiDoc) -> OpenApiDoc {
+    for item in document.paths.paths.values_mut() {
+        for operation in [item.get.as_mut(), item.post.as_mut()]
+            .into_iter()
+            .flatten()
+        {
+            problems_as_problem_json(operation);
+            add_missing(operation, &COMMON_ERRORS[1..]);
+            if operation.request_body.is_some() {
+                add_missing(operation, BODY_ERRORS);
+            }
+        }
+    }
+    document
+}
+
 impl Modify for Conventions {
     fn modify(&self, openapi: &mut OpenApiDoc) {
         let components = openapi.components.get_or_insert_with(Default::default);

@@ -26,6 +26,7 @@ mod fixtures;
 mod in_process;
 pub mod mail;
 mod metering;
+pub mod people;
 pub mod process;
 mod resources;
 pub mod smtp;

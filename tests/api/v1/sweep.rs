@@ -1,10 +1,11 @@
 //! The sweep: every operation of every OpenAPI document that names an object by id is called,
-//! with that id of a real object, by keys that must not reach it: a tenant of another agency,
-//! a neighbouring tenant of the same agency, and another agency. Each gets 404, whatever the
-//! method and body, and afterwards not one stored row has changed. A route that takes a path
-//! parameter the sweep does not know fails the test, so no new route escapes it. A read-only
-//! key of the tenant sees every one of those objects and changes none of them: each write is a
-//! 403.
+//! with that id of a real object, by callers that must not reach it: every tenant role in a
+//! tenant of another agency and in a neighbouring tenant of the same agency, and every agency
+//! role in another agency, each with a key and with a person's session. Each gets 404,
+//! whatever the method and body, and afterwards not one stored row has changed. A route that
+//! takes a path parameter the sweep does not know fails the test, so no new route escapes it.
+//! A read-only key and a read-only session of the tenant see every one of those objects and
+//! change none of them: each write is a 403. (`Admin` reaches everything by design.)
 
 use std::collections::BTreeMap;
 
@@ -12,6 +13,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::both;
+use crate::support::people::{person, Mailbox};
 use crate::support::{Client, TestApp};
 
 /// Every operation whose path names an object by id, across the dialects.
@@ -127,7 +129,17 @@ async fn victim(
         )
         .await;
     key.assert_status(StatusCode::CREATED);
+    let member = agency
+        .client
+        .post(
+            &tenant.path("/users/invite"),
+            &json!({ "email": "victim-member@example.com", "role": "TenantUser" }),
+        )
+        .await;
+    member.assert_status(StatusCode::CREATED);
     let ids = BTreeMap::from([
+        ("userId", member.body["userId"].as_str().unwrap().to_owned()),
+        ("invitationId", member.id()),
         ("tenantId", tenant.id.clone()),
         ("tenant_id", tenant.id.clone()),
         ("agencyId", agency.id.clone()),
@@ -145,8 +157,46 @@ async fn victim(
     (ids, agency)
 }
 
-/// Catalog objects every caller may read: not another's, so not swept.
-const SHARED: [&str; 1] = ["planId"];
+/// Catalog objects every caller may read: not another's, so not swept. An invitation's token
+/// is its own credential: whoever holds the emailed link may read and accept it.
+const SHARED: [&str; 2] = ["planId", "token"];
+
+const TENANT_ROLES: [&str; 3] = ["TenantOwner", "TenantUser", "ReadOnly"];
+const AGENCY_ROLES: [&str; 3] = [
+    "AgencyManager",
+    "AgencyTechnicalManager",
+    "AgencyAccountManager",
+];
+
+/// A key and a person's session in `role`, for a tenant (`tenantId`) or an agency
+/// (`agencyId`), made by `inviter` (who may staff that scope), labelled for failures.
+async fn key_and_session(
+    app: &TestApp,
+    mailbox: &Mailbox,
+    inviter: &Client,
+    holder: (&str, &str),
+    role: &str,
+    label: &str,
+) -> [(String, Client); 2] {
+    let (field, id) = holder;
+    let key = app
+        .mint_key(&json!({ "name": label, field: id, "role": role }))
+        .await;
+    let invite_path = match field {
+        "tenantId" => format!("/api/v1/tenants/{id}/users/invite"),
+        _ => "/api/v1/users/invite".to_owned(),
+    };
+    let email = format!(
+        "{}-{}@example.com",
+        label.replace(' ', "-"),
+        role.to_lowercase()
+    );
+    let session = person(app, mailbox, inviter, &invite_path, &email, role).await;
+    [
+        (format!("{label}, {role} key"), app.client(&key)),
+        (format!("{label}, {role} session"), session),
+    ]
+}
 
 both!(
     no_key_reaches_another_tenants_or_agencys_objects,
@@ -165,11 +215,25 @@ both!(
             .of(&victim_agency)
             .create()
             .await;
-        let outsiders: [(&str, &Client); 3] = [
-            ("a tenant of another agency", &foreign.client),
-            ("a neighbouring tenant", &neighbour.client),
-            ("another agency", &other_agency.client),
-        ];
+        // Every role outside the victim's reach, with a key and with a person's session.
+        let mailbox = app.mailbox().await;
+        let mut outsiders: Vec<(String, Client)> = Vec::new();
+        for role in TENANT_ROLES {
+            for (tenant, inviter, label) in [
+                (&foreign, &other_agency.client, "a tenant of another agency"),
+                (&neighbour, &victim_agency.client, "a neighbouring tenant"),
+            ] {
+                let holder = ("tenantId", tenant.id.as_str());
+                outsiders
+                    .extend(key_and_session(&app, &mailbox, inviter, holder, role, label).await);
+            }
+        }
+        for role in AGENCY_ROLES {
+            let holder = ("agencyId", other_agency.id.as_str());
+            let label = "another agency";
+            let made = key_and_session(&app, &mailbox, &other_agency.client, holder, role, label);
+            outsiders.extend(made.await);
+        }
         let before = app.db().every_row().await;
 
         let mut swept = 0;
@@ -181,7 +245,7 @@ both!(
                 continue;
             }
             let path = concrete(&template, &ids);
-            for (who, client) in outsiders {
+            for (who, client) in &outsiders {
                 let answer = client
                     .send(
                         client
@@ -200,7 +264,7 @@ both!(
                 swept += 1;
             }
         }
-        assert!(swept >= 3 * 30, "only {swept} calls swept");
+        assert!(swept >= 18 * 40, "only {swept} calls swept");
         assert_eq!(
             app.db().every_row().await,
             before,
@@ -210,7 +274,7 @@ both!(
 );
 
 both!(
-    a_read_only_key_sees_its_tenant_and_changes_nothing,
+    a_read_only_key_or_session_sees_its_tenant_and_changes_nothing,
     |app| async move {
         let (ids, agency) = victim(&app).await;
         let minted = agency
@@ -221,43 +285,57 @@ both!(
             )
             .await;
         minted.assert_status(StatusCode::CREATED);
-        let reader = app.client(minted.body["key"].as_str().unwrap());
+        let key = app.client(minted.body["key"].as_str().unwrap());
+        let mailbox = app.mailbox().await;
+        let invite = format!("/api/v1/tenants/{}/users/invite", ids["tenantId"]);
+        let session = person(
+            &app,
+            &mailbox,
+            &agency.client,
+            &invite,
+            "auditor@example.com",
+            "ReadOnly",
+        )
+        .await;
         let before = app.db().every_row().await;
 
         let mut writes = 0;
         for (template, method) in operations_by_id() {
-            // What a tenant's key reaches: its tenant's objects and its tenant's keys.
-            if !(template.contains("{tenantId}") || template.contains("{apiKeyId}")) {
+            // What a tenant's caller reaches: its tenant's objects, keys, members and invitations.
+            let reached = ["{tenantId}", "{apiKeyId}", "{userId}", "{invitationId}"];
+            if !reached.iter().any(|id| template.contains(id)) {
                 continue;
             }
             let path = concrete(&template, &ids);
-            let answer = reader
-                .send(
-                    reader
-                        .request(method.clone(), &path)
-                        .header("content-type", "application/json")
-                        .body("{}"),
-                )
-                .await;
-            if method == Method::GET {
-                // It sees everything of its tenant: never a 404, never a 403.
-                assert!(
-                    answer.status.is_success(),
-                    "read-only: {method} {template}: {} {}",
-                    answer.status,
-                    answer.text
-                );
-            } else {
-                assert_eq!(
-                    answer.status,
-                    StatusCode::FORBIDDEN,
-                    "read-only: {method} {template}: {}",
-                    answer.text
-                );
-                writes += 1;
+            for reader in [&key, &session] {
+                let answer = reader
+                    .send(
+                        reader
+                            .request(method.clone(), &path)
+                            .header("content-type", "application/json")
+                            .body("{}"),
+                    )
+                    .await;
+                if method == Method::GET {
+                    // It sees everything of its tenant: never a 404, never a 403.
+                    assert!(
+                        answer.status.is_success(),
+                        "read-only: {method} {template}: {} {}",
+                        answer.status,
+                        answer.text
+                    );
+                } else {
+                    assert_eq!(
+                        answer.status,
+                        StatusCode::FORBIDDEN,
+                        "read-only: {method} {template}: {}",
+                        answer.text
+                    );
+                    writes += 1;
+                }
             }
         }
-        assert!(writes >= 20, "only {writes} writes swept");
+        assert!(writes >= 2 * 25, "only {writes} writes swept");
         assert_eq!(
             app.db().every_row().await,
             before,
