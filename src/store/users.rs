@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{now, query, Db, Query, StoreError, StoreResult, Tx};
+use super::{now, query, Backend, Db, Query, StoreError, StoreResult, Tx};
 use crate::domain::access::Scope;
 use crate::domain::conflict::Conflict;
 use crate::domain::ids::{AgencyId, InvitationId, TenantId, UserId};
@@ -565,8 +565,8 @@ fn loses_an_owner(member: &Member, change: Option<&MemberChange>) -> bool {
     is_owner && !stays_owner
 }
 
-/// Refuses to leave a tenant without an active owner. The active owners' rows stay locked
-/// until the transaction ends, so two requests cannot each remove one of the last two.
+/// Refuses to leave a tenant without an active owner. The caller holds the tenant's lock
+/// ([`member_in`]), so two requests cannot each remove one of the last two.
 async fn keep_an_owner(
     tx: &mut Tx,
     member: &Member,
@@ -575,13 +575,12 @@ async fn keep_an_owner(
     if !matches!(member.scope, Scope::Tenant(_)) || !loses_an_owner(member, change) {
         return Ok(());
     }
-    let lock = tx.backend().lock_clause("memberships");
     let owners: Vec<(Uuid,)> = tx
         .fetch_all(
-            query(format!(
+            query(
                 "SELECT id FROM memberships WHERE reach = $1 AND role = $2 \
-                 AND status = 'active'{lock}"
-            ))
+                 AND status = 'active'",
+            )
             .bind(reach_of(member.scope))
             .bind(Role::TenantOwner.name()),
         )
@@ -593,8 +592,17 @@ async fn keep_an_owner(
 }
 
 /// The member, read again inside the transaction (it may have changed since the request
-/// looked it up).
+/// looked it up). Changes to a tenant's members take the tenant's row lock first: one lock
+/// orders them all, where locking the owners' rows one by one could deadlock.
 async fn member_in(tx: &mut Tx, scope: Scope, user: UserId) -> StoreResult<Member> {
+    if let Scope::Tenant(tenant) = scope {
+        // NO KEY: calls and other rows that reference the tenant are not held up.
+        let sql = match tx.backend() {
+            Backend::Postgres => "SELECT id FROM tenants WHERE id = $1 FOR NO KEY UPDATE",
+            Backend::Sqlite => "SELECT id FROM tenants WHERE id = $1",
+        };
+        let _: Option<(TenantId,)> = tx.fetch_optional(query(sql).bind(tenant)).await?;
+    }
     let lock = tx.backend().lock_clause("m");
     let row: Option<MemberRow> = tx
         .fetch_optional(

@@ -18,6 +18,7 @@ mod files;
 mod limits;
 mod monthly_limit_races;
 mod openapi;
+mod people_races;
 mod plans;
 pub mod races;
 mod recordings;
