@@ -1,15 +1,18 @@
 //! Command-line interface: subcommands, flags and their environment variables.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::domain::ids::{AgencyId, TenantId};
+use crate::domain::rate_limit::{RateDefaults, RatePolicy, MAX_LIMIT};
 use crate::http::connection::{
     ConnectionLimits, DEFAULT_BODY_TIMEOUT_SECONDS, DEFAULT_HEADER_READ_TIMEOUT_SECONDS,
     DEFAULT_IDLE_TIMEOUT_SECONDS, DEFAULT_MAX_CONNECTIONS,
 };
 use crate::service::email;
+use crate::http::rate_limit::{RateLimitConfig, DEFAULT_REDIS_KEY_PREFIX};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -114,6 +117,83 @@ pub struct ServeArgs {
     pub idle_timeout_seconds: u64,
     #[command(flatten)]
     pub email: EmailArgs,
+    #[command(flatten)]
+    pub rate_limits: RateLimitArgs,
+}
+
+/// Request-rate limits (docs/RATE_LIMITS.md).
+#[derive(Debug, Clone, Args)]
+pub struct RateLimitArgs {
+    /// `off` leaves request rates to a gateway in front of tenantry: no limits, no headers.
+    #[arg(long = "rate-limits", env = "TENANTRY_RATE_LIMITS", value_enum,
+          default_value_t = Switch::On)]
+    pub switch: Switch,
+    /// A policy's budget where no plan or tenant sets one, as `POLICY=LIMIT` (`api-write=100`);
+    /// repeatable, or comma-separated in the variable.
+    #[arg(long = "rate-limit", env = "TENANTRY_RATE_LIMIT_DEFAULTS", value_delimiter = ',',
+          value_parser = parse_rate_limit)]
+    pub defaults: Vec<(RatePolicy, i64)>,
+    /// Share rate-limit budgets between replicas through this Redis (`redis://host:6379/0`).
+    /// When it is unreachable each server limits on its own and logs it.
+    #[arg(long, env = "TENANTRY_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+    /// The prefix of the budgets' keys in Redis; servers with the same prefix share budgets.
+    #[arg(long, env = "TENANTRY_REDIS_KEY_PREFIX", default_value = DEFAULT_REDIS_KEY_PREFIX)]
+    pub redis_key_prefix: String,
+    /// A proxy (an IP address) whose `X-Forwarded-For` names the client, for limits kept per
+    /// client address; repeatable, or comma-separated in the variable.
+    #[arg(
+        long = "trusted-proxy",
+        env = "TENANTRY_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<IpAddr>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Switch {
+    On,
+    Off,
+}
+
+impl RateLimitArgs {
+    /// The limits to serve with, or `None` when they are off.
+    pub fn config(&self) -> Option<RateLimitConfig> {
+        if self.switch == Switch::Off {
+            return None;
+        }
+        let defaults = self
+            .defaults
+            .iter()
+            .fold(RateDefaults::default(), |defaults, (policy, limit)| {
+                defaults.with(*policy, *limit)
+            });
+        Some(RateLimitConfig {
+            defaults,
+            redis_url: self.redis_url.clone(),
+            redis_key_prefix: self.redis_key_prefix.clone(),
+            trusted_proxies: self.trusted_proxies.clone(),
+        })
+    }
+}
+
+fn parse_rate_limit(text: &str) -> Result<(RatePolicy, i64), String> {
+    let (name, limit) = text
+        .split_once('=')
+        .ok_or_else(|| format!("`{text}` is not POLICY=LIMIT"))?;
+    let policy = RatePolicy::from_name(name.trim()).ok_or_else(|| {
+        let names: Vec<_> = RatePolicy::ALL.iter().map(|p| p.name()).collect();
+        format!("no policy `{name}`; the policies are {}", names.join(", "))
+    })?;
+    let limit = limit
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|limit| (1..=MAX_LIMIT).contains(limit))
+        .ok_or_else(|| {
+            format!("the limit of {name} must be a whole number from 1 to {MAX_LIMIT}")
+        })?;
+    Ok((policy, limit))
 }
 
 /// Where mail goes, who it is from, and where its links point.

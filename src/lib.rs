@@ -3,12 +3,14 @@
 //! `domain` holds the types and rules, `service` the use cases, `store` persists them on SQLite
 //! or PostgreSQL, `blobs` keeps uploaded files and call recordings in an object store, `http`
 //! serves them in each wire dialect, and `server` wires the pieces together for `main`.
-//! `secrets` seals secrets stored at rest under a rotating keyring.
+//! `secrets` seals secrets stored at rest under a rotating keyring; `limiter` keeps rate-limit
+//! buckets in memory or in Redis.
 
 pub mod blobs;
 pub mod cli;
 pub mod domain;
 pub mod http;
+pub mod limiter;
 pub mod secrets;
 pub mod server;
 pub mod service;

@@ -14,6 +14,7 @@ use crate::blobs::BlobStore;
 use crate::cli::{EmailArgs, ServeArgs, StorageArgs};
 use crate::domain::access::Scope;
 use crate::http::connection::{serve_connection, ConnectionLimits};
+use crate::http::rate_limit::RateLimits;
 use crate::http::{app, AppState};
 use crate::secrets::{KeySource, LiveKeyring};
 use crate::service::email::{self, EmailSettings, Mailer};
@@ -126,7 +127,17 @@ pub async fn serve(
         tokio::spawn(workers::deliver_mail(ctx.clone(), mailer)),
         tokio::spawn(workers::purge_old_mail(db.clone())),
     ];
-    let state = AppState::new(ctx, args.master_key.as_deref());
+    let mut state = AppState::new(ctx, args.master_key.as_deref());
+    match args.rate_limits.config() {
+        Some(config) => {
+            state = state.with_rate_limits(RateLimits::new(&config)?);
+            tracing::info!(
+                shared_through_redis = config.redis_url.is_some(),
+                "rate limits on"
+            );
+        }
+        None => tracing::info!("rate limits off"),
+    }
     serve_connections(listener, app(state), &limits, shutdown).await;
     for job in jobs {
         job.abort();
@@ -191,9 +202,9 @@ pub async fn serve_connections(
             },
             () = &mut shutdown => break,
         };
-        let (stream, peer) = tokio::select! {
+        let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
+                Ok((stream, _)) => stream,
                 Err(error) => {
                     accept_failed(&error).await;
                     continue;
@@ -202,7 +213,7 @@ pub async fn serve_connections(
             () = &mut shutdown => break,
         };
         let connection =
-            serve_connection(stream, peer, router.clone(), *limits, graceful.watcher());
+            serve_connection(stream, router.clone(), *limits, graceful.watcher());
         tokio::spawn(async move {
             connection.await;
             drop(permit);

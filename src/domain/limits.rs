@@ -1,10 +1,13 @@
 //! Usage limits: every limit key is declared once, in [`limit_keys!`], with its wire name, the
 //! range of a valid value and its unit. Plans grant limits, tenants override them, and every
 //! set of limits is a map keyed by [`LimitKey`], so plans, overrides, effective limits, their
-//! storage, the explain report and the API schemas all follow the declaration.
+//! storage, the explain report and the API schemas all follow the declaration. Request-rate
+//! budgets are limit keys too ([`LimitKey::Rate`]): each per-key policy of
+//! [`super::rate_limit`] brings its own.
 
 use std::collections::BTreeMap;
 
+use super::rate_limit::{RatePolicy, MAX_LIMIT};
 use super::validation::Violations;
 
 /// The largest money amount accepted anywhere (ten billion dollars, in cents).
@@ -50,6 +53,8 @@ pub enum Meter {
     RecordingMegabytes,
     /// A bound on each single item (a file's size): nothing accumulates against it.
     EachItem,
+    /// Requests per window: the rate limiter counts them, in memory or in Redis, not here.
+    Requests,
 }
 
 /// The amounts a tenant has used, one per [`Meter`]; a resource that does not exist yet
@@ -82,30 +87,76 @@ impl Measured {
             Meter::Campaigns => self.campaigns,
             Meter::FileMegabytes => self.file_megabytes,
             Meter::RecordingMegabytes => self.recording_megabytes,
-            Meter::EachItem => 0,
+            Meter::EachItem | Meter::Requests => 0,
         }
     }
 }
 
+/// Per-key rate policies, which are limit keys too.
+const RATE_KEYS: usize = {
+    let mut count = 0;
+    let mut i = 0;
+    while i < RatePolicy::ALL.len() {
+        if RatePolicy::ALL[i].limit_field().is_some() {
+            count += 1;
+        }
+        i += 1;
+    }
+    count
+};
+
 /// Declares the limit keys:
 /// `Variant = "wireName", min, max (in stored units), Unit, Meter`.
+/// Rate policies with a limit key name follow them as [`LimitKey::Rate`].
 macro_rules! limit_keys {
     ($($(#[doc = $doc:literal])+ $variant:ident = $field:literal, $min:expr, $max:expr, $unit:ident, $meter:ident;)*) => {
         /// One limit a plan grants and a tenant may override.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub enum LimitKey {
             $($(#[doc = $doc])+ $variant,)*
+            /// A per-key request-rate budget, in requests per the policy's window.
+            Rate(RatePolicy),
         }
 
         impl LimitKey {
-            pub const ALL: &'static [LimitKey] = &[$(LimitKey::$variant),*];
+            pub const ALL: &'static [LimitKey] = &{
+                const DECLARED: &[LimitKey] = &[$(LimitKey::$variant),*];
+                let mut all = [DECLARED[0]; DECLARED.len() + RATE_KEYS];
+                let mut i = 0;
+                while i < DECLARED.len() {
+                    all[i] = DECLARED[i];
+                    i += 1;
+                }
+                let mut policy = 0;
+                while policy < RatePolicy::ALL.len() {
+                    if RatePolicy::ALL[policy].limit_field().is_some() {
+                        all[i] = LimitKey::Rate(RatePolicy::ALL[policy]);
+                        i += 1;
+                    }
+                    policy += 1;
+                }
+                all
+            };
             /// Every key's wire name, in the order of `ALL`.
-            pub const FIELDS: &'static [&'static str] = &[$($field),*];
+            pub const FIELDS: &'static [&'static str] = &{
+                let mut fields = [""; LimitKey::ALL.len()];
+                let mut i = 0;
+                while i < fields.len() {
+                    fields[i] = LimitKey::ALL[i].field();
+                    i += 1;
+                }
+                fields
+            };
 
             /// The camelCase name on the wire (and in stored limit rows).
-            pub fn field(self) -> &'static str {
+            pub const fn field(self) -> &'static str {
                 match self {
                     $(LimitKey::$variant => $field,)*
+                    LimitKey::Rate(policy) => match policy.limit_field() {
+                        Some(field) => field,
+                        // Only policies with a name are in `ALL`.
+                        None => policy.name(),
+                    },
                 }
             }
 
@@ -113,12 +164,14 @@ macro_rules! limit_keys {
             pub fn range(self) -> (i64, i64) {
                 match self {
                     $(LimitKey::$variant => ($min, $max),)*
+                    LimitKey::Rate(_) => (1, MAX_LIMIT),
                 }
             }
 
             pub fn unit(self) -> Unit {
                 match self {
                     $(LimitKey::$variant => Unit::$unit,)*
+                    LimitKey::Rate(_) => Unit::Count,
                 }
             }
 
@@ -126,6 +179,7 @@ macro_rules! limit_keys {
             pub fn meter(self) -> Meter {
                 match self {
                     $(LimitKey::$variant => Meter::$meter,)*
+                    LimitKey::Rate(_) => Meter::Requests,
                 }
             }
 
@@ -133,6 +187,7 @@ macro_rules! limit_keys {
             pub fn describe(self) -> &'static str {
                 match self {
                     $(LimitKey::$variant => concat!($($doc),+),)*
+                    LimitKey::Rate(policy) => policy.describe(),
                 }
             }
         }
@@ -283,7 +338,8 @@ impl LimitChanges {
     }
 }
 
-/// Every limit after the plan's defaults; an absent key is unlimited.
+/// Every limit after the plan's defaults; an absent key is unlimited, except a request-rate
+/// budget, which is then the server's default for its policy.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EffectiveLimits(Limits);
 

@@ -12,6 +12,7 @@ pub mod limits;
 pub mod metering;
 pub mod plan;
 pub mod policy;
+pub mod rate_limit;
 pub mod resource;
 pub mod resources;
 pub mod tenant;

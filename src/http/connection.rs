@@ -74,12 +74,13 @@ impl Default for ConnectionLimits {
 /// `shutdown`.
 pub(crate) async fn serve_connection(
     stream: TcpStream,
-    peer: std::net::SocketAddr,
     router: Router,
     limits: ConnectionLimits,
     shutdown: Watcher,
 ) {
     let watch = Arc::new(Watchdog::new(limits));
+    // The peer's address, for limits kept per client address.
+    let peer = stream.peer_addr().ok().map(axum::extract::ConnectInfo);
     let io = TokioIo::new(WatchedStream {
         stream,
         watch: Arc::clone(&watch),
@@ -90,10 +91,9 @@ pub(crate) async fn serve_connection(
             let busy = Busy::start(&watch);
             let mut request: Request =
                 request.map(|body| Body::new(DeadlineBody::new(body, limits.body_timeout)));
-            // Handlers that throttle by client address read it as axum's `ConnectInfo`.
-            request
-                .extensions_mut()
-                .insert(axum::extract::ConnectInfo(peer));
+            if let Some(peer) = peer {
+                request.extensions_mut().insert(peer);
+            }
             let answer = router.clone().oneshot(request);
             async move {
                 let response = answer.await?;

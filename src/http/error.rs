@@ -17,6 +17,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::domain::limits::LimitKey;
+use crate::domain::rate_limit::RatePolicy;
 use crate::domain::validation::FieldError;
 use crate::service::{self, Error, LimitRefusal};
 use crate::store::StoreError;
@@ -108,6 +109,18 @@ pub enum ApiError {
     /// 422: the idempotency key was used with another request.
     #[error("this Idempotency-Key was used with a different request")]
     IdempotencyMismatch,
+    /// 429: the caller spent its budget of a rate-limit policy.
+    #[error(
+        "the {} policy allows {limit} requests per {}; retry in {retry_after} s",
+        .policy.name(),
+        .policy.window().name()
+    )]
+    RateLimited {
+        policy: RatePolicy,
+        limit: i64,
+        /// Seconds until a request could be admitted.
+        retry_after: i64,
+    },
     /// What a use case refused, or failed at.
     #[error(transparent)]
     Service(#[from] Error),
@@ -137,6 +150,7 @@ impl ApiError {
             ApiError::RangeNotSatisfiable(_) => StatusCode::RANGE_NOT_SATISFIABLE,
             ApiError::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiError::IdempotencyMismatch => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Service(error) => match error {
                 Error::Forbidden(_)
                 | Error::ForbiddenField { .. }
@@ -173,6 +187,7 @@ impl ApiError {
             ApiError::RangeNotSatisfiable(_) => "range_not_satisfiable",
             ApiError::HeadersTooLarge(_) => "headers_too_large",
             ApiError::IdempotencyMismatch => "idempotency_key_reused",
+            ApiError::RateLimited { .. } => "rate_limit_exceeded",
             ApiError::Service(error) => match error {
                 Error::Forbidden(_) | Error::ForbiddenField { .. } => "forbidden",
                 Error::MissingScope(_) => "insufficient_scope",
@@ -204,6 +219,11 @@ impl ApiError {
             limit_value: None,
             current: None,
         };
+        if let ApiError::RateLimited { policy, limit, .. } = self {
+            problem.title = "Rate Limit Exceeded".to_owned();
+            problem.limit = Some(policy.name().to_owned());
+            problem.limit_value = Some((*limit).into());
+        }
         let ApiError::Service(error) = self else {
             return problem;
         };
@@ -292,6 +312,11 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+        }
+        if let ApiError::RateLimited { retry_after, .. } = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after.max(1)));
         }
         if matches!(self, ApiError::BodyTimeout(_)) {
             // The rest of the body may still arrive, and could not be told from a next request.

@@ -27,6 +27,7 @@ pub mod ops;
 pub mod pagination;
 pub mod patch;
 pub mod path;
+pub mod rate_limit;
 pub mod strict_json;
 pub mod wire_enum;
 
@@ -41,14 +42,23 @@ pub struct AppState {
     pub ctx: Context,
     /// Hash of the `--master-key`, if one was given.
     pub master_key_hash: Option<Arc<str>>,
+    /// Request-rate limits; `None` when they are off.
+    pub rate_limits: Option<Arc<rate_limit::RateLimits>>,
 }
 
 impl AppState {
+    /// A state without rate limits; see [`AppState::with_rate_limits`].
     pub fn new(ctx: Context, master_key: Option<&str>) -> Self {
         Self {
             ctx,
             master_key_hash: master_key.map(|key| Arc::from(hash_secret(key))),
+            rate_limits: None,
         }
+    }
+
+    pub fn with_rate_limits(mut self, limits: rate_limit::RateLimits) -> Self {
+        self.rate_limits = Some(Arc::new(limits));
+        self
     }
 }
 
@@ -90,17 +100,19 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     <v1::V1 as Dialect>::openapi()
 }
 
-/// A dialect's routes behind authentication, idempotency and its error renderer.
+/// A dialect's routes behind authentication, rate limits, idempotency and its error renderer.
 fn mount<D: Dialect>(state: &AppState) -> Router<AppState> {
     let (routes, _) = D::routes().split_for_parts();
     if !routes.has_routes() {
         // A dialect with nothing in it yet; axum refuses layers on an empty router.
         return routes;
     }
-    let routes = routes.route_layer(from_fn_with_state(
-        state.clone(),
-        idempotency::idempotent_post,
-    ));
+    let routes = routes
+        .route_layer(from_fn_with_state(
+            state.clone(),
+            idempotency::idempotent_post,
+        ))
+        .route_layer(from_fn_with_state(state.clone(), rate_limit::limit_caller));
     let routes = if D::BARE_KEY {
         routes.route_layer(from_fn_with_state(state.clone(), auth::require_key_or_bare))
     } else {
@@ -122,10 +134,18 @@ pub fn app(state: AppState) -> Router {
         .into_iter()
         .map(|(name, path, document)| (Url::new(name, path), document))
         .collect();
-    Router::new()
+    // Every API route, and only those, is rate limited; a route added outside the dialects
+    // (a public one, say) is merged here, before the layer.
+    let api = Router::new()
         .merge(mount::<v1::V1>(&state))
         .merge(mount::<mrassistant::MrAssistant>(&state))
         .merge(mount::<trieve::Trieve>(&state))
+        .layer(from_fn_with_state(
+            state.clone(),
+            rate_limit::limit_requests,
+        ));
+    Router::new()
+        .merge(api)
         .merge(ops)
         .merge(SwaggerUi::new("/docs").urls(urls))
         .fallback(|| async { error::ApiError::RouteNotFound })

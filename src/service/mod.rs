@@ -26,6 +26,7 @@ pub mod calls;
 pub mod email;
 pub mod letters;
 pub mod plans;
+pub mod rate_limits;
 pub mod resources;
 pub mod secrets;
 pub mod sessions;

@@ -6,7 +6,7 @@
 use std::sync::LazyLock;
 
 use super::exec::{query, Tx};
-use super::StoreResult;
+use super::{Db, StoreResult};
 use crate::domain::ids::{PlanId, TenantId};
 use crate::domain::limits::{EffectiveLimits, LimitKey, Limits};
 
@@ -164,6 +164,27 @@ where
         read(row, |names| names.effective.as_str())
             .map(|limits| EffectiveColumns(EffectiveLimits::from_limits(limits)))
     }
+}
+
+/// The request-rate budgets (every [`LimitKey::Rate`]) a tenant's overrides and plan set, or
+/// `None` for no such tenant: one statement, which the rate limiter caches per tenant.
+pub async fn rate_budgets(db: &Db, tenant_id: TenantId) -> StoreResult<Option<EffectiveLimits>> {
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        let keys: Vec<LimitKey> = LimitKey::ALL
+            .iter()
+            .copied()
+            .filter(|key| matches!(key, LimitKey::Rate(_)))
+            .collect();
+        format!(
+            "SELECT t.id{} FROM tenants t WHERE t.id = $1",
+            effective_columns("t", &keys)
+        )
+    });
+    let row: Option<EffectiveColumns> = db
+        .reader()
+        .fetch_optional(query(SQL.as_str()).bind(tenant_id))
+        .await?;
+    Ok(row.map(|columns| columns.0))
 }
 
 /// Replaces a tenant's overrides with `limits`.

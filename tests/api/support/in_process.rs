@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use tenantry::http::rate_limit::RateLimits;
 use tenantry::http::AppState;
 use tenantry::service::email::EmailSettings;
 use tenantry::service::Context;
@@ -36,7 +37,12 @@ impl InProcess {
             email: Arc::new(email),
             mail_waiting: Arc::default(),
         };
-        let router = tenantry::http::app(AppState::new(ctx.clone(), Some(master_key)));
+        let state = AppState::new(ctx.clone(), Some(master_key));
+        let state = match &settings.rate_limits {
+            Some(config) => state.with_rate_limits(RateLimits::new(config).expect("rate limits")),
+            None => state,
+        };
+        let router = tenantry::http::app(state);
         let connections = settings.connections;
         let mut tasks = vec![tokio::spawn(async move {
             let forever = std::future::pending();

@@ -18,6 +18,7 @@ use sqlx::Connection;
 use tempfile::TempDir;
 use tenantry::domain::ids::TenantId;
 use tenantry::http::connection::ConnectionLimits;
+use tenantry::http::rate_limit::RateLimitConfig;
 use tenantry::store::Db;
 
 pub mod blobs;
@@ -28,6 +29,7 @@ pub mod mail;
 mod metering;
 pub mod people;
 pub mod process;
+pub mod redis;
 mod resources;
 pub mod smtp;
 mod spec;
@@ -90,6 +92,9 @@ pub struct Settings {
     pub mail: Option<mail::MailWorker>,
     /// `--public-url`; the server's own address when `None`.
     pub public_url: Option<String>,
+    /// Request-rate limits; off unless a story is about them, since stories send many
+    /// requests with one key from one address.
+    pub rate_limits: Option<RateLimitConfig>,
 }
 
 impl Default for Settings {
@@ -99,11 +104,33 @@ impl Default for Settings {
             connections: ConnectionLimits::default(),
             mail: None,
             public_url: None,
+            rate_limits: None,
         }
     }
 }
 
 impl Settings {
+    /// A server that limits request rates as `tenantry serve` does by default: in memory,
+    /// with the declared budgets.
+    pub fn rate_limited() -> Settings {
+        Settings {
+            rate_limits: Some(RateLimitConfig::default()),
+            ..Settings::default()
+        }
+    }
+
+    /// Like [`Settings::rate_limited`], taking the client's address from `X-Forwarded-For`
+    /// of requests from this machine, as behind a proxy on it.
+    pub fn rate_limited_behind_proxy() -> Settings {
+        Settings {
+            rate_limits: Some(RateLimitConfig {
+                trusted_proxies: vec![std::net::Ipv4Addr::LOCALHOST.into()],
+                ..RateLimitConfig::default()
+            }),
+            ..Settings::default()
+        }
+    }
+
     /// A server whose calls hold their slot for `seconds` without a heartbeat.
     pub fn call_lease_seconds(seconds: i64) -> Settings {
         Settings {

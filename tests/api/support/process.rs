@@ -10,6 +10,9 @@ use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
+use tenantry::domain::rate_limit::RatePolicy;
+use tenantry::http::rate_limit::RateLimitConfig;
+
 use super::{Client, TestApp};
 
 /// A running `tenantry serve`, killed when dropped.
@@ -32,13 +35,32 @@ impl Served {
     }
 
     /// Like [`Served::start`], logging what `RUST_LOG=filter` selects (`debug`, say); read the
-    /// log with [`Served::stop`].
+    /// log with [`Served::stop`]. Rate limits are as the app's settings say.
     pub async fn start_logging(app: &TestApp, filter: &str) -> Served {
         Self::start_with(app, filter, &[]).await
     }
 
     /// Like [`Served::start_logging`], with more flags (`--smtp-url`, say).
     pub async fn start_with(app: &TestApp, filter: &str, flags: &[&str]) -> Served {
+        Self::launch(app, filter, app.settings().rate_limits.as_ref(), flags).await
+    }
+
+    /// Like [`Served::start_logging`], limiting request rates as `rate_limits` says (`None`:
+    /// off).
+    pub async fn start_limited(
+        app: &TestApp,
+        filter: &str,
+        rate_limits: Option<&RateLimitConfig>,
+    ) -> Served {
+        Self::launch(app, filter, rate_limits, &[]).await
+    }
+
+    async fn launch(
+        app: &TestApp,
+        filter: &str,
+        rate_limits: Option<&RateLimitConfig>,
+        flags: &[&str],
+    ) -> Served {
         let logs = tempfile::tempdir().expect("a directory for the server's log");
         let log_path = logs.path().join("stderr.log");
         let log = std::fs::File::create(&log_path).expect("create the log");
@@ -68,6 +90,12 @@ impl Served {
             .env_remove("TENANTRY_SMTP_URL")
             .env_remove("TENANTRY_EMAIL_FROM")
             .env_remove("TENANTRY_PUBLIC_URL")
+            .args(rate_limit_flags(rate_limits))
+            .env_remove("TENANTRY_RATE_LIMITS")
+            .env_remove("TENANTRY_RATE_LIMIT_DEFAULTS")
+            .env_remove("TENANTRY_REDIS_URL")
+            .env_remove("TENANTRY_REDIS_KEY_PREFIX")
+            .env_remove("TENANTRY_TRUSTED_PROXIES")
             .env("RUST_LOG", filter)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -165,6 +193,28 @@ impl Replicas {
             server.kill().await;
         }
     }
+}
+
+/// The flags of `tenantry serve` that configure `rate_limits`.
+fn rate_limit_flags(rate_limits: Option<&RateLimitConfig>) -> Vec<String> {
+    let Some(config) = rate_limits else {
+        return vec!["--rate-limits".into(), "off".into()];
+    };
+    let mut flags = vec![
+        "--redis-key-prefix".to_owned(),
+        config.redis_key_prefix.clone(),
+    ];
+    for policy in RatePolicy::ALL {
+        let limit = config.defaults.get(*policy).limit;
+        flags.push(format!("--rate-limit={}={limit}", policy.name()));
+    }
+    if let Some(url) = &config.redis_url {
+        flags.extend(["--redis-url".to_owned(), url.clone()]);
+    }
+    for proxy in &config.trusted_proxies {
+        flags.extend(["--trusted-proxy".to_owned(), proxy.to_string()]);
+    }
+    flags
 }
 
 fn read_log(path: &Path) -> String {
