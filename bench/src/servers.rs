@@ -93,8 +93,22 @@ pub fn tenantry(
         .arg(&data_dir)
         .arg("--secret-key-file")
         .arg(data_dir.join("secret.key"))
+        .args(unthrottled_budgets())
         .stderr(std::fs::File::create(log)?);
     Server::start("tenantry", command, "tenantry listening on http://")
+}
+
+/// Rate limits stay on, so every request pays for its decision, but the bench's keys (the
+/// master key and agency keys, which spend the server's default budgets) get the largest
+/// budgets: the bench measures the server, not the policies. The data plane keeps its own
+/// default, which the bench's load stays under.
+fn unthrottled_budgets() -> Vec<String> {
+    use tenantry::domain::rate_limit::{RatePolicy, MAX_LIMIT};
+    RatePolicy::ALL
+        .iter()
+        .filter(|policy| **policy != RatePolicy::DataPlane)
+        .map(|policy| format!("--rate-limit={}={MAX_LIMIT}", policy.name()))
+        .collect()
 }
 
 /// The baseline server (this program's `baseline` subcommand) on a free port.

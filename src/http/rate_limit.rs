@@ -46,6 +46,14 @@ pub struct RateLimitConfig {
     pub trusted_proxies: Vec<IpAddr>,
 }
 
+impl RateLimitConfig {
+    /// With `policy`'s default budget set to `limit`.
+    pub fn with_default(mut self, policy: RatePolicy, limit: i64) -> Self {
+        self.defaults = self.defaults.with(policy, limit);
+        self
+    }
+}
+
 /// The limiter, the budgets and who the client is.
 pub struct RateLimits {
     limiter: Limiter,

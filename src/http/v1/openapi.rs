@@ -46,6 +46,10 @@ const COMMON_ERRORS: &[(&str, &str)] = &[
     ("404", "No such object, or one the caller may not see"),
     ("422", "Invalid input; `errors` names each field"),
     (
+        "429",
+        "Over a rate limit (`rate_limit_exceeded`, with `Retry-After`); see docs/RATE_LIMITS.md",
+    ),
+    (
         "500",
         "Internal error; the cause is logged with the request id",
     ),

@@ -224,7 +224,8 @@ async fn reads_back_as_before(app: TestApp) {
     assert_eq!(
         free.body["entitlements"],
         json!({ "maxAgents": 10, "maxPhoneNumbers": 1, "maxConcurrentCalls": 10,
-                "monthlyCallLimit": 1000, "maxMinutesPerMonth": 5000 })
+                "monthlyCallLimit": 1000, "maxMinutesPerMonth": 5000,
+                "apiStandardPerMinute": 60, "apiWritePerMinute": 20 })
     );
 
     // The migrated limits are the ones admission enforces: the plan's concurrency of 3.

@@ -10,4 +10,5 @@ mod metrics;
 mod migrations;
 mod processes;
 mod query_plans;
+mod rate_limits;
 mod secret_rotation;

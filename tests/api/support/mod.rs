@@ -113,20 +113,13 @@ impl Settings {
     /// A server that limits request rates as `tenantry serve` does by default: in memory,
     /// with the declared budgets.
     pub fn rate_limited() -> Settings {
-        Settings {
-            rate_limits: Some(RateLimitConfig::default()),
-            ..Settings::default()
-        }
+        Settings::rate_limited_by(RateLimitConfig::default())
     }
 
-    /// Like [`Settings::rate_limited`], taking the client's address from `X-Forwarded-For`
-    /// of requests from this machine, as behind a proxy on it.
-    pub fn rate_limited_behind_proxy() -> Settings {
+    /// A server that limits request rates as `config` says.
+    pub fn rate_limited_by(config: RateLimitConfig) -> Settings {
         Settings {
-            rate_limits: Some(RateLimitConfig {
-                trusted_proxies: vec![std::net::Ipv4Addr::LOCALHOST.into()],
-                ..RateLimitConfig::default()
-            }),
+            rate_limits: Some(config),
             ..Settings::default()
         }
     }

@@ -165,6 +165,11 @@ pub struct Replicas {
 
 static REPLICAS_TURN: LazyLock<Arc<Mutex<()>>> = LazyLock::new(Arc::default);
 
+/// Held by a story while it runs several servers, so that few sets of pools run at once.
+pub async fn replicas_turn() -> OwnedMutexGuard<()> {
+    REPLICAS_TURN.clone().lock_owned().await
+}
+
 impl Replicas {
     pub async fn start(app: &TestApp) -> Replicas {
         Self::start_with(app, &[]).await
@@ -172,7 +177,7 @@ impl Replicas {
 
     /// Three servers started at once, each with these flags as well.
     pub async fn start_with(app: &TestApp, flags: &[&str]) -> Replicas {
-        let turn = REPLICAS_TURN.clone().lock_owned().await;
+        let turn = replicas_turn().await;
         let (a, b, c) = tokio::join!(
             Served::start_with(app, "warn", flags),
             Served::start_with(app, "warn", flags),

@@ -39,7 +39,7 @@ const SEED_PATCH: &str = r#"{
 }"#;
 
 /// Every limit key, as the API names it.
-pub const LIMIT_KEYS: [&str; 11] = [
+pub const LIMIT_KEYS: [&str; 16] = [
     "monthlySpendLimitCents",
     "maxAgents",
     "maxPhoneNumbers",
@@ -51,6 +51,11 @@ pub const LIMIT_KEYS: [&str; 11] = [
     "maxFilesGb",
     "maxRecordingsGb",
     "maxCampaigns",
+    "apiStandardPerMinute",
+    "apiReadHeavyPerMinute",
+    "apiWritePerMinute",
+    "analyticsExportPerHour",
+    "dataPlanePerMinute",
 ];
 
 /// The effective limits a tenant must report: its overrides over its plan's entitlements.
