@@ -161,7 +161,8 @@ impl ToSchema for LimitsBody {
 impl PartialSchema for EffectiveLimitsBody {
     fn schema() -> RefOr<Schema> {
         limits_object(
-            "Every limit after the plan's defaults; `null` means unlimited.",
+            "Every limit after the plan's defaults; `null` means unlimited, or for a \
+             request-rate budget (`…PerMinute`, `…PerHour`) the server's default.",
             true,
             true,
         )

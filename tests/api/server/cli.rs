@@ -31,6 +31,11 @@ fn tenantry(dir: &Path) -> Command {
         .env_remove("TENANTRY_SMTP_URL")
         .env_remove("TENANTRY_EMAIL_FROM")
         .env_remove("TENANTRY_PUBLIC_URL")
+        .env_remove("TENANTRY_RATE_LIMITS")
+        .env_remove("TENANTRY_RATE_LIMIT_DEFAULTS")
+        .env_remove("TENANTRY_REDIS_URL")
+        .env_remove("TENANTRY_REDIS_KEY_PREFIX")
+        .env_remove("TENANTRY_TRUSTED_PROXIES")
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -121,11 +126,11 @@ async fn first_start_creates_the_database_and_prints_a_key_once() {
     let key = server
         .printed_key()
         .unwrap_or_else(|| panic!("no key in {:?}", server.banner));
-    server
-        .client(&key)
-        .get("/api/v1/tenants")
-        .await
-        .assert_status(StatusCode::OK);
+    let listed = server.client(&key).get("/api/v1/tenants").await;
+    listed.assert_status(StatusCode::OK);
+    // Rate limits are on by default, in memory.
+    assert_eq!(listed.header("x-ratelimit-policy"), Some("api-read-heavy"));
+    assert_eq!(listed.header("x-ratelimit-limit"), Some("300"));
     server
         .client("tnty_not-a-key")
         .get("/api/v1/tenants")
@@ -347,4 +352,49 @@ async fn connection_limits_out_of_range_are_refused() {
         !dir.path().join("tenantry.db").exists(),
         "nothing was started"
     );
+}
+
+#[tokio::test]
+async fn rate_limit_flags_name_what_is_wrong_and_off_sends_no_headers() {
+    let dir = tempfile::tempdir().unwrap();
+    for (flag, says) in [
+        ("--rate-limit=api-writes=5", "the policies are auth-strict"),
+        ("--rate-limit=api-write=0", "from 1 to 10000000"),
+        ("--rate-limit=api-write", "POLICY=LIMIT"),
+        ("--trusted-proxy=proxy.example", "--trusted-proxy"),
+        ("--rate-limits=maybe", "--rate-limits"),
+    ] {
+        let refused = tenantry(dir.path())
+            .args(["serve", flag])
+            .output()
+            .await
+            .expect("serve runs");
+        assert!(!refused.status.success(), "{flag}");
+        let errors = String::from_utf8_lossy(&refused.stderr);
+        assert!(errors.contains(says), "{flag}: {errors}");
+    }
+    let key = "tenantry-cli-master-key";
+    let off = Server::start(dir.path(), &["--rate-limits", "off", "--master-key", key]).await;
+    let answer = off.client(key).get("/api/v1/plans").await;
+    answer.assert_status(StatusCode::OK);
+    assert_eq!(answer.header("x-ratelimit-policy"), None);
+    off.stop().await;
+    let lowered = Server::start(
+        dir.path(),
+        &["--rate-limit", "api-read-heavy=1", "--master-key", key],
+    )
+    .await;
+    let client = lowered.client(key);
+    assert_eq!(
+        client
+            .get("/api/v1/plans")
+            .await
+            .header("x-ratelimit-limit"),
+        Some("1")
+    );
+    client
+        .get("/api/v1/plans")
+        .await
+        .assert_problem(StatusCode::TOO_MANY_REQUESTS, "rate_limit_exceeded");
+    lowered.stop().await;
 }
