@@ -11,8 +11,8 @@ use crate::http::connection::{
     ConnectionLimits, DEFAULT_BODY_TIMEOUT_SECONDS, DEFAULT_HEADER_READ_TIMEOUT_SECONDS,
     DEFAULT_IDLE_TIMEOUT_SECONDS, DEFAULT_MAX_CONNECTIONS,
 };
-use crate::service::email;
 use crate::http::rate_limit::{RateLimitConfig, DEFAULT_REDIS_KEY_PREFIX};
+use crate::service::email;
 
 #[derive(Debug, Parser)]
 #[command(

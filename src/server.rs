@@ -212,8 +212,7 @@ pub async fn serve_connections(
             },
             () = &mut shutdown => break,
         };
-        let connection =
-            serve_connection(stream, router.clone(), *limits, graceful.watcher());
+        let connection = serve_connection(stream, router.clone(), *limits, graceful.watcher());
         tokio::spawn(async move {
             connection.await;
             drop(permit);

@@ -593,3 +593,47 @@ both!(a_tenant_keeps_its_last_owner, |app| async move {
         .await
         .assert_problem(StatusCode::FORBIDDEN, "forbidden");
 });
+
+both!(
+    logins_and_resets_are_limited_per_client_address,
+    crate::support::Settings::rate_limited(),
+    |app| async move {
+        // `auth-strict` allows five logins a minute from one address, `auth-lenient` three
+        // password resets; each answer names its policy.
+        for n in 0..5 {
+            let answer = app
+                .anonymous()
+                .post(
+                    "/api/v1/sessions",
+                    &login_body(&format!("n{n}@example.com"), "x"),
+                )
+                .await;
+            answer.assert_problem(StatusCode::UNAUTHORIZED, "invalid_credentials");
+            assert_eq!(answer.header("x-ratelimit-policy"), Some("auth-strict"));
+        }
+        let over = app
+            .anonymous()
+            .post("/api/v1/sessions", &login_body("n9@example.com", "x"))
+            .await;
+        over.assert_problem(StatusCode::TOO_MANY_REQUESTS, "rate_limit_exceeded");
+        assert!(over.header("retry-after").is_some());
+        for _ in 0..3 {
+            app.anonymous()
+                .post(
+                    "/api/v1/password-reset",
+                    &json!({ "email": "r@example.com" }),
+                )
+                .await
+                .assert_status(StatusCode::ACCEPTED);
+        }
+        let over = app
+            .anonymous()
+            .post(
+                "/api/v1/password-reset",
+                &json!({ "email": "r@example.com" }),
+            )
+            .await;
+        over.assert_problem(StatusCode::TOO_MANY_REQUESTS, "rate_limit_exceeded");
+        assert_eq!(over.header("x-ratelimit-policy"), Some("auth-lenient"));
+    }
+);
