@@ -1,5 +1,6 @@
 //! Background work: expiring calls whose data plane vanished, sending the mail outbox, and
-//! purging old idempotency records and mail. Every job is safe to run on all replicas at once.
+//! purging old idempotency records, mail and login records. Every job is safe to run on all
+//! replicas at once.
 
 use std::future::Future;
 use std::time::Duration;
@@ -7,7 +8,7 @@ use std::time::Duration;
 use crate::service::email::{Mailer, SendFailure};
 use crate::service::Context;
 use crate::store::outbox::{self, NextAttempt};
-use crate::store::{calls, idempotency, now, Db, StoreResult};
+use crate::store::{calls, idempotency, now, sessions, Db, StoreResult};
 
 /// How many expired calls one pass handles before looking again.
 const REAP_BATCH: i64 = 500;
@@ -36,6 +37,20 @@ pub async fn reap_expired_calls(db: Db, lease: chrono::Duration) {
                     break;
                 }
             }
+        }
+    }
+}
+
+/// Deletes expired sessions and reset links, and failed logins older than a lockout window.
+pub async fn purge_people_records(db: Db) {
+    let mut tick = tokio::time::interval(Duration::from_secs(600));
+    loop {
+        tick.tick().await;
+        let at = now();
+        match sessions::purge(&db, at, at - crate::domain::user::LOCKOUT_WINDOW).await {
+            Ok(purged) if purged > 0 => tracing::info!(purged, "purged expired login records"),
+            Ok(_) => {}
+            Err(error) => tracing::warn!(error = ?error, "login record purge failed"),
         }
     }
 }

@@ -177,12 +177,21 @@ pub async fn clear_failures(db: &Db, subjects: &[&str]) -> StoreResult<()> {
     tx.commit().await
 }
 
-/// Deletes failures older than `before`.
-pub async fn purge_failures(db: &Db, before: DateTime<Utc>) -> StoreResult<u64> {
+/// Deletes what no longer works or counts at `at`: expired sessions, reset links that
+/// expired, and failed logins older than `failures_before`. Answers how many rows went.
+pub async fn purge(db: &Db, at: DateTime<Utc>, failures_before: DateTime<Utc>) -> StoreResult<u64> {
     let mut tx = db.begin().await?;
-    let purged = tx
-        .execute(query("DELETE FROM login_failures WHERE failed_at < $1").bind(before))
-        .await?;
+    let mut purged = 0;
+    for (sql, instant) in [
+        ("DELETE FROM sessions WHERE expires_at <= $1", at),
+        ("DELETE FROM password_resets WHERE expires_at <= $1", at),
+        (
+            "DELETE FROM login_failures WHERE failed_at < $1",
+            failures_before,
+        ),
+    ] {
+        purged += tx.execute(query(sql).bind(instant)).await?;
+    }
     tx.commit().await?;
     Ok(purged)
 }

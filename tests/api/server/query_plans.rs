@@ -1,21 +1,24 @@
 //! Every list the API serves, and the agency report, reads through an index at platform
 //! scale: a scope or a filter is an index condition, never a check made while walking rows
 //! that do not match it. The database is seeded in SQL with 20,000 tenants of one agency, each
-//! with an agent, a call, a key, a month of usage, a phone number answered by the agent and a
-//! workflow, beside a small agency of three tenants
+//! with an agent, a call, a key, a month of usage, a phone number answered by the agent, a
+//! workflow and an owner's membership and invitation, beside a small agency of three tenants
 //! and 20,000 agencies without any.
 //! The statements come from the store's own builders. PostgreSQL plans after `ANALYZE`, as
 //! autovacuum leaves it; SQLite plans the way a fresh database does, without statistics.
 
 use chrono::{Datelike, Months, NaiveDate, Utc};
 use serde_json::json;
-use tenantry::domain::access::TenantScope;
+use tenantry::domain::access::{Scope, TenantScope};
 use tenantry::domain::ids::{AgencyId, AgentId, PlanId, TenantId};
 use tenantry::domain::metering::{CallFilter, CallStatus, Channel};
+use tenantry::domain::policy::Role;
 use tenantry::domain::resource::ResourceKind;
 use tenantry::domain::tenant::{SortValue, TenantQuery, TenantSort, TenantStatus};
+use tenantry::domain::user::MemberStatus;
 use tenantry::store::resources::Filters;
 use tenantry::store::tenants::SearchPath;
+use tenantry::store::users::MemberFilter;
 use tenantry::store::{self, Backend, Query};
 
 use crate::both;
@@ -78,6 +81,7 @@ async fn seed(app: &TestApp) -> Platform {
         .tenant()
         .name("Template Client")
         .limits(json!({ "maxAgents": 5 }))
+        .field("owner", json!({ "email": "owner@template.example" }))
         .of(&big)
         .create()
         .await;
@@ -215,6 +219,32 @@ async fn seed(app: &TestApp) -> Platform {
         ],
     )
     .await;
+    // Each clone's owner: one person invited to every tenant.
+    clone_rows(
+        &db,
+        "",
+        "memberships",
+        &from("memberships"),
+        &[("id", id), ("reach", "t.id"), ("tenant_id", "t.id")],
+    )
+    .await;
+    clone_rows(
+        &db,
+        "",
+        "invitations",
+        &from("invitations"),
+        &[
+            ("id", id),
+            ("reach", "t.id"),
+            ("tenant_id", "t.id"),
+            (
+                "membership_id",
+                "(SELECT m.id FROM memberships m WHERE m.reach = t.id)",
+            ),
+            ("token_hash", &format!("src.token_hash || {hash_suffix}")),
+        ],
+    )
+    .await;
     if db.backend() == Backend::Postgres {
         db.run_sql("ANALYZE").await;
     }
@@ -251,6 +281,8 @@ impl Platform {
             "usage_monthly",
             "resources",
             "resource_agents",
+            "memberships",
+            "invitations",
         ] {
             let full_scan = plan.iter().any(|step| match self.db.backend() {
                 Backend::Postgres => step.contains(&format!("Seq Scan on {table}")),
@@ -571,6 +603,40 @@ both!(every_list_reads_through_an_index, |app| async move {
             )
             .await;
     }
+    let tenant = Scope::Tenant(platform.tenant);
+    let everyone = MemberFilter::default();
+    let owners = MemberFilter {
+        role: Some(Role::TenantOwner),
+        status: Some(MemberStatus::Active),
+        search: None,
+    };
+    for (what, filter, index) in [
+        (
+            "members",
+            &everyone,
+            "memberships_reach_user|memberships_by_role",
+        ),
+        (
+            "active owners",
+            &owners,
+            "memberships_reach_user|memberships_by_role",
+        ),
+    ] {
+        platform
+            .assert_plan(
+                what,
+                store::users::list_query(tenant, filter, 1, 20),
+                &[index],
+            )
+            .await;
+    }
+    platform
+        .assert_plan(
+            "invitations",
+            store::users::invitations_query(tenant, None, 51),
+            &["invitations_by_reach"],
+        )
+        .await;
     platform
         .assert_plan(
             "agencies",

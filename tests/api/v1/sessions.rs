@@ -637,3 +637,82 @@ both!(
         assert_eq!(over.header("x-ratelimit-policy"), Some("auth-lenient"));
     }
 );
+
+both!(
+    expired_sessions_reset_links_and_old_failures_are_purged,
+    |app| async move {
+        let mailbox = app.mailbox().await;
+        let agency = app.agency().create().await;
+        let tenant = app.tenant().of(&agency).create().await;
+        let invite = tenant.path("/users/invite");
+        let ivy = person(
+            &app,
+            &mailbox,
+            &agency.client,
+            &invite,
+            "ivy@example.com",
+            "TenantUser",
+        )
+        .await;
+        app.anonymous()
+            .post(
+                "/api/v1/sessions",
+                &login_body("ivy@example.com", "wrong password"),
+            )
+            .await
+            .assert_problem(StatusCode::UNAUTHORIZED, "invalid_credentials");
+        app.anonymous()
+            .post(
+                "/api/v1/password-reset",
+                &json!({ "email": "ivy@example.com" }),
+            )
+            .await
+            .assert_status(StatusCode::ACCEPTED);
+        mailbox
+            .token("ivy@example.com", "/reset-password?token=")
+            .await;
+        let store = app.db();
+        let rows = |table: &'static str| {
+            let store = store.clone();
+            async move {
+                let (n,): (i64,) = store
+                    .store()
+                    .reader()
+                    .fetch_one(tenantry::store::query(format!(
+                        "SELECT COUNT(*) FROM {table}"
+                    )))
+                    .await
+                    .unwrap();
+                n
+            }
+        };
+        let now = chrono::Utc::now();
+        // Nothing has expired yet: the purge keeps everything.
+        tenantry::store::sessions::purge(store.store(), now, now - chrono::Duration::minutes(15))
+            .await
+            .unwrap();
+        assert_eq!(
+            (rows("sessions").await, rows("password_resets").await),
+            (1, 1)
+        );
+        assert_eq!(
+            rows("login_failures").await,
+            2,
+            "one by address, one by email"
+        );
+        ivy.get("/api/v1/users/me")
+            .await
+            .assert_status(StatusCode::OK);
+
+        let later = now + chrono::Duration::days(1);
+        tenantry::store::sessions::purge(store.store(), later, later)
+            .await
+            .unwrap();
+        for table in ["sessions", "password_resets", "login_failures"] {
+            assert_eq!(rows(table).await, 0, "{table}");
+        }
+        ivy.get("/api/v1/users/me")
+            .await
+            .assert_problem(StatusCode::UNAUTHORIZED, "unauthorized");
+    }
+);
