@@ -68,7 +68,8 @@ async fn main() -> anyhow::Result<()> {
 /// `tenantry keys create`: a key of the holder's level, its secret printed once.
 async fn create_key(database: &DatabaseArgs, name: &str, holder: Scope) -> anyhow::Result<()> {
     let db = server::open_database(&database.database_url).await?;
-    let (key, secret) = api_keys::create(&db, name, holder, Default::default()).await?;
+    let live = tenantry::domain::api_key::KeyEnvironment::Live;
+    let (key, secret) = api_keys::create(&db, name, holder, Default::default(), live).await?;
     let kind: &str = key.owner.kind().into();
     println!(
         "{kind} key {} created. Its secret is shown only once:",

@@ -13,6 +13,7 @@ use tokio::sync::Semaphore;
 use crate::blobs::BlobStore;
 use crate::cli::{EmailArgs, ServeArgs, StorageArgs};
 use crate::domain::access::Scope;
+use crate::domain::api_key::KeyEnvironment;
 use crate::http::connection::{serve_connection, ConnectionLimits};
 use crate::http::rate_limit::RateLimits;
 use crate::http::{app, AppState};
@@ -56,8 +57,14 @@ async fn bootstrap_platform_key(db: &Db, master_key: Option<&str>) -> anyhow::Re
     if master_key.is_some() || api_keys::count_platform_keys(db).await? > 0 {
         return Ok(());
     }
-    let (key, secret) =
-        api_keys::create(db, "bootstrap", Scope::Platform, Default::default()).await?;
+    let (key, secret) = api_keys::create(
+        db,
+        "bootstrap",
+        Scope::Platform,
+        Default::default(),
+        KeyEnvironment::Live,
+    )
+    .await?;
     println!("==================================================================");
     println!(
         " tenantry created a platform API key ({}). It is shown only once:",

@@ -80,6 +80,7 @@ pub struct ApiKey {
     pub scopes: Option<ScopeSet>,
     /// When it stops working; `None` for never.
     pub expires_at: Option<DateTime<Utc>>,
+    pub environment: KeyEnvironment,
     pub created_at: DateTime<Utc>,
 }
 
@@ -102,21 +103,44 @@ pub struct MintedSecret {
     pub hash: String,
 }
 
-/// Every secret starts with it, so that secret scanners can find leaked ones. Keys minted
-/// before it (`tnty_…`) keep working: a key is found by its hash, whatever its text.
-const SECRET_MARK: &str = "tnt_live_";
-const PREFIX_LEN: usize = SECRET_MARK.len() + 8;
+/// Where a key is used: production or a sandbox. The secret's mark says which, so that
+/// secret scanners can find leaked ones and tell them apart.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, strum::EnumString, strum::IntoStaticStr, strum::VariantNames,
+)]
+#[strum(serialize_all = "snake_case")]
+pub enum KeyEnvironment {
+    Live,
+    Test,
+}
 
-/// 40 random alphanumerics (about 238 bits), so a fast hash is enough to store it.
-pub fn mint_secret() -> MintedSecret {
+impl KeyEnvironment {
+    /// Every secret starts with its environment's mark. Keys minted before marks (`tnty_…`)
+    /// keep working: a key is found by its hash, whatever its text.
+    pub fn mark(self) -> &'static str {
+        match self {
+            KeyEnvironment::Live => "tnt_live_",
+            KeyEnvironment::Test => "tnt_test_",
+        }
+    }
+}
+
+/// A bearer token: a recognisable mark, then 40 random alphanumerics (about 238 bits), so a
+/// fast hash is enough to store it.
+pub fn mint_token(mark: &str) -> String {
     let random: String = rand::thread_rng()
         .sample_iter(&Alphanumeric)
         .take(40)
         .map(char::from)
         .collect();
-    let secret = format!("{SECRET_MARK}{random}");
+    format!("{mark}{random}")
+}
+
+/// A key's secret; its first characters after the mark are kept to tell keys apart.
+pub fn mint_secret(environment: KeyEnvironment) -> MintedSecret {
+    let secret = mint_token(environment.mark());
     MintedSecret {
-        prefix: secret[..PREFIX_LEN].to_owned(),
+        prefix: secret[..environment.mark().len() + 8].to_owned(),
         hash: hash_secret(&secret),
         secret,
     }
@@ -133,8 +157,10 @@ mod tests {
 
     #[test]
     fn minted_secrets_are_unique_and_hash_stably() {
-        let a = mint_secret();
-        let b = mint_secret();
+        let a = mint_secret(KeyEnvironment::Live);
+        let b = mint_secret(KeyEnvironment::Live);
+        assert!(a.secret.starts_with("tnt_live_"));
+        assert!(mint_secret(KeyEnvironment::Test).secret.starts_with("tnt_test_"));
         assert_ne!(a.secret, b.secret);
         assert!(a.secret.starts_with(&a.prefix));
         assert_eq!(hash_secret(&a.secret), a.hash);
@@ -149,6 +175,7 @@ mod tests {
             name: "k".to_owned(),
             owner,
             prefix: "tnty_".to_owned(),
+            environment: KeyEnvironment::Live,
             role: Role::of_key(owner.kind()),
             scopes: None,
             expires_at: None,

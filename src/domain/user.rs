@@ -7,10 +7,10 @@ pub mod otp;
 pub mod password;
 
 use chrono::{DateTime, Duration, Utc};
-use rand::{distributions::Alphanumeric, Rng};
 use uuid::Uuid;
 
 use super::access::Scope;
+pub use super::api_key::mint_token;
 use super::ids::{AgencyId, InvitationId, TenantId, UserId};
 use super::policy::{grants, Action, Role, Target};
 
@@ -117,17 +117,6 @@ impl Permissions {
             can_delete_conversations: grants(role, Action::StoreRecordings),
         }
     }
-}
-
-/// A bearer token: a recognisable mark, then 40 random alphanumerics (about 238 bits), so
-/// a fast hash is enough to store it.
-pub fn mint_token(mark: &str) -> String {
-    let random: String = rand::thread_rng()
-        .sample_iter(&Alphanumeric)
-        .take(40)
-        .map(char::from)
-        .collect();
-    format!("{mark}{random}")
 }
 
 /// Marks of the tokens people hold, so that scanners and the server tell them apart.

@@ -45,7 +45,7 @@ macro_rules! wire_enums {
 }
 
 use crate::domain::agent::AgentStatus;
-use crate::domain::api_key::KeyScope;
+use crate::domain::api_key::{KeyEnvironment, KeyScope};
 use crate::domain::metering::{CallStatus, Channel, Direction, LimitSource};
 use crate::domain::policy::{ApiScope, Role};
 use crate::domain::tenant::{
@@ -62,6 +62,7 @@ wire_enums! {
     Channel,
     Direction,
     KeyScope,
+    KeyEnvironment: "Where a key is used: `live` (secrets `tnt_live_…`) or `test`, a sandbox (`tnt_test_…`).",
     LimitSource,
     RecordingFormat,
     TenantSort,

@@ -7,7 +7,7 @@ use super::tenants::TenantRef;
 use super::{not_found, Context, Error, Lookup, Result};
 use crate::domain::access::{Caller, Scope};
 use crate::domain::agency::Agency;
-use crate::domain::api_key::{ApiKey, KeyOwner, KeyScope};
+use crate::domain::api_key::{ApiKey, KeyEnvironment, KeyOwner, KeyScope};
 use crate::domain::ids::{AgencyId, ApiKeyId, TenantId};
 use crate::domain::policy::{self, act, Action, Authorized, Role, ScopeSet, Target};
 use crate::domain::validation::Violations;
@@ -42,6 +42,8 @@ pub struct NewKey {
     /// What it may be used for; `None` for everything its role may do.
     pub scopes: Option<ScopeSet>,
     pub expires_at: Option<DateTime<Utc>>,
+    /// `test` for a sandbox key (`tnt_test_…`); `live` by default.
+    pub environment: Option<KeyEnvironment>,
 }
 
 /// Mints a key: a platform or agency key for platform callers, a tenant key for a tenant the
@@ -94,7 +96,8 @@ pub async fn mint(ctx: &Context, caller: &Caller, new: NewKey) -> Result<(ApiKey
         scopes: new.scopes.or(caller.scopes),
         expires_at: new.expires_at,
     };
-    Ok(store::api_keys::create(&ctx.db, &new.name, holder, limits).await?)
+    let environment = new.environment.unwrap_or(KeyEnvironment::Live);
+    Ok(store::api_keys::create(&ctx.db, &new.name, holder, limits, environment).await?)
 }
 
 /// Where the new key is held, refusing what the caller may not mint. An agency or tenant the
@@ -170,6 +173,7 @@ mod tests {
             role: Role::of_key(owner.kind()),
             scopes: None,
             expires_at: None,
+            environment: KeyEnvironment::Live,
             created_at: Utc::now(),
         }
     }

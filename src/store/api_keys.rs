@@ -4,14 +4,17 @@ use chrono::{DateTime, Utc};
 
 use super::{now, query, Db, Query, StoreError, StoreResult};
 use crate::domain::access::{Scope, TenantScope};
-use crate::domain::api_key::{hash_secret, mint_secret, ApiKey, KeyOwner, KeyScope};
+use crate::domain::api_key::{
+    hash_secret, mint_secret, ApiKey, KeyEnvironment, KeyOwner, KeyScope,
+};
 use crate::domain::ids::{AgencyId, ApiKeyId, TenantId};
 use crate::domain::policy::{ApiScope, Role, ScopeSet};
 use sqlx::types::Json;
 
 /// A key with the agency of its tenant, so that its owner is known in one read.
 const SELECT: &str = "SELECT k.id, k.name, k.scope, k.agency_id, k.tenant_id, \
-     t.agency_id AS tenant_agency_id, k.prefix, k.role, k.scopes, k.expires_at, k.created_at \
+     t.agency_id AS tenant_agency_id, k.prefix, k.role, k.scopes, k.expires_at, k.environment, \
+     k.created_at \
      FROM api_keys k LEFT JOIN tenants t ON t.id = k.tenant_id";
 
 #[derive(sqlx::FromRow)]
@@ -26,6 +29,7 @@ struct ApiKeyRow {
     role: Option<String>,
     scopes: Option<Json<Vec<String>>>,
     expires_at: Option<DateTime<Utc>>,
+    environment: String,
     created_at: DateTime<Utc>,
 }
 
@@ -69,6 +73,10 @@ impl TryFrom<ApiKeyRow> for ApiKey {
             role,
             scopes,
             expires_at: row.expires_at,
+            environment: row
+                .environment
+                .parse()
+                .map_err(|_| corrupt("environment"))?,
             created_at: row.created_at,
         })
     }
@@ -102,8 +110,9 @@ pub async fn create(
     name: &str,
     holder: Scope,
     limits: Limits,
+    environment: KeyEnvironment,
 ) -> StoreResult<(ApiKey, String)> {
-    let minted = mint_secret();
+    let minted = mint_secret(environment);
     let id = ApiKeyId::generate();
     let (kind, agency_id, tenant_id) = match holder {
         Scope::Platform => (KeyScope::Platform, None, None),
@@ -114,9 +123,9 @@ pub async fn create(
     tx.execute(
         query(
             "INSERT INTO api_keys (id, name, scope, agency_id, tenant_id, reach_agency_id, \
-             prefix, secret_hash, created_at, role, scopes, expires_at) VALUES ($1, $2, $3, $4, \
-             $5, COALESCE($4, (SELECT agency_id FROM tenants WHERE id = $5)), $6, $7, $8, $9, \
-             $10, $11)",
+             prefix, secret_hash, created_at, role, scopes, expires_at, environment) VALUES ($1, \
+             $2, $3, $4, $5, COALESCE($4, (SELECT agency_id FROM tenants WHERE id = $5)), $6, $7, \
+             $8, $9, $10, $11, $12)",
         )
         .bind(id)
         .bind(name)
@@ -131,7 +140,8 @@ pub async fn create(
             let names = scopes.iter().map(|scope| scope.name().into()).collect();
             serde_json::Value::Array(names)
         }))
-        .bind(limits.expires_at),
+        .bind(limits.expires_at)
+        .bind(<&'static str>::from(environment)),
     )
     .await?;
     // Read back with the tenant's agency, which the insert cannot return.

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::domain::access::Caller;
-use crate::domain::api_key::{ApiKey, KeyScope};
+use crate::domain::api_key::{ApiKey, KeyEnvironment, KeyScope};
 use crate::domain::ids::{AgencyId, ApiKeyId, TenantId};
 use crate::domain::policy::{act, ApiScope, Role};
 use crate::domain::time::BoundedTime;
@@ -45,6 +45,7 @@ pub struct ApiKeyBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scopes: Option<Vec<ApiScope>>,
     pub expires_at: Option<DateTime<Utc>>,
+    pub environment: KeyEnvironment,
     pub created_at: DateTime<Utc>,
 }
 
@@ -60,6 +61,7 @@ impl From<ApiKey> for ApiKeyBody {
             role: key.role,
             scopes: key.scopes.map(|scopes| scopes.iter().collect()),
             expires_at: key.expires_at,
+            environment: key.environment,
             created_at: key.created_at,
         }
     }
@@ -88,6 +90,10 @@ pub struct CreateApiKeyRequest {
     /// When the key stops working (in the future).
     #[serde(default)]
     pub expires_at: Option<BoundedTime>,
+    /// `test` makes a sandbox key, whose secret starts `tnt_test_`; `live` (`tnt_live_`) by
+    /// default.
+    #[serde(default)]
+    pub environment: Option<KeyEnvironment>,
 }
 
 /// A new key, with its secret; the secret is never shown again.
@@ -120,6 +126,7 @@ async fn create_key(
         role: request.role,
         scopes: request.scopes.map(|scopes| scopes.into_iter().collect()),
         expires_at: request.expires_at.map(BoundedTime::get),
+        environment: request.environment,
     };
     let (api_key, secret) = api_keys::mint(&state.ctx, &caller, new).await?;
     let body = CreatedApiKey {

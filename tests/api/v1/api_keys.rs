@@ -399,3 +399,37 @@ both!(keys_revoke_only_keys_within_their_reach, |app| async move {
             .assert_problem(StatusCode::NOT_FOUND, "not_found");
     }
 });
+
+both!(sandbox_keys_carry_their_own_mark, |app| async move {
+    let tenant = app.tenant().create().await;
+    let mint = |environment: Option<&str>| {
+        let mut body = serde_json::json!({ "name": "k", "tenantId": tenant.id });
+        if let Some(environment) = environment {
+            body["environment"] = serde_json::json!(environment);
+        }
+        body
+    };
+    for (environment, mark) in [
+        (None, "tnt_live_"),
+        (Some("live"), "tnt_live_"),
+        (Some("test"), "tnt_test_"),
+    ] {
+        let created = app
+            .platform()
+            .post("/api/v1/api-keys", &mint(environment))
+            .await;
+        created.assert_status(reqwest::StatusCode::CREATED);
+        let secret = created.body["key"].as_str().unwrap();
+        assert!(secret.starts_with(mark), "{secret}");
+        assert_eq!(created.body["environment"], environment.unwrap_or("live"));
+        assert!(created.body["prefix"].as_str().unwrap().starts_with(mark));
+        app.client(secret)
+            .get(&tenant.path(""))
+            .await
+            .assert_status(reqwest::StatusCode::OK);
+    }
+    app.platform()
+        .post("/api/v1/api-keys", &mint(Some("staging")))
+        .await
+        .assert_invalid("environment");
+});
