@@ -160,7 +160,9 @@ mod tests {
         let a = mint_secret(KeyEnvironment::Live);
         let b = mint_secret(KeyEnvironment::Live);
         assert!(a.secret.starts_with("tnt_live_"));
-        assert!(mint_secret(KeyEnvironment::Test).secret.starts_with("tnt_test_"));
+        assert!(mint_secret(KeyEnvironment::Test)
+            .secret
+            .starts_with("tnt_test_"));
         assert_ne!(a.secret, b.secret);
         assert!(a.secret.starts_with(&a.prefix));
         assert_eq!(hash_secret(&a.secret), a.hash);
