@@ -20,6 +20,10 @@ pub enum Conflict {
     InvitationExpired,
     /// The change would leave a tenant without an active owner.
     LastOwner,
+    /// Only an active tenant can be deactivated.
+    TenantNotActive,
+    /// Only an inactive tenant can be reactivated.
+    TenantNotInactive,
     /// A rule without a domain meaning of its own.
     Other,
 }
@@ -36,6 +40,8 @@ impl Conflict {
             Conflict::InvitationAccepted => "invitation_accepted",
             Conflict::InvitationExpired => "invitation_expired",
             Conflict::LastOwner => "last_owner",
+            Conflict::TenantNotActive => "tenant_not_active",
+            Conflict::TenantNotInactive => "tenant_not_inactive",
             Conflict::Other => "conflict",
         }
     }
@@ -55,6 +61,8 @@ impl Conflict {
             Conflict::InvitationAccepted => "this invitation was accepted already",
             Conflict::InvitationExpired => "this invitation has expired",
             Conflict::LastOwner => "a tenant keeps at least one active TenantOwner",
+            Conflict::TenantNotActive => "the tenant is not active",
+            Conflict::TenantNotInactive => "the tenant is not inactive",
             Conflict::Other => "the change conflicts with existing data",
         }
     }
@@ -70,6 +78,8 @@ impl Conflict {
             | Conflict::ReferenceGone
             | Conflict::InvitationAccepted
             | Conflict::InvitationExpired
+            | Conflict::TenantNotActive
+            | Conflict::TenantNotInactive
             | Conflict::Other => None,
         }
     }

@@ -148,6 +148,8 @@ actions! {
     ChangeCommercialTerms => TenantsWrite,
     /// Switch a tenant's compliance setting (HIPAA, PCI, encryption) off.
     RelaxCompliance => TenantsWrite,
+    /// Deactivate and reactivate a tenant.
+    DeactivateTenant => TenantsWrite,
     /// List all agencies.
     ListAgencies => TenantsRead,
     /// Create an agency.
@@ -310,6 +312,7 @@ pub const GRANTS: &[(Role, &[Action])] = &[
             Action::UpdateTenant,
             Action::ChangeCommercialTerms,
             Action::RelaxCompliance,
+            Action::DeactivateTenant,
             Action::ReadAgency,
             Action::ReadPlans,
             Action::ReadKeys,
@@ -393,6 +396,7 @@ pub const GRANTS: &[(Role, &[Action])] = &[
             Action::CreateTenant,
             Action::UpdateTenant,
             Action::ChangeCommercialTerms,
+            Action::DeactivateTenant,
             Action::ReadAgency,
             Action::ReadPlans,
             Action::ReadUsers,

@@ -273,9 +273,22 @@ pub struct Tenant {
     pub metadata: Metadata,
     pub usage_current_month: UsageSummary,
     pub owner: Option<Owner>,
+    /// When and why the tenant was deactivated, while it is.
+    pub deactivation: Option<Deactivation>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
+
+/// A deactivation: the tenant keeps its data, its own keys and people are refused, and new
+/// calls are refused; calls in progress may end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deactivation {
+    pub at: DateTime<Utc>,
+    pub reason: Option<String>,
+}
+
+/// The longest deactivation reason.
+pub const DEACTIVATION_REASON_MAX: usize = 500;
 
 /// The owner named when a tenant is created.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -155,8 +155,11 @@ pub async fn revoke(ctx: &Context, key: Authorized<ApiKey, act::RevokeKey>) -> R
 /// The caller a presented secret stands for; `None` when no usable key has it.
 #[instrument(skip_all)]
 pub async fn authenticate(ctx: &Context, secret: &str) -> Result<Option<Caller>> {
-    let key = store::api_keys::authenticate(&ctx.db, secret).await?;
-    Ok(key.as_ref().map(ApiKey::caller))
+    match store::api_keys::authenticate(&ctx.db, secret).await? {
+        // An inactive tenant's own keys are refused on every route until it is reactivated.
+        Some(presented) if presented.tenant_inactive => Err(Error::TenantInactive),
+        presented => Ok(presented.map(|presented| presented.key.caller())),
+    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::{Context, Error, Result};
 use crate::domain::email::{Letter, Mail, DEFAULT_BRAND};
+use crate::domain::tenant::Tenant;
 use crate::domain::user::Invitation;
 use crate::store::users::InvitationNames;
 use crate::store::{outbox, Tx};
@@ -89,5 +90,39 @@ pub async fn password_reset(
     };
     let mail = made(Mail::branded(to, &letter))?;
     outbox::enqueue(tx, &mail, None).await?;
+    Ok(())
+}
+
+/// Tells a tenant's owner that the tenant was deactivated, and why.
+pub async fn tenant_deactivated(tx: &mut Tx, tenant: &Tenant) -> Result<()> {
+    let Some(owner) = &tenant.owner else {
+        return Ok(());
+    };
+    let brand = outbox::brand_of(tx, tenant.id).await?;
+    let reason = tenant
+        .deactivation
+        .as_ref()
+        .and_then(|d| d.reason.as_deref())
+        .unwrap_or("none given");
+    let paragraphs = [
+        format!("{} has been deactivated by {brand}.", tenant.name),
+        format!("Reason: {reason}."),
+        format!(
+            "Its data is kept. New calls are refused until {brand} reactivates it; ask them \
+             if you think this is a mistake."
+        ),
+    ];
+    let subject = format!("{} has been deactivated", tenant.name);
+    let greeting = format!("Hello {},", owner.name);
+    let letter = Letter {
+        brand: &brand,
+        subject: &subject,
+        greeting: &greeting,
+        paragraphs: &paragraphs,
+        action: None,
+        footer: "You received this because you own this account.",
+    };
+    let mail = made(Mail::branded(&owner.email, &letter))?;
+    outbox::enqueue(tx, &mail, Some(tenant.id)).await?;
     Ok(())
 }

@@ -25,6 +25,7 @@ pub mod blobs;
 pub mod calls;
 pub mod email;
 pub mod letters;
+pub mod lifecycle;
 pub mod plans;
 pub mod rate_limits;
 pub mod resources;

@@ -283,7 +283,11 @@ fn open_secret(ctx: &Context, user: UserId, sealed: Option<&str>) -> Result<Vec<
 /// The caller a session token stands for; `None` when the session is unknown, expired, or
 /// its membership or tenant is no longer active.
 pub async fn authenticate(ctx: &Context, token: &str) -> Result<Option<Caller>> {
-    let member = store::sessions::authenticate(&ctx.db, &hash_secret(token)).await?;
+    let member = match store::sessions::authenticate(&ctx.db, &hash_secret(token)).await? {
+        // An inactive tenant's people are refused on every route until it is reactivated.
+        Some((_, true)) => return Err(Error::TenantInactive),
+        found => found.map(|(member, _)| member),
+    };
     Ok(member.map(|member| Caller {
         principal: Principal::User(member.user_id),
         role: member.role,

@@ -200,19 +200,44 @@ pub async fn revoke(db: &Db, id: ApiKeyId) -> StoreResult<()> {
     tx.commit().await
 }
 
-/// The key a secret belongs to: `None` when it is unknown, revoked, or held by a tenant that
-/// is no longer active.
-pub async fn authenticate(db: &Db, secret: &str) -> StoreResult<Option<ApiKey>> {
-    let sql = format!(
-        "{SELECT} WHERE k.secret_hash = $1 AND k.revoked_at IS NULL \
-         AND (k.expires_at IS NULL OR k.expires_at > $2) \
-         AND (k.tenant_id IS NULL OR t.status = 'active')"
-    );
-    let row: Option<ApiKeyRow> = db
+/// A presented key, and whether its tenant is inactive (its requests are then refused).
+#[derive(Debug, Clone)]
+pub struct Presented {
+    pub key: ApiKey,
+    pub tenant_inactive: bool,
+}
+
+/// The key a secret belongs to: `None` when it is unknown, revoked, expired, or held by a
+/// deleted tenant.
+pub async fn authenticate(db: &Db, secret: &str) -> StoreResult<Option<Presented>> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        key: ApiKeyRow,
+        tenant_inactive: bool,
+    }
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let select = SELECT.replace(
+            " FROM api_keys",
+            ", COALESCE(t.status = 'inactive', FALSE) AS tenant_inactive FROM api_keys",
+        );
+        format!(
+            "{select} WHERE k.secret_hash = $1 AND k.revoked_at IS NULL \
+             AND (k.expires_at IS NULL OR k.expires_at > $2) \
+             AND (k.tenant_id IS NULL OR t.status <> 'deleted')"
+        )
+    });
+    let row: Option<Row> = db
         .reader()
-        .fetch_optional(query(sql).bind(hash_secret(secret)).bind(now()))
+        .fetch_optional(query(SQL.as_str()).bind(hash_secret(secret)).bind(now()))
         .await?;
-    row.map(ApiKey::try_from).transpose()
+    row.map(|row| {
+        Ok(Presented {
+            key: ApiKey::try_from(row.key)?,
+            tenant_inactive: row.tenant_inactive,
+        })
+    })
+    .transpose()
 }
 
 /// How many unrevoked platform keys exist.

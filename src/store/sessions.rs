@@ -84,23 +84,38 @@ pub async fn create(
     tx.commit().await
 }
 
-/// The member a session token acts as: `None` when the token is unknown or expired, its
-/// membership is not active, or its tenant is not active.
-pub async fn authenticate(db: &Db, token_hash: &str) -> StoreResult<Option<Member>> {
-    let row: Option<MemberRow> = db
+/// The member a session token acts as, and whether its tenant is inactive: `None` when the
+/// token is unknown or expired, its membership is not active, or its tenant is deleted.
+pub async fn authenticate(db: &Db, token_hash: &str) -> StoreResult<Option<(Member, bool)>> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        member: MemberRow,
+        tenant_inactive: bool,
+    }
+    let row: Option<Row> = db
         .reader()
         .fetch_optional(
             query(format!(
-                "SELECT q.* FROM sessions s JOIN ({MEMBER_SELECT} \
-                 WHERE m.status = 'active' AND (m.tenant_id IS NULL OR t.status = 'active')) q \
-                 ON q.membership_id = s.membership_id \
+                "SELECT q.*, COALESCE(t.status = 'inactive', FALSE) AS tenant_inactive \
+                 FROM sessions s JOIN ({MEMBER_SELECT} \
+                 WHERE m.status = 'active' AND (m.tenant_id IS NULL OR t.status <> 'deleted')) q \
+                 ON q.membership_id = s.membership_id LEFT JOIN tenants t ON t.id = q.tenant_id \
                  WHERE s.token_hash = $1 AND s.expires_at > $2"
             ))
             .bind(token_hash)
             .bind(now()),
         )
         .await?;
-    Ok(members(row.into_iter().collect())?.pop())
+    match row {
+        None => Ok(None),
+        Some(row) => {
+            let inactive = row.tenant_inactive;
+            Ok(members(vec![row.member])?
+                .pop()
+                .map(|member| (member, inactive)))
+        }
+    }
 }
 
 /// Ends the session a token opened.

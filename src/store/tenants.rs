@@ -7,15 +7,16 @@ use sqlx::types::Json;
 
 use super::limits::{replace_tenant_limits, tenant_columns, TenantLimits};
 use super::{
-    json, now, query, versioned_change, Arg, Backend, Db, Query, StoreError, StoreResult, Tx,
+    json, next_version, now, query, versioned_change, Arg, Backend, Db, Query, StoreError,
+    StoreResult, Tx,
 };
 use crate::domain::access::TenantScope;
 use crate::domain::conflict::Conflict;
 use crate::domain::ids::{AgencyId, PlanId, TenantId, UserId};
 use crate::domain::metering::Period;
 use crate::domain::tenant::{
-    BillingAlerts, Metadata, NewTenant, Owner, Settings, Tenant, TenantChanges, TenantQuery,
-    TenantSort, TenantStatus, TenantType, UsageSummary,
+    BillingAlerts, Deactivation, Metadata, NewTenant, Owner, Settings, Tenant, TenantChanges,
+    TenantQuery, TenantSort, TenantStatus, TenantType, UsageSummary,
 };
 use crate::domain::values::{PlanCode, Slug};
 
@@ -29,7 +30,7 @@ fn select() -> String {
          t.data_encryption_enabled, t.webhook_url, t.webhook_timeout_seconds, \
          t.alert_thresholds, t.alert_emails, t.action_at_100, t.metadata, \
          t.owner_user_id AS owner_id, t.owner_email, t.owner_name, t.owner_first_name, \
-         t.owner_last_name, t.created_at, t.updated_at, \
+         t.owner_last_name, t.deactivated_at, t.deactivation_reason, t.created_at, t.updated_at, \
          m.calls AS usage_calls, m.seconds AS usage_seconds, m.cost_cents AS usage_cost_cents\
          {limits} \
          FROM tenants t JOIN plans p ON p.id = t.plan_id \
@@ -110,6 +111,8 @@ struct TenantRow {
     owner_name: Option<String>,
     owner_first_name: Option<String>,
     owner_last_name: Option<String>,
+    deactivated_at: Option<DateTime<Utc>>,
+    deactivation_reason: Option<String>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     usage_calls: Option<i64>,
@@ -179,6 +182,10 @@ impl TenantRow {
                 self.usage_cost_cents.unwrap_or(0),
             ),
             owner,
+            deactivation: self.deactivated_at.map(|at| Deactivation {
+                at,
+                reason: self.deactivation_reason,
+            }),
             created_at: self.created_at,
             updated_at: self.updated_at,
         })
@@ -523,9 +530,7 @@ pub async fn update<E: From<StoreError>>(
     change: impl FnOnce(&Tenant) -> Result<(TenantChanges, Option<PlanId>), E>,
 ) -> Result<Tenant, E> {
     let mut tx = db.begin().await?;
-    let lock = tx.backend().lock_clause("t");
-    let current: Option<TenantRow> = tx.fetch_optional(scoped_find(scope, id, &lock)).await?;
-    let current = current.ok_or(StoreError::NotFound)?.into_tenant()?;
+    let current = locked(&mut tx, scope, id).await?;
     // Bad input is refused as such, whatever the version.
     let (changes, plan_id) = change(&current)?;
     let version = versioned_change(expected, current.updated_at)?;
@@ -577,4 +582,75 @@ pub async fn update<E: From<StoreError>>(
     let tenant = reread(&mut tx, id).await?;
     tx.commit().await?;
     Ok(tenant)
+}
+
+/// Deactivates an active tenant under its row lock, in the caller's transaction: records when
+/// and why, and switches its active agents off, remembering which.
+pub async fn deactivate(
+    tx: &mut Tx,
+    scope: TenantScope,
+    id: TenantId,
+    reason: Option<&str>,
+) -> StoreResult<Tenant> {
+    let current = locked(tx, scope, id).await?;
+    if current.status != TenantStatus::Active {
+        return Err(StoreError::Conflict(Conflict::TenantNotActive));
+    }
+    let at = next_version(current.updated_at);
+    tx.execute(
+        query(
+            "UPDATE tenants SET status = 'inactive', deactivated_at = $2, \
+             deactivation_reason = $3, updated_at = $2 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(at)
+        .bind(reason),
+    )
+    .await?;
+    tx.execute(
+        query(
+            "UPDATE agents SET status = 'inactive', paused_with_tenant = TRUE, updated_at = $2 \
+             WHERE tenant_id = $1 AND status = 'active'",
+        )
+        .bind(id)
+        .bind(at),
+    )
+    .await?;
+    reread(tx, id).await
+}
+
+/// Reactivates an inactive tenant under its row lock, with exactly the agents its
+/// deactivation switched off.
+pub async fn reactivate(tx: &mut Tx, scope: TenantScope, id: TenantId) -> StoreResult<Tenant> {
+    let current = locked(tx, scope, id).await?;
+    if current.status != TenantStatus::Inactive {
+        return Err(StoreError::Conflict(Conflict::TenantNotInactive));
+    }
+    let at = next_version(current.updated_at);
+    tx.execute(
+        query(
+            "UPDATE tenants SET status = 'active', deactivated_at = NULL, \
+             deactivation_reason = NULL, updated_at = $2 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(at),
+    )
+    .await?;
+    tx.execute(
+        query(
+            "UPDATE agents SET status = 'active', paused_with_tenant = FALSE, updated_at = $2 \
+             WHERE tenant_id = $1 AND paused_with_tenant",
+        )
+        .bind(id)
+        .bind(at),
+    )
+    .await?;
+    reread(tx, id).await
+}
+
+/// The tenant `scope` reaches, locked for the rest of the transaction.
+async fn locked(tx: &mut Tx, scope: TenantScope, id: TenantId) -> StoreResult<Tenant> {
+    let lock = tx.backend().lock_clause("t");
+    let current: Option<TenantRow> = tx.fetch_optional(scoped_find(scope, id, &lock)).await?;
+    current.ok_or(StoreError::NotFound)?.into_tenant()
 }

@@ -160,6 +160,7 @@ mod tests {
             metadata: Metadata::new(),
             usage_current_month: UsageSummary::default(),
             owner: None,
+            deactivation: None,
             created_at: Utc::now(),
             updated_at: Utc::now(),
         }

@@ -29,6 +29,7 @@ pub mod mail;
 mod metering;
 pub mod people;
 pub mod process;
+pub mod races;
 pub mod redis;
 mod resources;
 pub mod smtp;

@@ -67,11 +67,11 @@ both!(an_inactive_tenant_starts_no_call, |app| async move {
             .await
             .assert_problem(StatusCode::FORBIDDEN, "tenant_inactive");
     }
-    // The tenant's own key stops working with the tenant.
+    // The tenant's own key is refused with the tenant.
     tenant
         .start_call(&json!({ "channel": "phone" }))
         .await
-        .assert_status(StatusCode::UNAUTHORIZED);
+        .assert_problem(StatusCode::FORBIDDEN, "tenant_inactive");
 
     let limits = agency.client.get(&tenant.path("/limits")).await;
     limits.assert_status(StatusCode::OK);

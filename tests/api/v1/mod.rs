@@ -15,6 +15,7 @@ mod conventions;
 mod date_ranges;
 mod file_limits;
 mod files;
+mod lifecycle;
 mod limits;
 mod monthly_limit_races;
 mod openapi;

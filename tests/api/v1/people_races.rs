@@ -3,44 +3,17 @@
 //! at once leave one. On one server of either database, and across three `tenantry serve`
 //! processes on one PostgreSQL.
 
-use std::sync::Arc;
-
 use reqwest::StatusCode;
-use serde_json::{json, Value};
-use tokio::sync::Barrier;
+use serde_json::json;
 
 use crate::both;
 use crate::support::people::{log_in, Mailbox, PASSWORD};
 use crate::support::process::Replicas;
+use crate::support::races::all_at_once;
 use crate::support::{Answer, Client, TestApp};
 
 const RACERS: usize = 16;
 const ROUNDS: usize = 3;
-
-/// Sends every request at once, spread over `clients` in turn.
-async fn all_at_once(
-    clients: &[Client],
-    requests: Vec<(reqwest::Method, String, Value)>,
-) -> Vec<Answer> {
-    let barrier = Arc::new(Barrier::new(requests.len()));
-    let tasks: Vec<_> = requests
-        .into_iter()
-        .enumerate()
-        .map(|(i, (method, path, body))| {
-            let client = clients[i % clients.len()].clone();
-            let barrier = barrier.clone();
-            tokio::spawn(async move {
-                barrier.wait().await;
-                client.send(client.request(method, &path).json(&body)).await
-            })
-        })
-        .collect();
-    let mut answers = Vec::new();
-    for task in tasks {
-        answers.push(task.await.expect("the request task runs"));
-    }
-    answers
-}
 
 fn count(answers: &[Answer], status: StatusCode) -> usize {
     answers.iter().filter(|a| a.status == status).count()

@@ -3,15 +3,13 @@
 //! `settings.sipEnabled` off never outlive the setting. On one server of either database, and
 //! across three `tenantry serve` processes on one PostgreSQL.
 
-use std::sync::Arc;
-
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use tokio::sync::Barrier;
 
 use crate::both;
 use crate::support::process::Replicas;
-use crate::support::{Answer, Client, TenantFixture, TestApp};
+use crate::support::races::all_at_once;
+use crate::support::{Client, TenantFixture, TestApp};
 
 /// Creates sent at once in a limit race.
 const RACERS: usize = 40;
@@ -19,32 +17,6 @@ const RACERS: usize = 40;
 const ROUNDS: usize = 12;
 /// Limit races per kind: a create let in over the limit showed in some races only.
 const TRIALS: usize = 4;
-
-/// Sends every `(path, body)` at once, spread over `clients` in turn; returns the answers in
-/// the same order.
-async fn all_at_once(
-    clients: &[Client],
-    requests: Vec<(reqwest::Method, String, Value)>,
-) -> Vec<Answer> {
-    let barrier = Arc::new(Barrier::new(requests.len()));
-    let tasks: Vec<_> = requests
-        .into_iter()
-        .enumerate()
-        .map(|(i, (method, path, body))| {
-            let client = clients[i % clients.len()].clone();
-            let barrier = barrier.clone();
-            tokio::spawn(async move {
-                barrier.wait().await;
-                client.send(client.request(method, &path).json(&body)).await
-            })
-        })
-        .collect();
-    let mut answers = Vec::new();
-    for task in tasks {
-        answers.push(task.await.expect("the request task runs"));
-    }
-    answers
-}
 
 /// A kind bounded by a count limit.
 #[derive(Debug, Clone, Copy)]

@@ -35,6 +35,10 @@ pub struct TenantBody {
     pub metadata: Metadata,
     pub usage_current_month: UsageSummaryBody,
     pub owner: Option<OwnerBody>,
+    /// When the tenant was deactivated; `null` unless it is inactive.
+    pub deactivated_at: Option<DateTime<Utc>>,
+    /// Why, as the deactivating agency or platform said.
+    pub deactivation_reason: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -57,6 +61,8 @@ impl From<Tenant> for TenantBody {
             metadata: tenant.metadata,
             usage_current_month: tenant.usage_current_month.into(),
             owner: tenant.owner.map(OwnerBody::from),
+            deactivated_at: tenant.deactivation.as_ref().map(|d| d.at),
+            deactivation_reason: tenant.deactivation.and_then(|d| d.reason),
             created_at: tenant.created_at,
             updated_at: tenant.updated_at,
         }

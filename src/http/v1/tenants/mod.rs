@@ -21,6 +21,7 @@ use crate::http::AppState;
 use crate::service::{tenants, Error};
 
 pub mod body;
+pub mod lifecycle;
 pub mod requests;
 
 use body::TenantBody;
@@ -30,6 +31,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_tenants, create_tenant))
         .routes(routes!(get_tenant, update_tenant))
+        .merge(lifecycle::router())
 }
 
 /// Create a tenant.
