@@ -93,6 +93,11 @@ pub struct ServeArgs {
     #[arg(long, env = "TENANTRY_CALL_LEASE_SECONDS", default_value_t = 120,
           value_parser = clap::value_parser!(i64).range(1..=86_400))]
     pub call_lease_seconds: i64,
+    /// Days a deleted tenant can be restored before it is purged.
+    #[arg(long, env = "TENANTRY_DELETION_GRACE_DAYS",
+          default_value_t = crate::service::DEFAULT_DELETION_GRACE_DAYS,
+          value_parser = clap::value_parser!(i64).range(0..=3_650))]
+    pub deletion_grace_days: i64,
     /// Client connections served at once; further ones wait in the listen backlog. Lowered at
     /// start when the open-file limit cannot hold this many.
     #[arg(long, env = "TENANTRY_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS,

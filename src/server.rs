@@ -123,6 +123,7 @@ pub async fn serve(
     let ctx = Context {
         db: db.clone(),
         call_lease: lease,
+        deletion_grace: chrono::Duration::days(args.deletion_grace_days),
         keyring,
         blobs,
         email: Arc::new(email_settings(&args.email, address)),

@@ -24,6 +24,12 @@ pub enum Conflict {
     TenantNotActive,
     /// Only an inactive tenant can be reactivated.
     TenantNotInactive,
+    /// Calls are in progress; deleting needs `force`.
+    TenantHasActiveCalls,
+    /// Only a deleted tenant can be restored.
+    TenantNotDeleted,
+    /// The deleted tenant's grace period is over.
+    GracePeriodOver,
     /// A rule without a domain meaning of its own.
     Other,
 }
@@ -42,6 +48,9 @@ impl Conflict {
             Conflict::LastOwner => "last_owner",
             Conflict::TenantNotActive => "tenant_not_active",
             Conflict::TenantNotInactive => "tenant_not_inactive",
+            Conflict::TenantHasActiveCalls => "tenant_has_active_calls",
+            Conflict::TenantNotDeleted => "tenant_not_deleted",
+            Conflict::GracePeriodOver => "grace_period_over",
             Conflict::Other => "conflict",
         }
     }
@@ -63,6 +72,11 @@ impl Conflict {
             Conflict::LastOwner => "a tenant keeps at least one active TenantOwner",
             Conflict::TenantNotActive => "the tenant is not active",
             Conflict::TenantNotInactive => "the tenant is not inactive",
+            Conflict::TenantHasActiveCalls => {
+                "the tenant has calls in progress: end them, or delete with force=true"
+            }
+            Conflict::TenantNotDeleted => "the tenant is not deleted",
+            Conflict::GracePeriodOver => "the tenant's grace period is over",
             Conflict::Other => "the change conflicts with existing data",
         }
     }
@@ -80,6 +94,9 @@ impl Conflict {
             | Conflict::InvitationExpired
             | Conflict::TenantNotActive
             | Conflict::TenantNotInactive
+            | Conflict::TenantHasActiveCalls
+            | Conflict::TenantNotDeleted
+            | Conflict::GracePeriodOver
             | Conflict::Other => None,
         }
     }

@@ -72,6 +72,8 @@ pub enum CallStatus {
     Completed,
     /// Its lease ran out: the data plane stopped sending heartbeats.
     Expired,
+    /// Ended by a forced delete of its tenant.
+    Terminated,
 }
 
 /// One conversation.

@@ -150,6 +150,8 @@ actions! {
     RelaxCompliance => TenantsWrite,
     /// Deactivate and reactivate a tenant.
     DeactivateTenant => TenantsWrite,
+    /// Delete a tenant, and restore it within its grace period.
+    DeleteTenant => TenantsWrite,
     /// List all agencies.
     ListAgencies => TenantsRead,
     /// Create an agency.
@@ -313,6 +315,7 @@ pub const GRANTS: &[(Role, &[Action])] = &[
             Action::ChangeCommercialTerms,
             Action::RelaxCompliance,
             Action::DeactivateTenant,
+            Action::DeleteTenant,
             Action::ReadAgency,
             Action::ReadPlans,
             Action::ReadKeys,

@@ -275,6 +275,8 @@ pub struct Tenant {
     pub owner: Option<Owner>,
     /// When and why the tenant was deactivated, while it is.
     pub deactivation: Option<Deactivation>,
+    /// When the tenant was deleted and when it may be purged, while it is soft-deleted.
+    pub deletion: Option<Deletion>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -285,6 +287,13 @@ pub struct Tenant {
 pub struct Deactivation {
     pub at: DateTime<Utc>,
     pub reason: Option<String>,
+}
+
+/// A soft delete: everything is kept until `purge_after`, and can be restored until then.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deletion {
+    pub at: DateTime<Utc>,
+    pub purge_after: DateTime<Utc>,
 }
 
 /// The longest deactivation reason.

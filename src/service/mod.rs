@@ -41,6 +41,8 @@ pub struct Context {
     pub db: Db,
     /// How long an admitted call holds its slot without a heartbeat.
     pub call_lease: chrono::Duration,
+    /// How long a deleted tenant can be restored before it is purged.
+    pub deletion_grace: chrono::Duration,
     /// The keys that seal secrets at rest.
     pub keyring: Arc<LiveKeyring>,
     /// Where files and recordings keep their bytes.
@@ -50,6 +52,9 @@ pub struct Context {
     /// Wakes this process's mail worker; see [`Context::mail_sent_soon`].
     pub mail_waiting: Arc<tokio::sync::Notify>,
 }
+
+/// The default grace period of a deleted tenant, in days.
+pub const DEFAULT_DELETION_GRACE_DAYS: i64 = 30;
 
 /// The default lease of an admitted call.
 pub const DEFAULT_CALL_LEASE_SECONDS: i64 = 120;

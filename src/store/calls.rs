@@ -399,3 +399,33 @@ async fn expire_one(
     tx.commit().await?;
     Ok(true)
 }
+
+/// Ends every active call of a tenant as `terminated`, in the caller's transaction, which
+/// holds the tenant's counters (`locked`): each frees its slot and counts as a call of the
+/// day it started. Answers how many ended.
+pub async fn terminate_all(
+    tx: &mut super::Tx,
+    tenant_id: TenantId,
+    locked: &counters::Locked,
+    at: DateTime<Utc>,
+) -> StoreResult<u64> {
+    let ended: Vec<(String, DateTime<Utc>)> = tx
+        .fetch_all(
+            query(
+                "UPDATE calls SET status = 'terminated', ended_at = $2 \
+                 WHERE tenant_id = $1 AND status = 'active' RETURNING channel, started_at",
+            )
+            .bind(tenant_id)
+            .bind(at),
+        )
+        .await?;
+    let mut usage = UsageByDay::default();
+    for (channel, started_at) in &ended {
+        counters::release_active_call(tx, tenant_id).await?;
+        usage.add(started_at.date_naive(), from_text(channel)?, 1, 0, 0, None)?;
+    }
+    if !ended.is_empty() {
+        counters::record_usage(tx, tenant_id, locked, &usage).await?;
+    }
+    Ok(ended.len() as u64)
+}

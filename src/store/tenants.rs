@@ -15,8 +15,8 @@ use crate::domain::conflict::Conflict;
 use crate::domain::ids::{AgencyId, PlanId, TenantId, UserId};
 use crate::domain::metering::Period;
 use crate::domain::tenant::{
-    BillingAlerts, Deactivation, Metadata, NewTenant, Owner, Settings, Tenant, TenantChanges,
-    TenantQuery, TenantSort, TenantStatus, TenantType, UsageSummary,
+    BillingAlerts, Deactivation, Deletion, Metadata, NewTenant, Owner, Settings, Tenant,
+    TenantChanges, TenantQuery, TenantSort, TenantStatus, TenantType, UsageSummary,
 };
 use crate::domain::values::{PlanCode, Slug};
 
@@ -30,7 +30,8 @@ fn select() -> String {
          t.data_encryption_enabled, t.webhook_url, t.webhook_timeout_seconds, \
          t.alert_thresholds, t.alert_emails, t.action_at_100, t.metadata, \
          t.owner_user_id AS owner_id, t.owner_email, t.owner_name, t.owner_first_name, \
-         t.owner_last_name, t.deactivated_at, t.deactivation_reason, t.created_at, t.updated_at, \
+         t.owner_last_name, t.deactivated_at, t.deactivation_reason, t.deleted_at, t.purge_after, \
+         t.created_at, t.updated_at, \
          m.calls AS usage_calls, m.seconds AS usage_seconds, m.cost_cents AS usage_cost_cents\
          {limits} \
          FROM tenants t JOIN plans p ON p.id = t.plan_id \
@@ -113,6 +114,8 @@ struct TenantRow {
     owner_last_name: Option<String>,
     deactivated_at: Option<DateTime<Utc>>,
     deactivation_reason: Option<String>,
+    deleted_at: Option<DateTime<Utc>>,
+    purge_after: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     usage_calls: Option<i64>,
@@ -186,6 +189,10 @@ impl TenantRow {
                 at,
                 reason: self.deactivation_reason,
             }),
+            deletion: self
+                .deleted_at
+                .zip(self.purge_after)
+                .map(|(at, purge_after)| Deletion { at, purge_after }),
             created_at: self.created_at,
             updated_at: self.updated_at,
         })
@@ -653,4 +660,81 @@ async fn locked(tx: &mut Tx, scope: TenantScope, id: TenantId) -> StoreResult<Te
     let lock = tx.backend().lock_clause("t");
     let current: Option<TenantRow> = tx.fetch_optional(scoped_find(scope, id, &lock)).await?;
     current.ok_or(StoreError::NotFound)?.into_tenant()
+}
+
+/// Soft-deletes a tenant in the caller's transaction, purgeable after `grace`. With calls in
+/// progress it refuses, unless `force`, which ends them as `terminated`. It takes the
+/// tenant's counters before its row, in admission's order, so the two never deadlock.
+pub async fn soft_delete(
+    tx: &mut Tx,
+    scope: TenantScope,
+    id: TenantId,
+    force: bool,
+    grace: chrono::Duration,
+) -> StoreResult<Tenant> {
+    let Some(counters) = super::counters::lock(tx, id).await? else {
+        return Err(StoreError::NotFound);
+    };
+    let current = locked(tx, scope, id).await?;
+    if counters.active_calls > 0 {
+        if !force {
+            return Err(StoreError::Conflict(Conflict::TenantHasActiveCalls));
+        }
+        super::calls::terminate_all(tx, id, &counters, now()).await?;
+    }
+    let at = next_version(current.updated_at);
+    tx.execute(
+        query(
+            "UPDATE tenants SET status = 'deleted', deleted_at = $2, purge_after = $3, \
+             updated_at = $2 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(at)
+        .bind(at + grace),
+    )
+    .await?;
+    reread(tx, id).await
+}
+
+/// A deleted tenant's id and agency, if it exists at all (for restoring it).
+pub async fn find_ref_any(
+    db: &Db,
+    id: TenantId,
+) -> StoreResult<Option<(TenantId, Option<AgencyId>)>> {
+    db.reader()
+        .fetch_optional(query("SELECT id, agency_id FROM tenants WHERE id = $1").bind(id))
+        .await
+}
+
+/// Restores a soft-deleted tenant before its purge, inactive: its agency reactivates it.
+pub async fn restore(tx: &mut Tx, id: TenantId, at: DateTime<Utc>) -> StoreResult<Tenant> {
+    let lock = tx.backend().lock_clause("t");
+    let row: Option<TenantRow> = tx
+        .fetch_optional(
+            query(format!("{} WHERE t.id = $2{lock}", select()))
+                .bind(current_period())
+                .bind(id),
+        )
+        .await?;
+    let current = row.ok_or(StoreError::NotFound)?.into_tenant()?;
+    let Some(deletion) = current
+        .deletion
+        .filter(|_| current.status == TenantStatus::Deleted)
+    else {
+        return Err(StoreError::Conflict(Conflict::TenantNotDeleted));
+    };
+    if deletion.purge_after <= at {
+        return Err(StoreError::Conflict(Conflict::GracePeriodOver));
+    }
+    let version = next_version(current.updated_at);
+    tx.execute(
+        query(
+            "UPDATE tenants SET status = 'inactive', deleted_at = NULL, purge_after = NULL, \
+             deactivated_at = COALESCE(deactivated_at, $2), updated_at = $2 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(version),
+    )
+    .await?;
+    reread(tx, id).await
 }

@@ -161,6 +161,7 @@ mod tests {
             usage_current_month: UsageSummary::default(),
             owner: None,
             deactivation: None,
+            deletion: None,
             created_at: Utc::now(),
             updated_at: Utc::now(),
         }

@@ -32,6 +32,7 @@ impl InProcess {
         let ctx = Context {
             db: db.clone(),
             call_lease: settings.call_lease,
+            deletion_grace: chrono::Duration::days(tenantry::service::DEFAULT_DELETION_GRACE_DAYS),
             keyring,
             blobs,
             email: Arc::new(email),

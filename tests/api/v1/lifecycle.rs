@@ -322,3 +322,190 @@ async fn deactivation_races_hold_across_three_servers_on_one_postgres() {
     replicas.kill().await;
     app.finish().await;
 }
+
+async fn scalar(app: &TestApp, sql: &str) -> i64 {
+    let (n,): (i64,) = app
+        .db()
+        .store()
+        .reader()
+        .fetch_one(tenantry::store::query(sql.to_owned()))
+        .await
+        .unwrap();
+    n
+}
+
+both!(
+    a_deleted_tenant_is_hidden_refused_and_restorable,
+    |app| async move {
+        let mailbox = app.mailbox().await;
+        let agency = app.agency().create().await;
+        let tenant = app.tenant().name("Gone").of(&agency).create().await;
+        let pat = person(
+            &app,
+            &mailbox,
+            &agency.client,
+            &tenant.path("/users/invite"),
+            "pat@gone.example",
+            "TenantUser",
+        )
+        .await;
+        let call = tenant.admit("phone").await;
+
+        // A call in progress refuses the delete, and nothing changes.
+        agency
+            .client
+            .delete(&tenant.path(""))
+            .await
+            .assert_problem(StatusCode::CONFLICT, "tenant_has_active_calls");
+        let read = agency.client.get(&tenant.path("")).await;
+        assert_eq!(read.body["status"], "active");
+        tenant
+            .client
+            .get(&tenant.path(&format!("/calls/{}", call["id"].as_str().unwrap())))
+            .await
+            .assert_status(StatusCode::OK);
+        tenant
+            .client
+            .delete(&tenant.path("?force=true"))
+            .await
+            .assert_problem(StatusCode::FORBIDDEN, "forbidden");
+
+        // Forced, it ends the call as terminated.
+        let deleted = agency.client.delete(&tenant.path("?force=true")).await;
+        deleted.assert_status(StatusCode::OK);
+        assert_eq!(deleted.body["status"], "deleted");
+        let at = crate::support::time(&deleted.body["deletedAt"]);
+        let purge = crate::support::time(&deleted.body["purgeAfter"]);
+        assert_eq!((purge - at).num_days(), 30);
+        assert_eq!(
+            scalar(
+                &app,
+                "SELECT COUNT(*) FROM calls WHERE status = 'terminated'"
+            )
+            .await,
+            1
+        );
+        assert_eq!(
+            scalar(
+                &app,
+                "SELECT CAST(SUM(active_calls) AS BIGINT) FROM tenant_counters"
+            )
+            .await,
+            0
+        );
+
+        // Its keys and people get 401; it leaves lists unless asked for; its agency restores it.
+        tenant
+            .client
+            .get(&tenant.path(""))
+            .await
+            .assert_status(StatusCode::UNAUTHORIZED);
+        pat.get("/api/v1/users/me")
+            .await
+            .assert_status(StatusCode::UNAUTHORIZED);
+        assert!(agency.client.tenant_ids().await.is_empty());
+        let listed = agency.client.get("/api/v1/tenants?status=deleted").await;
+        assert_eq!(listed.body["data"][0]["id"], tenant.id.as_str());
+        agency
+            .client
+            .get(&tenant.path(""))
+            .await
+            .assert_problem(StatusCode::NOT_FOUND, "not_found");
+        let other = app.agency().name("Other").create().await;
+        other
+            .client
+            .post(&tenant.path("/restore"), &json!({}))
+            .await
+            .assert_problem(StatusCode::NOT_FOUND, "not_found");
+
+        let restored = agency
+            .client
+            .post(&tenant.path("/restore"), &json!({}))
+            .await;
+        restored.assert_status(StatusCode::OK);
+        assert_eq!(restored.body["status"], "inactive");
+        assert!(restored.body["deletedAt"].is_null() && restored.body["purgeAfter"].is_null());
+        tenant
+            .client
+            .get(&tenant.path(""))
+            .await
+            .assert_problem(StatusCode::FORBIDDEN, "tenant_inactive");
+        agency
+            .client
+            .post(&tenant.path("/restore"), &json!({}))
+            .await
+            .assert_problem(StatusCode::CONFLICT, "tenant_not_deleted");
+        agency
+            .client
+            .post(&tenant.path("/reactivate"), &json!({}))
+            .await
+            .assert_status(StatusCode::OK);
+        tenant
+            .client
+            .get(&tenant.path(""))
+            .await
+            .assert_status(StatusCode::OK);
+        pat.get("/api/v1/users/me")
+            .await
+            .assert_status(StatusCode::OK);
+
+        // Past its grace period it cannot come back.
+        agency
+            .client
+            .delete(&tenant.path(""))
+            .await
+            .assert_status(StatusCode::OK);
+        app.db()
+        .run_sql("UPDATE tenants SET purge_after = '2020-01-01T00:00:00+00:00' WHERE status = 'deleted'")
+        .await;
+        agency
+            .client
+            .post(&tenant.path("/restore"), &json!({}))
+            .await
+            .assert_problem(StatusCode::CONFLICT, "grace_period_over");
+    }
+);
+
+both!(no_call_outlives_a_forced_delete, |app| async move {
+    for round in 0..3 {
+        let agency = app.agency().create().await;
+        let tenant = app
+            .tenant()
+            .name(&format!("Busy {round}"))
+            .of(&agency)
+            .create()
+            .await;
+        let mut requests: Vec<_> = (0..RACERS)
+            .map(|_| {
+                (
+                    reqwest::Method::POST,
+                    tenant.path("/calls"),
+                    json!({ "channel": "phone" }),
+                )
+            })
+            .collect();
+        requests.insert(
+            RACERS / 2,
+            (
+                reqwest::Method::DELETE,
+                tenant.path("?force=true"),
+                json!({}),
+            ),
+        );
+        let answers = all_at_once(std::slice::from_ref(&agency.client), requests).await;
+        assert_eq!(
+            answers[RACERS / 2].status,
+            StatusCode::OK,
+            "{}",
+            answers[RACERS / 2].text
+        );
+        let counted = format!(
+            "SELECT active_calls FROM tenant_counters \
+             WHERE tenant_id = (SELECT id FROM tenants WHERE name = 'Busy {round}')"
+        );
+        assert_eq!(scalar(&app, &counted).await, 0, "round {round}");
+        let active = "SELECT COUNT(*) FROM calls c JOIN tenants t ON t.id = c.tenant_id \
+             WHERE c.status = 'active' AND t.status = 'deleted'";
+        assert_eq!(scalar(&app, active).await, 0, "round {round}");
+    }
+});

@@ -39,6 +39,10 @@ pub struct TenantBody {
     pub deactivated_at: Option<DateTime<Utc>>,
     /// Why, as the deactivating agency or platform said.
     pub deactivation_reason: Option<String>,
+    /// When the tenant was soft-deleted; `null` unless it is `deleted`.
+    pub deleted_at: Option<DateTime<Utc>>,
+    /// When a deleted tenant may be purged for good; until then it can be restored.
+    pub purge_after: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -63,6 +67,8 @@ impl From<Tenant> for TenantBody {
             owner: tenant.owner.map(OwnerBody::from),
             deactivated_at: tenant.deactivation.as_ref().map(|d| d.at),
             deactivation_reason: tenant.deactivation.and_then(|d| d.reason),
+            deleted_at: tenant.deletion.map(|d| d.at),
+            purge_after: tenant.deletion.map(|d| d.purge_after),
             created_at: tenant.created_at,
             updated_at: tenant.updated_at,
         }

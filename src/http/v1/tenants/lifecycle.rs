@@ -1,17 +1,18 @@
-//! `POST /api/v1/tenants/{tenantId}/deactivate` and `…/reactivate`: for the tenant's agency
-//! and the platform. A tenant's own keys and people cannot undo a deactivation.
+//! A tenant's lifecycle routes: deactivate, reactivate, delete (soft) and restore, for the
+//! tenant's agency and the platform. A tenant's own keys and people cannot undo them.
 
 use axum::extract::State;
 use axum::response::Response;
 use serde::Deserialize;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::body::TenantBody;
+use crate::domain::access::Caller;
 use crate::domain::ids::TenantId;
 use crate::domain::policy::act;
 use crate::http::error::{ApiResult, Problem};
-use crate::http::extract::{with_etag, Json};
+use crate::http::extract::{with_etag, Json, PathId, Query};
 use crate::http::path::InPath;
 use crate::http::AppState;
 use crate::service::lifecycle::{self, DeactivateRequest};
@@ -21,6 +22,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(deactivate_tenant))
         .routes(routes!(reactivate_tenant))
+        .routes(routes!(restore_tenant))
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -70,5 +72,50 @@ async fn reactivate_tenant(
     InPath(tenant): InPath<TenantRef, act::DeactivateTenant>,
 ) -> ApiResult<Response> {
     let tenant = lifecycle::reactivate(&state.ctx, tenant).await?;
+    Ok(with_etag(tenant.updated_at, TenantBody::from(tenant)))
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DeleteTenantParams {
+    /// End the tenant's calls in progress (as `terminated`) instead of refusing.
+    #[serde(default)]
+    pub force: bool,
+}
+
+/// Delete a tenant (soft).
+///
+/// The tenant becomes `deleted` with `deletedAt` and `purgeAfter` (`--deletion-grace-days`
+/// later, 30 by default). It leaves every list unless `status=deleted` is asked for, its keys
+/// and people get 401, and `POST …/restore` brings it back, inactive, until `purgeAfter`. With
+/// calls in progress it is a 409 `tenant_has_active_calls`, unless `force=true`, which ends
+/// them as `terminated`. Nothing is removed yet.
+#[utoipa::path(delete, path = "/api/v1/tenants/{tenantId}", tag = "tenants",
+    params(("tenantId" = TenantId, Path), DeleteTenantParams),
+    responses((status = 200, body = TenantBody, headers(("ETag" = String))),
+        (status = 403, body = Problem), (status = 409, body = Problem)))]
+pub(super) async fn delete_tenant(
+    State(state): State<AppState>,
+    InPath(tenant): InPath<TenantRef, act::DeleteTenant>,
+    Query(params): Query<DeleteTenantParams>,
+) -> ApiResult<Response> {
+    let tenant = lifecycle::delete(&state.ctx, tenant, params.force).await?;
+    Ok(with_etag(tenant.updated_at, TenantBody::from(tenant)))
+}
+
+/// Restore a deleted tenant within its grace period: it comes back `inactive`, to be
+/// reactivated. A tenant that is not deleted is a 409 `tenant_not_deleted`; one past its
+/// `purgeAfter` a 409 `grace_period_over`.
+#[utoipa::path(post, path = "/api/v1/tenants/{tenantId}/restore", tag = "tenants",
+    params(("tenantId" = TenantId, Path)),
+    responses((status = 200, body = TenantBody, headers(("ETag" = String))),
+        (status = 403, body = Problem), (status = 409, body = Problem)))]
+async fn restore_tenant(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathId(id): PathId<TenantId>,
+) -> ApiResult<Response> {
+    let tenant = lifecycle::restore(&state.ctx, &caller, id).await?;
     Ok(with_etag(tenant.updated_at, TenantBody::from(tenant)))
 }

@@ -30,7 +30,7 @@ use requests::{CreateTenantRequest, UpdateTenantRequest};
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_tenants, create_tenant))
-        .routes(routes!(get_tenant, update_tenant))
+        .routes(routes!(get_tenant, update_tenant, lifecycle::delete_tenant))
         .merge(lifecycle::router())
 }
 
