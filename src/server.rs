@@ -132,6 +132,7 @@ pub async fn serve(
     let jobs = [
         tokio::spawn(workers::purge_idempotency_records(db.clone())),
         tokio::spawn(workers::purge_people_records(db.clone())),
+        tokio::spawn(workers::enforce_retention(ctx.clone())),
         tokio::spawn(workers::reap_expired_calls(db.clone(), lease)),
         tokio::spawn(workers::deliver_mail(ctx.clone(), mailer)),
         tokio::spawn(workers::purge_old_mail(db.clone())),

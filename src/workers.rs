@@ -41,6 +41,24 @@ pub async fn reap_expired_calls(db: Db, lease: chrono::Duration) {
     }
 }
 
+/// Deletes call details, raw usage events and recordings past each tenant's retention, once
+/// an hour, and logs each run.
+pub async fn enforce_retention(ctx: crate::service::Context) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        match crate::service::retention::sweep(&ctx, now()).await {
+            Ok(swept) => tracing::info!(
+                calls = swept.calls,
+                recordings = swept.recordings,
+                events = swept.events,
+                "retention run"
+            ),
+            Err(error) => tracing::warn!(error = ?error, "retention run failed"),
+        }
+    }
+}
+
 /// Deletes expired sessions and reset links, and failed logins older than a lockout window.
 pub async fn purge_people_records(db: Db) {
     let mut tick = tokio::time::interval(Duration::from_secs(600));

@@ -29,6 +29,7 @@ pub mod lifecycle;
 pub mod plans;
 pub mod rate_limits;
 pub mod resources;
+pub mod retention;
 pub mod secrets;
 pub mod sessions;
 pub mod tenants;

@@ -30,6 +30,7 @@ pub mod monthly;
 pub mod outbox;
 pub mod plans;
 pub mod resources;
+pub mod retention;
 pub mod sessions;
 pub mod tenants;
 pub mod usage;

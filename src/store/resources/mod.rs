@@ -449,3 +449,21 @@ pub async fn measure(
         })
         .collect())
 }
+
+/// Deletes a tenant's resource of `kind` by its unique value (a call's recording), in the
+/// caller's transaction; answers what was deleted, if anything.
+pub async fn delete_by_unique_key(
+    tx: &mut Tx,
+    tenant_id: TenantId,
+    kind: ResourceKind,
+    key: &str,
+) -> StoreResult<Option<Stored>> {
+    let sql = format!(
+        "DELETE FROM resources WHERE tenant_id = $1 AND kind = $2 AND unique_key = $3 \
+         RETURNING {COLUMNS}"
+    );
+    let row: Option<ResourceRow> = tx
+        .fetch_optional(query(sql).bind(tenant_id).bind(kind.name()).bind(key))
+        .await?;
+    row.map(Stored::try_from).transpose()
+}

@@ -377,6 +377,12 @@ impl TestApp {
     }
 
     /// The servers' data directory: stored bytes under `objects/`, the key in `secret.key`.
+    /// The server's use-case context, for running a background job's pass at a chosen
+    /// instant (as the reaper's pass is run through [`TestApp::db`]).
+    pub fn context(&self) -> &tenantry::service::Context {
+        &self.inner.server.ctx
+    }
+
     pub fn data_dir(&self) -> &std::path::Path {
         self.inner.data_dir.path()
     }

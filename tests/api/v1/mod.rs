@@ -28,6 +28,7 @@ mod resource_races;
 mod resource_rules;
 mod resource_secrets;
 pub mod resources;
+mod retention;
 mod roles;
 mod sessions;
 mod sweep;
