@@ -51,6 +51,7 @@ use crate::domain::policy::{ApiScope, Role};
 use crate::domain::tenant::{
     ActionAt100, BillingMode, RecordingFormat, TenantSort, TenantStatus, TenantType,
 };
+use crate::domain::user::MemberStatus;
 
 wire_enums! {
     ActionAt100: "What happens when spend reaches 100% of `monthlySpendLimitCents`.",
@@ -64,6 +65,7 @@ wire_enums! {
     KeyScope,
     KeyEnvironment: "Where a key is used: `live` (secrets `tnt_live_…`) or `test`, a sandbox (`tnt_test_…`).",
     LimitSource,
+    MemberStatus: "A membership's state: `invited` (not accepted yet), `active` or `disabled`.",
     RecordingFormat,
     TenantSort,
     TenantStatus,

@@ -257,17 +257,18 @@ pub struct Shown {
     pub account_exists: bool,
 }
 
-fn gone(state: InvitationState) -> Result<()> {
-    match state {
-        InvitationState::Pending => Ok(()),
-        InvitationState::Accepted => Err(Error::Gone {
-            code: "invitation_used",
-            detail: "this invitation was accepted already",
-        }),
-        InvitationState::Expired => Err(Error::Gone {
+/// The 410 of a link that works no more: accepted already, or expired.
+fn spent(expired: bool) -> Error {
+    if expired {
+        Error::Gone {
             code: "invitation_expired",
             detail: "this invitation has expired; ask for a new one",
-        }),
+        }
+    } else {
+        Error::Gone {
+            code: "invitation_used",
+            detail: "this invitation was accepted already",
+        }
     }
 }
 
@@ -276,8 +277,11 @@ async fn by_token(ctx: &Context, token: &str) -> Result<Invitation> {
     let invitation = store::users::find_invitation(&ctx.db, InvitationKey::TokenHash(&hash))
         .await?
         .ok_or(Error::NotFound("invitation"))?;
-    gone(invitation.state(Utc::now()))?;
-    Ok(invitation)
+    match invitation.state(Utc::now()) {
+        InvitationState::Pending => Ok(invitation),
+        InvitationState::Accepted => Err(spent(false)),
+        InvitationState::Expired => Err(spent(true)),
+    }
 }
 
 /// What a pending invitation's token shows: where it leads, who sent it, in which role.
@@ -331,12 +335,8 @@ pub async fn accept(ctx: &Context, token: &str, request: AcceptRequest) -> Resul
     let accepted = store::users::accept_invitation(&ctx.db, &hash, &acceptance)
         .await
         .map_err(|error| match error {
-            StoreError::Conflict(Conflict::InvitationExpired) => {
-                gone(InvitationState::Expired).unwrap_err()
-            }
-            StoreError::Conflict(Conflict::InvitationAccepted) => {
-                gone(InvitationState::Accepted).unwrap_err()
-            }
+            StoreError::Conflict(Conflict::InvitationExpired) => spent(true),
+            StoreError::Conflict(Conflict::InvitationAccepted) => spent(false),
             StoreError::NotFound => Error::NotFound("invitation"),
             other => other.into(),
         })?;

@@ -189,12 +189,42 @@ pub struct NewInvitation<'a> {
 /// replaced.
 pub async fn invite(tx: &mut Tx, new: &NewInvitation<'_>) -> StoreResult<Invitation> {
     let at = now();
+    let user_id = user_for(tx, new, at).await?;
+    let membership_id = invited_membership(tx, new, user_id, at).await?;
+    let (reach, agency_id, tenant_id) = scope_columns(new.scope);
+    let id = InvitationId::generate();
+    tx.execute(
+        query(
+            "INSERT INTO invitations (id, membership_id, reach, agency_id, tenant_id, email, role, \
+             token_hash, invited_by, expires_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(id)
+        .bind(membership_id)
+        .bind(reach)
+        .bind(agency_id)
+        .bind(tenant_id)
+        .bind(new.email.as_str())
+        .bind(new.role.name())
+        .bind(new.token_hash)
+        .bind(new.invited_by)
+        .bind(at + INVITATION_LIFETIME)
+        .bind(at),
+    )
+    .await?;
+    find_invitation_in(tx, InvitationKey::Id(id))
+        .await?
+        .ok_or(StoreError::NotFound)
+}
+
+/// The user of the invited address, made if the address is new. A concurrent invite of the
+/// same address makes it once; the other then finds it.
+async fn user_for(tx: &mut Tx, new: &NewInvitation<'_>, at: DateTime<Utc>) -> StoreResult<UserId> {
     let display_name = match (new.first_name, new.last_name) {
         (Some(first), Some(last)) => format!("{first} {last}"),
         (Some(name), None) | (None, Some(name)) => name.to_owned(),
         (None, None) => new.email.as_str().to_owned(),
     };
-    // A concurrent invite of the same address makes the user once; this one then finds it.
     tx.execute(
         query(
             "INSERT INTO users (id, email, email_key, name, first_name, last_name, created_at) \
@@ -212,6 +242,51 @@ pub async fn invite(tx: &mut Tx, new: &NewInvitation<'_>) -> StoreResult<Invitat
     let (user_id,): (UserId,) = tx
         .fetch_one(query("SELECT id FROM users WHERE email_key = $1").bind(new.email.normalized()))
         .await?;
+    Ok(user_id)
+}
+
+/// Re-invites through a membership still `invited`: refused while its invitation is pending;
+/// once that expired, the membership takes the new role and the old invitation goes.
+async fn reinvite(
+    tx: &mut Tx,
+    membership: Uuid,
+    new: &NewInvitation<'_>,
+    at: DateTime<Utc>,
+) -> StoreResult<()> {
+    let (pending,): (i64,) = tx
+        .fetch_one(
+            query(
+                "SELECT COUNT(*) FROM invitations WHERE membership_id = $1 \
+                 AND accepted_at IS NULL AND expires_at > $2",
+            )
+            .bind(membership)
+            .bind(at),
+        )
+        .await?;
+    if pending > 0 {
+        return Err(StoreError::Conflict(Conflict::InvitationPending));
+    }
+    tx.execute(query("DELETE FROM invitations WHERE membership_id = $1").bind(membership))
+        .await?;
+    tx.execute(
+        query("UPDATE memberships SET role = $2, invited_by = $3, updated_at = $4 WHERE id = $1")
+            .bind(membership)
+            .bind(new.role.name())
+            .bind(new.invited_by)
+            .bind(at),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The `invited` membership the new invitation belongs to: a new one, or the one whose
+/// invitation expired (it takes the new role, and its old invitation goes).
+async fn invited_membership(
+    tx: &mut Tx,
+    new: &NewInvitation<'_>,
+    user_id: UserId,
+    at: DateTime<Utc>,
+) -> StoreResult<Uuid> {
     let (reach, agency_id, tenant_id) = scope_columns(new.scope);
     let lock = tx.backend().lock_clause("memberships");
     let existing: Option<(Uuid, String)> = tx
@@ -223,40 +298,11 @@ pub async fn invite(tx: &mut Tx, new: &NewInvitation<'_>) -> StoreResult<Invitat
             .bind(user_id),
         )
         .await?;
-    let membership_id = match existing {
+    match existing {
         Some((_, status)) if status != "invited" => {
-            return Err(StoreError::Conflict(Conflict::AlreadyMember))
+            Err(StoreError::Conflict(Conflict::AlreadyMember))
         }
-        Some((id, _)) => {
-            let (pending,): (i64,) = tx
-                .fetch_one(
-                    query(
-                        "SELECT COUNT(*) FROM invitations WHERE membership_id = $1 \
-                         AND accepted_at IS NULL AND expires_at > $2",
-                    )
-                    .bind(id)
-                    .bind(at),
-                )
-                .await?;
-            if pending > 0 {
-                return Err(StoreError::Conflict(Conflict::InvitationPending));
-            }
-            // The old invitation expired: the new one replaces it, with the role it names.
-            tx.execute(query("DELETE FROM invitations WHERE membership_id = $1").bind(id))
-                .await?;
-            tx.execute(
-                query(
-                    "UPDATE memberships SET role = $2, invited_by = $3, updated_at = $4 \
-                     WHERE id = $1",
-                )
-                .bind(id)
-                .bind(new.role.name())
-                .bind(new.invited_by)
-                .bind(at),
-            )
-            .await?;
-            id
-        }
+        Some((id, _)) => reinvite(tx, id, new, at).await.map(|()| id),
         None => {
             let id = Uuid::now_v7();
             let inserted = tx
@@ -281,32 +327,9 @@ pub async fn invite(tx: &mut Tx, new: &NewInvitation<'_>) -> StoreResult<Invitat
             if inserted == 0 {
                 return Err(StoreError::Conflict(Conflict::InvitationPending));
             }
-            id
+            Ok(id)
         }
-    };
-    let id = InvitationId::generate();
-    tx.execute(
-        query(
-            "INSERT INTO invitations (id, membership_id, reach, agency_id, tenant_id, email, role, \
-             token_hash, invited_by, expires_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(id)
-        .bind(membership_id)
-        .bind(reach)
-        .bind(agency_id)
-        .bind(tenant_id)
-        .bind(new.email.as_str())
-        .bind(new.role.name())
-        .bind(new.token_hash)
-        .bind(new.invited_by)
-        .bind(at + INVITATION_LIFETIME)
-        .bind(at),
-    )
-    .await?;
-    find_invitation_in(tx, InvitationKey::Id(id))
-        .await?
-        .ok_or(StoreError::NotFound)
+    }
 }
 
 const INVITATION_SELECT: &str = "SELECT i.id, i.membership_id, m.user_id, i.agency_id, \
@@ -497,30 +520,10 @@ pub async fn accept_invitation(
         InvitationState::Expired => return Err(StoreError::Conflict(Conflict::InvitationExpired)),
     }
     if let Some(hash) = acceptance.password_hash {
-        // Set only where none is: a password set meanwhile is not overwritten.
-        let set = tx
-            .execute(
-                query(
-                    "UPDATE users SET password_hash = $2 WHERE id = $1 AND password_hash IS NULL",
-                )
-                .bind(invitation.user_id)
-                .bind(hash),
-            )
-            .await?;
-        if set == 0 {
-            return Err(StoreError::Conflict(Conflict::InvitationAccepted));
-        }
+        first_password(&mut tx, invitation.user_id, hash).await?;
     }
-    tx.execute(
-        query(
-            "UPDATE users SET first_name = COALESCE($2, first_name), \
-             last_name = COALESCE($3, last_name) WHERE id = $1",
-        )
-        .bind(invitation.user_id)
-        .bind(acceptance.first_name)
-        .bind(acceptance.last_name),
-    )
-    .await?;
+    let (first, last) = (acceptance.first_name, acceptance.last_name);
+    rename(&mut tx, invitation.user_id, first, last).await?;
     tx.execute(
         query("UPDATE memberships SET status = 'active', updated_at = $2 WHERE id = $1")
             .bind(invitation.membership_id)
@@ -543,6 +546,42 @@ pub async fn accept_invitation(
     }
     tx.commit().await?;
     Ok(invitation)
+}
+
+/// Sets the first password of a user who has none; one set meanwhile (by a concurrent
+/// acceptance) is not overwritten: that is a conflict.
+async fn first_password(tx: &mut Tx, user: UserId, hash: &str) -> StoreResult<()> {
+    let set = tx
+        .execute(
+            query("UPDATE users SET password_hash = $2 WHERE id = $1 AND password_hash IS NULL")
+                .bind(user)
+                .bind(hash),
+        )
+        .await?;
+    if set == 0 {
+        return Err(StoreError::Conflict(Conflict::InvitationAccepted));
+    }
+    Ok(())
+}
+
+/// Changes the names given; `None` keeps one.
+async fn rename(
+    tx: &mut Tx,
+    user: UserId,
+    first_name: Option<&str>,
+    last_name: Option<&str>,
+) -> StoreResult<()> {
+    tx.execute(
+        query(
+            "UPDATE users SET first_name = COALESCE($2, first_name), \
+             last_name = COALESCE($3, last_name) WHERE id = $1",
+        )
+        .bind(user)
+        .bind(first_name)
+        .bind(last_name),
+    )
+    .await?;
+    Ok(())
 }
 
 /// A change to a member.
@@ -642,16 +681,8 @@ pub async fn update_member(
         .bind(now()),
     )
     .await?;
-    tx.execute(
-        query(
-            "UPDATE users SET first_name = COALESCE($2, first_name), \
-             last_name = COALESCE($3, last_name) WHERE id = $1",
-        )
-        .bind(user)
-        .bind(change.first_name.as_deref())
-        .bind(change.last_name.as_deref()),
-    )
-    .await?;
+    let (first, last) = (change.first_name.as_deref(), change.last_name.as_deref());
+    rename(&mut tx, user, first, last).await?;
     if change.status == Some(MemberStatus::Disabled) {
         tx.execute(
             query("DELETE FROM sessions WHERE membership_id = $1").bind(member.membership_id),

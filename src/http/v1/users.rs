@@ -70,8 +70,7 @@ pub struct UserBody {
     pub last_name: Option<String>,
     /// Their role here.
     pub role: Role,
-    #[schema(value_type = String, example = "active")]
-    pub status: &'static str,
+    pub status: MemberStatus,
     pub mfa_enabled: bool,
     pub last_login_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
@@ -98,7 +97,7 @@ impl From<Member> for UserBody {
             first_name: member.first_name,
             last_name: member.last_name,
             role: member.role,
-            status: member.status.into(),
+            status: member.status,
             mfa_enabled: member.mfa_enabled,
             last_login_at: member.last_login_at,
             created_at: member.created_at,
@@ -126,8 +125,8 @@ pub struct UserPage {
 pub struct UserListParams {
     /// Only members in this role.
     pub role: Option<Role>,
-    /// Only members in this state: `invited`, `active` or `disabled`.
-    pub status: Option<String>,
+    /// Only members in this state.
+    pub status: Option<MemberStatus>,
     /// Part of the email, first or last name, in any case.
     #[param(max_length = 254)]
     pub search: Option<String>,
@@ -142,16 +141,6 @@ const MAX_PAGE: i64 = 1_000_000;
 
 impl UserListParams {
     fn filter(&self) -> ApiResult<(MemberFilter, i64, i64)> {
-        let status = match &self.status {
-            None => None,
-            Some(text) => Some(text.parse::<MemberStatus>().map_err(|_| {
-                ApiError::field(
-                    "status",
-                    "invalid_value",
-                    "is one of invited, active, disabled",
-                )
-            })?),
-        };
         if let Some(search) = &self.search {
             if search.chars().count() > 254 {
                 return Err(ApiError::field(
@@ -179,7 +168,7 @@ impl UserListParams {
         }
         let filter = MemberFilter {
             role: self.role,
-            status,
+            status: self.status,
             search: self.search.clone().filter(|s| !s.is_empty()),
         };
         Ok((filter, page, size))
@@ -389,28 +378,17 @@ pub struct UpdateUserRequest {
     pub role: Option<Role>,
     /// `active` or `disabled`; a disabled member's sessions here end at once.
     #[serde(default)]
-    #[schema(example = "disabled")]
-    pub status: Option<String>,
+    pub status: Option<MemberStatus>,
 }
 
 impl UpdateUserRequest {
-    fn into_change(self) -> ApiResult<MemberChange> {
-        let status = match self.status {
-            None => None,
-            Some(text) => Some(text.parse::<MemberStatus>().map_err(|_| {
-                ApiError::field(
-                    "status",
-                    "invalid_value",
-                    "may be set to active or disabled",
-                )
-            })?),
-        };
-        Ok(MemberChange {
+    fn into_change(self) -> MemberChange {
+        MemberChange {
             first_name: self.first_name,
             last_name: self.last_name,
             role: self.role,
-            status,
-        })
+            status: self.status,
+        }
     }
 }
 
@@ -425,7 +403,7 @@ async fn update_user(
     PathId(user): PathId<UserId>,
     Json(request): Json<UpdateUserRequest>,
 ) -> ApiResult<Json<UserBody>> {
-    let change = request.into_change()?;
+    let change = request.into_change();
     let member = users::update(&state.ctx, &caller, Place::Own, user, change).await?;
     Ok(Json(member.into()))
 }
@@ -442,7 +420,7 @@ async fn update_tenant_user(
     PathId(user): PathId<UserId>,
     Json(request): Json<UpdateUserRequest>,
 ) -> ApiResult<Json<UserBody>> {
-    let change = request.into_change()?;
+    let change = request.into_change();
     let member = users::update(
         &state.ctx,
         &caller,
