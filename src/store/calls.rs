@@ -118,6 +118,30 @@ impl From<StoreError> for CallError {
     }
 }
 
+/// Reads the tenant's status, limits and period usage, in a statement after the counters'
+/// lock (never in the locking one, see counters::lock), and refuses what a limit refuses.
+async fn refuse_unless_admissible(
+    tx: &mut super::Tx,
+    tenant_id: TenantId,
+    period: chrono::NaiveDate,
+    active_calls: i64,
+) -> Result<(), CallError> {
+    let sql = format!(
+        "SELECT t.status, t.action_at_100, u.calls, u.seconds, u.cost_cents{} FROM tenants t \
+         LEFT JOIN tenant_usage u ON u.tenant_id = t.id AND u.period_start = $2 \
+         WHERE t.id = $1",
+        effective_columns("t", AdmissionState::KEYS)
+    );
+    let state: AdmissionRow = tx
+        .fetch_optional(query(sql).bind(tenant_id).bind(period))
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    match state.into_state(active_calls)?.refusal() {
+        Some(refusal) => Err(CallError::Refused(refusal)),
+        None => Ok(()),
+    }
+}
+
 /// Admits a call if every limit allows it, atomically.
 pub async fn admit(
     db: &Db,
@@ -132,20 +156,7 @@ pub async fn admit(
         .await?
         .ok_or(StoreError::NotFound)?
         .active_calls;
-    // Read in a statement after the lock, never in the locking one (see counters::lock).
-    let sql = format!(
-        "SELECT t.status, t.action_at_100, u.calls, u.seconds, u.cost_cents{} FROM tenants t \
-         LEFT JOIN tenant_usage u ON u.tenant_id = t.id AND u.period_start = $2 \
-         WHERE t.id = $1",
-        effective_columns("t", AdmissionState::KEYS)
-    );
-    let state: AdmissionRow = tx
-        .fetch_optional(query(sql).bind(tenant_id).bind(period))
-        .await?
-        .ok_or(StoreError::NotFound)?;
-    if let Some(refusal) = state.into_state(active_calls)?.refusal() {
-        return Err(CallError::Refused(refusal));
-    }
+    refuse_unless_admissible(&mut tx, tenant_id, period, active_calls).await?;
     if let Some(agent_id) = new.agent_id {
         let found: Option<(AgentId,)> = tx
             .fetch_optional(
@@ -263,17 +274,32 @@ pub async fn end(
                 .bind(&fingerprint),
         )
         .await?;
-    // An expired call already gave back its slot and counted as a conversation.
     let was_active = status == CallStatus::Active;
+    count_end(&mut tx, &locked, tenant_id, &current, was_active, outcome).await?;
+    tx.commit().await?;
+    Ok(Call::try_from(row)?)
+}
+
+/// Counts an ended call's usage: frees its slot if it held one (an expired or terminated call
+/// already gave it back and counted as a conversation), adds its seconds and cost to its
+/// period, and its day's rollup.
+async fn count_end(
+    tx: &mut super::Tx,
+    locked: &counters::Locked,
+    tenant_id: TenantId,
+    current: &CallRow,
+    was_active: bool,
+    outcome: &CallOutcome,
+) -> StoreResult<()> {
     if was_active {
-        counters::release_active_call(&mut tx, tenant_id).await?;
+        counters::release_active_call(tx, tenant_id).await?;
     }
     let usage = PeriodUsage {
         calls: 0,
         seconds: outcome.duration_seconds,
         cost_cents: outcome.cost_cents,
     };
-    counters::add_period_usage(&mut tx, tenant_id, current.period_start, usage).await?;
+    counters::add_period_usage(tx, tenant_id, current.period_start, usage).await?;
     let mut usage = UsageByDay::default();
     usage.add(
         current.started_at.date_naive(),
@@ -283,9 +309,7 @@ pub async fn end(
         outcome.cost_cents,
         outcome.sentiment_score,
     )?;
-    counters::record_usage(&mut tx, tenant_id, &locked, &usage).await?;
-    tx.commit().await?;
-    Ok(Call::try_from(row)?)
+    counters::record_usage(tx, tenant_id, locked, &usage).await
 }
 
 pub async fn find(db: &Db, tenant_id: TenantId, id: CallId) -> StoreResult<Call> {

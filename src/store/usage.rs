@@ -90,14 +90,8 @@ pub struct LiveUsage {
     pub last_call_at: Option<DateTime<Utc>>,
 }
 
-/// Stores a checked batch: each id once per tenant, counters and rollups in the same
-/// transaction. Ids are inserted in sorted order, so overlapping concurrent batches take
-/// their locks in the same order and cannot deadlock.
-pub async fn ingest(
-    db: &Db,
-    tenant_id: TenantId,
-    events: &[UsageEvent],
-) -> StoreResult<IngestOutcome> {
+/// The batch's events, each id once, sorted by id.
+fn unique_by_id(events: &[UsageEvent]) -> Vec<&UsageEvent> {
     let mut unique: Vec<&UsageEvent> = Vec::with_capacity(events.len());
     let mut seen = HashSet::with_capacity(events.len());
     for event in events {
@@ -106,6 +100,42 @@ pub async fn ingest(
         }
     }
     unique.sort_by(|a, b| a.id.cmp(&b.id));
+    unique
+}
+
+/// What the accepted events add, by billing period and by day and channel.
+fn sum_accepted(
+    unique: &[&UsageEvent],
+    accepted: &HashSet<&str>,
+) -> StoreResult<(BTreeMap<NaiveDate, PeriodUsage>, UsageByDay)> {
+    let mut periods: BTreeMap<NaiveDate, PeriodUsage> = BTreeMap::new();
+    let mut days = UsageByDay::default();
+    for event in unique.iter().filter(|e| accepted.contains(e.id.as_str())) {
+        periods
+            .entry(Period::containing(event.occurred_at).start)
+            .or_default()
+            .add(1, event.duration_seconds, event.cost_cents)?;
+        days.add(
+            event.occurred_at.date_naive(),
+            event.channel,
+            1,
+            event.duration_seconds,
+            event.cost_cents,
+            event.sentiment_score,
+        )?;
+    }
+    Ok((periods, days))
+}
+
+/// Stores a checked batch: each id once per tenant, counters and rollups in the same
+/// transaction. Ids are inserted in sorted order, so overlapping concurrent batches take
+/// their locks in the same order and cannot deadlock.
+pub async fn ingest(
+    db: &Db,
+    tenant_id: TenantId,
+    events: &[UsageEvent],
+) -> StoreResult<IngestOutcome> {
+    let unique = unique_by_id(events);
     let all_duplicates = IngestOutcome {
         accepted: 0,
         duplicates: events.len() as i64,
@@ -137,22 +167,7 @@ pub async fn ingest(
         .await?
         .ok_or(StoreError::NotFound)?;
     let accepted: HashSet<&str> = inserted.iter().map(|(id,)| id.as_str()).collect();
-    let mut periods: BTreeMap<NaiveDate, PeriodUsage> = BTreeMap::new();
-    let mut days = UsageByDay::default();
-    for event in unique.iter().filter(|e| accepted.contains(e.id.as_str())) {
-        periods
-            .entry(Period::containing(event.occurred_at).start)
-            .or_default()
-            .add(1, event.duration_seconds, event.cost_cents)?;
-        days.add(
-            event.occurred_at.date_naive(),
-            event.channel,
-            1,
-            event.duration_seconds,
-            event.cost_cents,
-            event.sentiment_score,
-        )?;
-    }
+    let (periods, days) = sum_accepted(&unique, &accepted)?;
     for (period, usage) in periods {
         counters::add_period_usage(&mut tx, tenant_id, period, usage).await?;
     }
