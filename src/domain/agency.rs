@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
+use super::audit::{flatten_into, Audited, Fields, Holder, Target};
 use super::ids::AgencyId;
 use super::tenant::check_metadata;
 use super::validation::Violations;
@@ -33,5 +34,25 @@ impl AgencyFields {
         violations.length("name", &self.name, 1, 255);
         violations.range("markupPercent", self.markup_percent, 0, MARKUP_PERCENT_MAX);
         check_metadata("metadata", &self.metadata, violations);
+    }
+}
+
+impl Audited for Agency {
+    fn audit_target(&self) -> Target {
+        Target::new("agency", self.id)
+    }
+
+    fn audit_holder(&self) -> Holder {
+        (None, Some(self.id))
+    }
+
+    fn audit_fields(&self) -> Fields {
+        let mut fields = Fields::new();
+        let name = serde_json::Value::String(self.fields.name.clone());
+        fields.insert("name".into(), name);
+        fields.insert("markupPercent".into(), self.fields.markup_percent.into());
+        let metadata = serde_json::Value::Object(self.fields.metadata.clone());
+        flatten_into(&mut fields, "metadata", metadata);
+        fields
     }
 }

@@ -1,6 +1,9 @@
 //! Agents: a tenant's voice agents, the minimum analytics and `maxAgents` need.
 
 use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+
+use super::audit::{flatten_into, Audited, Fields, Holder, Target};
 
 use super::ids::{AgentId, TenantId};
 use super::tenant::check_metadata;
@@ -48,5 +51,27 @@ impl AgentFields {
     pub fn check(&self, violations: &mut Violations) {
         violations.length("name", &self.name, 1, 255);
         check_metadata("metadata", &self.metadata, violations);
+    }
+}
+
+impl Audited for Agent {
+    fn audit_target(&self) -> Target {
+        Target::new("agent", self.id)
+    }
+
+    fn audit_holder(&self) -> Holder {
+        (Some(self.tenant_id), None)
+    }
+
+    fn audit_fields(&self) -> Fields {
+        let mut fields = Fields::new();
+        fields.insert("name".into(), json!(self.fields.name));
+        fields.insert("status".into(), json!(<&str>::from(self.fields.status)));
+        flatten_into(
+            &mut fields,
+            "metadata",
+            Value::Object(self.fields.metadata.clone()),
+        );
+        fields
     }
 }

@@ -2,9 +2,11 @@
 
 use chrono::{DateTime, Utc};
 use rand::{distributions::Alphanumeric, Rng};
+use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::access::{Caller, Principal, Scope};
+use super::audit::{holder_of, Audited, Fields, Holder, Target};
 use super::ids::{AgencyId, ApiKeyId, TenantId};
 use super::policy::{Role, ScopeSet};
 
@@ -149,6 +151,30 @@ pub fn mint_secret(environment: KeyEnvironment) -> MintedSecret {
 /// What the database holds of a secret.
 pub fn hash_secret(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+impl Audited for ApiKey {
+    fn audit_target(&self) -> Target {
+        Target::new("api_key", self.id)
+    }
+
+    fn audit_holder(&self) -> Holder {
+        holder_of(self.owner.scope())
+    }
+
+    fn audit_fields(&self) -> Fields {
+        let scopes = self
+            .scopes
+            .map(|scopes| scopes.iter().map(|scope| scope.name()).collect::<Vec<_>>());
+        let mut fields = Fields::new();
+        fields.insert("name".into(), json!(self.name));
+        fields.insert("prefix".into(), json!(self.prefix));
+        fields.insert("role".into(), json!(self.role.name()));
+        fields.insert("scopes".into(), json!(scopes));
+        fields.insert("expiresAt".into(), json!(self.expires_at));
+        fields.insert("environment".into(), json!(<&str>::from(self.environment)));
+        fields
+    }
 }
 
 #[cfg(test)]

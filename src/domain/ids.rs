@@ -257,6 +257,12 @@ typed_id!(
     params = ["recordingId", "recording_id"]
 );
 typed_id!(
+    /// An entry of the audit trail.
+    AuditId,
+    "aud",
+    params = ["auditId"]
+);
+typed_id!(
     /// A mail in the outbox.
     EmailId,
     "eml",

@@ -5,6 +5,7 @@ pub mod agency;
 pub mod agent;
 pub mod analytics;
 pub mod api_key;
+pub mod audit;
 pub mod conflict;
 pub mod email;
 pub mod ids;

@@ -1,6 +1,9 @@
 //! Plans: catalog entries with a price and the limits they grant.
 
 use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::audit::{Audited, Fields, Holder, Target};
 
 use super::ids::{IdParseError, PathKey, PlanId, TypedId};
 use super::limits::{Limits, MAX_CENTS};
@@ -84,5 +87,28 @@ impl PathKey for PlanRef {
             Ok(id) => PlanRef::Id(id),
             Err(_) => PlanRef::Code(text.to_owned()),
         })
+    }
+}
+
+impl Audited for Plan {
+    fn audit_target(&self) -> Target {
+        Target::new("plan", self.id)
+    }
+
+    fn audit_holder(&self) -> Holder {
+        (None, None)
+    }
+
+    fn audit_fields(&self) -> Fields {
+        let plan = &self.fields;
+        let mut fields = Fields::new();
+        fields.insert("code".into(), json!(plan.code.as_str()));
+        fields.insert("name".into(), json!(plan.name));
+        fields.insert("amountCents".into(), json!(plan.amount_cents));
+        fields.insert("externalBillingId".into(), json!(plan.external_billing_id));
+        for (key, value) in plan.entitlements.iter() {
+            fields.insert(format!("entitlements.{}", key.field()), json!(value));
+        }
+        fields
     }
 }

@@ -152,6 +152,8 @@ actions! {
     DeactivateTenant => TenantsWrite,
     /// Delete a tenant, and restore it within its grace period.
     DeleteTenant => TenantsWrite,
+    /// Read and verify the audit trail.
+    ReadAuditLog => TenantsRead,
     /// List all agencies.
     ListAgencies => TenantsRead,
     /// Create an agency.
@@ -316,6 +318,7 @@ pub const GRANTS: &[(Role, &[Action])] = &[
             Action::RelaxCompliance,
             Action::DeactivateTenant,
             Action::DeleteTenant,
+            Action::ReadAuditLog,
             Action::ReadAgency,
             Action::ReadPlans,
             Action::ReadKeys,
@@ -347,6 +350,7 @@ pub const GRANTS: &[(Role, &[Action])] = &[
         &[
             Action::ReadTenant,
             Action::UpdateTenant,
+            Action::ReadAuditLog,
             Action::ReadPlans,
             Action::ReadKeys,
             Action::RevokeKey,
@@ -400,6 +404,7 @@ pub const GRANTS: &[(Role, &[Action])] = &[
             Action::UpdateTenant,
             Action::ChangeCommercialTerms,
             Action::DeactivateTenant,
+            Action::ReadAuditLog,
             Action::ReadAgency,
             Action::ReadPlans,
             Action::ReadUsers,
@@ -436,6 +441,8 @@ pub const GRANTS: &[(Role, &[Action])] = &[
         Role::ReadOnly,
         &[
             Action::ReadTenant,
+            // A tenant's auditor reads its trail.
+            Action::ReadAuditLog,
             Action::ReadPlans,
             Action::ReadUsers,
             Action::ReadAgents,

@@ -1,8 +1,10 @@
 //! Tenants: a client organisation with its plan, limits, billing alerts, settings and owner.
 
 use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
 use strum::{EnumString, IntoStaticStr, VariantNames};
 
+use super::audit::{flatten_into, Audited, Fields, Holder, Target};
 use super::ids::{AgencyId, TenantId, UserId};
 use super::limits::{EffectiveLimits, LimitChanges, Limits};
 use super::time::BoundedTime;
@@ -620,6 +622,75 @@ fn storable_number(value: &serde_json::Value) -> bool {
         serde_json::Value::Array(items) => items.iter().all(storable_number),
         serde_json::Value::Object(map) => map.values().all(storable_number),
         _ => true,
+    }
+}
+
+impl Audited for Tenant {
+    fn audit_target(&self) -> Target {
+        Target::new("tenant", self.id)
+    }
+
+    fn audit_holder(&self) -> Holder {
+        (Some(self.id), None)
+    }
+
+    fn audit_fields(&self) -> Fields {
+        let mut fields = Fields::new();
+        let mut put = |name: &str, value: Value| flatten_into(&mut fields, name, value);
+        put("name", json!(self.name));
+        put("slug", json!(self.slug.as_str()));
+        put("status", json!(<&str>::from(self.status)));
+        put("plan", json!(self.plan.as_str()));
+        put("agencyId", json!(self.agency_id.map(|id| id.to_string())));
+        put("billingMode", json!(<&str>::from(self.billing_mode)));
+        for (key, value) in self.usage_limits.iter() {
+            put(&format!("usageLimits.{}", key.field()), json!(value));
+        }
+        let alerts = &self.billing_alerts;
+        put(
+            "billingAlerts.alertThresholds",
+            json!(alerts.alert_thresholds),
+        );
+        put("billingAlerts.alertEmails", json!(alerts.alert_emails));
+        put(
+            "billingAlerts.actionAt100",
+            json!(<&str>::from(alerts.action_at_100)),
+        );
+        self.settings.audit_into(&mut put);
+        put("metadata", Value::Object(self.metadata.clone()));
+        put("owner.email", json!(self.owner.as_ref().map(|o| &o.email)));
+        put(
+            "deactivationReason",
+            json!(self.deactivation.as_ref().map(|d| &d.reason)),
+        );
+        put("purgeAfter", json!(self.deletion.map(|d| d.purge_after)));
+        fields
+    }
+}
+
+impl Settings {
+    fn audit_into(&self, put: &mut impl FnMut(&str, Value)) {
+        put("settings.sipEnabled", json!(self.sip_enabled));
+        put("settings.sipDomain", json!(self.sip_domain));
+        put("settings.sipUsername", json!(self.sip_username));
+        put("settings.recordingEnabled", json!(self.recording_enabled));
+        put(
+            "settings.recordingFormat",
+            json!(<&str>::from(self.recording_format)),
+        );
+        put("settings.retentionDays", json!(self.retention_days));
+        put("settings.analyticsEnabled", json!(self.analytics_enabled));
+        put("settings.hipaaEnabled", json!(self.hipaa_enabled));
+        put("settings.pciEnabled", json!(self.pci_enabled));
+        put(
+            "settings.dataEncryptionEnabled",
+            json!(self.data_encryption_enabled),
+        );
+        put("settings.webhookUrl", json!(self.webhook_url));
+        put(
+            "settings.webhookTimeoutSeconds",
+            json!(self.webhook_timeout_seconds),
+        );
     }
 }
 

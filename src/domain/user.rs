@@ -7,10 +7,12 @@ pub mod otp;
 pub mod password;
 
 use chrono::{DateTime, Duration, Utc};
+use serde_json::json;
 use uuid::Uuid;
 
 use super::access::Scope;
 pub use super::api_key::mint_token;
+use super::audit::{holder_of, Audited, Fields, Holder, Target as AuditTarget};
 use super::ids::{AgencyId, InvitationId, TenantId, UserId};
 use super::policy::{grants, Action, Role, Target};
 
@@ -171,6 +173,45 @@ impl Invitation {
             Scope::Tenant(id) => Some(id),
             _ => None,
         }
+    }
+}
+
+impl Audited for Member {
+    fn audit_target(&self) -> AuditTarget {
+        AuditTarget::new("user", self.user_id)
+    }
+
+    fn audit_holder(&self) -> Holder {
+        holder_of(self.scope)
+    }
+
+    fn audit_fields(&self) -> Fields {
+        let mut fields = Fields::new();
+        fields.insert("email".into(), json!(self.email));
+        fields.insert("firstName".into(), json!(self.first_name));
+        fields.insert("lastName".into(), json!(self.last_name));
+        fields.insert("role".into(), json!(self.role.name()));
+        fields.insert("status".into(), json!(<&str>::from(self.status)));
+        fields
+    }
+}
+
+impl Audited for Invitation {
+    fn audit_target(&self) -> AuditTarget {
+        AuditTarget::new("invitation", self.id)
+    }
+
+    fn audit_holder(&self) -> Holder {
+        holder_of(self.scope)
+    }
+
+    fn audit_fields(&self) -> Fields {
+        let mut fields = Fields::new();
+        fields.insert("email".into(), json!(self.email));
+        fields.insert("role".into(), json!(self.role.name()));
+        fields.insert("expiresAt".into(), json!(self.expires_at));
+        fields.insert("acceptedAt".into(), json!(self.accepted_at));
+        fields
     }
 }
 

@@ -7,11 +7,13 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 use super::error::ApiError;
+use super::observability::REQUEST_ID;
 use super::AppState;
 use crate::domain::access::Caller;
 use crate::domain::api_key::hash_secret;
+use crate::domain::audit::Actor;
 use crate::domain::user::SESSION_MARK;
-use crate::service::{api_keys, sessions};
+use crate::service::{api_keys, audit, sessions};
 
 /// The key in `Authorization: Bearer <key>`; `bare` also takes `Authorization: <key>`.
 pub fn presented_key(headers: &HeaderMap, bare: bool) -> Option<&str> {
@@ -70,7 +72,21 @@ async fn authenticate(
     let key = presented_key(request.headers(), bare).ok_or(ApiError::Unauthorized)?;
     let caller = resolve(state, key).await?;
     request.extensions_mut().insert(caller);
-    Ok(next.run(request).await)
+    let request_id = request_id(&request);
+    let actor = Actor::of(caller.principal);
+    Ok(audit::acting(actor, request_id, next.run(request)).await)
+}
+
+fn request_id(request: &Request) -> Option<String> {
+    let value = request.headers().get(REQUEST_ID)?.to_str().ok()?;
+    Some(value.to_owned())
+}
+
+/// Middleware: changes made by requests without a key (invitation links, password resets)
+/// are recorded with their request, as the system's until a use case names the person.
+pub async fn scope_anonymous(request: Request, next: Next) -> Response {
+    let request_id = request_id(&request);
+    audit::acting(Actor::SYSTEM, request_id, next.run(request)).await
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Caller {

@@ -143,7 +143,8 @@ pub fn app(state: AppState) -> Router {
         .layer(from_fn_with_state(
             state.clone(),
             rate_limit::limit_requests,
-        ));
+        ))
+        .layer(from_fn(auth::scope_anonymous));
     Router::new()
         .merge(api)
         .merge(ops)

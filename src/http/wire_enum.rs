@@ -46,6 +46,7 @@ macro_rules! wire_enums {
 
 use crate::domain::agent::AgentStatus;
 use crate::domain::api_key::{KeyEnvironment, KeyScope};
+use crate::domain::audit::ActorKind;
 use crate::domain::metering::{CallStatus, Channel, Direction, LimitSource};
 use crate::domain::policy::{ApiScope, Role};
 use crate::domain::tenant::{
@@ -57,6 +58,7 @@ wire_enums! {
     ActionAt100: "What happens when spend reaches 100% of `monthlySpendLimitCents`.",
     ApiScope: "A key scope: what a scoped key may be used for.",
     Role: "A role: `Admin` (platform); `AgencyManager`, `AgencyTechnicalManager`, `AgencyAccountManager` (agency); `TenantOwner`, `TenantUser`, `ReadOnly` (tenant). docs/PERMISSIONS.md lists what each may do.",
+    ActorKind: "Who made a change: an API `key`, a `user`, the `master` key or the `system` (a job).",
     AgentStatus,
     BillingMode,
     CallStatus,

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 
+use super::audit::record_change;
 use super::{json, now, query, versioned_change, Db, Query, StoreError, StoreResult};
 use crate::domain::agency::{Agency, AgencyFields};
 use crate::domain::ids::AgencyId;
@@ -70,8 +71,10 @@ pub async fn create(db: &Db, fields: &AgencyFields) -> StoreResult<Agency> {
                 .bind(now()),
         )
         .await?;
+    let agency = Agency::from(row);
+    record_change(&mut tx, "agency.created", None, Some(&agency)).await?;
     tx.commit().await?;
-    Ok(row.into())
+    Ok(agency)
 }
 
 /// Changes an agency under its row lock: `change` gets the current fields and returns the
@@ -110,6 +113,8 @@ pub async fn update<E: From<StoreError>>(
                 .bind(version),
         )
         .await?;
+    let agency = Agency::from(row);
+    record_change(&mut tx, "agency.updated", Some(&current), Some(&agency)).await?;
     tx.commit().await?;
-    Ok(row.into())
+    Ok(agency)
 }

@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 
+use super::audit::record_change;
 use super::limits::{effective_columns, EffectiveColumns};
 use super::{
     counters, from_text, json, now, query, versioned_change, Db, Query, StoreError, StoreResult,
@@ -86,8 +87,10 @@ pub async fn create<E: From<StoreError>>(
                 .bind(now()),
         )
         .await?;
+    let agent = Agent::try_from(row)?;
+    record_change(&mut tx, "agent.created", None, Some(&agent)).await?;
     tx.commit().await?;
-    Ok(Agent::try_from(row)?)
+    Ok(agent)
 }
 
 pub async fn find(db: &Db, tenant_id: TenantId, id: AgentId) -> StoreResult<Agent> {
@@ -156,25 +159,23 @@ pub async fn update<E: From<StoreError>>(
                 .bind(version),
         )
         .await?;
+    let agent = Agent::try_from(row)?;
+    record_change(&mut tx, "agent.updated", Some(&current), Some(&agent)).await?;
     tx.commit().await?;
-    Ok(Agent::try_from(row)?)
+    Ok(agent)
 }
 
 pub async fn delete(db: &Db, tenant_id: TenantId, id: AgentId) -> StoreResult<()> {
     let mut tx = db.begin().await?;
     super::resources::check_agent_unused(&mut tx, tenant_id, id).await?;
-    let deleted = tx
-        .execute(
-            query("DELETE FROM agents WHERE tenant_id = $1 AND id = $2")
-                .bind(tenant_id)
-                .bind(id),
-        )
-        .await?;
-    tx.commit().await?;
-    if deleted == 0 {
-        return Err(StoreError::NotFound);
-    }
-    Ok(())
+    let sql = format!("DELETE FROM agents WHERE tenant_id = $1 AND id = $2 RETURNING {COLUMNS}");
+    let deleted: AgentRow = tx
+        .fetch_optional(query(sql).bind(tenant_id).bind(id))
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    let deleted = Agent::try_from(deleted)?;
+    record_change(&mut tx, "agent.deleted", Some(&deleted), None).await?;
+    tx.commit().await
 }
 
 pub async fn count(db: &Db, tenant_id: TenantId) -> StoreResult<AgentCounts> {

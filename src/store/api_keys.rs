@@ -2,11 +2,13 @@
 
 use chrono::{DateTime, Utc};
 
+use super::audit::{record_change, Change};
 use super::{now, query, Db, Query, StoreError, StoreResult};
 use crate::domain::access::{Scope, TenantScope};
 use crate::domain::api_key::{
     hash_secret, mint_secret, ApiKey, KeyEnvironment, KeyOwner, KeyScope,
 };
+use crate::domain::audit::Target;
 use crate::domain::ids::{AgencyId, ApiKeyId, TenantId};
 use crate::domain::policy::{ApiScope, Role, ScopeSet};
 use sqlx::types::Json;
@@ -148,8 +150,10 @@ pub async fn create(
     let row: ApiKeyRow = tx
         .fetch_one(query(format!("{SELECT} WHERE k.id = $1")).bind(id))
         .await?;
+    let key: ApiKey = row.try_into()?;
+    record_change(&mut tx, "api_key.created", None, Some(&key)).await?;
     tx.commit().await?;
-    Ok((row.try_into()?, minted.secret))
+    Ok((key, minted.secret))
 }
 
 /// The statement of one page of the keys `scope` reaches, in id (creation) order after
@@ -187,16 +191,27 @@ pub async fn find(db: &Db, scope: TenantScope, id: ApiKeyId) -> StoreResult<Opti
 /// Revokes a key at once; later requests with it are refused.
 pub async fn revoke(db: &Db, id: ApiKeyId) -> StoreResult<()> {
     let mut tx = db.begin().await?;
-    let done = tx
-        .execute(
-            query("UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
-                .bind(id)
-                .bind(now()),
+    let at = now();
+    let holder: (Option<TenantId>, Option<AgencyId>) = tx
+        .fetch_optional(
+            query(
+                "UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL \
+                 RETURNING tenant_id, agency_id",
+            )
+            .bind(id)
+            .bind(at),
         )
-        .await?;
-    if done == 0 {
-        return Err(StoreError::NotFound);
-    }
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    let change = Change {
+        tenant_id: holder.0,
+        agency_id: holder.1,
+        action: "api_key.revoked".into(),
+        target: Target::new("api_key", id),
+        changes: serde_json::json!({"revokedAt": {"before": null, "after": at}}),
+        actor: None,
+    };
+    super::audit::record(&mut tx, change).await?;
     tx.commit().await
 }
 

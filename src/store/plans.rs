@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
+use super::audit::record_change;
 use super::limits::{plan_columns, replace_plan_limits, PlanLimits};
 use super::{now, query, versioned_change, Db, Query, StoreError, StoreResult};
 use crate::domain::ids::PlanId;
@@ -87,8 +88,10 @@ pub async fn create(db: &Db, fields: &PlanFields) -> StoreResult<Plan> {
     .await?;
     replace_plan_limits(&mut tx, id, &fields.entitlements).await?;
     let row: PlanRow = tx.fetch_one(find_query(&PlanRef::Id(id))).await?;
+    let plan = row.into_plan()?;
+    record_change(&mut tx, "plan.created", None, Some(&plan)).await?;
     tx.commit().await?;
-    row.into_plan()
+    Ok(plan)
 }
 
 /// Changes a plan under its row lock: `change` gets the current fields and returns the new
@@ -123,6 +126,8 @@ pub async fn update<E: From<StoreError>>(
     .await?;
     replace_plan_limits(&mut tx, id, &fields.entitlements).await?;
     let row: PlanRow = tx.fetch_one(find_query(&PlanRef::Id(id))).await?;
+    let plan = row.into_plan()?;
+    record_change(&mut tx, "plan.updated", Some(&current), Some(&plan)).await?;
     tx.commit().await?;
-    Ok(row.into_plan()?)
+    Ok(plan)
 }

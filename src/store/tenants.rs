@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 
+use super::audit::record_change;
 use super::limits::{replace_tenant_limits, tenant_columns, TenantLimits};
 use super::{
     json, next_version, now, query, versioned_change, Arg, Backend, Db, Query, StoreError,
@@ -523,7 +524,9 @@ pub async fn create(
             .bind(agency_id),
     )
     .await?;
-    reread(tx, id).await
+    let created = reread(tx, id).await?;
+    record_change(tx, "tenant.created", None, Some(&created)).await?;
+    Ok(created)
 }
 
 /// Applies `change` to the tenant under its row lock, so concurrent partial updates never
@@ -587,6 +590,7 @@ pub async fn update<E: From<StoreError>>(
     }
     super::resources::check_required_settings(&mut tx, id).await?;
     let tenant = reread(&mut tx, id).await?;
+    record_change(&mut tx, "tenant.updated", Some(&current), Some(&tenant)).await?;
     tx.commit().await?;
     Ok(tenant)
 }
@@ -623,7 +627,9 @@ pub async fn deactivate(
         .bind(at),
     )
     .await?;
-    reread(tx, id).await
+    let deactivated = reread(tx, id).await?;
+    record_change(tx, "tenant.deactivated", Some(&current), Some(&deactivated)).await?;
+    Ok(deactivated)
 }
 
 /// Reactivates an inactive tenant under its row lock, with exactly the agents its
@@ -652,7 +658,9 @@ pub async fn reactivate(tx: &mut Tx, scope: TenantScope, id: TenantId) -> StoreR
         .bind(at),
     )
     .await?;
-    reread(tx, id).await
+    let reactivated = reread(tx, id).await?;
+    record_change(tx, "tenant.reactivated", Some(&current), Some(&reactivated)).await?;
+    Ok(reactivated)
 }
 
 /// The tenant `scope` reaches, locked for the rest of the transaction.
@@ -693,7 +701,9 @@ pub async fn soft_delete(
         .bind(at + grace),
     )
     .await?;
-    reread(tx, id).await
+    let deleted = reread(tx, id).await?;
+    record_change(tx, "tenant.deleted", Some(&current), Some(&deleted)).await?;
+    Ok(deleted)
 }
 
 /// A deleted tenant's id and agency, if it exists at all (for restoring it).
@@ -736,5 +746,7 @@ pub async fn restore(tx: &mut Tx, id: TenantId, at: DateTime<Utc>) -> StoreResul
         .bind(version),
     )
     .await?;
-    reread(tx, id).await
+    let restored = reread(tx, id).await?;
+    record_change(tx, "tenant.restored", Some(&current), Some(&restored)).await?;
+    Ok(restored)
 }

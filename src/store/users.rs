@@ -5,8 +5,10 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::audit::{record_change, Change};
 use super::{now, query, Backend, Db, Query, StoreError, StoreResult, Tx};
-use crate::domain::access::Scope;
+use crate::domain::access::{Principal, Scope};
+use crate::domain::audit::{Actor, Target as AuditTarget};
 use crate::domain::conflict::Conflict;
 use crate::domain::ids::{AgencyId, InvitationId, TenantId, UserId};
 use crate::domain::policy::Role;
@@ -212,9 +214,11 @@ pub async fn invite(tx: &mut Tx, new: &NewInvitation<'_>) -> StoreResult<Invitat
         .bind(at),
     )
     .await?;
-    find_invitation_in(tx, InvitationKey::Id(id))
+    let invitation = find_invitation_in(tx, InvitationKey::Id(id))
         .await?
-        .ok_or(StoreError::NotFound)
+        .ok_or(StoreError::NotFound)?;
+    record_change(tx, "user.invited", None, Some(&invitation)).await?;
+    Ok(invitation)
 }
 
 /// The user of the invited address, made if the address is new. A concurrent invite of the
@@ -453,10 +457,12 @@ pub async fn renew_invitation(
             .bind(expires_at),
     )
     .await?;
-    Ok(Invitation {
+    let renewed = Invitation {
         expires_at,
-        ..invitation
-    })
+        ..invitation.clone()
+    };
+    record_change(tx, "invitation.resent", Some(&invitation), Some(&renewed)).await?;
+    Ok(renewed)
 }
 
 /// Revokes an unaccepted invitation: its membership (still `invited`) goes with it, and so
@@ -475,6 +481,7 @@ pub async fn revoke_invitation(db: &Db, id: InvitationId) -> StoreResult<()> {
     )
     .await?;
     forget_if_unused(&mut tx, invitation.user_id).await?;
+    record_change(&mut tx, "invitation.revoked", Some(&invitation), None).await?;
     tx.commit().await
 }
 
@@ -544,6 +551,14 @@ pub async fn accept_invitation(
         )
         .await?;
     }
+    let accepted = Invitation {
+        accepted_at: Some(at),
+        ..invitation.clone()
+    };
+    let mut change = Change::of("user.joined", Some(&invitation), Some(&accepted));
+    change.target = AuditTarget::new("user", invitation.user_id);
+    change.actor = Some(Actor::of(Principal::User(invitation.user_id)));
+    super::audit::record(&mut tx, change).await?;
     tx.commit().await?;
     Ok(invitation)
 }
@@ -690,6 +705,7 @@ pub async fn update_member(
         .await?;
     }
     let changed = member_in(&mut tx, scope, user).await?;
+    record_change(&mut tx, "user.updated", Some(&member), Some(&changed)).await?;
     tx.commit().await?;
     Ok(changed)
 }
@@ -710,6 +726,7 @@ pub async fn remove_member(db: &Db, scope: Scope, user: UserId) -> StoreResult<(
         .await?;
     }
     forget_if_unused(&mut tx, user).await?;
+    record_change(&mut tx, "user.removed", Some(&member), None).await?;
     tx.commit().await
 }
 

@@ -11,6 +11,7 @@ pub mod agencies;
 pub mod agents;
 pub mod analytics;
 pub mod api_keys;
+pub mod audit;
 pub mod calls;
 pub mod limits;
 pub mod openapi;
@@ -51,6 +52,7 @@ impl Dialect for V1 {
             .merge(analytics::router())
             .merge(users::router())
             .merge(sessions::router())
+            .merge(audit::router())
     }
 
     fn public_routes() -> OpenApiRouter<AppState> {

@@ -10,8 +10,10 @@ use serde_json::Value;
 use sqlx::types::Json;
 use uuid::Uuid;
 
+use super::audit::record_change;
 use super::limits::{effective_columns, EffectiveColumns};
 use super::{counters, now, query, versioned_change, Db, Query, StoreError, StoreResult, Tx};
+use crate::domain::audit::{flatten_into, Audited, Fields, Holder, Target, SECRET_MASK};
 use crate::domain::ids::{AgentId, TenantId};
 use crate::domain::limits::{EffectiveLimits, LimitKey};
 use crate::domain::resource::ResourceKind;
@@ -153,8 +155,13 @@ pub async fn create<E: From<StoreError>>(
         )
         .await?;
     link_agents(&mut tx, tenant_id, id, &write.agents).await?;
+    let stored = Stored::try_from(row)?;
+    if let Some(replaced) = &replaced {
+        record_change(&mut tx, action(kind, "deleted"), Some(replaced), None).await?;
+    }
+    record_change(&mut tx, action(kind, "created"), None, Some(&stored)).await?;
     tx.commit().await?;
-    Ok((Stored::try_from(row)?, replaced))
+    Ok((stored, replaced))
 }
 
 async fn held(tx: &mut Tx, tenant_id: TenantId, kind: ResourceKind) -> StoreResult<Held> {
@@ -403,8 +410,16 @@ pub async fn update<E: From<StoreError>>(
     )
     .await?;
     link_agents(&mut tx, tenant_id, id, &write.agents).await?;
+    let stored = Stored::try_from(row)?;
+    record_change(
+        &mut tx,
+        action(kind, "updated"),
+        Some(&current),
+        Some(&stored),
+    )
+    .await?;
     tx.commit().await?;
-    Ok(Stored::try_from(row)?)
+    Ok(stored)
 }
 
 /// Deletes a resource, returning it (its stored bytes are the caller's to remove).
@@ -422,6 +437,7 @@ pub async fn delete(
         .fetch_optional(query(sql).bind(tenant_id).bind(id).bind(kind.name()))
         .await?;
     let stored = row.ok_or(StoreError::NotFound)?.try_into()?;
+    record_change(&mut tx, action(kind, "deleted"), Some(&stored), None).await?;
     tx.commit().await?;
     Ok(stored)
 }
@@ -466,4 +482,34 @@ pub async fn delete_by_unique_key(
         .fetch_optional(query(sql).bind(tenant_id).bind(kind.name()).bind(key))
         .await?;
     row.map(Stored::try_from).transpose()
+}
+
+/// A resource's action: `<kind>.<what>`, e.g. `phone_number.created`.
+fn action(kind: ResourceKind, what: &str) -> String {
+    format!("{}.{what}", kind.name())
+}
+
+/// A resource's fields as its document holds them; each sealed secret reads as the mask.
+impl Audited for Stored {
+    fn audit_target(&self) -> Target {
+        Target::new(self.kind.name(), self.kind.display_id(self.id))
+    }
+
+    fn audit_holder(&self) -> Holder {
+        (Some(self.tenant_id), None)
+    }
+
+    fn audit_fields(&self) -> Fields {
+        let mut fields = Fields::new();
+        flatten_into(&mut fields, "", self.document.clone());
+        let mut fields: Fields = fields
+            .into_iter()
+            .map(|(field, value)| (field.trim_start_matches('.').to_owned(), value))
+            .collect();
+        for pointer in self.sealed.keys() {
+            let field = pointer.trim_start_matches('/').replace('/', ".");
+            fields.insert(field, Value::String(SECRET_MASK.to_owned()));
+        }
+        fields
+    }
 }

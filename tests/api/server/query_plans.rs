@@ -16,6 +16,7 @@ use tenantry::domain::policy::Role;
 use tenantry::domain::resource::ResourceKind;
 use tenantry::domain::tenant::{SortValue, TenantQuery, TenantSort, TenantStatus};
 use tenantry::domain::user::MemberStatus;
+use tenantry::store::audit::AuditFilter;
 use tenantry::store::resources::Filters;
 use tenantry::store::tenants::SearchPath;
 use tenantry::store::users::MemberFilter;
@@ -245,6 +246,15 @@ async fn seed(app: &TestApp) -> Platform {
         ],
     )
     .await;
+    // Each clone's trail: the template's entries, in a chain of the clone's own.
+    clone_rows(
+        &db,
+        "",
+        "audit_log",
+        &from("audit_log"),
+        &[("id", id), ("tenant_id", "t.id"), ("chain_id", "t.id")],
+    )
+    .await;
     if db.backend() == Backend::Postgres {
         db.run_sql("ANALYZE").await;
     }
@@ -283,6 +293,7 @@ impl Platform {
             "resource_agents",
             "memberships",
             "invitations",
+            "audit_log",
         ] {
             let full_scan = plan.iter().any(|step| match self.db.backend() {
                 Backend::Postgres => step.contains(&format!("Seq Scan on {table}")),
@@ -645,6 +656,8 @@ both!(every_list_reads_through_an_index, |app| async move {
         )
         .await;
 
+    audit_plans(&platform).await;
+
     let today = Utc::now().date_naive();
     let year_ago = today.checked_sub_months(Months::new(12)).unwrap();
     let month_start = NaiveDate::from_ymd_opt(today.year(), today.month(), 1).unwrap();
@@ -659,3 +672,39 @@ both!(every_list_reads_through_an_index, |app| async move {
     }
     app.finish().await;
 });
+
+async fn audit_plans(platform: &Platform) {
+    let tenant = AuditFilter {
+        tenant_id: Some(platform.tenant),
+        ..AuditFilter::default()
+    };
+    let cases = [
+        ("a tenant's trail", tenant.clone(), "audit_log_by_tenant"),
+        (
+            "a tenant's trail by action and time",
+            AuditFilter {
+                action: Some("tenant.updated".into()),
+                since: Some(Utc::now() - chrono::Duration::days(1)),
+                ..tenant
+            },
+            "audit_log_by_tenant",
+        ),
+        (
+            "an agency's trail",
+            AuditFilter {
+                agency_id: Some(platform.small),
+                ..AuditFilter::default()
+            },
+            "audit_log_by_agency",
+        ),
+        (
+            "the platform's trail",
+            AuditFilter::default(),
+            "sqlite_autoindex_audit_log_1*|audit_log_pkey*",
+        ),
+    ];
+    for (what, filter, index) in cases {
+        let statement = store::audit::list_query(&filter, None, 21);
+        platform.assert_plan(what, statement, &[index]).await;
+    }
+}
