@@ -1,5 +1,6 @@
-//! Background work: expiring calls whose data plane vanished, sending the mail outbox, and
-//! purging old idempotency records, mail and login records. Every job is safe to run on all
+//! Background work: expiring calls whose data plane vanished, sending the mail outbox,
+//! retention, purging deleted tenants and the bytes of deleted rows, and purging old
+//! idempotency records, mail and login records. Every job is safe to run on all
 //! replicas at once.
 
 use std::future::Future;
@@ -8,7 +9,7 @@ use std::time::Duration;
 use crate::service::email::{Mailer, SendFailure};
 use crate::service::Context;
 use crate::store::outbox::{self, NextAttempt};
-use crate::store::{calls, idempotency, now, sessions, Db, StoreResult};
+use crate::store::{calls, idempotency, now, sessions, Db};
 
 /// How many expired calls one pass handles before looking again.
 const REAP_BATCH: i64 = 500;
@@ -59,6 +60,29 @@ pub async fn enforce_retention(ctx: crate::service::Context) {
     }
 }
 
+/// How often each server looks for deleted tenants past their grace period.
+const PURGE_EVERY: Duration = Duration::from_secs(600);
+
+/// Purges deleted tenants whose `purgeAfter` has passed, at start and every
+/// [`PURGE_EVERY`]; each in a transaction of its own, claimed so that replicas share the work.
+pub async fn purge_deleted_tenants(ctx: Context) {
+    purge_every(
+        "deleted tenants past their grace period",
+        PURGE_EVERY,
+        || crate::service::lifecycle::purge_due(&ctx, now()),
+    )
+    .await
+}
+
+/// Deletes the stored bytes queued with the deletion of their rows, at start and every
+/// minute: what a crash or a failing store left behind after the commit.
+pub async fn delete_queued_blobs(ctx: Context) {
+    purge_every("queued bytes", Duration::from_secs(60), || {
+        crate::service::blobs::delete_queued(&ctx)
+    })
+    .await
+}
+
 /// Deletes expired sessions and reset links, and failed logins older than a lockout window.
 pub async fn purge_people_records(db: Db) {
     let mut tick = tokio::time::interval(Duration::from_secs(600));
@@ -75,7 +99,7 @@ pub async fn purge_people_records(db: Db) {
 
 /// Deletes idempotency records past their retention.
 pub async fn purge_idempotency_records(db: Db) {
-    purge_every("idempotency records", Duration::from_secs(600), || {
+    purge_every("old idempotency records", Duration::from_secs(600), || {
         idempotency::purge(&db, now() - idempotency::RETENTION)
     })
     .await
@@ -83,25 +107,26 @@ pub async fn purge_idempotency_records(db: Db) {
 
 /// Deletes mail sent or given up more than [`MAIL_RETENTION`] ago.
 pub async fn purge_old_mail(db: Db) {
-    purge_every("mail", Duration::from_secs(3600), || {
+    purge_every("old mail", Duration::from_secs(3600), || {
         outbox::purge(&db, now() - MAIL_RETENTION)
     })
     .await
 }
 
-/// Runs `purge` every `every`, logging what it deleted.
-async fn purge_every<F, Fut>(what: &str, every: Duration, purge: F)
+/// Runs `purge` every `every`, the first time at once, logging what it deleted.
+async fn purge_every<F, Fut, E>(what: &str, every: Duration, purge: F)
 where
     F: Fn() -> Fut,
-    Fut: Future<Output = StoreResult<u64>>,
+    Fut: Future<Output = Result<u64, E>>,
+    E: std::fmt::Debug,
 {
     let mut tick = tokio::time::interval(every);
     loop {
         tick.tick().await;
         match purge().await {
-            Ok(purged) if purged > 0 => tracing::info!(purged, "purged old {what}"),
+            Ok(purged) if purged > 0 => tracing::info!(purged, "purged {what}"),
             Ok(_) => {}
-            Err(error) => tracing::warn!(error = ?error, "purging old {what} failed"),
+            Err(error) => tracing::warn!(error = ?error, "purging {what} failed"),
         }
     }
 }

@@ -18,7 +18,8 @@ use crate::domain::limits::{EffectiveLimits, LimitKey};
 use crate::domain::policy::{act, Authorized};
 use crate::domain::resource::{Resource, ResourceKind, ResourceSpec};
 use crate::domain::resources::stored::{
-    check_content_type, object_key, recording_content_types, KnowledgeFile, Recording, StoredBytes,
+    bytes_key, check_content_type, object_key, recording_content_types, KnowledgeFile, Recording,
+    StoredBytes,
 };
 use crate::domain::validation::Violations;
 use crate::store::resources::{self as stored, OnUnique, Stored};
@@ -319,12 +320,7 @@ pub async fn read(
 /// Removes the bytes of a deleted resource, if it had any. A failure leaves bytes that no
 /// row names, which is logged: nothing a client can see.
 pub async fn forget(ctx: &Context, removed: &Stored) {
-    if removed.kind.info().bytes_limit.is_some() {
-        let key = object_key(
-            removed.tenant_id,
-            removed.kind,
-            removed.kind.display_id(removed.id),
-        );
+    if let Some(key) = bytes_key(removed.tenant_id, removed.kind, removed.id) {
         remove(ctx, &key).await;
     }
 }
@@ -332,5 +328,43 @@ pub async fn forget(ctx: &Context, removed: &Stored) {
 async fn remove(ctx: &Context, key: &str) {
     if let Err(error) = ctx.blobs.delete(key).await {
         tracing::warn!(key, %error, "stored bytes could not be removed");
+    }
+}
+
+/// Keys claimed per look at the deletion queue.
+const DELETION_BATCH: i64 = 100;
+/// How long a claim on queued keys holds: a worker that dies leaves them due again then.
+const DELETION_LEASE: chrono::Duration = chrono::Duration::minutes(10);
+
+/// Deletes the bytes the deletion queue names (see `store::blob_deletions`), on any replica:
+/// each key is claimed by one worker at a time, and forgotten once its bytes are gone. A key
+/// whose bytes could not be deleted stays queued until its claim lapses. Answers how many
+/// went.
+pub async fn delete_queued(ctx: &Context) -> Result<u64> {
+    use crate::store::blob_deletions;
+    let mut deleted = 0;
+    loop {
+        let at = crate::store::now();
+        let keys = blob_deletions::claim(&ctx.db, at, DELETION_BATCH, DELETION_LEASE).await?;
+        for key in &keys {
+            match ctx.blobs.delete(key).await {
+                Ok(()) => {
+                    blob_deletions::done(&ctx.db, key).await?;
+                    deleted += 1;
+                }
+                Err(error) => tracing::warn!(key, %error, "queued bytes could not be deleted"),
+            }
+        }
+        if (keys.len() as i64) < DELETION_BATCH {
+            return Ok(deleted);
+        }
+    }
+}
+
+/// Deletes the queued bytes now, after the commit that queued them; what fails stays queued
+/// for the blob worker.
+pub async fn forget_queued(ctx: &Context) {
+    if let Err(error) = delete_queued(ctx).await {
+        tracing::warn!(error = ?error, "queued bytes are left for the blob worker");
     }
 }

@@ -1,11 +1,13 @@
-//! A tenant's life after creation: deactivation and reactivation, soft delete and restore.
+//! A tenant's life after creation: deactivation and reactivation, soft delete and restore,
+//! permanent delete and the purge of deleted tenants whose grace period is over.
 //! Each change is made under the tenant's row lock, with the notice it sends in the same
 //! transaction.
 
+use chrono::{DateTime, Utc};
 use tracing::instrument;
 
 use super::tenants::TenantRef;
-use super::{letters, Context, Error, Result};
+use super::{blobs, letters, Context, Error, Result};
 use crate::domain::access::Caller;
 use crate::domain::ids::TenantId;
 use crate::domain::policy::{self, act, Action, Authorized, Target};
@@ -73,16 +75,13 @@ pub async fn reactivate(
 /// Soft-deletes a tenant: `deleted`, hidden from lists, its keys and people refused, restorable
 /// until `purgeAfter` (the grace period later). Calls in progress refuse it unless `force`,
 /// which ends them as `terminated`.
-#[instrument(skip_all, fields(tenant_id = %tenant.get().id))]
-pub async fn delete(
-    ctx: &Context,
-    tenant: Authorized<TenantRef, act::DeleteTenant>,
-    force: bool,
-) -> Result<Tenant> {
-    let scope = tenant.caller().tenant_scope();
+#[instrument(skip_all, fields(tenant_id = %id))]
+pub async fn delete(ctx: &Context, caller: &Caller, id: TenantId, force: bool) -> Result<Tenant> {
+    let id = deletable(ctx, caller, id).await?;
+    let scope = caller.tenant_scope();
     let grace = ctx.deletion_grace;
     let mut tx = ctx.db.begin().await?;
-    let deleted = store::tenants::soft_delete(&mut tx, scope, tenant.get().id, force, grace)
+    let deleted = store::tenants::soft_delete(&mut tx, scope, id, force, grace)
         .await
         .map_err(not_found)?;
     tx.commit().await?;
@@ -92,16 +91,58 @@ pub async fn delete(
 /// Restores a soft-deleted tenant within its grace period, `inactive`.
 #[instrument(skip_all, fields(tenant_id = %id))]
 pub async fn restore(ctx: &Context, caller: &Caller, id: TenantId) -> Result<Tenant> {
-    // A deleted tenant is out of every lookup but this one; reach and grants as for any other.
-    let (id, agency) = store::tenants::find_ref_any(&ctx.db, id)
-        .await?
-        .ok_or(Error::NotFound("tenant"))?;
-    let target = Target::Tenant { id, agency };
-    policy::decide(caller, Action::DeleteTenant, &target).map_err(Error::refused("tenant"))?;
+    let id = deletable(ctx, caller, id).await?;
     let mut tx = ctx.db.begin().await?;
     let restored = store::tenants::restore(&mut tx, id, chrono::Utc::now())
         .await
         .map_err(not_found)?;
     tx.commit().await?;
     Ok(restored)
+}
+
+/// Deletes a tenant for good, whatever its status: every row it owns in one transaction
+/// (`store::purge`), then its stored bytes. Calls in progress refuse it unless `force`.
+#[instrument(skip_all, fields(tenant_id = %id))]
+pub async fn purge(ctx: &Context, caller: &Caller, id: TenantId, force: bool) -> Result<()> {
+    let id = deletable(ctx, caller, id).await?;
+    let scope = caller.tenant_scope();
+    let mut tx = ctx.db.begin().await?;
+    let rows = store::purge::permanently(&mut tx, scope, id, force)
+        .await
+        .map_err(not_found)?;
+    tx.commit().await?;
+    tracing::info!(rows, "tenant purged");
+    blobs::forget_queued(ctx).await;
+    Ok(())
+}
+
+/// The purge job's pass at `at`: every deleted tenant whose `purgeAfter` has passed is purged
+/// in a transaction of its own. Each is claimed first, so replicas never work on the same
+/// tenant. Answers how many were purged.
+pub async fn purge_due(ctx: &Context, at: DateTime<Utc>) -> Result<u64> {
+    let mut purged = 0;
+    loop {
+        let mut tx = ctx.db.begin().await?;
+        let Some(id) = store::purge::claim_due(&mut tx, at).await? else {
+            break;
+        };
+        tracing::info!(tenant_id = %id, "purging a deleted tenant");
+        let rows = store::purge::erase(&mut tx, id, store::now()).await?;
+        tx.commit().await?;
+        tracing::info!(tenant_id = %id, rows, "deleted tenant purged");
+        purged += 1;
+    }
+    blobs::forget_queued(ctx).await;
+    Ok(purged)
+}
+
+/// A tenant of any status that `caller` may delete or restore. Deleted tenants are out of
+/// every other lookup; reach and grants are as for any tenant.
+async fn deletable(ctx: &Context, caller: &Caller, id: TenantId) -> Result<TenantId> {
+    let (id, agency) = store::tenants::find_ref_any(&ctx.db, id)
+        .await?
+        .ok_or(Error::NotFound("tenant"))?;
+    let target = Target::Tenant { id, agency };
+    policy::decide(caller, Action::DeleteTenant, &target).map_err(Error::refused("tenant"))?;
+    Ok(id)
 }

@@ -29,9 +29,7 @@ pub async fn sweep(ctx: &Context, at: DateTime<Utc>) -> Result<Swept> {
             loop {
                 let calls = retention::expired_calls(&ctx.db, *tenant, cutoff, BATCH).await?;
                 for call in &calls {
-                    if let Some(recording) = retention::forget_call(&ctx.db, *tenant, *call).await?
-                    {
-                        blobs::forget(ctx, &recording).await;
+                    if retention::forget_call(&ctx.db, *tenant, *call).await? {
                         swept.recordings += 1;
                     }
                     swept.calls += 1;
@@ -44,7 +42,10 @@ pub async fn sweep(ctx: &Context, at: DateTime<Utc>) -> Result<Swept> {
         }
         match page.last() {
             Some((last, _)) if page.len() as i64 == BATCH => after = Some(*last),
-            _ => return Ok(swept),
+            _ => break,
         }
     }
+    // The recordings' bytes, queued with their rows.
+    blobs::forget_queued(ctx).await;
+    Ok(swept)
 }

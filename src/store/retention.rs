@@ -4,10 +4,10 @@
 
 use chrono::{DateTime, Utc};
 
-use super::resources::{self, Stored};
-use super::{query, Db, StoreResult};
+use super::{blob_deletions, now, query, resources, Db, StoreResult};
 use crate::domain::ids::{CallId, TenantId};
 use crate::domain::resource::ResourceKind;
+use crate::domain::resources::stored::bytes_key;
 
 /// One page of tenants (deleted ones included: their data is kept until the purge, but not
 /// beyond their retention) with their retention in days, in id order after `after`.
@@ -46,9 +46,9 @@ pub async fn expired_calls(
     Ok(rows.into_iter().map(|(id,)| id).collect())
 }
 
-/// Deletes one ended call and its recording's row; answers the recording, whose bytes the
-/// caller removes after the commit.
-pub async fn forget_call(db: &Db, tenant: TenantId, call: CallId) -> StoreResult<Option<Stored>> {
+/// Deletes one ended call and its recording's row, queueing the recording's bytes for the
+/// blob worker in the same transaction; answers whether it had a recording.
+pub async fn forget_call(db: &Db, tenant: TenantId, call: CallId) -> StoreResult<bool> {
     let mut tx = db.begin().await?;
     let recording = resources::delete_by_unique_key(
         &mut tx,
@@ -57,6 +57,10 @@ pub async fn forget_call(db: &Db, tenant: TenantId, call: CallId) -> StoreResult
         &call.to_string(),
     )
     .await?;
+    let key = recording.and_then(|stored| bytes_key(tenant, stored.kind, stored.id));
+    if let Some(key) = &key {
+        blob_deletions::enqueue(&mut tx, std::slice::from_ref(key), now()).await?;
+    }
     tx.execute(
         query("DELETE FROM calls WHERE tenant_id = $1 AND id = $2 AND status <> 'active'")
             .bind(tenant)
@@ -64,7 +68,7 @@ pub async fn forget_call(db: &Db, tenant: TenantId, call: CallId) -> StoreResult
     )
     .await?;
     tx.commit().await?;
-    Ok(recording)
+    Ok(key.is_some())
 }
 
 /// Deletes a tenant's raw usage events that happened before `cutoff`.

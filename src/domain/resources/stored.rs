@@ -15,6 +15,13 @@ pub fn object_key(tenant_id: TenantId, kind: ResourceKind, id: impl std::fmt::Di
     format!("tenants/{tenant_id}/{}/{id}", kind.info().path)
 }
 
+/// The key of the bytes of a tenant's resource, if its kind keeps bytes.
+pub fn bytes_key(tenant_id: TenantId, kind: ResourceKind, id: uuid::Uuid) -> Option<String> {
+    kind.info()
+        .bytes_limit
+        .map(|_| object_key(tenant_id, kind, kind.display_id(id)))
+}
+
 /// What is known of stored bytes once they are written.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]

@@ -264,25 +264,8 @@ impl Database {
     /// Every row of every table, as text, by table: two snapshots are equal exactly when no
     /// request changed anything stored.
     pub async fn every_row(&self) -> std::collections::BTreeMap<String, Vec<String>> {
-        let tables_sql = match self.backend() {
-            store::Backend::Sqlite => {
-                "SELECT name FROM sqlite_master WHERE type = 'table' \
-                 AND name NOT LIKE 'sqlite_%' ORDER BY name"
-            }
-            store::Backend::Postgres => {
-                "SELECT table_name::text FROM information_schema.tables \
-                 WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' \
-                 ORDER BY table_name"
-            }
-        };
-        let tables: Vec<(String,)> = self
-            .0
-            .reader()
-            .fetch_all(query(tables_sql))
-            .await
-            .expect("list the tables");
         let mut snapshot = std::collections::BTreeMap::new();
-        for (table,) in tables {
+        for table in self.tables().await {
             let sql = match self.backend() {
                 store::Backend::Sqlite => {
                     let columns: Vec<String> = self
@@ -312,7 +295,7 @@ impl Database {
     }
 
     /// Runs one statement in a transaction of its own.
-    async fn write(&self, statement: Query<'_>) -> StoreResult<()> {
+    pub async fn write(&self, statement: Query<'_>) -> StoreResult<()> {
         let mut tx = self.0.begin().await?;
         tx.execute(statement).await?;
         tx.commit().await

@@ -34,6 +34,7 @@ pub mod redis;
 mod resources;
 pub mod smtp;
 mod spec;
+pub mod tenant_rows;
 pub mod wire;
 
 pub use client::{Answer, Client};

@@ -123,6 +123,19 @@ impl Served {
         }
     }
 
+    /// Waits until the server has logged a line that holds `needle`, and returns that line.
+    pub async fn wait_for_log(&self, needle: &str) -> String {
+        loop {
+            if let Some(line) = read_log(&self.log_path)
+                .lines()
+                .find(|line| line.contains(needle))
+            {
+                return line.to_owned();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
     /// The server's process id, to read what it uses from `/proc`.
     pub fn pid(&self) -> u32 {
         self.child.id().expect("the server is running")

@@ -22,6 +22,7 @@ mod monthly_limit_races;
 mod openapi;
 mod people_races;
 mod plans;
+mod purge;
 pub mod races;
 mod recordings;
 mod resource_kinds;

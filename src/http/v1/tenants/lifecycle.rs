@@ -1,8 +1,10 @@
-//! A tenant's lifecycle routes: deactivate, reactivate, delete (soft) and restore, for the
-//! tenant's agency and the platform. A tenant's own keys and people cannot undo them.
+//! A tenant's lifecycle routes: deactivate, reactivate, delete (soft or permanent) and
+//! restore, for the tenant's agency and the platform. A tenant's own keys and people cannot
+//! undo them.
 
 use axum::extract::State;
-use axum::response::Response;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -79,28 +81,44 @@ async fn reactivate_tenant(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct DeleteTenantParams {
-    /// End the tenant's calls in progress (as `terminated`) instead of refusing.
+    /// End the tenant's calls in progress (as `terminated`) instead of refusing; with
+    /// `permanent`, delete them with the rest.
     #[serde(default)]
     pub force: bool,
+    /// Delete the tenant and everything it owns now, for good, instead of after the grace
+    /// period.
+    #[serde(default)]
+    pub permanent: bool,
 }
 
-/// Delete a tenant (soft).
+/// Delete a tenant (soft, or with `permanent=true` for good).
 ///
 /// The tenant becomes `deleted` with `deletedAt` and `purgeAfter` (`--deletion-grace-days`
 /// later, 30 by default). It leaves every list unless `status=deleted` is asked for, its keys
 /// and people get 401, and `POST …/restore` brings it back, inactive, until `purgeAfter`. With
 /// calls in progress it is a 409 `tenant_has_active_calls`, unless `force=true`, which ends
-/// them as `terminated`. Nothing is removed yet.
+/// them as `terminated`. Nothing is removed yet: the purge job removes it after `purgeAfter`.
+///
+/// With `permanent=true` the tenant (active, inactive or already deleted) and every row it
+/// owns are removed at once in one transaction, and its stored bytes after it: a 204, and the
+/// id is a 404 everywhere from then on, restore included. Calls in progress refuse it as
+/// above unless `force=true`.
 #[utoipa::path(delete, path = "/api/v1/tenants/{tenantId}", tag = "tenants",
     params(("tenantId" = TenantId, Path), DeleteTenantParams),
     responses((status = 200, body = TenantBody, headers(("ETag" = String))),
+        (status = 204, description = "Permanently deleted"),
         (status = 403, body = Problem), (status = 409, body = Problem)))]
 pub(super) async fn delete_tenant(
     State(state): State<AppState>,
-    InPath(tenant): InPath<TenantRef, act::DeleteTenant>,
+    caller: Caller,
+    PathId(id): PathId<TenantId>,
     Query(params): Query<DeleteTenantParams>,
 ) -> ApiResult<Response> {
-    let tenant = lifecycle::delete(&state.ctx, tenant, params.force).await?;
+    if params.permanent {
+        lifecycle::purge(&state.ctx, &caller, id, params.force).await?;
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    let tenant = lifecycle::delete(&state.ctx, &caller, id, params.force).await?;
     Ok(with_etag(tenant.updated_at, TenantBody::from(tenant)))
 }
 
