@@ -4,7 +4,7 @@
 //! or PostgreSQL, `blobs` keeps uploaded files and call recordings in an object store, `http`
 //! serves them in each wire dialect, and `server` wires the pieces together for `main`.
 //! `secrets` seals secrets stored at rest under a rotating keyring; `limiter` keeps rate-limit
-//! buckets in memory or in Redis.
+//! buckets in memory or in Redis; `tarball` writes and reads the tar.gz of a tenant's archive.
 
 pub mod blobs;
 pub mod cli;
@@ -15,4 +15,5 @@ pub mod secrets;
 pub mod server;
 pub mod service;
 pub mod store;
+pub mod tarball;
 pub mod workers;

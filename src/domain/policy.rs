@@ -154,6 +154,10 @@ actions! {
     DeleteTenant => TenantsWrite,
     /// Read and verify the audit trail.
     ReadAuditLog => TenantsRead,
+    /// Export everything a tenant owns as an archive (its secrets left out).
+    ExportTenant => TenantsRead,
+    /// Recreate a tenant from an archive.
+    ImportTenant => TenantsWrite,
     /// List all agencies.
     ListAgencies => TenantsRead,
     /// Create an agency.
@@ -319,6 +323,8 @@ pub const GRANTS: &[(Role, &[Action])] = &[
             Action::DeactivateTenant,
             Action::DeleteTenant,
             Action::ReadAuditLog,
+            Action::ExportTenant,
+            Action::ImportTenant,
             Action::ReadAgency,
             Action::ReadPlans,
             Action::ReadKeys,
@@ -351,6 +357,7 @@ pub const GRANTS: &[(Role, &[Action])] = &[
             Action::ReadTenant,
             Action::UpdateTenant,
             Action::ReadAuditLog,
+            Action::ExportTenant,
             Action::ReadPlans,
             Action::ReadKeys,
             Action::RevokeKey,

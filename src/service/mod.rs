@@ -21,6 +21,7 @@ pub mod agencies;
 pub mod agents;
 pub mod analytics;
 pub mod api_keys;
+pub mod archive;
 pub mod audit;
 pub mod blobs;
 pub mod calls;

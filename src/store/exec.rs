@@ -122,6 +122,81 @@ impl<'q, T: TypedId> From<Option<T>> for Arg<'q> {
     }
 }
 
+/// The type of a column read or written as data, without a row type of its own (a tenant's
+/// archive copies rows this way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnType {
+    Uuid,
+    Text,
+    Int,
+    Bool,
+    Time,
+    Date,
+    Json,
+}
+
+impl ColumnType {
+    /// The argument that writes `value`, a value [`Reader::fetch_values`] read; `None` when it
+    /// is not of this type.
+    pub fn arg(self, value: &serde_json::Value) -> Option<Arg<'static>> {
+        use serde_json::Value;
+        if value.is_null() {
+            return Some(match self {
+                ColumnType::Uuid => Arg::Uuid(None),
+                ColumnType::Text => Arg::Text(None),
+                ColumnType::Int => Arg::Int(None),
+                ColumnType::Bool => Arg::Bool(None),
+                ColumnType::Time => Arg::Time(None),
+                ColumnType::Date => Arg::Date(None),
+                ColumnType::Json => Arg::Json(None),
+            });
+        }
+        Some(match (self, value) {
+            (ColumnType::Uuid, Value::String(text)) => Uuid::parse_str(text).ok()?.into(),
+            (ColumnType::Text, Value::String(text)) => text.clone().into(),
+            (ColumnType::Int, Value::Number(number)) => number.as_i64()?.into(),
+            (ColumnType::Bool, Value::Bool(flag)) => (*flag).into(),
+            (ColumnType::Time, Value::String(text)) => DateTime::parse_from_rfc3339(text)
+                .ok()?
+                .with_timezone(&Utc)
+                .into(),
+            (ColumnType::Date, Value::String(text)) => text.parse::<NaiveDate>().ok()?.into(),
+            (ColumnType::Json, value) => value.clone().into(),
+            _ => return None,
+        })
+    }
+}
+
+/// Decodes the columns of one row of either backend as JSON values of `types`.
+macro_rules! values_of {
+    ($row:expr, $types:expr) => {{
+        use sqlx::Row as _;
+        let mut values = Vec::with_capacity($types.len());
+        for (i, ty) in $types.iter().enumerate() {
+            use serde_json::Value;
+            let value = match ty {
+                ColumnType::Uuid => $row
+                    .try_get::<Option<Uuid>, _>(i)?
+                    .map(|id| Value::String(id.to_string())),
+                ColumnType::Text => $row.try_get::<Option<String>, _>(i)?.map(Value::String),
+                ColumnType::Int => $row.try_get::<Option<i64>, _>(i)?.map(Value::from),
+                ColumnType::Bool => $row.try_get::<Option<bool>, _>(i)?.map(Value::Bool),
+                ColumnType::Time => $row.try_get::<Option<DateTime<Utc>>, _>(i)?.map(|at| {
+                    Value::String(at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+                }),
+                ColumnType::Date => $row
+                    .try_get::<Option<NaiveDate>, _>(i)?
+                    .map(|day| Value::String(day.to_string())),
+                ColumnType::Json => $row
+                    .try_get::<Option<Json<serde_json::Value>>, _>(i)?
+                    .map(|json| json.0),
+            };
+            values.push(value.unwrap_or(Value::Null));
+        }
+        values
+    }};
+}
+
 /// A JSON document column (only for opaque documents; anything queried has a column).
 pub fn json<T: serde::Serialize>(document: &T) -> Arg<'static> {
     Arg::Json(Some(
@@ -324,6 +399,34 @@ impl Reader<'_> {
     pub async fn fetch_all<R: Row>(&self, query: Query<'_>) -> StoreResult<Vec<R>> {
         Ok(run!(self.target(), query, fetch_all, as R))
     }
+
+    /// The rows of `query` as JSON values, a column of each of `types` in order.
+    pub async fn fetch_values(
+        &self,
+        query: Query<'_>,
+        types: &[ColumnType],
+    ) -> StoreResult<Vec<Vec<serde_json::Value>>> {
+        let mut rows = Vec::new();
+        match self.target() {
+            Target::Sqlite(pool) => {
+                let raw = sqlx::query_with::<Sqlite, _>(&query.sql, query.sqlite_args()?)
+                    .fetch_all(pool)
+                    .await?;
+                for row in &raw {
+                    rows.push(values_of!(row, types));
+                }
+            }
+            Target::Postgres(pool) => {
+                let raw = sqlx::query_with::<Postgres, _>(&query.sql, query.postgres_args()?)
+                    .fetch_all(pool)
+                    .await?;
+                for row in &raw {
+                    rows.push(values_of!(row, types));
+                }
+            }
+        }
+        Ok(rows)
+    }
 }
 
 /// A write transaction: `BEGIN IMMEDIATE` on SQLite's single writer, a pooled transaction on
@@ -399,6 +502,28 @@ impl Db {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn column_values_are_checked_by_type() {
+        let id = Uuid::now_v7();
+        assert!(matches!(
+            ColumnType::Uuid.arg(&serde_json::json!(id.to_string())),
+            Some(Arg::Uuid(Some(read))) if read == id
+        ));
+        assert!(matches!(
+            ColumnType::Time.arg(&serde_json::json!("2024-05-01T10:00:00.5Z")),
+            Some(Arg::Time(Some(_)))
+        ));
+        assert!(matches!(
+            ColumnType::Int.arg(&serde_json::Value::Null),
+            Some(Arg::Int(None))
+        ));
+        assert!(ColumnType::Int.arg(&serde_json::json!("7")).is_none());
+        assert!(ColumnType::Date
+            .arg(&serde_json::json!("2024-02-30"))
+            .is_none());
+        assert!(ColumnType::Uuid.arg(&serde_json::json!("ten_x")).is_none());
+    }
 
     #[test]
     fn placeholders_follow_each_backend() {

@@ -20,6 +20,7 @@ pub use exec::{json, query, Arg, Backend, Query, Reader, Row, Tx};
 pub mod agencies;
 pub mod agents;
 pub mod api_keys;
+pub mod archive;
 pub mod audit;
 pub mod blob_deletions;
 pub mod calls;

@@ -8,7 +8,7 @@
 
 use crate::domain::rate_limit::{Keyed, RatePolicy};
 
-use RatePolicy::{ApiStandard, AuthLenient, AuthStrict, DataPlane};
+use RatePolicy::{AnalyticsExport, ApiStandard, AuthLenient, AuthStrict, DataPlane};
 
 /// Routes classed otherwise than by their method and shape.
 pub const ROUTES: &[Route] = &[
@@ -28,6 +28,8 @@ pub const ROUTES: &[Route] = &[
     Route::to("POST", "/api/v1/tenants/{tenantId}/usage-events", DataPlane),
     // A tenant's config, the data plane's most frequent read.
     Route::to("GET", "/api/v1/tenants/{tenantId}", DataPlane),
+    // A tenant's archive reads everything it owns.
+    Route::to("GET", "/api/v1/tenants/{tenantId}/export", AnalyticsExport),
     // Users and sessions: sign-in, MFA, password reset and invitations, per client address.
     Route::to("POST", "/api/v1/sessions", AuthStrict).public(),
     Route::to("POST", "/api/v1/users/me/mfa", AuthStrict).and_below(),

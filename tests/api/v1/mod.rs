@@ -6,6 +6,7 @@ mod agency_series_races;
 mod agents;
 mod analytics;
 mod api_keys;
+mod archives;
 mod audit;
 mod bounds;
 mod call_ends;

@@ -20,6 +20,7 @@ use crate::http::path::InPath;
 use crate::http::AppState;
 use crate::service::{tenants, Error};
 
+pub mod archive;
 pub mod body;
 pub mod lifecycle;
 pub mod requests;
@@ -32,6 +33,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_tenants, create_tenant))
         .routes(routes!(get_tenant, update_tenant, lifecycle::delete_tenant))
         .merge(lifecycle::router())
+        .merge(archive::router())
 }
 
 /// Create a tenant.
