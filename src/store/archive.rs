@@ -211,6 +211,27 @@ pub static TABLES: LazyLock<Vec<Table>> = LazyLock::new(|| {
                 ("accepted_at", Time),
             ]),
         ),
+        // The trail as it was written: its hashes cover every field, so it verifies after an
+        // import as before.
+        Table::new(
+            "audit_log",
+            "audit_log",
+            plain(&[
+                ("id", Id),
+                ("seq", Int),
+                ("at", Time),
+                ("agency_id", Id),
+                ("actor_type", Text),
+                ("actor_id", Text),
+                ("action", Text),
+                ("target_type", Text),
+                ("target_id", Text),
+                ("changes", Json),
+                ("request_id", Text),
+                ("prev_hash", Text),
+                ("hash", Text),
+            ]),
+        ),
         Table::new(
             "api_keys",
             "api_keys",
@@ -519,6 +540,15 @@ pub async fn settle_counters(
         query(
             "UPDATE tenant_counters SET active_calls = (SELECT COUNT(*) FROM calls \
              WHERE tenant_id = $1 AND status = 'active') WHERE tenant_id = $1",
+        )
+        .bind(tenant),
+    )
+    .await?;
+    // The chain's head is its last imported entry.
+    tx.execute(
+        query(
+            "INSERT INTO audit_chains (chain_id, seq, hash) SELECT chain_id, seq, hash \
+             FROM audit_log WHERE chain_id = $1 ORDER BY seq DESC LIMIT 1",
         )
         .bind(tenant),
     )

@@ -529,6 +529,12 @@ pub async fn create(
     Ok(created)
 }
 
+/// Records an imported tenant in its trail, after the trail it brought.
+pub async fn record_imported(tx: &mut Tx, id: TenantId) -> StoreResult<()> {
+    let tenant = reread(tx, id).await?;
+    record_change(tx, "tenant.imported", None, Some(&tenant)).await
+}
+
 /// Applies `change` to the tenant under its row lock, so concurrent partial updates never
 /// overwrite each other. `change` gets the current tenant and returns the checked changes and
 /// a new plan (or refuses); `expected` is an `If-Match` version.

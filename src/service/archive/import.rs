@@ -125,6 +125,7 @@ impl Import<'_> {
                     .map_err(read_error(MANIFEST))?;
                 let tenant = self.check_manifest(&bytes)?;
                 archive::settle_counters(&mut tx, tenant, self.agency).await?;
+                crate::store::tenants::record_imported(&mut tx, tenant).await?;
                 tx.commit().await?;
                 return Ok(tenant);
             }
@@ -265,6 +266,7 @@ impl Import<'_> {
             "counters" | "usage_monthly" => vec![("agency_id", self.agency.into())],
             "invitations" => vec![("reach", self.tenant.into())],
             "api_keys" => vec![("reach_agency_id", self.agency.into())],
+            "audit_log" => vec![("chain_id", self.tenant.into())],
             _ => vec![],
         }
     }

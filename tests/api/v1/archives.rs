@@ -253,11 +253,34 @@ async fn round_trip(app: &TestApp, fresh: &TestApp) {
         .zip(exported.as_array().unwrap())
     {
         assert_eq!(copy["path"], original["path"]);
+        if copy["kind"] == "audit_log" {
+            // The trail goes on: the import is its last entry.
+            let rows = original["rows"].as_i64().unwrap();
+            assert_eq!(copy["rows"].as_i64().unwrap(), rows + 1);
+            continue;
+        }
         assert_eq!(copy["rows"], original["rows"]);
         if copy["kind"] != "api_keys" {
             assert_eq!(copy, original);
         }
     }
+    // The trail came along, still verifies, and records the import.
+    let trail = |client: &crate::support::Client| {
+        let path = format!("/api/v1/tenants/{}/audit-log", seeded.tenant.id);
+        let client = client.clone();
+        async move { client.walk(&path).await }
+    };
+    let copied_trail = trail(&agency.client).await;
+    let original_trail = trail(&seeded.agency.client).await;
+    assert_eq!(copied_trail[0]["action"], "tenant.imported");
+    assert_eq!(copied_trail[1..], original_trail[..]);
+    let verify = format!("/api/v1/tenants/{}/audit-log/verify", seeded.tenant.id);
+    let verified = agency.client.get(&verify).await;
+    assert_eq!(verified.body["valid"], true, "{}", verified.text);
+    assert_eq!(
+        verified.body["checkedEntries"].as_u64().unwrap(),
+        original_trail.len() as u64 + 1
+    );
     // Imported keys come revoked: their secrets stayed behind.
     fresh
         .client(&seeded.secrets[0])
