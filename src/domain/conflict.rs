@@ -30,6 +30,10 @@ pub enum Conflict {
     TenantNotDeleted,
     /// The deleted tenant's grace period is over.
     GracePeriodOver,
+    /// The tenant has a pending transfer already.
+    TransferPending,
+    /// The transfer was accepted, rejected, cancelled or has expired.
+    TransferNotPending,
     /// A rule without a domain meaning of its own.
     Other,
 }
@@ -51,6 +55,8 @@ impl Conflict {
             Conflict::TenantHasActiveCalls => "tenant_has_active_calls",
             Conflict::TenantNotDeleted => "tenant_not_deleted",
             Conflict::GracePeriodOver => "grace_period_over",
+            Conflict::TransferPending => "transfer_pending",
+            Conflict::TransferNotPending => "transfer_not_pending",
             Conflict::Other => "conflict",
         }
     }
@@ -77,6 +83,10 @@ impl Conflict {
             }
             Conflict::TenantNotDeleted => "the tenant is not deleted",
             Conflict::GracePeriodOver => "the tenant's grace period is over",
+            Conflict::TransferPending => {
+                "the tenant has a pending transfer: cancel it, or wait for its answer"
+            }
+            Conflict::TransferNotPending => "the transfer is no longer pending",
             Conflict::Other => "the change conflicts with existing data",
         }
     }
@@ -97,6 +107,8 @@ impl Conflict {
             | Conflict::TenantHasActiveCalls
             | Conflict::TenantNotDeleted
             | Conflict::GracePeriodOver
+            | Conflict::TransferPending
+            | Conflict::TransferNotPending
             | Conflict::Other => None,
         }
     }

@@ -257,6 +257,12 @@ typed_id!(
     params = ["recordingId", "recording_id"]
 );
 typed_id!(
+    /// A tenant's move from one agency to another.
+    TransferId,
+    "trf",
+    params = ["transferId"]
+);
+typed_id!(
     /// An entry of the audit trail.
     AuditId,
     "aud",

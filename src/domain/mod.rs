@@ -18,6 +18,7 @@ pub mod resource;
 pub mod resources;
 pub mod tenant;
 pub mod time;
+pub mod transfer;
 pub mod user;
 pub mod validation;
 pub mod values;

@@ -152,6 +152,8 @@ actions! {
     DeactivateTenant => TenantsWrite,
     /// Delete a tenant, and restore it within its grace period.
     DeleteTenant => TenantsWrite,
+    /// Offer a tenant to another agency, answer or cancel such an offer, and list them.
+    TransferTenant => TenantsWrite,
     /// Read and verify the audit trail.
     ReadAuditLog => TenantsRead,
     /// Export everything a tenant owns as an archive (its secrets left out).
@@ -322,6 +324,7 @@ pub const GRANTS: &[(Role, &[Action])] = &[
             Action::RelaxCompliance,
             Action::DeactivateTenant,
             Action::DeleteTenant,
+            Action::TransferTenant,
             Action::ReadAuditLog,
             Action::ExportTenant,
             Action::ImportTenant,

@@ -52,6 +52,7 @@ use crate::domain::policy::{ApiScope, Role};
 use crate::domain::tenant::{
     ActionAt100, BillingMode, RecordingFormat, TenantSort, TenantStatus, TenantType,
 };
+use crate::domain::transfer::{TransferDirection, TransferState};
 use crate::domain::user::MemberStatus;
 
 wire_enums! {
@@ -72,4 +73,6 @@ wire_enums! {
     TenantSort,
     TenantStatus,
     TenantType,
+    TransferDirection,
+    TransferState: "A transfer's state: `pending` (waiting for the target), `accepted`, `rejected`, `cancelled` (by the source) or `expired` (unanswered for seven days).",
 }

@@ -35,6 +35,7 @@ pub mod retention;
 pub mod secrets;
 pub mod sessions;
 pub mod tenants;
+pub mod transfers;
 pub mod usage;
 pub mod users;
 

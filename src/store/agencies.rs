@@ -118,3 +118,12 @@ pub async fn update<E: From<StoreError>>(
     tx.commit().await?;
     Ok(agency)
 }
+
+/// Whether the agency exists.
+pub async fn exists(db: &Db, id: AgencyId) -> StoreResult<bool> {
+    let found: Option<(AgencyId,)> = db
+        .reader()
+        .fetch_optional(query("SELECT id FROM agencies WHERE id = $1").bind(id))
+        .await?;
+    Ok(found.is_some())
+}

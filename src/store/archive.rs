@@ -472,15 +472,6 @@ pub async fn plan_id(tx: &mut Tx, code: &str) -> StoreResult<Option<PlanId>> {
     Ok(found.map(|(id,)| id))
 }
 
-/// Whether the agency exists.
-pub async fn agency_exists(db: &Db, id: AgencyId) -> StoreResult<bool> {
-    let found: Option<(AgencyId,)> = db
-        .reader()
-        .fetch_optional(query("SELECT id FROM agencies WHERE id = $1").bind(id))
-        .await?;
-    Ok(found.is_some())
-}
-
 /// A person of an imported membership: the user this server knows by that address, or a new
 /// one (without a password) under the archive's id.
 pub struct Person<'a> {

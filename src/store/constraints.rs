@@ -11,6 +11,7 @@ const POSTGRES_UNIQUE: &[(&str, Conflict)] = &[
     ("tenants_slug_key", Conflict::SlugTaken),
     ("plans_code_key", Conflict::PlanCodeTaken),
     ("resources_unique_key", Conflict::UniqueValueTaken),
+    ("transfers_one_pending", Conflict::TransferPending),
 ];
 
 /// Unique constraints on SQLite, by the `table.column` its message names.
@@ -21,6 +22,7 @@ const SQLITE_UNIQUE: &[(&str, Conflict)] = &[
         "resources.kind, resources.unique_key",
         Conflict::UniqueValueTaken,
     ),
+    ("transfers.tenant_id", Conflict::TransferPending),
 ];
 
 /// The conflict a unique constraint stands for; [`Conflict::Other`] for one not listed.

@@ -37,6 +37,7 @@ pub mod resources;
 pub mod retention;
 pub mod sessions;
 pub mod tenants;
+pub mod transfers;
 pub mod usage;
 pub mod users;
 

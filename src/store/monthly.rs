@@ -359,6 +359,15 @@ fn day_before(day: NaiveDate) -> NaiveDate {
         .expect("dates stay far inside chrono's range")
 }
 
+/// An agency's series with usage in the months `$2` to `$3`: those of its tenants, and those
+/// it kept of tenants that moved away.
+const SERIES: &str = "SELECT tenant_id, first_usage_month, last_usage_month, \
+     conversations_total, cost_cents_total FROM tenant_counters \
+     WHERE agency_id = $1 AND last_usage_month >= $2 AND first_usage_month <= $3 \
+     UNION ALL SELECT tenant_id, first_usage_month, last_usage_month, \
+     conversations_total, cost_cents_total FROM usage_series_history \
+     WHERE agency_id = $1 AND last_usage_month >= $2 AND first_usage_month <= $3";
+
 /// The statement behind [`agency_range`].
 pub fn agency_range_query(agency_id: AgencyId, from: NaiveDate, to: NaiveDate) -> Query<'static> {
     let before = day_before(from);
@@ -371,13 +380,12 @@ pub fn agency_range_query(agency_id: AgencyId, from: NaiveDate, to: NaiveDate) -
          b.cost_cents_before + b.{before_cost} AS before_cost_cents, \
          e.conversations_before + e.{through_conversations} AS through_conversations, \
          e.cost_cents_before + e.{through_cost} AS through_cost_cents \
-         FROM tenant_counters c \
-         JOIN tenants t ON t.id = c.tenant_id AND t.agency_id = $1 AND t.status <> 'deleted' \
+         FROM ({SERIES}) c \
+         JOIN tenants t ON t.id = c.tenant_id AND t.status <> 'deleted' \
          LEFT JOIN usage_monthly b \
          ON b.agency_id = $1 AND b.month = $4 AND b.tenant_id = c.tenant_id \
          LEFT JOIN usage_monthly e \
-         ON e.agency_id = $1 AND e.month = $5 AND e.tenant_id = c.tenant_id \
-         WHERE c.agency_id = $1 AND c.last_usage_month >= $2 AND c.first_usage_month <= $3"
+         ON e.agency_id = $1 AND e.month = $5 AND e.tenant_id = c.tenant_id"
     );
     query(sql)
         .bind(agency_id)
@@ -443,6 +451,51 @@ pub async fn agency_tenant_counts(db: &Db, agency_id: AgencyId) -> StoreResult<(
         )
         .await?;
     Ok(counts.unwrap_or_default())
+}
+
+/// Hands a tenant's usage series from its agency to `target`, in the caller's transaction
+/// (which holds the tenant's counters): the series the agency kept goes to
+/// `usage_series_history`, so its reports keep the months it had the tenant, and the target's
+/// series comes back from there (a tenant returning) or starts empty.
+pub async fn hand_over(
+    tx: &mut Tx,
+    tenant_id: TenantId,
+    target: Option<AgencyId>,
+) -> StoreResult<()> {
+    tx.execute(
+        query(
+            "INSERT INTO usage_series_history (tenant_id, agency_id, first_usage_month, \
+             last_usage_month, conversations_total, cost_cents_total) \
+             SELECT tenant_id, agency_id, first_usage_month, last_usage_month, \
+             conversations_total, cost_cents_total FROM tenant_counters \
+             WHERE tenant_id = $1 AND agency_id IS NOT NULL AND first_usage_month IS NOT NULL",
+        )
+        .bind(tenant_id),
+    )
+    .await?;
+    let kept = |column: &str| {
+        format!(
+            "(SELECT h.{column} FROM usage_series_history h \
+             WHERE h.tenant_id = $1 AND h.agency_id = $2)"
+        )
+    };
+    let sql = format!(
+        "UPDATE tenant_counters SET agency_id = $2, first_usage_month = {}, \
+         last_usage_month = {}, conversations_total = COALESCE({}, 0), \
+         cost_cents_total = COALESCE({}, 0) WHERE tenant_id = $1",
+        kept("first_usage_month"),
+        kept("last_usage_month"),
+        kept("conversations_total"),
+        kept("cost_cents_total"),
+    );
+    tx.execute(query(sql).bind(tenant_id).bind(target)).await?;
+    tx.execute(
+        query("DELETE FROM usage_series_history WHERE tenant_id = $1 AND agency_id = $2")
+            .bind(tenant_id)
+            .bind(target),
+    )
+    .await?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -670,10 +670,43 @@ pub async fn reactivate(tx: &mut Tx, scope: TenantScope, id: TenantId) -> StoreR
 }
 
 /// The tenant `scope` reaches, locked for the rest of the transaction.
-async fn locked(tx: &mut Tx, scope: TenantScope, id: TenantId) -> StoreResult<Tenant> {
+pub(super) async fn locked(tx: &mut Tx, scope: TenantScope, id: TenantId) -> StoreResult<Tenant> {
     let lock = tx.backend().lock_clause("t");
     let current: Option<TenantRow> = tx.fetch_optional(scoped_find(scope, id, &lock)).await?;
     current.ok_or(StoreError::NotFound)?.into_tenant()
+}
+
+/// Moves a tenant to `target` (`None`: self-managed) with everything it owns, in the caller's
+/// transaction. Its counters and row are taken in admission's order. Usage stays with the
+/// agency of its day: the series the source kept is set aside for the source's reports, and
+/// the target's series starts now (or goes on, for a tenant coming back).
+pub async fn move_to(tx: &mut Tx, id: TenantId, target: Option<AgencyId>) -> StoreResult<Tenant> {
+    super::counters::lock(tx, id)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    let current = locked(tx, TenantScope::ALL, id).await?;
+    let version = next_version(current.updated_at);
+    // Agency billing needs an agency.
+    tx.execute(
+        query(
+            "UPDATE tenants SET agency_id = $2, updated_at = $3, billing_mode = CASE \
+             WHEN $2 IS NULL THEN 'platform_billed' ELSE billing_mode END WHERE id = $1",
+        )
+        .bind(id)
+        .bind(target)
+        .bind(version),
+    )
+    .await?;
+    tx.execute(
+        query("UPDATE api_keys SET reach_agency_id = $2 WHERE tenant_id = $1")
+            .bind(id)
+            .bind(target),
+    )
+    .await?;
+    super::monthly::hand_over(tx, id, target).await?;
+    let moved = reread(tx, id).await?;
+    record_change(tx, "tenant.transferred", Some(&current), Some(&moved)).await?;
+    Ok(moved)
 }
 
 /// Soft-deletes a tenant in the caller's transaction, purgeable after `grace`. With calls in

@@ -19,6 +19,7 @@ pub mod plans;
 pub mod resources;
 pub mod sessions;
 pub mod tenants;
+pub mod transfers;
 pub mod usage;
 pub mod users;
 
@@ -53,6 +54,7 @@ impl Dialect for V1 {
             .merge(users::router())
             .merge(sessions::router())
             .merge(audit::router())
+            .merge(transfers::router())
     }
 
     fn public_routes() -> OpenApiRouter<AppState> {

@@ -82,14 +82,14 @@ async fn owner_agency(
 ) -> Result<Option<AgencyId>> {
     match caller.scope {
         Scope::Agency(own) if named.is_none_or(|named| named == own) => Ok(Some(own)),
-        Scope::Platform => match named {
-            Some(id) if !archive::agency_exists(&ctx.db, id).await? => Err(Error::field(
-                "agencyId",
-                "unknown_agency",
-                "no agency has this id",
-            )),
-            named => Ok(named),
-        },
+        Scope::Platform => {
+            match named {
+                Some(id) if !crate::store::agencies::exists(&ctx.db, id).await? => Err(
+                    Error::field("agencyId", "unknown_agency", "no agency has this id"),
+                ),
+                named => Ok(named),
+            }
+        }
         Scope::Agency(_) => Err(Error::NotFound("agency")),
         Scope::Tenant(_) => Err(Error::Forbidden("only a platform key may do this")),
     }

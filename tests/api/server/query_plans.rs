@@ -15,10 +15,12 @@ use tenantry::domain::metering::{CallFilter, CallStatus, Channel};
 use tenantry::domain::policy::Role;
 use tenantry::domain::resource::ResourceKind;
 use tenantry::domain::tenant::{SortValue, TenantQuery, TenantSort, TenantStatus};
+use tenantry::domain::transfer::{TransferDirection, TransferState};
 use tenantry::domain::user::MemberStatus;
 use tenantry::store::audit::AuditFilter;
 use tenantry::store::resources::Filters;
 use tenantry::store::tenants::SearchPath;
+use tenantry::store::transfers::TransferFilter;
 use tenantry::store::users::MemberFilter;
 use tenantry::store::{self, Backend, Query};
 
@@ -108,6 +110,14 @@ async fn seed(app: &TestApp) -> Platform {
     let call = template.admit("phone").await;
     template.end(&call, 60, 25, None).await;
     let small = app.agency().name("Small").create().await;
+    // Every clone is offered to the small agency.
+    big.client
+        .post(
+            &template.path("/transfer"),
+            &json!({ "targetAgencyId": small.id }),
+        )
+        .await
+        .assert_status(reqwest::StatusCode::CREATED);
     for (name, plan) in [
         ("Acme", "starter"),
         ("Bolt", "business"),
@@ -246,6 +256,14 @@ async fn seed(app: &TestApp) -> Platform {
         ],
     )
     .await;
+    clone_rows(
+        &db,
+        "",
+        "transfers",
+        &from("transfers"),
+        &[("id", id), ("tenant_id", "t.id")],
+    )
+    .await;
     // Each clone's trail: the template's entries, in a chain of the clone's own.
     clone_rows(
         &db,
@@ -294,6 +312,7 @@ impl Platform {
             "memberships",
             "invitations",
             "audit_log",
+            "transfers",
         ] {
             let full_scan = plan.iter().any(|step| match self.db.backend() {
                 Backend::Postgres => step.contains(&format!("Seq Scan on {table}")),
@@ -657,6 +676,7 @@ both!(every_list_reads_through_an_index, |app| async move {
         .await;
 
     audit_plans(&platform).await;
+    transfer_plans(&platform).await;
 
     let today = Utc::now().date_naive();
     let year_ago = today.checked_sub_months(Months::new(12)).unwrap();
@@ -705,6 +725,47 @@ async fn audit_plans(platform: &Platform) {
     ];
     for (what, filter, index) in cases {
         let statement = store::audit::list_query(&filter, None, 21);
+        platform.assert_plan(what, statement, &[index]).await;
+    }
+}
+
+async fn transfer_plans(platform: &Platform) {
+    let agency = |id: AgencyId, direction| TransferFilter {
+        agency: Some(id),
+        direction,
+        ..TransferFilter::default()
+    };
+    let cases = [
+        (
+            "an agency's outgoing transfers",
+            agency(platform.small, Some(TransferDirection::Outgoing)),
+            "transfers_by_source",
+        ),
+        (
+            "an agency's incoming transfers",
+            agency(platform.big, Some(TransferDirection::Incoming)),
+            "transfers_by_target",
+        ),
+        (
+            "an agency's pending transfers, both ways",
+            TransferFilter {
+                state: Some(TransferState::Pending),
+                ..agency(platform.big, None)
+            },
+            // Every transfer is the big agency's: walking the newest first stops after a page.
+            "transfers_by_source|transfers_by_target|sqlite_autoindex_transfers_1*|transfers_pkey*",
+        ),
+        (
+            "every transfer",
+            TransferFilter {
+                all: true,
+                ..TransferFilter::default()
+            },
+            "sqlite_autoindex_transfers_1*|transfers_pkey*",
+        ),
+    ];
+    for (what, filter, index) in cases {
+        let statement = store::transfers::list_query(filter, None, Utc::now(), 21);
         platform.assert_plan(what, statement, &[index]).await;
     }
 }

@@ -39,6 +39,7 @@ mod tenant_lists;
 mod tenant_scoping;
 mod tenant_validation;
 pub mod tenants;
+mod transfers;
 mod upload_memory;
 mod usage_events;
 mod users;

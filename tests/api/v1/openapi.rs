@@ -97,6 +97,7 @@ fn placeholder(parameter: &str) -> String {
         "recordingId" => RecordingId::generate().to_string(),
         "userId" => UserId::generate().to_string(),
         "invitationId" => InvitationId::generate().to_string(),
+        "transferId" => TransferId::generate().to_string(),
         "token" => "tnt_inv_unknown".to_owned(),
         other => panic!("no placeholder for the path parameter {other}: add one"),
     }

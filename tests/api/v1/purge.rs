@@ -82,6 +82,7 @@ async fn populated(
         .map(|i| crate::support::event(&format!("{label}-{i}"), now, "phone", 10, 2, None))
         .collect();
     tenant.ingest(&events).await;
+    moved_away_and_back(app, agency, tenant, label).await;
     app.mint_key(&json!({ "name": "second key", "tenantId": tenant.id }))
         .await;
     let again = tenant
@@ -105,6 +106,37 @@ async fn populated(
         .assert_status(StatusCode::CREATED);
     tenant.admit("phone").await;
     marked
+}
+
+/// Transfers the tenant to another agency, which has usage of it, and back: the tenant keeps
+/// its transfers and the other agency's usage series.
+async fn moved_away_and_back(
+    app: &TestApp,
+    agency: &AgencyFixture,
+    tenant: &TenantFixture,
+    label: &str,
+) {
+    let former = app.agency().create().await;
+    for (from, to) in [(agency, &former), (&former, agency)] {
+        let offered = from
+            .client
+            .post(
+                &tenant.path("/transfer"),
+                &json!({ "targetAgencyId": to.id }),
+            )
+            .await;
+        offered.assert_status(StatusCode::CREATED);
+        let accept = format!("/api/v1/transfers/{}/accept", offered.id());
+        to.client
+            .post(&accept, &json!({}))
+            .await
+            .assert_status(StatusCode::OK);
+        if to.id == former.id {
+            let away =
+                crate::support::event(&format!("{label}-away"), Utc::now(), "phone", 10, 2, None);
+            tenant.ingest(&[away]).await;
+        }
+    }
 }
 
 /// A call that ended, with a recording.

@@ -137,7 +137,18 @@ async fn victim(
         )
         .await;
     member.assert_status(StatusCode::CREATED);
+    // An offer to an agency of its own, so that no outsider is on either side of it.
+    let receiver = app.agency().name("Receiving agency").create().await;
+    let transfer = agency
+        .client
+        .post(
+            &tenant.path("/transfer"),
+            &json!({ "targetAgencyId": receiver.id }),
+        )
+        .await;
+    transfer.assert_status(StatusCode::CREATED);
     let ids = BTreeMap::from([
+        ("transferId", transfer.id()),
         ("userId", member.body["userId"].as_str().unwrap().to_owned()),
         ("invitationId", member.id()),
         ("tenantId", tenant.id.clone()),
