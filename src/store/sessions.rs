@@ -2,10 +2,14 @@
 //! and recovery codes are stored as SHA-256 hashes; TOTP secrets are stored sealed.
 
 use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
 use uuid::Uuid;
 
+use super::audit::Change;
 use super::users::{members, MemberRow, MEMBER_SELECT};
-use super::{now, query, Db, StoreError, StoreResult};
+use super::{now, query, Db, StoreError, StoreResult, Tx};
+use crate::domain::access::Principal;
+use crate::domain::audit::{Actor, Target, SECRET_MASK};
 use crate::domain::conflict::Conflict;
 use crate::domain::ids::UserId;
 use crate::domain::user::Member;
@@ -277,6 +281,8 @@ pub async fn reset_password(
     .await?;
     tx.execute(query("DELETE FROM sessions WHERE user_id = $1").bind(user))
         .await?;
+    let by = Some(Actor::of(Principal::User(user)));
+    record_security(&mut tx, user, "user.password_reset", "password", None, by).await?;
     tx.commit().await?;
     Ok(user)
 }
@@ -338,7 +344,31 @@ pub async fn enable_mfa(
         )
         .await?;
     }
+    let on = Some((json!(false), json!(true)));
+    record_security(&mut tx, user, "user.mfa_enabled", "mfaEnabled", on, None).await?;
     tx.commit().await
+}
+
+/// Records a change to a person's own credentials in the platform's trail (a person is no
+/// tenant's), with `by` as the actor when the task's is not the person (a link's holder).
+async fn record_security(
+    tx: &mut Tx,
+    user: UserId,
+    action: &str,
+    field: &str,
+    values: Option<(Value, Value)>,
+    by: Option<Actor>,
+) -> StoreResult<()> {
+    let (before, after) = values.unwrap_or((json!(SECRET_MASK), json!(SECRET_MASK)));
+    let change = Change {
+        tenant_id: None,
+        agency_id: None,
+        action: action.to_owned(),
+        target: Target::new("user", user),
+        changes: json!({ field: { "before": before, "after": after } }),
+        actor: by,
+    };
+    super::audit::record(tx, change).await
 }
 
 /// Turns MFA off and forgets the recovery codes.
@@ -354,6 +384,8 @@ pub async fn disable_mfa(db: &Db, user: UserId) -> StoreResult<()> {
     .await?;
     tx.execute(query("DELETE FROM recovery_codes WHERE user_id = $1").bind(user))
         .await?;
+    let off = Some((json!(true), json!(false)));
+    record_security(&mut tx, user, "user.mfa_disabled", "mfaEnabled", off, None).await?;
     tx.commit().await
 }
 

@@ -428,3 +428,60 @@ async fn concurrent_changes_chain_in_order_across_three_servers() {
     replicas.kill().await;
     app.finish().await;
 }
+
+both!(
+    people_joining_and_resetting_their_password_are_recorded_as_themselves,
+    |app| async move {
+        let mailbox = app.mailbox().await;
+        let agency = app.agency().create().await;
+        let tenant = app.tenant().of(&agency).create().await;
+        let pat = crate::support::people::person(
+            &app,
+            &mailbox,
+            &agency.client,
+            &tenant.path("/users/invite"),
+            "pat@example.com",
+            "TenantUser",
+        )
+        .await;
+        let log = entries(&agency.client, &tenant.path("/audit-log")).await;
+        let joined = log.iter().find(|e| e["action"] == "user.joined").unwrap();
+        let invited = log.iter().find(|e| e["action"] == "user.invited").unwrap();
+        assert_eq!(joined["actor"]["type"], "user");
+        assert_eq!(joined["target"]["id"], joined["actor"]["id"]);
+        assert_eq!(invited["actor"]["type"], "key");
+        assert_eq!(invited["changes"]["email"]["after"], "pat@example.com");
+        drop(pat);
+
+        app.anonymous()
+            .post(
+                "/api/v1/password-reset",
+                &json!({ "email": "pat@example.com" }),
+            )
+            .await
+            .assert_status(StatusCode::ACCEPTED);
+        let token = mailbox
+            .token("pat@example.com", "/reset-password?token=")
+            .await;
+        app.anonymous()
+            .post(
+                "/api/v1/password-reset/confirm",
+                &json!({ "token": token, "password": "a brand new password" }),
+            )
+            .await
+            .assert_status(StatusCode::NO_CONTENT);
+        let platform = entries(
+            &app.platform(),
+            "/api/v1/audit-log?action=user.password_reset",
+        )
+        .await;
+        assert_eq!(platform.len(), 1);
+        assert_eq!(platform[0]["actor"], joined["actor"]);
+        assert_eq!(platform[0]["tenantId"], Value::Null);
+        assert_eq!(
+            platform[0]["changes"],
+            json!({ "password": { "before": "********", "after": "********" } })
+        );
+        assert!(!platform[0].to_string().contains("a brand new password"));
+    }
+);
