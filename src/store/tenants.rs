@@ -740,6 +740,16 @@ pub async fn soft_delete(
         .bind(at + grace),
     )
     .await?;
+    // A deleted tenant moves nowhere: its offer ends with it.
+    tx.execute(
+        query(
+            "UPDATE transfers SET state = 'cancelled', decided_at = $2 \
+             WHERE tenant_id = $1 AND state = 'pending'",
+        )
+        .bind(id)
+        .bind(at),
+    )
+    .await?;
     let deleted = reread(tx, id).await?;
     record_change(tx, "tenant.deleted", Some(&current), Some(&deleted)).await?;
     Ok(deleted)

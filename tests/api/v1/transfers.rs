@@ -241,6 +241,25 @@ both!(
     }
 );
 
+both!(deleting_a_tenant_cancels_its_offer, |app| async move {
+    let source = app.agency().create().await;
+    let target = app.agency().create().await;
+    let tenant = app.tenant().of(&source).create().await;
+    let id = offer(&source, &tenant, json!(target.id)).await;
+    source
+        .client
+        .delete(&tenant.path(""))
+        .await
+        .assert_status(StatusCode::OK);
+    let read = target.client.get(&format!("/api/v1/transfers/{id}")).await;
+    assert_eq!(read.body["state"], "cancelled", "{}", read.text);
+    target
+        .client
+        .post(&format!("/api/v1/transfers/{id}/accept"), &json!({}))
+        .await
+        .assert_problem(StatusCode::CONFLICT, "transfer_not_pending");
+});
+
 both!(
     going_self_managed_is_accepted_by_the_platform,
     |app| async move {
