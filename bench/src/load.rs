@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
-use hyper::{header, Method, Request, StatusCode};
+use hyper::{header, Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
@@ -81,12 +82,12 @@ impl Client {
         Ok(sender)
     }
 
-    pub async fn send(
-        &mut self,
+    fn request(
+        &self,
         method: Method,
         path: &str,
         body: Option<Bytes>,
-    ) -> anyhow::Result<Answer> {
+    ) -> anyhow::Result<Request<Full<Bytes>>> {
         let mut request = Request::builder()
             .method(method)
             .uri(path)
@@ -97,7 +98,16 @@ impl Client {
         if body.is_some() {
             request = request.header(header::CONTENT_TYPE, "application/json");
         }
-        let request = request.body(Full::new(body.unwrap_or_default()))?;
+        Ok(request.body(Full::new(body.unwrap_or_default()))?)
+    }
+
+    pub async fn send(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Option<Bytes>,
+    ) -> anyhow::Result<Answer> {
+        let request = self.request(method, path, body)?;
         let result = async {
             let sender = self.connect().await?;
             let response = sender.send_request(request).await?;
@@ -108,6 +118,16 @@ impl Client {
         .await;
         if result.is_err() {
             // Start over on a fresh connection next time.
+            self.sender = None;
+        }
+        result
+    }
+
+    /// A GET whose body is left unread, for answers too large to hold.
+    pub async fn get_streaming(&mut self, path: &str) -> anyhow::Result<Response<Incoming>> {
+        let request = self.request(Method::GET, path, None)?;
+        let result = async { anyhow::Ok(self.connect().await?.send_request(request).await?) }.await;
+        if result.is_err() {
             self.sender = None;
         }
         result

@@ -2,6 +2,7 @@
 //! database, driven by the same load generator. See `docs/BENCHMARKS.md`.
 
 mod baseline;
+mod export_memory;
 mod load;
 mod report;
 mod scale;
@@ -37,6 +38,8 @@ struct Cli {
 enum Command {
     /// Agency reports and tenant lists at a million tenants (see `docs/BENCHMARKS.md`).
     Scale(scale::ScaleArgs),
+    /// The server's peak memory while it streams a tenant's export, at several sizes.
+    ExportMemory(export_memory::ExportMemoryArgs),
     /// Serve the baseline (started by the benchmark itself).
     #[command(hide = true)]
     Baseline {
@@ -153,6 +156,7 @@ fn main() -> anyhow::Result<()> {
             sqlite_placeholders,
         }) => runtime.block_on(baseline::serve(&database_url, &listen, sqlite_placeholders)),
         Some(Command::Scale(args)) => runtime.block_on(scale::run(args)),
+        Some(Command::ExportMemory(args)) => runtime.block_on(export_memory::run(args)),
         None => runtime.block_on(bench(cli.bench)),
     }
 }
@@ -175,11 +179,7 @@ async fn bench(mut args: BenchArgs) -> anyhow::Result<()> {
     let mut report = report::header(&args_summary(&args, &binary));
     println!("{report}");
     for kind in args.setup.db.kinds() {
-        let database = if *kind == "sqlite" {
-            Database::sqlite()?
-        } else {
-            Database::postgres(&args.setup.postgres_url).await?
-        };
+        let database = Database::fresh(kind, &args.setup.postgres_url).await?;
         let outcome = bench_database(&args, &binary, &database).await;
         if let Err(error) = database.drop_schema().await {
             eprintln!("could not drop the benchmark schema: {error:#}");
@@ -233,10 +233,9 @@ async fn bench_database(
     let kind = database.kind();
     let url = database.url();
     let logs = database.log_dir();
-    std::fs::create_dir_all(&logs)?;
     println!("[{kind}] database {url}; server logs in {}", logs.display());
     // tenantry migrates the fresh database; the baseline only connects to it.
-    let mut tenantry = servers::tenantry(binary, &url, MASTER_KEY, &logs.join("tenantry.log"))?;
+    let mut tenantry = database.serve(binary, MASTER_KEY)?;
     let mut baseline = servers::baseline(
         &url,
         args.baseline_sqlite_placeholders,

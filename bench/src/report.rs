@@ -215,7 +215,7 @@ fn met(ok: bool) -> &'static str {
 }
 
 /// `12345.6` as `12,346`.
-fn thousands(value: f64) -> String {
+pub fn thousands(value: f64) -> String {
     if !value.is_finite() {
         return "n/a".to_owned();
     }

@@ -23,7 +23,7 @@ use tenantry::domain::ids::{AgencyId, TenantId};
 
 use crate::load::Client;
 use crate::seed::{self, SeedConnection};
-use crate::servers::{self, Database};
+use crate::servers::Database;
 use crate::{resolve_binary, Setup, MASTER_KEY};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -69,11 +69,7 @@ pub async fn run(args: ScaleArgs) -> anyhow::Result<()> {
     let mut figures: BTreeMap<usize, Figure> = BTreeMap::new();
     let mut notes = Vec::new();
     for kind in args.setup.db.kinds() {
-        let database = if *kind == "sqlite" {
-            Database::sqlite()?
-        } else {
-            Database::postgres(&args.setup.postgres_url).await?
-        };
+        let database = Database::fresh(kind, &args.setup.postgres_url).await?;
         let outcome = run_on(&args, &binary, &database, &mut figures, &mut notes).await;
         if args.keep {
             println!("[{kind}] kept the database: {}", database.keep());
@@ -107,13 +103,11 @@ async fn run_on(
 ) -> anyhow::Result<()> {
     let kind = database.kind();
     let url = database.url();
-    let logs = database.log_dir();
-    std::fs::create_dir_all(&logs)?;
-    let mut server = servers::tenantry(binary, &url, MASTER_KEY, &logs.join("tenantry.log"))?;
+    let mut server = database.serve(binary, MASTER_KEY)?;
     println!(
         "[{kind}] tenantry on {}; logs in {}",
         server.addr,
-        logs.display()
+        database.log_dir().display()
     );
     let mut admin = Client::new(server.addr, Some(Arc::from(MASTER_KEY)));
 
@@ -185,7 +179,15 @@ async fn run_on(
         series_sql(usage_copy.agency, backend),
     ])
     .await?;
-    conn.analyze().await?;
+    conn.analyze(&[
+        "tenants",
+        "tenant_counters",
+        "agency_counters",
+        "tenant_usage",
+        "usage_daily",
+        "usage_monthly",
+    ])
+    .await?;
     let seeded = seeding.elapsed().as_secs_f64();
     notes.push(format!(
         "{kind}: seeded {} tenants and {} daily rollups in {seeded:.0} s",
@@ -250,21 +252,29 @@ async fn create_in(admin: &mut Client, agency: &str, name: &str) -> anyhow::Resu
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Backend {
+pub(crate) enum Backend {
     Sqlite,
     Postgres,
 }
 
 impl Backend {
-    fn of(conn: &SeedConnection) -> Backend {
+    pub(crate) fn of(conn: &SeedConnection) -> Backend {
         match conn {
             SeedConnection::Sqlite(_) => Backend::Sqlite,
             SeedConnection::Postgres(_) => Backend::Postgres,
         }
     }
 
+    /// What opens a statement that uses [`Backend::series`].
+    pub(crate) fn with(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "WITH RECURSIVE",
+            Backend::Postgres => "WITH",
+        }
+    }
+
     /// The integers `from..=to` as `s(n)`, to follow `WITH RECURSIVE` (SQLite) or `FROM`.
-    fn series(self, name: &str, column: &str, from: i64, to: i64) -> String {
+    pub(crate) fn series(self, name: &str, column: &str, from: i64, to: i64) -> String {
         match self {
             Backend::Sqlite => format!(
                 "{name}({column}) AS (SELECT {from} UNION ALL SELECT {column} + 1 FROM {name} \
@@ -278,7 +288,17 @@ impl Backend {
         }
     }
 
-    fn uuid(self, id: uuid::Uuid) -> String {
+    /// The UUID `<tag>-0000-7000-8000-<n in 12 hex digits>` (a SQL expression of `n`).
+    pub(crate) fn tagged_id(self, tag: &str, n: &str) -> String {
+        match self {
+            Backend::Sqlite => format!("unhex('{tag}000070008000' || printf('%012x', {n}))"),
+            Backend::Postgres => {
+                format!("('{tag}-0000-7000-8000-' || lpad(to_hex({n}), 12, '0'))::uuid")
+            }
+        }
+    }
+
+    pub(crate) fn uuid(self, id: uuid::Uuid) -> String {
         match self {
             Backend::Sqlite => format!("X'{}'", id.simple()),
             Backend::Postgres => format!("'{id}'::uuid"),
@@ -330,13 +350,7 @@ struct Copy {
 impl Copy {
     /// The id of copy `n` (a SQL expression of `n`).
     fn id(&self, backend: Backend, n: &str) -> String {
-        match backend {
-            Backend::Sqlite => format!("unhex('{}000070008000' || printf('%012x', {n}))", self.tag),
-            Backend::Postgres => format!(
-                "('{}-0000-7000-8000-' || lpad(to_hex({n}), 12, '0'))::uuid",
-                self.tag
-            ),
-        }
+        backend.tagged_id(self.tag, n)
     }
 
     fn tenants_sql(&self, backend: Backend, columns: &[String], from: i64, to: i64) -> String {
@@ -367,10 +381,7 @@ impl Copy {
                 other => format!("t.{other}"),
             })
             .collect();
-        let with = match backend {
-            Backend::Sqlite => "WITH RECURSIVE",
-            Backend::Postgres => "WITH",
-        };
+        let with = backend.with();
         format!(
             "{with} {} INSERT INTO tenants ({}) SELECT {} FROM tenants t CROSS JOIN s \
              WHERE t.id = {}",
@@ -382,10 +393,7 @@ impl Copy {
     }
 
     fn counters_sql(&self, backend: Backend, from: i64, to: i64) -> String {
-        let with = match backend {
-            Backend::Sqlite => "WITH RECURSIVE",
-            Backend::Postgres => "WITH",
-        };
+        let with = backend.with();
         format!(
             "{with} {} INSERT INTO tenant_counters (tenant_id, agency_id) SELECT {}, {} FROM s",
             backend.series("s", "n", from, to),
@@ -403,13 +411,11 @@ impl Copy {
         from: i64,
         to: i64,
     ) -> String {
-        let (with, day) = match backend {
-            Backend::Sqlite => (
-                "WITH RECURSIVE",
-                format!("date({}, '+' || d.k || ' days')", backend.date(first)),
-            ),
-            Backend::Postgres => ("WITH", format!("{} + d.k::int", backend.date(first))),
+        let day = match backend {
+            Backend::Sqlite => format!("date({}, '+' || d.k || ' days')", backend.date(first)),
+            Backend::Postgres => format!("{} + d.k::int", backend.date(first)),
         };
+        let with = backend.with();
         format!(
             "{with} {}, {}, {} INSERT INTO usage_daily (tenant_id, day, channel, conversations, \
              seconds, cost_cents, sentiment_micros_sum, sentiment_count) \
@@ -787,7 +793,7 @@ impl SeedConnection {
     }
 
     /// Runs statements in one transaction.
-    async fn run(&mut self, statements: &[String]) -> anyhow::Result<()> {
+    pub(crate) async fn run(&mut self, statements: &[String]) -> anyhow::Result<()> {
         use sqlx::Connection;
         match self {
             SeedConnection::Sqlite(conn) => {
@@ -814,8 +820,10 @@ impl SeedConnection {
         Ok(())
     }
 
-    /// What autovacuum and `ANALYZE` would have done by the time such data is read.
-    async fn analyze(&mut self) -> anyhow::Result<()> {
+    /// What autovacuum and `ANALYZE` would have done to the seeded `tables` by the time such
+    /// data is read (PostgreSQL's autovacuum may be off); on SQLite, `ANALYZE` of everything
+    /// and the WAL folded into the database.
+    pub(crate) async fn analyze(&mut self, tables: &[&str]) -> anyhow::Result<()> {
         use sqlx::Executor;
         match self {
             SeedConnection::Sqlite(conn) => {
@@ -823,14 +831,7 @@ impl SeedConnection {
                 conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").await?;
             }
             SeedConnection::Postgres(conn) => {
-                for table in [
-                    "tenants",
-                    "tenant_counters",
-                    "agency_counters",
-                    "tenant_usage",
-                    "usage_daily",
-                    "usage_monthly",
-                ] {
+                for table in tables {
                     conn.execute(format!("VACUUM ANALYZE {table}").as_str())
                         .await?;
                 }

@@ -22,7 +22,7 @@ use crate::load::Client;
 
 /// Seeded events spread over this many days before the seed time.
 pub const SPREAD_DAYS: i64 = 90;
-const SPREAD_SECONDS: i64 = SPREAD_DAYS * 86_400;
+pub const SPREAD_SECONDS: i64 = SPREAD_DAYS * 86_400;
 const CHANNELS: [&str; 3] = ["phone", "webrtc", "webchat"];
 
 /// Limits generous enough that no benchmark request is refused.

@@ -54,6 +54,11 @@ impl Server {
         Ok(server)
     }
 
+    /// The process id, to read its memory from `/proc`.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Whether the process is still running.
     pub fn check_alive(&mut self) -> anyhow::Result<()> {
         if let Some(status) = self.child.try_wait()? {
@@ -71,7 +76,7 @@ impl Drop for Server {
 }
 
 /// `tenantry serve` on a free port, logging to `log`.
-pub fn tenantry(
+fn tenantry(
     binary: &Path,
     database_url: &str,
     master_key: &str,
@@ -137,6 +142,15 @@ pub enum Database {
 }
 
 impl Database {
+    /// A fresh database of `kind` (`sqlite`, or `postgres` in the database of `postgres_url`).
+    pub async fn fresh(kind: &str, postgres_url: &str) -> anyhow::Result<Database> {
+        if kind == "sqlite" {
+            Database::sqlite()
+        } else {
+            Database::postgres(postgres_url).await
+        }
+    }
+
     pub fn sqlite() -> anyhow::Result<Database> {
         let dir = tempfile::Builder::new()
             .prefix("tenantry-bench-")
@@ -192,6 +206,13 @@ impl Database {
             Database::Sqlite { dir } => dir.path().to_owned(),
             Database::Postgres { schema, .. } => std::env::temp_dir().join(schema),
         }
+    }
+
+    /// `tenantry serve` on this database, logging to `tenantry.log` in [`Database::log_dir`].
+    pub fn serve(&self, binary: &Path, master_key: &str) -> anyhow::Result<Server> {
+        let logs = self.log_dir();
+        std::fs::create_dir_all(&logs)?;
+        tenantry(binary, &self.url(), master_key, &logs.join("tenantry.log"))
     }
 
     /// Leaves the database in place after the run; returns its URL.
