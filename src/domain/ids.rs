@@ -263,6 +263,12 @@ typed_id!(
     params = ["transferId"]
 );
 typed_id!(
+    /// Something that happened, as webhooks tell it.
+    EventId,
+    "evt",
+    params = ["eventId"]
+);
+typed_id!(
     /// An entry of the audit trail.
     AuditId,
     "aud",

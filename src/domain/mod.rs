@@ -8,6 +8,7 @@ pub mod api_key;
 pub mod audit;
 pub mod conflict;
 pub mod email;
+pub mod event;
 pub mod ids;
 pub mod limits;
 pub mod metering;

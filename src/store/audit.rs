@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use super::{query, Query, Reader, StoreResult, Tx};
 use crate::domain::audit::{chain_of, changes, Actor, ActorKind, Audited, Entry, Target, GENESIS};
+use crate::domain::event::Event;
 use crate::domain::ids::{AgencyId, AuditId, TenantId};
 
 /// Who is making this task's changes, and in which request.
@@ -129,6 +130,10 @@ pub async fn record(tx: &mut Tx, change: Change) -> StoreResult<()> {
     };
     entry.hash = entry.link_hash();
     insert(tx, chain, &entry).await?;
+    // A change the outside world hears of is an event too, in the same transaction.
+    if let Some(event) = Event::of_change(&entry) {
+        super::events::emit(tx, &event).await?;
+    }
     tx.execute(
         query("UPDATE audit_chains SET seq = $2, hash = $3 WHERE chain_id = $1")
             .bind(chain)

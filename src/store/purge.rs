@@ -62,6 +62,7 @@ pub const TENANT_TABLES: &[(&str, Link)] = &[
     // The tenant's trail and its chain head (a tenant's chain is keyed by its id).
     ("transfers", Link::Column("tenant_id")),
     ("usage_series_history", Link::Column("tenant_id")),
+    ("events", Link::Column("tenant_id")),
     ("audit_log", Link::Column("tenant_id")),
     ("audit_chains", Link::Column("chain_id")),
     // SQLite's search index of names: its triggers on `tenants` delete these.

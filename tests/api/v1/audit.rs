@@ -129,6 +129,7 @@ both!(
 both!(a_refused_change_leaves_no_entry, |app| async move {
     let agency = app.agency().create().await;
     let tenant = app.tenant().of(&agency).create().await;
+    let events = crate::v1::events::events_of(&app, &tenant).await;
     agency
         .client
         .patch(
@@ -149,6 +150,7 @@ both!(a_refused_change_leaves_no_entry, |app| async move {
         .assert_status(StatusCode::FORBIDDEN);
     let log = entries(&agency.client, &tenant.path("/audit-log")).await;
     assert_eq!(actions(&log), ["api_key.created", "tenant.created"]);
+    assert_eq!(crate::v1::events::events_of(&app, &tenant).await, events);
 });
 
 both!(secrets_read_as_the_mask, |app| async move {
