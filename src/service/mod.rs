@@ -186,7 +186,7 @@ fn forbidden_detail(action: policy::Action) -> &'static str {
         Action::MintAgencyKey => "only a platform key may mint agency keys",
         Action::MintTenantKey => "tenant keys may not mint keys",
         Action::ReadAgencyAnalytics => "agency analytics need an agency key",
-        _ => "only a platform key may do this",
+        _ => "this role may not do this; docs/PERMISSIONS.md lists what each role may do",
     }
 }
 

@@ -91,7 +91,7 @@ async fn owner_agency(
             }
         }
         Scope::Agency(_) => Err(Error::NotFound("agency")),
-        Scope::Tenant(_) => Err(Error::Forbidden("only a platform key may do this")),
+        Scope::Tenant(_) => Err(Error::Forbidden("a tenant cannot import tenants")),
     }
 }
 
