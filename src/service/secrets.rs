@@ -6,7 +6,8 @@
 use tracing::warn;
 
 use super::resources::seal_context;
-use crate::secrets::Keyring;
+use super::sessions::mfa_context;
+use crate::secrets::{Keyring, SecretError};
 use crate::store::{self, Db, StoreResult};
 
 /// Rows read per page.
@@ -17,6 +18,8 @@ const PAGE: i64 = 200;
 pub struct ResealReport {
     /// Resources holding secrets.
     pub resources: u64,
+    /// People holding a sealed TOTP secret.
+    pub people: u64,
     /// Secrets re-sealed under the current key.
     pub resealed: u64,
     /// Secrets that were under it already.
@@ -40,14 +43,46 @@ pub async fn reseal_until_settled(db: &Db, keyring: &Keyring) -> StoreResult<Res
     Ok(report)
 }
 
-/// Re-seals every secret not under `keyring`'s current key, and opens every one on the way.
+/// Re-seals every secret not under `keyring`'s current key, and opens every one on the way:
+/// resources' secrets, then people's TOTP secrets.
 pub async fn reseal_all(db: &Db, keyring: &Keyring) -> StoreResult<ResealReport> {
     let mut report = ResealReport::default();
+    reseal_resources(db, keyring, &mut report).await?;
+    reseal_people(db, keyring, &mut report).await?;
+    Ok(report)
+}
+
+/// One sealed value re-sealed under the current key, when it is not under it already;
+/// counted in `report` either way. `Err` when no key opens it.
+fn reseal_one(
+    keyring: &Keyring,
+    ciphertext: &str,
+    context: &[u8],
+    report: &mut ResealReport,
+) -> Result<Option<String>, SecretError> {
+    match keyring.open(ciphertext, context) {
+        Ok(_) if keyring.is_current(ciphertext) => {
+            report.current += 1;
+            Ok(None)
+        }
+        Ok(plaintext) => Ok(Some(keyring.seal(&plaintext, context))),
+        Err(error) => {
+            report.unreadable += 1;
+            Err(error)
+        }
+    }
+}
+
+async fn reseal_resources(
+    db: &Db,
+    keyring: &Keyring,
+    report: &mut ResealReport,
+) -> StoreResult<()> {
     let mut after = None;
     loop {
         let page = store::resources::sealed_page(db, after, PAGE).await?;
         let Some(last) = page.last() else {
-            return Ok(report);
+            return Ok(());
         };
         after = Some((last.tenant_id, last.id));
         for row in page {
@@ -56,14 +91,13 @@ pub async fn reseal_all(db: &Db, keyring: &Keyring) -> StoreResult<ResealReport>
             let mut resealed = 0;
             for (pointer, ciphertext) in &row.sealed {
                 let context = seal_context(row.tenant_id, row.id, pointer);
-                match keyring.open(ciphertext, &context) {
-                    Ok(_) if keyring.is_current(ciphertext) => report.current += 1,
-                    Ok(plaintext) => {
-                        next.insert(pointer.clone(), keyring.seal(&plaintext, &context));
+                match reseal_one(keyring, ciphertext, &context, report) {
+                    Ok(Some(sealed)) => {
+                        next.insert(pointer.clone(), sealed);
                         resealed += 1;
                     }
+                    Ok(None) => {}
                     Err(error) => {
-                        report.unreadable += 1;
                         let id = row.kind.display_id(row.id);
                         warn!(tenant_id = %row.tenant_id, id, pointer, %error, "a stored secret cannot be opened");
                     }
@@ -76,6 +110,39 @@ pub async fn reseal_all(db: &Db, keyring: &Keyring) -> StoreResult<ResealReport>
                 report.resealed += resealed;
             } else {
                 report.changed_meanwhile += 1;
+            }
+        }
+    }
+}
+
+async fn reseal_people(db: &Db, keyring: &Keyring, report: &mut ResealReport) -> StoreResult<()> {
+    let mut after = None;
+    loop {
+        let page = store::sessions::sealed_mfa_page(db, after, PAGE).await?;
+        let Some(last) = page.last() else {
+            return Ok(());
+        };
+        after = Some(last.id);
+        for row in page {
+            report.people += 1;
+            let context = mfa_context(row.id);
+            let columns = store::sessions::MFA_COLUMNS;
+            let values = [&row.mfa_secret, &row.mfa_pending_secret];
+            for (column, value) in columns.into_iter().zip(values) {
+                let Some(ciphertext) = value else { continue };
+                let next = match reseal_one(keyring, ciphertext, context.as_bytes(), report) {
+                    Ok(Some(next)) => next,
+                    Ok(None) => continue,
+                    Err(error) => {
+                        warn!(user_id = %row.id, column, %error, "a stored secret cannot be opened");
+                        continue;
+                    }
+                };
+                if store::sessions::reseal_mfa(db, row.id, column, ciphertext, &next).await? {
+                    report.resealed += 1;
+                } else {
+                    report.changed_meanwhile += 1;
+                }
             }
         }
     }

@@ -261,7 +261,8 @@ fn unix_now() -> u64 {
     Utc::now().timestamp().max(0) as u64
 }
 
-fn mfa_context(user: UserId) -> String {
+/// What a person's TOTP secret is sealed to, so a ciphertext cannot move to another person.
+pub(crate) fn mfa_context(user: UserId) -> String {
     format!("user:{user}:mfa")
 }
 

@@ -423,3 +423,53 @@ pub async fn use_recovery_code(db: &Db, user: UserId, code_hash: &str) -> StoreR
     tx.commit().await?;
     Ok(used == 1)
 }
+
+/// A person's sealed TOTP secrets: the confirmed one and the one awaiting confirmation.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SealedMfa {
+    pub id: UserId,
+    pub mfa_secret: Option<String>,
+    pub mfa_pending_secret: Option<String>,
+}
+
+/// The sealed columns of `users`, by name, for re-sealing them.
+pub const MFA_COLUMNS: [&str; 2] = ["mfa_secret", "mfa_pending_secret"];
+
+/// One page of people holding sealed TOTP secrets, in id order after `after`.
+pub async fn sealed_mfa_page(
+    db: &Db,
+    after: Option<UserId>,
+    limit: i64,
+) -> StoreResult<Vec<SealedMfa>> {
+    let mut statement = query(
+        "SELECT id, mfa_secret, mfa_pending_secret FROM users \
+         WHERE (mfa_secret IS NOT NULL OR mfa_pending_secret IS NOT NULL)",
+    );
+    if let Some(after) = after {
+        statement.push_sql(" AND id > ?", [after.into()]);
+    }
+    statement.push_sql(" ORDER BY id LIMIT ?", [limit.into()]);
+    db.reader().fetch_all(statement).await
+}
+
+/// Replaces one sealed TOTP secret (`column`, one of [`MFA_COLUMNS`]) if it is still
+/// `before`: a change made meanwhile wins. Returns whether it replaced it.
+pub async fn reseal_mfa(
+    db: &Db,
+    user: UserId,
+    column: &str,
+    before: &str,
+    after: &str,
+) -> StoreResult<bool> {
+    assert!(
+        MFA_COLUMNS.contains(&column),
+        "{column} is no sealed column"
+    );
+    let mut tx = db.begin().await?;
+    let sql = format!("UPDATE users SET {column} = $3 WHERE id = $1 AND {column} = $2");
+    let done = tx
+        .execute(query(sql).bind(user).bind(before).bind(after))
+        .await?;
+    tx.commit().await?;
+    Ok(done == 1)
+}

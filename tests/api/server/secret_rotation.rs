@@ -6,9 +6,13 @@ use std::collections::BTreeMap;
 
 use reqwest::StatusCode;
 use serde_json::json;
+use tenantry::domain::user::otp;
 use tenantry::secrets::{KeySource, Keyring};
 use tenantry::service::resources::seal_context;
 use tenantry::store::resources::{sealed_page, Stored};
+use tenantry::store::sessions::sealed_mfa_page;
+
+use crate::support::people::PASSWORD;
 
 use crate::both;
 use crate::support::TestApp;
@@ -158,5 +162,66 @@ both!(
         assert!(again.contains("0 re-sealed"), "{again}");
         assert!(again.contains("6 were already"), "{again}");
         assert_eq!(keyring(&app).current.id(), new_id);
+    }
+);
+
+both!(
+    a_rotation_reseals_people_s_second_factors,
+    |app| async move {
+        let mailbox = app.mailbox().await;
+        let agency = app.agency().create().await;
+        let tenant = app.tenant().of(&agency).create().await;
+        let mut secrets = Vec::new();
+        for (email, confirm) in [("mo@example.com", true), ("jo@example.com", false)] {
+            let person = crate::support::people::person(
+                &app,
+                &mailbox,
+                &agency.client,
+                &tenant.path("/users/invite"),
+                email,
+                "TenantUser",
+            )
+            .await;
+            let enrolled = person.post("/api/v1/users/me/mfa", &json!({})).await;
+            enrolled.assert_status(StatusCode::CREATED);
+            let secret = totp_rs::Secret::Encoded(enrolled.body["secret"].as_str().unwrap().into())
+                .to_bytes()
+                .unwrap();
+            if confirm {
+                let code = otp::code_at(&secret, chrono::Utc::now().timestamp() as u64);
+                person
+                    .post("/api/v1/users/me/mfa/confirm", &json!({ "code": code }))
+                    .await
+                    .assert_status(StatusCode::OK);
+            }
+            secrets.push(secret);
+        }
+        let sealed = || async {
+            let page = sealed_mfa_page(app.db().store(), None, 10).await.unwrap();
+            page.into_iter()
+                .flat_map(|row| [row.mfa_secret, row.mfa_pending_secret])
+                .flatten()
+                .collect::<Vec<String>>()
+        };
+        let old_id = keyring(&app).current.id().to_owned();
+        assert_eq!(sealed().await.len(), 2);
+
+        let printed = rotate(&app, &[]).await;
+        assert!(
+            printed.contains("0 resources and 2 people hold secrets"),
+            "{printed}"
+        );
+        let new_id = keyring(&app).current.id().to_owned();
+        assert_ne!(new_id, old_id);
+        for ciphertext in sealed().await {
+            assert_eq!(Keyring::key_id(&ciphertext), Some(new_id.as_str()));
+        }
+        // Mo's confirmed factor still opens: a login with its next code works.
+        let code = otp::code_at(&secrets[0], chrono::Utc::now().timestamp() as u64 + 30);
+        let login = json!({ "email": "mo@example.com", "password": PASSWORD, "code": code });
+        app.anonymous()
+            .post("/api/v1/sessions", &login)
+            .await
+            .assert_status(StatusCode::CREATED);
     }
 );
