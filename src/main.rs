@@ -105,10 +105,10 @@ async fn rotate_secret(
     }
     let report = tenantry::service::secrets::reseal_until_settled(&db, &keys).await?;
     println!(
-        "{} resources and {} people hold secrets: {} re-sealed under key {}, {} were already, \
+        "{} resources and {} other rows hold secrets: {} re-sealed under key {}, {} were already, \
          {} changed meanwhile, {} unreadable",
         report.resources,
-        report.people,
+        report.rows,
         report.resealed,
         keys.current.id(),
         report.current,

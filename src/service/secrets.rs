@@ -7,7 +7,9 @@ use tracing::warn;
 
 use super::resources::seal_context;
 use super::sessions::mfa_context;
+use crate::domain::ids::UserId;
 use crate::secrets::{Keyring, SecretError};
+use crate::store::sealed::{SealedColumns, SealedRow};
 use crate::store::{self, Db, StoreResult};
 
 /// Rows read per page.
@@ -18,8 +20,8 @@ const PAGE: i64 = 200;
 pub struct ResealReport {
     /// Resources holding secrets.
     pub resources: u64,
-    /// People holding a sealed TOTP secret.
-    pub people: u64,
+    /// Other rows holding sealed values (people's TOTP secrets, webhook signing secrets).
+    pub rows: u64,
     /// Secrets re-sealed under the current key.
     pub resealed: u64,
     /// Secrets that were under it already.
@@ -44,11 +46,11 @@ pub async fn reseal_until_settled(db: &Db, keyring: &Keyring) -> StoreResult<Res
 }
 
 /// Re-seals every secret not under `keyring`'s current key, and opens every one on the way:
-/// resources' secrets, then people's TOTP secrets.
+/// resources' secrets, then every other sealed column.
 pub async fn reseal_all(db: &Db, keyring: &Keyring) -> StoreResult<ResealReport> {
     let mut report = ResealReport::default();
     reseal_resources(db, keyring, &mut report).await?;
-    reseal_people(db, keyring, &mut report).await?;
+    reseal_columns(db, keyring, &mut report).await?;
     Ok(report)
 }
 
@@ -115,35 +117,55 @@ async fn reseal_resources(
     }
 }
 
-async fn reseal_people(db: &Db, keyring: &Keyring, report: &mut ResealReport) -> StoreResult<()> {
-    let mut after = None;
-    loop {
-        let page = store::sessions::sealed_mfa_page(db, after, PAGE).await?;
-        let Some(last) = page.last() else {
-            return Ok(());
-        };
-        after = Some(last.id);
-        for row in page {
-            report.people += 1;
-            let context = mfa_context(row.id);
-            let columns = store::sessions::MFA_COLUMNS;
-            let values = [&row.mfa_secret, &row.mfa_pending_secret];
-            for (column, value) in columns.into_iter().zip(values) {
-                let Some(ciphertext) = value else { continue };
-                let next = match reseal_one(keyring, ciphertext, context.as_bytes(), report) {
-                    Ok(Some(next)) => next,
-                    Ok(None) => continue,
-                    Err(error) => {
-                        warn!(user_id = %row.id, column, %error, "a stored secret cannot be opened");
-                        continue;
-                    }
-                };
-                if store::sessions::reseal_mfa(db, row.id, column, ciphertext, &next).await? {
-                    report.resealed += 1;
-                } else {
-                    report.changed_meanwhile += 1;
-                }
+/// Every sealed column outside resources.
+const SEALED: [SealedColumns; 1] = [SealedColumns {
+    table: "users",
+    columns: ["mfa_secret", "mfa_pending_secret"],
+    context: |id| mfa_context(UserId(id)),
+}];
+
+async fn reseal_columns(db: &Db, keyring: &Keyring, report: &mut ResealReport) -> StoreResult<()> {
+    for sealed in &SEALED {
+        let mut after = None;
+        loop {
+            let page = store::sealed::page(db, sealed, after, PAGE).await?;
+            let Some(last) = page.last() else {
+                break;
+            };
+            after = Some(last.id);
+            for row in page {
+                report.rows += 1;
+                reseal_row(db, keyring, sealed, &row, report).await?;
             }
         }
     }
+    Ok(())
+}
+
+async fn reseal_row(
+    db: &Db,
+    keyring: &Keyring,
+    sealed: &SealedColumns,
+    row: &SealedRow,
+    report: &mut ResealReport,
+) -> StoreResult<()> {
+    let context = (sealed.context)(row.id);
+    for (column, value) in sealed.columns.into_iter().zip(row.values()) {
+        let Some(ciphertext) = value else { continue };
+        let next = match reseal_one(keyring, ciphertext, context.as_bytes(), report) {
+            Ok(Some(next)) => next,
+            Ok(None) => continue,
+            Err(error) => {
+                let table = sealed.table;
+                warn!(table, id = %row.id, column, %error, "a stored secret cannot be opened");
+                continue;
+            }
+        };
+        if store::sealed::replace(db, sealed, column, row.id, ciphertext, &next).await? {
+            report.resealed += 1;
+        } else {
+            report.changed_meanwhile += 1;
+        }
+    }
+    Ok(())
 }

@@ -36,6 +36,7 @@ pub mod plans;
 pub mod purge;
 pub mod resources;
 pub mod retention;
+pub mod sealed;
 pub mod sessions;
 pub mod tenants;
 pub mod transfers;

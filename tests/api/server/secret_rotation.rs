@@ -10,7 +10,6 @@ use tenantry::domain::user::otp;
 use tenantry::secrets::{KeySource, Keyring};
 use tenantry::service::resources::seal_context;
 use tenantry::store::resources::{sealed_page, Stored};
-use tenantry::store::sessions::sealed_mfa_page;
 
 use crate::support::people::PASSWORD;
 
@@ -197,9 +196,16 @@ both!(
             secrets.push(secret);
         }
         let sealed = || async {
-            let page = sealed_mfa_page(app.db().store(), None, 10).await.unwrap();
-            page.into_iter()
-                .flat_map(|row| [row.mfa_secret, row.mfa_pending_secret])
+            let sql = "SELECT mfa_secret, mfa_pending_secret FROM users";
+            let rows: Vec<(Option<String>, Option<String>)> = app
+                .db()
+                .store()
+                .reader()
+                .fetch_all(tenantry::store::query(sql))
+                .await
+                .unwrap();
+            rows.into_iter()
+                .flat_map(|(first, second)| [first, second])
                 .flatten()
                 .collect::<Vec<String>>()
         };
@@ -208,7 +214,7 @@ both!(
 
         let printed = rotate(&app, &[]).await;
         assert!(
-            printed.contains("0 resources and 2 people hold secrets"),
+            printed.contains("0 resources and 2 other rows hold secrets"),
             "{printed}"
         );
         let new_id = keyring(&app).current.id().to_owned();
