@@ -269,6 +269,12 @@ typed_id!(
     params = ["eventId"]
 );
 typed_id!(
+    /// Where an agency's or the platform's events are delivered.
+    WebhookEndpointId,
+    "whe",
+    params = ["webhookEndpointId"]
+);
+typed_id!(
     /// An entry of the audit trail.
     AuditId,
     "aud",

@@ -23,3 +23,4 @@ pub mod transfer;
 pub mod user;
 pub mod validation;
 pub mod values;
+pub mod webhook;

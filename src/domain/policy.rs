@@ -156,6 +156,8 @@ actions! {
     TransferTenant => TenantsWrite,
     /// Read and verify the audit trail.
     ReadAuditLog => TenantsRead,
+    /// Register, change, rotate and remove webhook endpoints of an agency or the platform.
+    ManageWebhooks => WebhooksWrite,
     /// Export everything a tenant owns as an archive (its secrets left out).
     ExportTenant => TenantsRead,
     /// Recreate a tenant from an archive.
@@ -326,6 +328,7 @@ pub const GRANTS: &[(Role, &[Action])] = &[
             Action::DeleteTenant,
             Action::TransferTenant,
             Action::ReadAuditLog,
+            Action::ManageWebhooks,
             Action::ExportTenant,
             Action::ImportTenant,
             Action::ReadAgency,
@@ -387,6 +390,7 @@ pub const GRANTS: &[(Role, &[Action])] = &[
         Role::AgencyTechnicalManager,
         &[
             Action::ReadTenant,
+            Action::ManageWebhooks,
             Action::ReadAgency,
             Action::ReadPlans,
             Action::ReadKeys,

@@ -38,6 +38,7 @@ pub mod tenants;
 pub mod transfers;
 pub mod usage;
 pub mod users;
+pub mod webhooks;
 
 /// What every use case can reach.
 #[derive(Clone)]

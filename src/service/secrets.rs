@@ -8,6 +8,7 @@ use tracing::warn;
 use super::resources::seal_context;
 use super::sessions::mfa_context;
 use crate::domain::ids::UserId;
+use crate::domain::webhook;
 use crate::secrets::{Keyring, SecretError};
 use crate::store::sealed::{SealedColumns, SealedRow};
 use crate::store::{self, Db, StoreResult};
@@ -118,11 +119,18 @@ async fn reseal_resources(
 }
 
 /// Every sealed column outside resources.
-const SEALED: [SealedColumns; 1] = [SealedColumns {
-    table: "users",
-    columns: ["mfa_secret", "mfa_pending_secret"],
-    context: |id| mfa_context(UserId(id)),
-}];
+const SEALED: [SealedColumns; 2] = [
+    SealedColumns {
+        table: "users",
+        columns: ["mfa_secret", "mfa_pending_secret"],
+        context: |id| mfa_context(UserId(id)),
+    },
+    SealedColumns {
+        table: "webhook_endpoints",
+        columns: ["secret", "previous_secret"],
+        context: webhook::seal_context,
+    },
+];
 
 async fn reseal_columns(db: &Db, keyring: &Keyring, report: &mut ResealReport) -> StoreResult<()> {
     for sealed in &SEALED {

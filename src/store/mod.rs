@@ -42,6 +42,7 @@ pub mod tenants;
 pub mod transfers;
 pub mod usage;
 pub mod users;
+pub mod webhooks;
 
 /// Failures of the store, in domain terms.
 #[derive(Debug, thiserror::Error)]

@@ -81,6 +81,10 @@ pub const OTHER_TABLES: &[(&str, &str)] = &[
         "an agency's tenant counts, kept by triggers on tenants",
     ),
     ("plans", "the catalog, shared by every tenant"),
+    (
+        "webhook_endpoints",
+        "an agency's or the platform's; a tenant's own endpoint is its settings.webhookUrl",
+    ),
     ("plan_limits", "the catalog's entitlements"),
     (
         "users",

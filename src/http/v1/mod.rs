@@ -22,6 +22,7 @@ pub mod tenants;
 pub mod transfers;
 pub mod usage;
 pub mod users;
+pub mod webhooks;
 
 /// The canonical dialect.
 pub struct V1;
@@ -55,6 +56,7 @@ impl Dialect for V1 {
             .merge(sessions::router())
             .merge(audit::router())
             .merge(transfers::router())
+            .merge(webhooks::router())
     }
 
     fn public_routes() -> OpenApiRouter<AppState> {

@@ -165,7 +165,7 @@ both!(
 );
 
 both!(
-    a_rotation_reseals_people_s_second_factors,
+    a_rotation_reseals_second_factors_and_webhook_secrets,
     |app| async move {
         let mailbox = app.mailbox().await;
         let agency = app.agency().create().await;
@@ -209,12 +209,20 @@ both!(
                 .flatten()
                 .collect::<Vec<String>>()
         };
+        let endpoint = agency
+            .client
+            .post(
+                "/api/v1/agency/webhook-endpoints",
+                &json!({ "url": "https://hooks.example.com/in" }),
+            )
+            .await;
+        endpoint.assert_status(StatusCode::CREATED);
         let old_id = keyring(&app).current.id().to_owned();
         assert_eq!(sealed().await.len(), 2);
 
         let printed = rotate(&app, &[]).await;
         assert!(
-            printed.contains("0 resources and 2 other rows hold secrets"),
+            printed.contains("0 resources and 3 other rows hold secrets"),
             "{printed}"
         );
         let new_id = keyring(&app).current.id().to_owned();
@@ -222,6 +230,20 @@ both!(
         for ciphertext in sealed().await {
             assert_eq!(Keyring::key_id(&ciphertext), Some(new_id.as_str()));
         }
+        let (hook,): (String,) = app
+            .db()
+            .store()
+            .reader()
+            .fetch_one(tenantry::store::query(
+                "SELECT secret FROM webhook_endpoints",
+            ))
+            .await
+            .unwrap();
+        assert_eq!(Keyring::key_id(&hook), Some(new_id.as_str()));
+        let opened = keyring(&app)
+            .open_str(&hook, seal_context_of(&endpoint.id()).as_bytes())
+            .unwrap();
+        assert_eq!(opened.expose(), endpoint.body["secret"].as_str().unwrap());
         // Mo's confirmed factor still opens: a login with its next code works.
         let code = otp::code_at(&secrets[0], chrono::Utc::now().timestamp() as u64 + 30);
         let login = json!({ "email": "mo@example.com", "password": PASSWORD, "code": code });
@@ -231,3 +253,8 @@ both!(
             .assert_status(StatusCode::CREATED);
     }
 );
+
+fn seal_context_of(endpoint: &str) -> String {
+    let id: tenantry::domain::ids::WebhookEndpointId = endpoint.parse().unwrap();
+    tenantry::domain::webhook::seal_context(id.0)
+}

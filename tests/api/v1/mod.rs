@@ -44,3 +44,4 @@ mod transfers;
 mod upload_memory;
 mod usage_events;
 mod users;
+mod webhooks;

@@ -98,6 +98,7 @@ fn placeholder(parameter: &str) -> String {
         "userId" => UserId::generate().to_string(),
         "invitationId" => InvitationId::generate().to_string(),
         "transferId" => TransferId::generate().to_string(),
+        "webhookEndpointId" => WebhookEndpointId::generate().to_string(),
         "token" => "tnt_inv_unknown".to_owned(),
         other => panic!("no placeholder for the path parameter {other}: add one"),
     }

@@ -147,7 +147,16 @@ async fn victim(
         )
         .await;
     transfer.assert_status(StatusCode::CREATED);
+    let endpoint = agency
+        .client
+        .post(
+            "/api/v1/agency/webhook-endpoints",
+            &json!({ "url": "https://hooks.example.com/victim" }),
+        )
+        .await;
+    endpoint.assert_status(StatusCode::CREATED);
     let ids = BTreeMap::from([
+        ("webhookEndpointId", endpoint.id()),
         ("transferId", transfer.id()),
         ("userId", member.body["userId"].as_str().unwrap().to_owned()),
         ("invitationId", member.id()),
