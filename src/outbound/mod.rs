@@ -1,3 +1,10 @@
-//! Requests tenantry sends out. `ranges` lists the addresses webhooks may not be sent to.
+//! Requests tenantry sends out. `guard` decides which webhook destinations may be reached;
+//! `ranges` lists the addresses it refuses.
 
+pub mod guard;
 pub mod ranges;
+
+pub use guard::{DestinationGuard, GuardSettings, Refused};
+
+#[cfg(test)]
+mod tests;
