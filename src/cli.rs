@@ -12,6 +12,7 @@ use crate::http::connection::{
     DEFAULT_IDLE_TIMEOUT_SECONDS, DEFAULT_MAX_CONNECTIONS,
 };
 use crate::http::rate_limit::{RateLimitConfig, DEFAULT_REDIS_KEY_PREFIX};
+use crate::outbound::GuardSettings;
 use crate::service::email;
 
 #[derive(Debug, Parser)]
@@ -120,6 +121,12 @@ pub struct ServeArgs {
           default_value_t = DEFAULT_IDLE_TIMEOUT_SECONDS,
           value_parser = clap::value_parser!(u64).range(1..=3_600))]
     pub idle_timeout_seconds: u64,
+    /// Let webhooks reach loopback, private and link-local addresses, as a receiver on this
+    /// machine or network is (tests set it). Without it such destinations are refused.
+    // So that the variable may be `1` or `0` too, not only `true` or `false`.
+    #[arg(long, env = "TENANTRY_ALLOW_PRIVATE_WEBHOOKS",
+          value_parser = clap::builder::FalseyValueParser::new())]
+    pub allow_private_webhooks: bool,
     #[command(flatten)]
     pub email: EmailArgs,
     #[command(flatten)]
@@ -228,6 +235,14 @@ impl ServeArgs {
             idle_timeout: Duration::from_secs(self.idle_timeout_seconds),
         }
     }
+
+    /// What webhook delivery builds its destination guard from; DNS is the system's.
+    pub fn webhook_destinations(&self) -> GuardSettings {
+        GuardSettings {
+            allow_private: self.allow_private_webhooks,
+            nameserver: None,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -257,4 +272,26 @@ pub enum KeysCommand {
         #[command(flatten)]
         storage: StorageArgs,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn serve_args(flags: &[&str]) -> ServeArgs {
+        let line = ["tenantry", "serve"].iter().chain(flags);
+        match Cli::try_parse_from(line).expect("valid flags").command {
+            Command::Serve(args) => *args,
+            other => panic!("not serve: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn private_webhook_destinations_are_refused_unless_the_flag_allows_them() {
+        let default = serve_args(&[]).webhook_destinations();
+        let allowed = serve_args(&["--allow-private-webhooks"]).webhook_destinations();
+        assert!(!default.allow_private);
+        assert!(allowed.allow_private);
+        assert_eq!(allowed.nameserver, None);
+    }
 }

@@ -119,6 +119,9 @@ pub async fn serve(
     let address = listener.local_addr()?;
     tracing::info!(%address, database = db.backend_name(), "tenantry listening");
     println!("tenantry listening on http://{address}");
+    if args.webhook_destinations().allow_private {
+        tracing::warn!("--allow-private-webhooks: webhooks may reach private addresses");
+    }
     let lease = chrono::Duration::seconds(args.call_lease_seconds);
     let ctx = Context {
         db: db.clone(),

@@ -36,6 +36,7 @@ fn tenantry(dir: &Path) -> Command {
         .env_remove("TENANTRY_REDIS_URL")
         .env_remove("TENANTRY_REDIS_KEY_PREFIX")
         .env_remove("TENANTRY_TRUSTED_PROXIES")
+        .env_remove("TENANTRY_ALLOW_PRIVATE_WEBHOOKS")
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -74,6 +74,8 @@ impl Served {
             .arg(app.data_dir())
             .arg("--secret-key-file")
             .arg(app.data_dir().join("secret.key"))
+            // Webhook receivers in tests listen on loopback.
+            .arg("--allow-private-webhooks")
             .args(flags)
             .env_remove("TENANTRY_DATA_DIR")
             .env_remove("TENANTRY_OBJECT_STORE_URL")
