@@ -100,6 +100,17 @@ pub static REFUSED: &[Range] = &[
     v6([0, 0, 0, 0, 0, 0, 0, 1], 128, "loopback"),
     v6([0x64, 0xff9b, 1, 0, 0, 0, 0, 0], 48, "local-use NAT64"),
     v6([0x2001, 0xdb8, 0, 0, 0, 0, 0, 0], 32, "documentation"),
+    // Tunnels whose far end is an IPv4 host the address names: they could reach a private one.
+    v6(
+        [0x2001, 0, 0, 0, 0, 0, 0, 0],
+        32,
+        "Teredo (a tunnel to an IPv4 host)",
+    ),
+    v6(
+        [0x2002, 0, 0, 0, 0, 0, 0, 0],
+        16,
+        "6to4 (a tunnel to an IPv4 host)",
+    ),
     v6(
         [0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254],
         128,
@@ -217,6 +228,13 @@ mod tests {
             Some("local-use NAT64"),
         ),
         ("64:ff9b:2::", None),
+        ("2000:ffff:ffff:ffff:ffff:ffff:ffff:ffff", None),
+        ("2001::", Some("Teredo (a tunnel to an IPv4 host)")),
+        (
+            "2001:0:ffff:ffff:ffff:ffff:ffff:ffff",
+            Some("Teredo (a tunnel to an IPv4 host)"),
+        ),
+        ("2001:1::", None),
         ("2001:db7:ffff:ffff:ffff:ffff:ffff:ffff", None),
         ("2001:db8::", Some("documentation")),
         (
@@ -224,6 +242,13 @@ mod tests {
             Some("documentation"),
         ),
         ("2001:db9::", None),
+        ("2001:ffff:ffff:ffff:ffff:ffff:ffff:ffff", None),
+        ("2002::", Some("6to4 (a tunnel to an IPv4 host)")),
+        (
+            "2002:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+            Some("6to4 (a tunnel to an IPv4 host)"),
+        ),
+        ("2003::", None),
         ("fbff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", None),
         ("fc00::", Some("unique-local")),
         ("fd00:ec2::253", Some("unique-local")),
