@@ -74,6 +74,19 @@ pub async fn purge_deleted_tenants(ctx: Context) {
     .await
 }
 
+/// Marks pending transfers past their expiry as expired (and tells of it), every minute.
+pub async fn expire_transfers(ctx: Context) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        match crate::service::transfers::expire_due(&ctx, now()).await {
+            Ok(0) => {}
+            Ok(expired) => tracing::info!(expired, "transfers expired"),
+            Err(error) => tracing::warn!(error = ?error, "expiring transfers failed"),
+        }
+    }
+}
+
 /// Deletes the stored bytes queued with the deletion of their rows, at start and every
 /// minute: what a crash or a failing store left behind after the commit.
 pub async fn delete_queued_blobs(ctx: Context) {

@@ -57,6 +57,7 @@ events! {
     TransferAccepted = "transfer.accepted", "A transfer was accepted.";
     TransferRejected = "transfer.rejected", "A transfer was rejected.";
     TransferCancelled = "transfer.cancelled", "A transfer was cancelled.";
+    TransferExpired = "transfer.expired", "A transfer went unanswered for seven days.";
     UserInvited = "user.invited", "A person was invited.";
     UserJoined = "user.joined", "A person accepted an invitation.";
 }

@@ -103,7 +103,8 @@ impl Audited for Transfer {
         fields.insert("sourceAgencyId".into(), agency(self.source_agency_id));
         fields.insert("targetAgencyId".into(), agency(self.target_agency_id));
         fields.insert("note".into(), json!(self.note));
-        fields.insert("state".into(), json!(<&str>::from(self.state(Utc::now()))));
+        // As stored: an expiry is a change of its own (`transfer.expired`).
+        fields.insert("state".into(), json!(<&str>::from(self.stored_state)));
         fields.insert("expiresAt".into(), json!(self.expires_at));
         fields
     }

@@ -146,3 +146,20 @@ pub async fn decide(
     tx.commit().await?;
     Ok(decided)
 }
+
+/// Marks every pending transfer past its expiry as expired, each in a transaction of its
+/// own (with its `transfer.expired` entry and event). Answers how many.
+pub async fn expire_due(ctx: &Context, at: chrono::DateTime<chrono::Utc>) -> Result<u64> {
+    let mut expired = 0;
+    loop {
+        let mut tx = ctx.db.begin().await?;
+        if store::transfers::expire_one(&mut tx, at, None)
+            .await?
+            .is_none()
+        {
+            return Ok(expired);
+        }
+        tx.commit().await?;
+        expired += 1;
+    }
+}

@@ -59,15 +59,7 @@ pub async fn request(
 ) -> StoreResult<Transfer> {
     let tenant = super::tenants::locked(tx, scope, tenant_id).await?;
     let at = now();
-    tx.execute(
-        query(
-            "UPDATE transfers SET state = 'expired', decided_at = expires_at \
-             WHERE tenant_id = $1 AND state = 'pending' AND expires_at <= $2",
-        )
-        .bind(tenant_id)
-        .bind(at),
-    )
-    .await?;
+    expire_one(tx, at, Some(tenant_id)).await?;
     let id = TransferId::generate();
     let sql = format!(
         "INSERT INTO transfers ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, NULL) \
@@ -88,6 +80,40 @@ pub async fn request(
     let transfer = Transfer::try_from(row.ok_or(StoreError::Conflict(Conflict::TransferPending))?)?;
     record_change(tx, "transfer.requested", None, Some(&transfer)).await?;
     Ok(transfer)
+}
+
+/// Marks one pending transfer past its expiry (of `tenant`, if given) as expired, recorded
+/// as the system's change; replicas pass over each other's. Answers it, if there was one.
+pub async fn expire_one(
+    tx: &mut Tx,
+    at: DateTime<Utc>,
+    tenant: Option<TenantId>,
+) -> StoreResult<Option<Transfer>> {
+    let mut statement = query(format!(
+        "SELECT {COLUMNS} FROM transfers WHERE state = 'pending' AND expires_at <= $1"
+    ))
+    .bind(at);
+    if let Some(tenant) = tenant {
+        statement.push_sql(" AND tenant_id = ?", [tenant.into()]);
+    }
+    statement.push_sql(" ORDER BY expires_at LIMIT 1", []);
+    statement.push_sql(tx.backend().skip_locked_clause(), []);
+    let Some(row) = tx.fetch_optional::<TransferRow>(statement).await? else {
+        return Ok(None);
+    };
+    let current = Transfer::try_from(row)?;
+    tx.execute(
+        query("UPDATE transfers SET state = 'expired', decided_at = expires_at WHERE id = $1")
+            .bind(current.id),
+    )
+    .await?;
+    let expired = Transfer {
+        stored_state: TransferState::Expired,
+        decided_at: Some(current.expires_at),
+        ..current.clone()
+    };
+    record_change(tx, "transfer.expired", Some(&current), Some(&expired)).await?;
+    Ok(Some(expired))
 }
 
 pub async fn find(db: &Db, id: TransferId) -> StoreResult<Option<Transfer>> {

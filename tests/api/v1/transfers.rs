@@ -222,6 +222,30 @@ both!(
             .get(&format!("/api/v1/transfers/{third}"))
             .await;
         assert_eq!(expired.body["state"], "expired");
+        // The job marks it, once, as the system's change, and tells of it.
+        let now = Utc::now();
+        let ctx = app.context();
+        assert_eq!(
+            tenantry::service::transfers::expire_due(ctx, now)
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            tenantry::service::transfers::expire_due(ctx, now)
+                .await
+                .unwrap(),
+            0
+        );
+        let trail = source.client.walk(&tenant.path("/audit-log")).await;
+        let entry = trail
+            .iter()
+            .find(|e| e["action"] == "transfer.expired")
+            .unwrap();
+        assert_eq!(entry["actor"], json!({ "type": "system", "id": null }));
+        assert_eq!(entry["changes"]["state"]["after"], "expired");
+        let events = crate::v1::events::events_of(&app, &tenant).await;
+        assert_eq!(events.last().unwrap().kind.name(), "transfer.expired");
         decide(&target.client, &third, "accept")
             .await
             .assert_problem(StatusCode::CONFLICT, "transfer_not_pending");
