@@ -457,56 +457,13 @@ pub async fn create(
 ) -> StoreResult<Tenant> {
     let id = TenantId::generate();
     let at = now();
-    let owner = new.owner.as_ref();
-    let settings = &new.settings;
-    let alerts = &new.billing_alerts;
     let mut slug = new
         .slug
         .clone()
         .unwrap_or_else(|| Slug::from_name(&new.name));
     for attempt in 0.. {
         let inserted: Option<(TenantId,)> = tx
-            .fetch_optional(
-                query(
-                    "INSERT INTO tenants (id, agency_id, name, slug, status, plan_id, \
-                     billing_mode, owner_email, owner_name, owner_first_name, owner_last_name, \
-                     sip_enabled, sip_domain, sip_username, recording_enabled, \
-                     recording_format, retention_days, analytics_enabled, hipaa_enabled, \
-                     pci_enabled, data_encryption_enabled, webhook_url, \
-                     webhook_timeout_seconds, alert_thresholds, alert_emails, action_at_100, \
-                     metadata, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, 'active', $5, $6, $7, $8, $9, $10, $11, $12, $13, \
-                     $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $27) \
-                     ON CONFLICT (slug) DO NOTHING RETURNING id",
-                )
-                .bind(id)
-                .bind(agency_id)
-                .bind(&new.name)
-                .bind(slug.as_str())
-                .bind(plan_id)
-                .bind(<&str>::from(new.billing_mode))
-                .bind(owner.map(|o| o.email.normalized()))
-                .bind(owner.map(|o| o.name.as_str()))
-                .bind(owner.and_then(|o| o.first_name.as_deref()))
-                .bind(owner.and_then(|o| o.last_name.as_deref()))
-                .bind(settings.sip_enabled)
-                .bind(settings.sip_domain.as_deref())
-                .bind(settings.sip_username.as_deref())
-                .bind(settings.recording_enabled)
-                .bind(<&str>::from(settings.recording_format))
-                .bind(settings.retention_days)
-                .bind(settings.analytics_enabled)
-                .bind(settings.hipaa_enabled)
-                .bind(settings.pci_enabled)
-                .bind(settings.data_encryption_enabled)
-                .bind(settings.webhook_url.as_deref())
-                .bind(settings.webhook_timeout_seconds)
-                .bind(json(&alerts.alert_thresholds))
-                .bind(json(&alerts.alert_emails))
-                .bind(<&str>::from(alerts.action_at_100))
-                .bind(json(&new.metadata))
-                .bind(at),
-            )
+            .fetch_optional(insert_query(id, new, agency_id, plan_id, &slug, at))
             .await?;
         if inserted.is_some() {
             break;
@@ -527,6 +484,69 @@ pub async fn create(
     let created = reread(tx, id).await?;
     record_change(tx, "tenant.created", None, Some(&created)).await?;
     Ok(created)
+}
+
+/// Binds a tenant's settings and billing alerts, in the order both its insert and its update
+/// name their columns.
+trait BindSettings<'q> {
+    fn bind_settings(self, settings: &'q Settings, alerts: &'q BillingAlerts) -> Self;
+}
+
+impl<'q> BindSettings<'q> for Query<'q> {
+    fn bind_settings(self, settings: &'q Settings, alerts: &'q BillingAlerts) -> Self {
+        self.bind(settings.sip_enabled)
+            .bind(settings.sip_domain.as_deref())
+            .bind(settings.sip_username.as_deref())
+            .bind(settings.recording_enabled)
+            .bind(<&str>::from(settings.recording_format))
+            .bind(settings.retention_days)
+            .bind(settings.analytics_enabled)
+            .bind(settings.hipaa_enabled)
+            .bind(settings.pci_enabled)
+            .bind(settings.data_encryption_enabled)
+            .bind(settings.webhook_url.as_deref())
+            .bind(settings.webhook_timeout_seconds)
+            .bind(json(&alerts.alert_thresholds))
+            .bind(json(&alerts.alert_emails))
+            .bind(<&str>::from(alerts.action_at_100))
+    }
+}
+
+/// The insert of a new tenant's row under `slug`; it returns the id unless the slug is taken.
+fn insert_query<'q>(
+    id: TenantId,
+    new: &'q NewTenant,
+    agency_id: Option<AgencyId>,
+    plan_id: PlanId,
+    slug: &'q Slug,
+    at: DateTime<Utc>,
+) -> Query<'q> {
+    let owner = new.owner.as_ref();
+    query(
+        "INSERT INTO tenants (id, agency_id, name, slug, status, plan_id, \
+         billing_mode, owner_email, owner_name, owner_first_name, owner_last_name, \
+         sip_enabled, sip_domain, sip_username, recording_enabled, \
+         recording_format, retention_days, analytics_enabled, hipaa_enabled, \
+         pci_enabled, data_encryption_enabled, webhook_url, \
+         webhook_timeout_seconds, alert_thresholds, alert_emails, action_at_100, \
+         metadata, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, 'active', $5, $6, $7, $8, $9, $10, $11, $12, $13, \
+         $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $27) \
+         ON CONFLICT (slug) DO NOTHING RETURNING id",
+    )
+    .bind(id)
+    .bind(agency_id)
+    .bind(&new.name)
+    .bind(slug.as_str())
+    .bind(plan_id)
+    .bind(<&str>::from(new.billing_mode))
+    .bind(owner.map(|o| o.email.normalized()))
+    .bind(owner.map(|o| o.name.as_str()))
+    .bind(owner.and_then(|o| o.first_name.as_deref()))
+    .bind(owner.and_then(|o| o.last_name.as_deref()))
+    .bind_settings(&new.settings, &new.billing_alerts)
+    .bind(json(&new.metadata))
+    .bind(at)
 }
 
 /// Records an imported tenant in its trail, after the trail it brought.
@@ -572,21 +592,7 @@ pub async fn update<E: From<StoreError>>(
         .bind(<&str>::from(
             changes.billing_mode.unwrap_or(current.billing_mode),
         ))
-        .bind(settings.sip_enabled)
-        .bind(settings.sip_domain.as_deref())
-        .bind(settings.sip_username.as_deref())
-        .bind(settings.recording_enabled)
-        .bind(<&str>::from(settings.recording_format))
-        .bind(settings.retention_days)
-        .bind(settings.analytics_enabled)
-        .bind(settings.hipaa_enabled)
-        .bind(settings.pci_enabled)
-        .bind(settings.data_encryption_enabled)
-        .bind(settings.webhook_url.as_deref())
-        .bind(settings.webhook_timeout_seconds)
-        .bind(json(&alerts.alert_thresholds))
-        .bind(json(&alerts.alert_emails))
-        .bind(<&str>::from(alerts.action_at_100))
+        .bind_settings(settings, alerts)
         .bind(json(changes.metadata.as_ref().unwrap_or(&current.metadata)))
         .bind(version),
     )
