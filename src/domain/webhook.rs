@@ -50,11 +50,6 @@ impl EndpointFields {
             violations.add("events", "too_many_items", "at most 64 event types");
         }
     }
-
-    /// Whether it receives events of `kind`.
-    pub fn wants(&self, kind: EventType) -> bool {
-        self.events.is_empty() || self.events.contains(&kind)
-    }
 }
 
 /// Parses event type names, naming each unknown one as `events[i]`.
@@ -137,12 +132,5 @@ mod tests {
         assert_eq!(kinds, [EventType::TenantCreated]);
         let errors = violations.finish(|| ()).unwrap_err();
         assert_eq!(errors[0].field, "events[1]");
-        let every = EndpointFields {
-            url: "https://example.com/hook".into(),
-            description: None,
-            events: vec![],
-            enabled: true,
-        };
-        assert!(every.wants(EventType::UserJoined));
     }
 }

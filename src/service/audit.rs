@@ -8,11 +8,11 @@ use super::tenants::TenantRef;
 use super::{Context, Error, Result};
 use crate::domain::access::{Caller, Scope};
 use crate::domain::audit::{chain_of, Actor, BrokenLink, ChainCheck, Entry};
-use crate::domain::ids::{AgencyId, AuditId, TenantId, UserId};
+use crate::domain::ids::{AgencyId, AuditId, TenantId};
 use crate::domain::policy::{self, act, Action, Authorized};
 use crate::domain::user::target_of;
 use crate::store;
-pub use crate::store::audit::Acting;
+use crate::store::audit::Acting;
 
 /// Runs a request's handling with its changes recorded as made by `actor`.
 pub async fn acting<F: std::future::Future>(
@@ -21,18 +21,6 @@ pub async fn acting<F: std::future::Future>(
     work: F,
 ) -> F::Output {
     store::audit::acting(Acting { actor, request_id }, work).await
-}
-
-/// Runs `work` as the person `user` (who acts through a link, not a session), in the current
-/// request.
-pub async fn as_user<F: std::future::Future>(user: UserId, work: F) -> F::Output {
-    let request_id = store::audit::current().request_id;
-    acting(
-        Actor::of(crate::domain::access::Principal::User(user)),
-        request_id,
-        work,
-    )
-    .await
 }
 
 /// Which entries to list, besides the caller's reach.

@@ -45,7 +45,7 @@ pub async fn request(
         if !store::agencies::exists(&ctx.db, target).await? {
             return Err(Error::field("targetAgencyId", "unknown", "no such agency"));
         }
-    } else if here.is_none() && tenant.caller().scope != Scope::Platform {
+    } else if here.is_none() {
         return Err(Error::field(
             "targetAgencyId",
             "same_agency",

@@ -32,7 +32,7 @@ pub async fn acting<F: Future>(acting: Acting, work: F) -> F::Output {
 }
 
 /// The actor and request of this task's changes: the system's outside any request.
-pub fn current() -> Acting {
+fn current() -> Acting {
     ACTING.try_with(Acting::clone).unwrap_or(Acting {
         actor: Actor::SYSTEM,
         request_id: None,

@@ -120,3 +120,19 @@ pub async fn person(
     }
     log_in(app, login).await.0
 }
+
+/// Resets `email`'s password to `password` through the emailed link.
+pub async fn reset_password(app: &TestApp, mailbox: &Mailbox, email: &str, password: &str) {
+    app.anonymous()
+        .post("/api/v1/password-reset", &json!({ "email": email }))
+        .await
+        .assert_status(StatusCode::ACCEPTED);
+    let token = mailbox.token(email, "/reset-password?token=").await;
+    app.anonymous()
+        .post(
+            "/api/v1/password-reset/confirm",
+            &json!({ "token": token, "password": password }),
+        )
+        .await
+        .assert_status(StatusCode::NO_CONTENT);
+}

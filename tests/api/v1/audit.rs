@@ -437,7 +437,7 @@ both!(
         let mailbox = app.mailbox().await;
         let agency = app.agency().create().await;
         let tenant = app.tenant().of(&agency).create().await;
-        let pat = crate::support::people::person(
+        crate::support::people::person(
             &app,
             &mailbox,
             &agency.client,
@@ -453,25 +453,13 @@ both!(
         assert_eq!(joined["target"]["id"], joined["actor"]["id"]);
         assert_eq!(invited["actor"]["type"], "key");
         assert_eq!(invited["changes"]["email"]["after"], "pat@example.com");
-        drop(pat);
-
-        app.anonymous()
-            .post(
-                "/api/v1/password-reset",
-                &json!({ "email": "pat@example.com" }),
-            )
-            .await
-            .assert_status(StatusCode::ACCEPTED);
-        let token = mailbox
-            .token("pat@example.com", "/reset-password?token=")
-            .await;
-        app.anonymous()
-            .post(
-                "/api/v1/password-reset/confirm",
-                &json!({ "token": token, "password": "a brand new password" }),
-            )
-            .await
-            .assert_status(StatusCode::NO_CONTENT);
+        crate::support::people::reset_password(
+            &app,
+            &mailbox,
+            "pat@example.com",
+            "a brand new password",
+        )
+        .await;
         let platform = entries(
             &app.platform(),
             "/api/v1/audit-log?action=user.password_reset",

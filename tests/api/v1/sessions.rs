@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::both;
-use crate::support::people::{log_in, person, PASSWORD};
+use crate::support::people::{log_in, person, reset_password, PASSWORD};
 use crate::support::{Answer, Client, TestApp};
 use tenantry::domain::user::otp;
 
@@ -300,23 +300,7 @@ both!(
         .await;
 
         // A password reset lifts the lock.
-        app.anonymous()
-            .post(
-                "/api/v1/password-reset",
-                &json!({ "email": "kim@example.com" }),
-            )
-            .await
-            .assert_status(StatusCode::ACCEPTED);
-        let token = mailbox
-            .token("kim@example.com", "/reset-password?token=")
-            .await;
-        app.anonymous()
-            .post(
-                "/api/v1/password-reset/confirm",
-                &json!({ "token": token, "password": "a brand new password" }),
-            )
-            .await
-            .assert_status(StatusCode::NO_CONTENT);
+        reset_password(&app, &mailbox, "kim@example.com", "a brand new password").await;
         log_in(&app, login_body("kim@example.com", "a brand new password")).await;
     }
 );

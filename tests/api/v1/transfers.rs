@@ -306,6 +306,14 @@ both!(
         let moved = platform.get(&tenant.path("")).await;
         assert_eq!(moved.body["agencyId"], Value::Null);
         assert_eq!(moved.body["tenantType"], "direct");
+        // A self-managed tenant cannot be offered to self-management again.
+        platform
+            .post(
+                &tenant.path("/transfer"),
+                &json!({ "targetAgencyId": null }),
+            )
+            .await
+            .assert_invalid("targetAgencyId");
         source
             .client
             .get(&tenant.path(""))
