@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::domain::delivery::RetrySchedule;
 use crate::domain::ids::{AgencyId, TenantId};
 use crate::domain::rate_limit::{RateDefaults, RatePolicy, MAX_LIMIT};
 use crate::http::connection::{
@@ -127,6 +128,16 @@ pub struct ServeArgs {
     #[arg(long, env = "TENANTRY_ALLOW_PRIVATE_WEBHOOKS",
           value_parser = clap::builder::FalseyValueParser::new())]
     pub allow_private_webhooks: bool,
+    /// The delays before each retry of a failed webhook, as `5s,5m,30m,2h` (units ms, s, m,
+    /// h); after the last retry fails the delivery is given up. Each delay gets ±20% jitter.
+    #[arg(long, env = "TENANTRY_WEBHOOK_RETRY_SCHEDULE", default_value = DEFAULT_WEBHOOK_RETRIES,
+          value_parser = RetrySchedule::parse)]
+    pub webhook_retry_schedule: RetrySchedule,
+    /// How long an endpoint may fail without a success before it is disabled and its owners
+    /// are mailed, as a number with a unit (`120h`).
+    #[arg(long, env = "TENANTRY_WEBHOOK_DISABLE_AFTER", default_value = "120h",
+          value_parser = parse_duration)]
+    pub webhook_disable_after: Duration,
     #[command(flatten)]
     pub email: EmailArgs,
     #[command(flatten)]
@@ -187,6 +198,16 @@ impl RateLimitArgs {
             trusted_proxies: self.trusted_proxies.clone(),
         })
     }
+}
+
+/// Standard Webhooks' retry delays.
+const DEFAULT_WEBHOOK_RETRIES: &str = "5s,5m,30m,2h,5h,10h,10h";
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    RetrySchedule::parse(text).and_then(|schedule| match schedule.0.as_slice() {
+        [one] => Ok(*one),
+        _ => Err(format!("`{text}` is not one duration")),
+    })
 }
 
 fn parse_rate_limit(text: &str) -> Result<(RatePolicy, i64), String> {

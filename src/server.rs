@@ -17,6 +17,7 @@ use crate::domain::api_key::KeyEnvironment;
 use crate::http::connection::{serve_connection, ConnectionLimits};
 use crate::http::rate_limit::RateLimits;
 use crate::http::{app, AppState};
+use crate::outbound::{DestinationGuard, Sender};
 use crate::secrets::{KeySource, LiveKeyring};
 use crate::service::email::{self, EmailSettings, Mailer};
 use crate::service::Context;
@@ -103,6 +104,16 @@ pub fn email_settings(args: &EmailArgs, listening: std::net::SocketAddr) -> Emai
     EmailSettings::new(args.smtp_url.clone(), args.email_from.clone(), public_url)
 }
 
+/// How this server delivers webhooks.
+fn delivery_settings(args: &ServeArgs) -> anyhow::Result<workers::DeliverySettings> {
+    let guard = DestinationGuard::new(args.webhook_destinations())?;
+    Ok(workers::DeliverySettings {
+        sender: Sender::new(guard)?,
+        schedule: args.webhook_retry_schedule.clone(),
+        disable_after: chrono::Duration::from_std(args.webhook_disable_after)?,
+    })
+}
+
 /// Serves until `shutdown` resolves.
 pub async fn serve(
     args: &ServeArgs,
@@ -122,6 +133,7 @@ pub async fn serve(
     if args.webhook_destinations().allow_private {
         tracing::warn!("--allow-private-webhooks: webhooks may reach private addresses");
     }
+    let delivery = delivery_settings(args)?;
     let lease = chrono::Duration::seconds(args.call_lease_seconds);
     let ctx = Context {
         db: db.clone(),
@@ -142,6 +154,8 @@ pub async fn serve(
         tokio::spawn(workers::reap_expired_calls(db.clone(), lease)),
         tokio::spawn(workers::deliver_mail(ctx.clone(), mailer)),
         tokio::spawn(workers::purge_old_mail(db.clone())),
+        tokio::spawn(workers::deliver_webhooks(ctx.clone(), delivery)),
+        tokio::spawn(workers::purge_old_events(db.clone())),
     ];
     let mut state = AppState::new(ctx, args.master_key.as_deref());
     match args.rate_limits.config() {

@@ -1,10 +1,18 @@
-//! Background work: expiring calls whose data plane vanished, sending the mail outbox,
-//! retention, purging deleted tenants and the bytes of deleted rows, and purging old
-//! idempotency records, mail and login records. Every job is safe to run on all
-//! replicas at once.
+//! Background work: expiring calls whose data plane vanished, sending the mail outbox and
+//! webhooks, retention, purging deleted tenants and the bytes of deleted rows, and purging
+//! old idempotency records, mail and login records. Every job is safe to run on all replicas
+//! at once.
 
+use std::collections::HashMap;
 use std::future::Future;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use tokio::sync::Semaphore;
+
+use crate::domain::delivery::RetrySchedule;
+use crate::domain::ids::WebhookEndpointId;
+use crate::store::deliveries;
 
 use crate::service::email::{Mailer, SendFailure};
 use crate::service::Context;
@@ -123,6 +131,19 @@ pub async fn purge_old_mail(db: Db) {
     purge_every("old mail", Duration::from_secs(3600), || {
         outbox::purge(&db, now() - MAIL_RETENTION)
     })
+    .await
+}
+
+/// Events and done deliveries are kept this long, for the deliveries list and replays.
+pub const EVENT_RETENTION: chrono::Duration = chrono::Duration::days(30);
+
+/// Deletes events and done webhook deliveries older than [`EVENT_RETENTION`], hourly.
+pub async fn purge_old_events(db: Db) {
+    purge_every(
+        "old events and deliveries",
+        Duration::from_secs(3600),
+        || deliveries::purge(&db, now() - EVENT_RETENTION),
+    )
     .await
 }
 
@@ -279,5 +300,162 @@ async fn log_held_mail(ctx: &Context) -> Duration {
                 return ctx.email.poll;
             }
         }
+    }
+}
+
+/// How webhook deliveries are attempted.
+#[derive(Clone)]
+pub struct DeliverySettings {
+    pub sender: crate::outbound::Sender,
+    pub schedule: RetrySchedule,
+    /// An endpoint failing without a success for this long is disabled.
+    pub disable_after: chrono::Duration,
+}
+
+/// Attempts in flight on one server at once.
+const WEBHOOKS_IN_FLIGHT: usize = 256;
+/// Attempts in flight to one endpoint at once: a receiver that hangs ties up no more.
+const WEBHOOKS_PER_ENDPOINT: usize = 16;
+/// How often an idle worker looks for due deliveries (other replicas' and new events').
+const WEBHOOK_POLL: Duration = Duration::from_millis(200);
+/// Outcomes recorded in one transaction at most.
+const OUTCOME_BATCH: usize = 512;
+
+/// Delivers due webhooks: claims them (any number of replicas may run this), attempts each
+/// concurrently, at most [`WEBHOOKS_PER_ENDPOINT`] to one endpoint, and records outcomes in
+/// batches. Runs for the life of the server.
+pub async fn deliver_webhooks(ctx: Context, settings: DeliverySettings) {
+    let (outcomes, received) = tokio::sync::mpsc::channel(OUTCOME_BATCH * 2);
+    tokio::spawn(record_webhook_outcomes(
+        ctx.clone(),
+        received,
+        settings.disable_after,
+    ));
+    let permits = Arc::new(Semaphore::new(WEBHOOKS_IN_FLIGHT));
+    let in_flight: Arc<Mutex<HashMap<WebhookEndpointId, usize>>> = Arc::default();
+    loop {
+        // Wait for room, then take as many as there is room for.
+        drop(permits.clone().acquire_owned().await);
+        let room = permits.available_permits();
+        let skip: Vec<WebhookEndpointId> = in_flight
+            .lock()
+            .expect("in-flight map")
+            .iter()
+            .filter(|(_, count)| **count >= WEBHOOKS_PER_ENDPOINT)
+            .map(|(id, _)| *id)
+            .collect();
+        let claimed = match deliveries::claim(&ctx.db, now(), room as i64, &skip).await {
+            Ok(claimed) => claimed,
+            Err(error) => {
+                tracing::warn!(error = ?error, "claiming webhook deliveries failed");
+                tokio::time::sleep(WEBHOOK_POLL).await;
+                continue;
+            }
+        };
+        let took_all = claimed.len() < room;
+        let mut no_room = Vec::new();
+        for delivery in claimed {
+            let admitted = {
+                let mut counts = in_flight.lock().expect("in-flight map");
+                let count = counts.entry(delivery.endpoint_id).or_default();
+                (*count < WEBHOOKS_PER_ENDPOINT)
+                    .then(|| *count += 1)
+                    .is_some()
+            };
+            if !admitted {
+                no_room.push(delivery);
+                continue;
+            }
+            let permit = permits.clone().acquire_owned().await.expect("never closed");
+            let attempt = attempt_webhook(ctx.clone(), settings.clone(), delivery);
+            let (outcomes, in_flight) = (outcomes.clone(), in_flight.clone());
+            tokio::spawn(async move {
+                let outcome = attempt.await;
+                let endpoint = outcome.claimed.endpoint_id;
+                // Recorded before the slot frees, so a claim never overtakes its record.
+                let _ = outcomes.send(outcome).await;
+                let mut counts = in_flight.lock().expect("in-flight map");
+                if let Some(count) = counts.get_mut(&endpoint) {
+                    *count -= 1;
+                    if *count == 0 {
+                        counts.remove(&endpoint);
+                    }
+                }
+                drop(permit);
+            });
+        }
+        if !no_room.is_empty() {
+            let handed_back: Vec<&deliveries::Claimed> = no_room.iter().collect();
+            if let Err(error) = deliveries::release(&ctx.db, &handed_back).await {
+                tracing::warn!(error = ?error, "handing back webhook deliveries failed");
+            }
+        }
+        if took_all {
+            tokio::time::sleep(WEBHOOK_POLL).await;
+        }
+    }
+}
+
+/// One attempt and what follows it by the schedule.
+async fn attempt_webhook(
+    ctx: Context,
+    settings: DeliverySettings,
+    claimed: deliveries::Claimed,
+) -> deliveries::Outcome {
+    let attempt = match crate::service::deliveries::secrets(&ctx, &claimed) {
+        Ok(secrets) => {
+            let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+            settings.sender.attempt(&claimed, &secrets).await
+        }
+        Err(error) => {
+            tracing::error!(error = ?error, "a webhook endpoint's secret cannot be opened");
+            crate::domain::delivery::Attempt {
+                id: crate::domain::ids::WebhookAttemptId::generate(),
+                delivery_id: claimed.id,
+                attempt: claimed.attempts,
+                attempted_at: now(),
+                status_code: None,
+                latency_ms: 0,
+                response: None,
+                error: Some("the signing secret cannot be opened".to_owned()),
+            }
+        }
+    };
+    let next = if attempt.succeeded() {
+        metrics::counter!("tenantry_webhooks_delivered_total").increment(1);
+        deliveries::Next::Delivered
+    } else {
+        metrics::counter!("tenantry_webhook_failures_total").increment(1);
+        match settings
+            .schedule
+            .after(claimed.attempts, attempt.attempted_at)
+        {
+            Some(at) => deliveries::Next::RetryAt(at),
+            None => deliveries::Next::GiveUp,
+        }
+    };
+    deliveries::Outcome {
+        claimed,
+        attempt,
+        next,
+    }
+}
+
+/// Records outcomes as they come, many to a transaction.
+async fn record_webhook_outcomes(
+    ctx: Context,
+    mut received: tokio::sync::mpsc::Receiver<deliveries::Outcome>,
+    disable_after: chrono::Duration,
+) {
+    let mut batch = Vec::with_capacity(OUTCOME_BATCH);
+    while received.recv_many(&mut batch, OUTCOME_BATCH).await > 0 {
+        let disable_before = now() - disable_after;
+        if let Err(error) =
+            crate::service::deliveries::record_outcomes(&ctx, &batch, disable_before).await
+        {
+            // Their leases run out and they are attempted again: at least once.
+            tracing::warn!(error = ?error, "recording webhook attempts failed");
+        }
+        batch.clear();
     }
 }

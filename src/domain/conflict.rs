@@ -34,6 +34,8 @@ pub enum Conflict {
     TransferPending,
     /// The transfer was accepted, rejected, cancelled or has expired.
     TransferNotPending,
+    /// An attempt of the webhook delivery is under way.
+    DeliveryInFlight,
     /// A rule without a domain meaning of its own.
     Other,
 }
@@ -57,6 +59,7 @@ impl Conflict {
             Conflict::GracePeriodOver => "grace_period_over",
             Conflict::TransferPending => "transfer_pending",
             Conflict::TransferNotPending => "transfer_not_pending",
+            Conflict::DeliveryInFlight => "delivery_in_flight",
             Conflict::Other => "conflict",
         }
     }
@@ -87,6 +90,9 @@ impl Conflict {
                 "the tenant has a pending transfer: cancel it, or wait for its answer"
             }
             Conflict::TransferNotPending => "the transfer is no longer pending",
+            Conflict::DeliveryInFlight => {
+                "an attempt of this delivery is under way; retry when it has ended"
+            }
             Conflict::Other => "the change conflicts with existing data",
         }
     }
@@ -109,6 +115,7 @@ impl Conflict {
             | Conflict::GracePeriodOver
             | Conflict::TransferPending
             | Conflict::TransferNotPending
+            | Conflict::DeliveryInFlight
             | Conflict::Other => None,
         }
     }

@@ -52,6 +52,7 @@ events! {
     TenantReactivated = "tenant.reactivated", "A tenant was reactivated.";
     TenantDeleted = "tenant.deleted", "A tenant was deleted (softly: it can be restored).";
     TenantRestored = "tenant.restored", "A deleted tenant was restored.";
+    TenantPurged = "tenant.purged", "A deleted tenant's data was removed for good.";
     TenantTransferred = "tenant.transferred", "A tenant moved to another agency.";
     TransferRequested = "transfer.requested", "A tenant was offered to another agency.";
     TransferAccepted = "transfer.accepted", "A transfer was accepted.";
@@ -60,6 +61,21 @@ events! {
     TransferExpired = "transfer.expired", "A transfer went unanswered for seven days.";
     UserInvited = "user.invited", "A person was invited.";
     UserJoined = "user.joined", "A person accepted an invitation.";
+    CallEnded = "call.ended", "A call ended (opt-in: only endpoints that name it get it).";
+}
+
+impl EventType {
+    /// Sent only to endpoints that name it: a type too frequent for "every type".
+    pub fn opt_in(self) -> bool {
+        self == EventType::CallEnded
+    }
+
+    /// Written to the outbox even when no endpoint takes it now, for a later replay. Not so
+    /// an opt-in type, nor `tenant.purged`: it names a tenant whose every row is gone, and
+    /// is kept only as long as its deliveries are.
+    pub fn kept_unheard(self) -> bool {
+        !self.opt_in() && self != EventType::TenantPurged
+    }
 }
 
 /// One event, as the outbox keeps it.

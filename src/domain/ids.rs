@@ -275,6 +275,18 @@ typed_id!(
     params = ["webhookEndpointId"]
 );
 typed_id!(
+    /// One event on its way to one webhook endpoint.
+    WebhookDeliveryId,
+    "whd",
+    params = ["webhookDeliveryId"]
+);
+typed_id!(
+    /// One attempt at a webhook delivery.
+    WebhookAttemptId,
+    "wha",
+    params = ["webhookAttemptId"]
+);
+typed_id!(
     /// An entry of the audit trail.
     AuditId,
     "aud",

@@ -7,6 +7,7 @@ pub mod analytics;
 pub mod api_key;
 pub mod audit;
 pub mod conflict;
+pub mod delivery;
 pub mod email;
 pub mod event;
 pub mod ids;

@@ -156,7 +156,10 @@ actions! {
     TransferTenant => TenantsWrite,
     /// Read and verify the audit trail.
     ReadAuditLog => TenantsRead,
-    /// Register, change, rotate and remove webhook endpoints of an agency or the platform.
+    /// Read webhook endpoints (never their secrets) and their deliveries.
+    ReadWebhooks => TenantsRead,
+    /// Register, change, rotate and remove webhook endpoints, and retry and replay their
+    /// deliveries.
     ManageWebhooks => WebhooksWrite,
     /// Export everything a tenant owns as an archive (its secrets left out).
     ExportTenant => TenantsRead,
@@ -328,6 +331,7 @@ pub const GRANTS: &[(Role, &[Action])] = &[
             Action::DeleteTenant,
             Action::TransferTenant,
             Action::ReadAuditLog,
+            Action::ReadWebhooks,
             Action::ManageWebhooks,
             Action::ExportTenant,
             Action::ImportTenant,
@@ -363,6 +367,9 @@ pub const GRANTS: &[(Role, &[Action])] = &[
             Action::ReadTenant,
             Action::UpdateTenant,
             Action::ReadAuditLog,
+            // Its own endpoint (settings.webhookUrl): its secret and deliveries.
+            Action::ReadWebhooks,
+            Action::ManageWebhooks,
             Action::ExportTenant,
             Action::ReadPlans,
             Action::ReadKeys,
@@ -390,6 +397,7 @@ pub const GRANTS: &[(Role, &[Action])] = &[
         Role::AgencyTechnicalManager,
         &[
             Action::ReadTenant,
+            Action::ReadWebhooks,
             Action::ManageWebhooks,
             Action::ReadAgency,
             Action::ReadPlans,
@@ -413,6 +421,7 @@ pub const GRANTS: &[(Role, &[Action])] = &[
     (
         Role::AgencyAccountManager,
         &[
+            Action::ReadWebhooks,
             Action::ReadTenant,
             Action::CreateTenant,
             Action::UpdateTenant,
@@ -454,6 +463,7 @@ pub const GRANTS: &[(Role, &[Action])] = &[
     (
         Role::ReadOnly,
         &[
+            Action::ReadWebhooks,
             Action::ReadTenant,
             // A tenant's auditor reads its trail.
             Action::ReadAuditLog,

@@ -115,6 +115,22 @@ impl DestinationGuard {
             .collect())
     }
 
+    /// The addresses of the host `name`, if every one is allowed: what a connection to it may
+    /// use.
+    pub async fn allowed(&self, name: &str) -> Result<Vec<IpAddr>, Refused> {
+        let addrs = match name.parse::<IpAddr>() {
+            Ok(addr) => vec![addr],
+            Err(_) => self.resolve(name).await?,
+        };
+        for &addr in &addrs {
+            if let Some(range) = ranges::refusing(addr, self.allow_private) {
+                let host = name.to_owned();
+                return Err(Refused::PrivateAddress { host, addr, range });
+            }
+        }
+        Ok(addrs)
+    }
+
     /// Every address `name` resolves to, without repeats; none is `Unresolvable`.
     async fn resolve(&self, name: &str) -> Result<Vec<IpAddr>, Refused> {
         let unresolvable = |detail: String| Refused::Unresolvable {

@@ -25,6 +25,7 @@ pub mod archive;
 pub mod audit;
 pub mod blobs;
 pub mod calls;
+pub mod deliveries;
 pub mod email;
 pub mod letters;
 pub mod lifecycle;

@@ -110,6 +110,9 @@ pub async fn create(ctx: &Context, caller: &Caller, new: NewTenant) -> Result<Te
     let plan_id = plan_id(ctx, &new.plan).await?;
     let mut tx = ctx.db.begin().await?;
     let tenant = store::tenants::create(&mut tx, &new, agency_id, plan_id).await?;
+    let url = tenant.settings.webhook_url.as_deref();
+    let endpoint = super::webhooks::tenant_endpoint_seed(ctx);
+    store::webhooks::sync_tenant_endpoint(&mut tx, tenant.id, url, &endpoint).await?;
     // The owner is invited with the tenant: both are made, or neither.
     if let Some(owner) = &new.owner {
         let request = users::InviteRequest {
@@ -154,22 +157,31 @@ pub async fn update(
         None => None,
     };
     let id = tenant.get().id;
-    store::tenants::update(&ctx.db, caller.tenant_scope(), id, expected, |current| {
-        // Whether the caller may make the change at all comes before whether it is valid.
-        let relaxed = update.settings.as_ref().and_then(|settings| {
-            let next = settings.apply_to(current.settings.clone());
-            current.settings.compliance_switched_off(&next)
-        });
-        if let Some(field) = relaxed {
-            if policy::require(&caller, Action::RelaxCompliance).is_err() {
-                return Err(Error::ForbiddenField {
-                    field,
-                    detail: "only the agency or the platform may switch a compliance setting off",
-                });
+    let endpoint = super::webhooks::tenant_endpoint_seed(ctx);
+    store::tenants::update(
+        &ctx.db,
+        caller.tenant_scope(),
+        id,
+        expected,
+        &endpoint,
+        |current| {
+            // Whether the caller may make the change at all comes before whether it is valid.
+            let relaxed = update.settings.as_ref().and_then(|settings| {
+                let next = settings.apply_to(current.settings.clone());
+                current.settings.compliance_switched_off(&next)
+            });
+            if let Some(field) = relaxed {
+                if policy::require(&caller, Action::RelaxCompliance).is_err() {
+                    return Err(Error::ForbiddenField {
+                        field,
+                        detail:
+                            "only the agency or the platform may switch a compliance setting off",
+                    });
+                }
             }
-        }
-        Ok((update.apply_to(current)?, plan_id))
-    })
+            Ok((update.apply_to(current)?, plan_id))
+        },
+    )
     .await
     .map_err(|error| match error {
         Error::NotFound(_) => Error::NotFound("tenant"),

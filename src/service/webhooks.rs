@@ -5,7 +5,7 @@ use tracing::instrument;
 
 use super::{Context, Error, Result};
 use crate::domain::access::{Caller, Scope};
-use crate::domain::ids::{AgencyId, WebhookEndpointId};
+use crate::domain::ids::{AgencyId, TenantId, WebhookEndpointId};
 use crate::domain::policy::{self, Action};
 use crate::domain::user::target_of;
 use crate::domain::validation::Violations;
@@ -13,10 +13,16 @@ use crate::domain::webhook::{
     mint_secret, seal_context, Endpoint, EndpointFields, ROTATION_OVERLAP,
 };
 use crate::store;
+use crate::store::webhooks::TenantEndpointSeed;
 
 /// The owner an endpoint request acts for: the caller's agency, or for the platform the
 /// agency it names (or itself).
-async fn owner(ctx: &Context, caller: &Caller, agency: Option<AgencyId>) -> Result<Scope> {
+async fn owner(
+    ctx: &Context,
+    caller: &Caller,
+    agency: Option<AgencyId>,
+    action: Action,
+) -> Result<Scope> {
     let owner = match (caller.scope, agency) {
         (Scope::Platform, Some(agency)) => {
             if !store::agencies::exists(&ctx.db, agency).await? {
@@ -33,13 +39,67 @@ async fn owner(ctx: &Context, caller: &Caller, agency: Option<AgencyId>) -> Resu
         }
         (Scope::Tenant(_), _) => return Err(Error::Forbidden("webhook endpoints are an agency's")),
     };
-    allowed(caller, owner)?;
+    allowed(caller, action, owner, None)?;
     Ok(owner)
 }
 
-fn allowed(caller: &Caller, owner: Scope) -> Result<()> {
-    policy::decide(caller, Action::ManageWebhooks, &target_of(owner, None))
+/// Whether the caller may manage endpoints of `owner`; a tenant's is reached through the
+/// agency that has it.
+pub(super) fn allowed(
+    caller: &Caller,
+    action: Action,
+    owner: Scope,
+    agency: Option<AgencyId>,
+) -> Result<()> {
+    policy::decide(caller, action, &target_of(owner, agency))
         .map_err(Error::refused("webhook endpoint"))
+}
+
+/// [`allowed`], finding the agency of a tenant owner.
+pub(super) async fn allowed_for(
+    ctx: &Context,
+    caller: &Caller,
+    action: Action,
+    owner: Scope,
+) -> Result<()> {
+    let agency = match owner {
+        Scope::Tenant(tenant) => store::tenants::find_ref(&ctx.db, tenant)
+            .await?
+            .and_then(|(_, agency)| agency),
+        _ => None,
+    };
+    allowed(caller, action, owner, agency)
+}
+
+/// A fresh id and sealed secret, for the tenant endpoint a `webhookUrl` may make.
+pub fn tenant_endpoint_seed(ctx: &Context) -> TenantEndpointSeed {
+    let id = WebhookEndpointId::generate();
+    let sealed_secret = ctx
+        .keyring()
+        .seal_str(&mint_secret(), seal_context(id.0).as_bytes());
+    TenantEndpointSeed { id, sealed_secret }
+}
+
+/// A tenant's own endpoint: what its `settings.webhookUrl` made.
+#[instrument(skip_all, fields(tenant_id = %tenant))]
+pub async fn of_tenant(ctx: &Context, caller: &Caller, tenant: TenantId) -> Result<Endpoint> {
+    allowed_for(ctx, caller, Action::ReadWebhooks, Scope::Tenant(tenant)).await?;
+    let id = store::webhooks::of_tenant(&ctx.db, tenant)
+        .await?
+        .ok_or(Error::NotFound("webhook endpoint"))?;
+    get(ctx, caller, id).await
+}
+
+/// Refuses what only `settings.webhookUrl` changes on a tenant's own endpoint.
+fn settings_own(endpoint: &Endpoint, what: &'static str) -> Result<()> {
+    match endpoint.owner {
+        Scope::Tenant(_) => Err(Error::field(
+            what,
+            "set_by_settings",
+            "a tenant's endpoint follows its settings.webhookUrl: change that",
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Registers an endpoint; answers it with its signing secret, which is never shown again.
@@ -53,7 +113,7 @@ pub async fn create(
     let mut violations = Violations::default();
     fields.check(&mut violations);
     violations.finish(|| ())?;
-    let owner = owner(ctx, caller, agency).await?;
+    let owner = owner(ctx, caller, agency, Action::ManageWebhooks).await?;
     let id = WebhookEndpointId::generate();
     let secret = mint_secret();
     let sealed = ctx
@@ -71,7 +131,7 @@ pub async fn list(
     after: Option<WebhookEndpointId>,
     limit: i64,
 ) -> Result<Vec<Endpoint>> {
-    let owner = owner(ctx, caller, agency).await?;
+    let owner = owner(ctx, caller, agency, Action::ReadWebhooks).await?;
     Ok(store::webhooks::list(&ctx.db, owner, after, limit).await?)
 }
 
@@ -81,7 +141,18 @@ pub async fn get(ctx: &Context, caller: &Caller, id: WebhookEndpointId) -> Resul
     let endpoint = store::webhooks::find(&ctx.db, id)
         .await?
         .ok_or(Error::NotFound("webhook endpoint"))?;
-    allowed(caller, endpoint.owner)?;
+    allowed_for(ctx, caller, Action::ReadWebhooks, endpoint.owner).await?;
+    Ok(endpoint)
+}
+
+/// The endpoint, if the caller may change it.
+pub(super) async fn managed(
+    ctx: &Context,
+    caller: &Caller,
+    id: WebhookEndpointId,
+) -> Result<Endpoint> {
+    let endpoint = get(ctx, caller, id).await?;
+    allowed_for(ctx, caller, Action::ManageWebhooks, endpoint.owner).await?;
     Ok(endpoint)
 }
 
@@ -102,7 +173,10 @@ pub async fn update(
     expected: Option<chrono::DateTime<chrono::Utc>>,
     changes: EndpointChanges,
 ) -> Result<Endpoint> {
-    get(ctx, caller, id).await?;
+    let endpoint = managed(ctx, caller, id).await?;
+    if changes.url.is_some() {
+        settings_own(&endpoint, "url")?;
+    }
     let updated = store::webhooks::update(&ctx.db, id, expected, |current| {
         let current = current.fields.clone();
         let fields = EndpointFields {
@@ -134,7 +208,7 @@ pub async fn rotate_secret(
     caller: &Caller,
     id: WebhookEndpointId,
 ) -> Result<(Endpoint, String)> {
-    get(ctx, caller, id).await?;
+    managed(ctx, caller, id).await?;
     let secret = mint_secret();
     let sealed = ctx
         .keyring()
@@ -148,7 +222,8 @@ pub async fn rotate_secret(
 
 #[instrument(skip_all, fields(endpoint_id = %id))]
 pub async fn delete(ctx: &Context, caller: &Caller, id: WebhookEndpointId) -> Result<()> {
-    get(ctx, caller, id).await?;
+    let endpoint = managed(ctx, caller, id).await?;
+    settings_own(&endpoint, "settings.webhookUrl")?;
     store::webhooks::delete(&ctx.db, id)
         .await
         .map_err(super::not_found("webhook endpoint"))

@@ -13,6 +13,7 @@ use sqlx::types::Json;
 use super::counters::{self, UsageByDay};
 use super::limits::{effective_columns, EffectiveColumns};
 use super::{from_text, json, now, query, Db, Query, StoreError, StoreResult};
+use crate::domain::event::EventType;
 use crate::domain::ids::{AgentId, CallId, TenantId};
 use crate::domain::metering::{
     sentiment_from_micros, sentiment_to_micros, AdmissionState, Call, CallFilter, CallOutcome,
@@ -276,8 +277,28 @@ pub async fn end(
         .await?;
     let was_active = status == CallStatus::Active;
     count_end(&mut tx, &locked, tenant_id, &current, was_active, outcome).await?;
+    let call = Call::try_from(row)?;
+    let told = serde_json::json!({ "tenantId": tenant_id.to_string(), "call": call_data(&call) });
+    super::events::emit_for_tenant(&mut tx, EventType::CallEnded, tenant_id, told).await?;
     tx.commit().await?;
-    Ok(Call::try_from(row)?)
+    Ok(call)
+}
+
+/// What `call.ended` tells of a call.
+fn call_data(call: &Call) -> serde_json::Value {
+    serde_json::json!({
+        "id": call.id.to_string(),
+        "agentId": call.agent_id.map(|id| id.to_string()),
+        "channel": <&str>::from(call.channel),
+        "direction": call.direction.map(<&str>::from),
+        "externalId": call.external_id,
+        "startedAt": call.started_at,
+        "endedAt": call.ended_at,
+        "durationSeconds": call.duration_seconds,
+        "costCents": call.cost_cents,
+        "sentimentScore": call.sentiment_score,
+        "endedReason": call.ended_reason,
+    })
 }
 
 /// Counts an ended call's usage: frees its slot if it held one (an expired or terminated call

@@ -7,9 +7,39 @@ use sqlx::types::Json;
 
 use super::{query, Reader, StoreError, StoreResult, Tx};
 use crate::domain::event::{Event, EventType};
-use crate::domain::ids::{AgencyId, EventId, TenantId};
+use crate::domain::ids::{AgencyId, EventId, TenantId, WebhookEndpointId};
 
+/// Writes `event` and a pending delivery to each endpoint that takes it. An event no endpoint
+/// takes is written only if it is [kept unheard](EventType::kept_unheard).
 pub async fn emit(tx: &mut Tx, event: &Event) -> StoreResult<()> {
+    let endpoints = super::deliveries::subscribers(tx, event).await?;
+    write(tx, event, &endpoints).await
+}
+
+/// Emits a tenant's event of `kind` with `data`, finding the tenant's agency and the
+/// endpoints that take it in one read: the cheap way for a hot path (a call's end).
+pub async fn emit_for_tenant(
+    tx: &mut Tx,
+    kind: EventType,
+    tenant: TenantId,
+    data: Value,
+) -> StoreResult<()> {
+    let (agency, endpoints) = super::deliveries::tenant_subscribers(tx, kind, tenant).await?;
+    if endpoints.is_empty() && !kind.kept_unheard() {
+        return Ok(());
+    }
+    let event = Event::new(kind, Some(tenant), agency, super::now(), data);
+    write(tx, &event, &endpoints).await
+}
+
+async fn write(
+    tx: &mut Tx,
+    event: &Event,
+    endpoints: &[(WebhookEndpointId, uuid::Uuid)],
+) -> StoreResult<()> {
+    if endpoints.is_empty() && !event.kind.kept_unheard() {
+        return Ok(());
+    }
     tx.execute(
         query(
             "INSERT INTO events (id, type, tenant_id, agency_id, occurred_at, payload) \
@@ -23,11 +53,13 @@ pub async fn emit(tx: &mut Tx, event: &Event) -> StoreResult<()> {
         .bind(event.payload.clone()),
     )
     .await?;
-    Ok(())
+    super::deliveries::enqueue(tx, event, endpoints).await
 }
 
+pub(super) const COLUMNS: &str = "id, type, tenant_id, agency_id, occurred_at, payload";
+
 #[derive(sqlx::FromRow)]
-struct EventRow {
+pub(super) struct EventRow {
     id: EventId,
     #[sqlx(rename = "type")]
     kind: String,
@@ -61,11 +93,8 @@ pub async fn of_tenant(
     after: Option<EventId>,
     limit: i64,
 ) -> StoreResult<Vec<Event>> {
-    let mut statement = query(
-        "SELECT id, type, tenant_id, agency_id, occurred_at, payload FROM events \
-         WHERE tenant_id = $1",
-    )
-    .bind(tenant);
+    let mut statement =
+        query(format!("SELECT {COLUMNS} FROM events WHERE tenant_id = $1")).bind(tenant);
     if let Some(after) = after {
         statement.push_sql(" AND id > ?", [after.into()]);
     }

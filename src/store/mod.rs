@@ -26,6 +26,7 @@ pub mod blob_deletions;
 pub mod calls;
 pub mod constraints;
 pub mod counters;
+pub mod deliveries;
 pub mod events;
 pub mod exec;
 pub mod idempotency;

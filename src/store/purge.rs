@@ -10,7 +10,8 @@ use chrono::{DateTime, Utc};
 use super::{counters, now, query, Arg, StoreError, StoreResult, Tx};
 use crate::domain::access::TenantScope;
 use crate::domain::conflict::Conflict;
-use crate::domain::ids::{ApiKeyId, TenantId};
+use crate::domain::event::{Event, EventType};
+use crate::domain::ids::{AgencyId, ApiKeyId, TenantId};
 use crate::domain::resource::ResourceKind;
 use crate::domain::resources::stored::bytes_key;
 
@@ -62,6 +63,10 @@ pub const TENANT_TABLES: &[(&str, Link)] = &[
     // The tenant's trail and its chain head (a tenant's chain is keyed by its id).
     ("transfers", Link::Column("tenant_id")),
     ("usage_series_history", Link::Column("tenant_id")),
+    // Deliveries of the tenant's events (to any endpoint) and its own endpoint.
+    ("webhook_attempts", Link::Column("tenant_id")),
+    ("webhook_deliveries", Link::Column("tenant_id")),
+    ("webhook_endpoints", Link::Column("tenant_id")),
     ("events", Link::Column("tenant_id")),
     ("audit_log", Link::Column("tenant_id")),
     ("audit_chains", Link::Column("chain_id")),
@@ -81,10 +86,6 @@ pub const OTHER_TABLES: &[(&str, &str)] = &[
         "an agency's tenant counts, kept by triggers on tenants",
     ),
     ("plans", "the catalog, shared by every tenant"),
-    (
-        "webhook_endpoints",
-        "an agency's or the platform's; a tenant's own endpoint is its settings.webhookUrl",
-    ),
     ("plan_limits", "the catalog's entitlements"),
     (
         "users",
@@ -179,6 +180,9 @@ pub async fn claim_due(tx: &mut Tx, at: DateTime<Utc>) -> StoreResult<Option<Ten
 /// Deletes every row of a tenant whose counters and row the transaction holds, and queues
 /// the keys of its stored bytes. Answers how many rows went.
 pub async fn erase(tx: &mut Tx, id: TenantId, at: DateTime<Utc>) -> StoreResult<u64> {
+    let (agency, name): (Option<AgencyId>, String) = tx
+        .fetch_one(query("SELECT agency_id, name FROM tenants WHERE id = $1").bind(id))
+        .await?;
     queue_stored_bytes(tx, id, at).await?;
     let mut deleted = 0;
     for (table, link) in TENANT_TABLES {
@@ -191,6 +195,11 @@ pub async fn erase(tx: &mut Tx, id: TenantId, at: DateTime<Utc>) -> StoreResult<
             (_, None) => 0,
         };
     }
+    // Told to the agency and the platform, naming no tenant row: there is none left.
+    let data = serde_json::json!({ "tenantId": id.to_string(), "name": name,
+        "agencyId": agency.map(|agency| agency.to_string()) });
+    let event = Event::new(EventType::TenantPurged, None, agency, at, data);
+    super::events::emit(tx, &event).await?;
     Ok(deleted)
 }
 

@@ -563,6 +563,7 @@ pub async fn update<E: From<StoreError>>(
     scope: TenantScope,
     id: TenantId,
     expected: Option<DateTime<Utc>>,
+    endpoint: &super::webhooks::TenantEndpointSeed,
     change: impl FnOnce(&Tenant) -> Result<(TenantChanges, Option<PlanId>), E>,
 ) -> Result<Tenant, E> {
     let mut tx = db.begin().await?;
@@ -602,6 +603,8 @@ pub async fn update<E: From<StoreError>>(
     }
     super::resources::check_required_settings(&mut tx, id).await?;
     let tenant = reread(&mut tx, id).await?;
+    let url = tenant.settings.webhook_url.as_deref();
+    super::webhooks::sync_tenant_endpoint(&mut tx, id, url, endpoint).await?;
     record_change(&mut tx, "tenant.updated", Some(&current), Some(&tenant)).await?;
     tx.commit().await?;
     Ok(tenant)

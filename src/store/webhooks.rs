@@ -8,17 +8,19 @@ use super::audit::record_change;
 use super::{json, now, query, versioned_change, Arg, Db, StoreError, StoreResult, Tx};
 use crate::domain::access::Scope;
 use crate::domain::event::EventType;
-use crate::domain::ids::{AgencyId, WebhookEndpointId};
+use crate::domain::ids::{AgencyId, TenantId, WebhookEndpointId};
 use crate::domain::user::reach_of;
 use crate::domain::webhook::{Endpoint, EndpointFields};
 
-const COLUMNS: &str = "id, agency_id, url, description, event_types, enabled, previous_until, \
+const COLUMNS: &str =
+    "id, agency_id, tenant_id, url, description, event_types, enabled, previous_until, \
                        created_at, updated_at";
 
 #[derive(sqlx::FromRow)]
 struct EndpointRow {
     id: WebhookEndpointId,
     agency_id: Option<AgencyId>,
+    tenant_id: Option<TenantId>,
     url: String,
     description: Option<String>,
     event_types: Json<Vec<String>>,
@@ -43,7 +45,11 @@ impl TryFrom<EndpointRow> for Endpoint {
             .collect::<StoreResult<_>>()?;
         Ok(Endpoint {
             id: row.id,
-            owner: row.agency_id.map_or(Scope::Platform, Scope::Agency),
+            owner: match (row.tenant_id, row.agency_id) {
+                (Some(tenant), _) => Scope::Tenant(tenant),
+                (None, Some(agency)) => Scope::Agency(agency),
+                (None, None) => Scope::Platform,
+            },
             fields: EndpointFields {
                 url: row.url,
                 description: row.description,
@@ -163,6 +169,9 @@ pub async fn update<E: From<StoreError>>(
         )
         .await?;
     let endpoint = Endpoint::try_from(row)?;
+    if current.fields.enabled && !endpoint.fields.enabled {
+        super::deliveries::fail_pending(&mut tx, id, "the endpoint was disabled").await?;
+    }
     record_change(
         &mut tx,
         "webhook_endpoint.updated",
@@ -207,8 +216,94 @@ pub async fn rotate(
 pub async fn delete(db: &Db, id: WebhookEndpointId) -> StoreResult<()> {
     let mut tx = db.begin().await?;
     let current = locked(&mut tx, id).await?;
-    tx.execute(query("DELETE FROM webhook_endpoints WHERE id = $1").bind(id))
-        .await?;
+    remove(&mut tx, id).await?;
     record_change(&mut tx, "webhook_endpoint.deleted", Some(&current), None).await?;
     tx.commit().await
+}
+
+/// Deletes an endpoint with its deliveries and their attempts.
+async fn remove(tx: &mut Tx, id: WebhookEndpointId) -> StoreResult<()> {
+    tx.execute(
+        query(
+            "DELETE FROM webhook_attempts WHERE delivery_id IN \
+             (SELECT id FROM webhook_deliveries WHERE endpoint_id = $1)",
+        )
+        .bind(id),
+    )
+    .await?;
+    tx.execute(query("DELETE FROM webhook_deliveries WHERE endpoint_id = $1").bind(id))
+        .await?;
+    tx.execute(query("DELETE FROM webhook_endpoints WHERE id = $1").bind(id))
+        .await?;
+    Ok(())
+}
+
+/// What a tenant's own endpoint starts with, should its `webhookUrl` be set: an id and a
+/// secret sealed to it, made before the transaction (sealing needs the keyring).
+#[derive(Debug, Clone)]
+pub struct TenantEndpointSeed {
+    pub id: WebhookEndpointId,
+    pub sealed_secret: String,
+}
+
+/// Keeps a tenant's own endpoint in step with its `webhookUrl`, in the transaction that set
+/// it: made from `seed` when the URL is set, pointed at a new URL (and enabled again) when it
+/// changes, and removed when the URL is cleared.
+pub async fn sync_tenant_endpoint(
+    tx: &mut Tx,
+    tenant: TenantId,
+    url: Option<&str>,
+    seed: &TenantEndpointSeed,
+) -> StoreResult<()> {
+    let existing: Option<(WebhookEndpointId, String)> = tx
+        .fetch_optional(
+            query("SELECT id, url FROM webhook_endpoints WHERE tenant_id = $1").bind(tenant),
+        )
+        .await?;
+    let at = now();
+    match (existing, url) {
+        (None, None) => {}
+        (Some((id, _)), None) => remove(tx, id).await?,
+        (Some((_, stored)), Some(url)) if stored == url => {}
+        (Some((id, _)), Some(url)) => {
+            tx.execute(
+                query(
+                    "UPDATE webhook_endpoints SET url = $2, enabled = $3, failing_since = NULL, \
+                     disabled_at = NULL, updated_at = $4 WHERE id = $1",
+                )
+                .bind(id)
+                .bind(url)
+                .bind(true)
+                .bind(at),
+            )
+            .await?;
+        }
+        (None, Some(url)) => {
+            tx.execute(
+                query(
+                    "INSERT INTO webhook_endpoints (id, reach, tenant_id, url, event_types, \
+                     enabled, secret, created_at, updated_at) \
+                     VALUES ($1, $2, $2, $3, $4, $5, $6, $7, $7)",
+                )
+                .bind(seed.id)
+                .bind(tenant)
+                .bind(url)
+                .bind(names(&[]))
+                .bind(true)
+                .bind(seed.sealed_secret.as_str())
+                .bind(at),
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// The id of a tenant's own endpoint, if its `webhookUrl` is set.
+pub async fn of_tenant(db: &Db, tenant: TenantId) -> StoreResult<Option<WebhookEndpointId>> {
+    let found: Option<(WebhookEndpointId,)> = db
+        .reader()
+        .fetch_optional(query("SELECT id FROM webhook_endpoints WHERE tenant_id = $1").bind(tenant))
+        .await?;
+    Ok(found.map(|(id,)| id))
 }

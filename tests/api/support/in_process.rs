@@ -55,6 +55,23 @@ impl InProcess {
                 mailer,
             )));
         }
+        if let Some(worker) = &settings.webhooks {
+            let guard =
+                tenantry::outbound::DestinationGuard::new(tenantry::outbound::GuardSettings {
+                    allow_private: worker.allow_private,
+                    nameserver: None,
+                })
+                .expect("a destination guard");
+            let delivery = tenantry::workers::DeliverySettings {
+                sender: tenantry::outbound::Sender::new(guard).expect("a webhook sender"),
+                schedule: worker.schedule.clone(),
+                disable_after: worker.disable_after,
+            };
+            tasks.push(tokio::spawn(tenantry::workers::deliver_webhooks(
+                ctx.clone(),
+                delivery,
+            )));
+        }
         InProcess {
             address,
             ctx,

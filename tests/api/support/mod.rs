@@ -30,6 +30,7 @@ mod metering;
 pub mod people;
 pub mod process;
 pub mod races;
+pub mod receiver;
 pub mod redis;
 mod resources;
 pub mod smtp;
@@ -97,6 +98,19 @@ pub struct Settings {
     /// Request-rate limits; off unless a story is about them, since stories send many
     /// requests with one key from one address.
     pub rate_limits: Option<RateLimitConfig>,
+    /// The webhook worker, if the server runs one; without it deliveries wait.
+    pub webhooks: Option<WebhookWorker>,
+}
+
+/// How a test server's webhook worker runs.
+#[derive(Debug, Clone)]
+pub struct WebhookWorker {
+    /// `--webhook-retry-schedule`: short, so that retries come within a test.
+    pub schedule: tenantry::domain::delivery::RetrySchedule,
+    /// `--webhook-disable-after`.
+    pub disable_after: chrono::Duration,
+    /// `--allow-private-webhooks`: the receivers listen on loopback.
+    pub allow_private: bool,
 }
 
 impl Default for Settings {
@@ -107,6 +121,7 @@ impl Default for Settings {
             mail: None,
             public_url: None,
             rate_limits: None,
+            webhooks: None,
         }
     }
 }
@@ -124,6 +139,26 @@ impl Settings {
             rate_limits: Some(config),
             ..Settings::default()
         }
+    }
+
+    /// A server delivering webhooks, retrying after each of `schedule`'s delays (`50ms,50ms`),
+    /// to receivers on loopback.
+    pub fn webhooks(schedule: &str) -> Settings {
+        Settings {
+            webhooks: Some(WebhookWorker {
+                schedule: tenantry::domain::delivery::RetrySchedule::parse(schedule)
+                    .expect("a retry schedule"),
+                disable_after: chrono::Duration::days(5),
+                allow_private: true,
+            }),
+            ..Settings::default()
+        }
+    }
+
+    /// This server's webhook worker, changed by `change`.
+    pub fn webhook_worker(mut self, change: impl FnOnce(&mut WebhookWorker)) -> Settings {
+        change(self.webhooks.as_mut().expect("a server with webhooks"));
+        self
     }
 
     /// A server whose calls hold their slot for `seconds` without a heartbeat.

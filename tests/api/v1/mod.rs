@@ -15,6 +15,7 @@ mod calls;
 mod compliance;
 mod conventions;
 mod date_ranges;
+mod deliveries;
 pub mod events;
 mod file_limits;
 mod files;

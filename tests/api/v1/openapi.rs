@@ -99,6 +99,7 @@ fn placeholder(parameter: &str) -> String {
         "invitationId" => InvitationId::generate().to_string(),
         "transferId" => TransferId::generate().to_string(),
         "webhookEndpointId" => WebhookEndpointId::generate().to_string(),
+        "webhookDeliveryId" => WebhookDeliveryId::generate().to_string(),
         "token" => "tnt_inv_unknown".to_owned(),
         other => panic!("no placeholder for the path parameter {other}: add one"),
     }

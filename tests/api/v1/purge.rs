@@ -15,8 +15,9 @@ use crate::both;
 use crate::support::blobs::generated;
 use crate::support::people::{person, Mailbox};
 use crate::support::process::{replicas_turn, Served};
+use crate::support::receiver::Receiver;
 use crate::support::tenant_rows::Marks;
-use crate::support::{AgencyFixture, TenantFixture, TestApp};
+use crate::support::{AgencyFixture, Settings, TenantFixture, TestApp};
 use crate::v1::resource_kinds::{integrations, phone_numbers, sip_trunks, squads, workflows};
 use crate::v1::resources::agents_of;
 
@@ -61,6 +62,17 @@ async fn populated(
 ) -> Marked {
     let marked = marked_tenant(app, agency, label).await;
     let tenant = &marked.tenant;
+    // Its own webhook endpoint, delivered to while it is filled.
+    let receiver = Receiver::start().await;
+    let delivering = app.replica(Settings::webhooks("50ms")).await;
+    tenant
+        .client
+        .patch(
+            &tenant.path(""),
+            &json!({ "settings": { "webhookUrl": receiver.url } }),
+        )
+        .await
+        .assert_status(StatusCode::OK);
     let agents = agents_of(tenant).await;
     for kind in [
         phone_numbers(),
@@ -105,7 +117,27 @@ async fn populated(
         .await
         .assert_status(StatusCode::CREATED);
     tenant.admit("phone").await;
+    until_delivered(app).await;
+    delivering.stop().await;
     marked
+}
+
+/// Waits until no webhook delivery is pending, so that counts of rows hold still.
+async fn until_delivered(app: &TestApp) {
+    crate::support::mail::eventually(|| async {
+        let (pending,): (i64,) = app
+            .db()
+            .store()
+            .reader()
+            .fetch_one(tenantry::store::query(
+                "SELECT COUNT(*) FROM webhook_deliveries \
+                 WHERE delivered_at IS NULL AND failed_at IS NULL",
+            ))
+            .await
+            .unwrap();
+        (pending == 0).then_some(())
+    })
+    .await
 }
 
 /// Transfers the tenant to another agency, which has usage of it, and back: the tenant keeps

@@ -65,7 +65,10 @@ async fn victim(
     let tenant = app
         .tenant()
         .name("Victim")
-        .field("settings", json!({ "sipEnabled": true }))
+        .field(
+            "settings",
+            json!({ "sipEnabled": true, "webhookUrl": "https://hooks.example.com/victim-own" }),
+        )
         .of(&agency)
         .create()
         .await;
@@ -155,8 +158,26 @@ async fn victim(
         )
         .await;
     endpoint.assert_status(StatusCode::CREATED);
+    // A change it hears of, so that it has a delivery.
+    agency
+        .client
+        .patch(&tenant.path(""), &json!({ "name": "Victim, renamed" }))
+        .await
+        .assert_status(StatusCode::OK);
+    let deliveries = agency
+        .client
+        .get(&format!(
+            "/api/v1/webhook-deliveries?endpointId={}",
+            endpoint.id()
+        ))
+        .await;
+    let delivery = deliveries.body["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let ids = BTreeMap::from([
         ("webhookEndpointId", endpoint.id()),
+        ("webhookDeliveryId", delivery),
         ("transferId", transfer.id()),
         ("userId", member.body["userId"].as_str().unwrap().to_owned()),
         ("invitationId", member.id()),
