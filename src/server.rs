@@ -150,6 +150,7 @@ pub async fn serve(
         tokio::spawn(workers::enforce_retention(ctx.clone())),
         tokio::spawn(workers::purge_deleted_tenants(ctx.clone())),
         tokio::spawn(workers::expire_transfers(ctx.clone())),
+        tokio::spawn(workers::reactivate_suspended_tenants(ctx.clone())),
         tokio::spawn(workers::delete_queued_blobs(ctx.clone())),
         tokio::spawn(workers::reap_expired_calls(db.clone(), lease)),
         tokio::spawn(workers::deliver_mail(ctx.clone(), mailer)),

@@ -95,6 +95,21 @@ pub async fn expire_transfers(ctx: Context) {
     }
 }
 
+/// Reactivates tenants an alert's `suspend` deactivated once a new period has begun, every
+/// minute: a suspended tenant comes back at most a minute (plus one pass) after midnight UTC
+/// on the period's first day.
+pub async fn reactivate_suspended_tenants(ctx: Context) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        match crate::service::lifecycle::reactivate_suspended(&ctx, now()).await {
+            Ok(0) => {}
+            Ok(reactivated) => tracing::info!(reactivated, "suspended tenants reactivated"),
+            Err(error) => tracing::warn!(error = ?error, "reactivating suspended tenants failed"),
+        }
+    }
+}
+
 /// Deletes the stored bytes queued with the deletion of their rows, at start and every
 /// minute: what a crash or a failing store left behind after the commit.
 pub async fn delete_queued_blobs(ctx: Context) {

@@ -61,6 +61,8 @@ events! {
     TransferExpired = "transfer.expired", "A transfer went unanswered for seven days.";
     UserInvited = "user.invited", "A person was invited.";
     UserJoined = "user.joined", "A person accepted an invitation.";
+    UsageThresholdReached = "usage.threshold_reached", "A period's usage reached an alert threshold of a monthly limit.";
+    LimitRefused = "limit.refused", "Admission refused calls because of a limit (at most once a minute per limit).";
     CallEnded = "call.ended", "A call ended (opt-in: only endpoints that name it get it).";
 }
 

@@ -5,7 +5,8 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 
 use super::ids::{AgentId, CallId, TenantId};
 use super::limits::{EffectiveLimits, LimitKey};
-use super::tenant::{check_metadata, ActionAt100, TenantStatus};
+use super::alerts::Metric;
+use super::tenant::{check_metadata, TenantStatus};
 use super::validation::{FieldError, Violations};
 
 /// A billing period: `[start, end)` in whole UTC days.
@@ -343,7 +344,8 @@ pub fn checked_add(total: i64, more: i64, counter: Counter) -> Result<i64, Count
 pub struct AdmissionState {
     pub status: TenantStatus,
     pub limits: EffectiveLimits,
-    pub action_at_100: ActionAt100,
+    /// Percentages of monthly limits at which alert actions refuse new calls.
+    pub block_at: Vec<(Metric, i64)>,
     pub active_calls: i64,
     pub usage: PeriodUsage,
 }
@@ -374,49 +376,41 @@ impl AdmissionState {
         if self.status != TenantStatus::Active {
             return Some(Refusal::TenantInactive);
         }
-        let minutes_used = self.usage.seconds / 60;
-        let mut checks = vec![
-            (
-                LimitKey::MaxConcurrentCalls,
-                "concurrency_limit_exceeded",
-                self.active_calls,
-                self.active_calls,
-            ),
-            (
-                LimitKey::MonthlyCallLimit,
-                "monthly_call_limit_exceeded",
-                self.usage.calls,
-                self.usage.calls,
-            ),
-            // Compared in seconds, so a part-used minute still counts as available.
-            (
-                LimitKey::MaxMinutesPerMonth,
-                "monthly_minute_limit_exceeded",
-                self.usage.seconds,
-                minutes_used,
-            ),
-        ];
-        if self.action_at_100 == ActionAt100::BlockNewCalls {
-            checks.push((
-                LimitKey::MonthlySpendLimitCents,
-                "spend_limit_exceeded",
-                self.usage.cost_cents,
-                self.usage.cost_cents,
-            ));
+        let concurrency = LimitKey::MaxConcurrentCalls;
+        if let Some(limit) = self.limits.get(concurrency) {
+            if self.active_calls >= limit {
+                return Some(Refusal::Limit {
+                    key: concurrency,
+                    code: "concurrency_limit_exceeded",
+                    limit,
+                    current: self.active_calls,
+                });
+            }
         }
-        checks.into_iter().find_map(|(key, code, used, reported)| {
-            let limit = self.limits.get(key)?;
-            let capacity = if key == LimitKey::MaxMinutesPerMonth {
-                limit.saturating_mul(60)
-            } else {
-                limit
-            };
-            (used >= capacity).then_some(Refusal::Limit {
-                key,
-                code,
-                limit,
-                current: reported,
-            })
+        // Calls and minutes refuse at 100% always, spend only when an action says so; an
+        // action refuses from its own percentage on.
+        [
+            (Metric::Calls, "monthly_call_limit_exceeded", Some(100)),
+            (Metric::Minutes, "monthly_minute_limit_exceeded", Some(100)),
+            (Metric::Spend, "spend_limit_exceeded", None),
+        ]
+        .into_iter()
+        .find_map(|(metric, code, always)| {
+            let limit = self.limits.get(metric.key())?;
+            let blocked = self
+                .block_at
+                .iter()
+                .filter(|(m, _)| *m == metric)
+                .map(|(_, percent)| *percent);
+            let percent = always.into_iter().chain(blocked).min()?;
+            metric
+                .reached(&self.usage, limit, percent)
+                .then_some(Refusal::Limit {
+                    key: metric.key(),
+                    code,
+                    limit,
+                    current: metric.used(&self.usage),
+                })
         })
     }
 }
@@ -452,7 +446,7 @@ mod tests {
                     .with(LimitKey::MaxMinutesPerMonth, 5)
                     .with(LimitKey::MonthlySpendLimitCents, 100),
             ),
-            action_at_100: ActionAt100::NotifyOnly,
+            block_at: Vec::new(),
             active_calls: active,
             usage,
         }
@@ -519,11 +513,42 @@ mod tests {
         };
         assert_eq!(state(0, spent).refusal(), None);
         let mut blocking = state(0, spent);
-        blocking.action_at_100 = ActionAt100::BlockNewCalls;
+        blocking.block_at = vec![(Metric::Spend, 100)];
         assert!(matches!(
             blocking.refusal(),
             Some(Refusal::Limit {
                 code: "spend_limit_exceeded",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn an_action_blocks_from_its_own_percentage() {
+        let ninety = PeriodUsage {
+            cost_cents: 90,
+            calls: 7,
+            ..PeriodUsage::default()
+        };
+        let mut blocking = state(0, ninety);
+        blocking.block_at = vec![(Metric::Spend, 95)];
+        assert_eq!(blocking.refusal(), None);
+        blocking.block_at = vec![(Metric::Spend, 90)];
+        assert!(matches!(
+            blocking.refusal(),
+            Some(Refusal::Limit {
+                code: "spend_limit_exceeded",
+                limit: 100,
+                current: 90,
+                ..
+            })
+        ));
+        blocking.block_at = vec![(Metric::Calls, 70)];
+        assert!(matches!(
+            blocking.refusal(),
+            Some(Refusal::Limit {
+                code: "monthly_call_limit_exceeded",
+                current: 7,
                 ..
             })
         ));

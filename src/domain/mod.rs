@@ -1,6 +1,7 @@
 //! The domain: types and rules of tenantry, free of HTTP and SQL.
 
 pub mod access;
+pub mod alerts;
 pub mod agency;
 pub mod agent;
 pub mod analytics;

@@ -1,9 +1,12 @@
 //! Tenants: a client organisation with its plan, limits, billing alerts, settings and owner.
 
-use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{json, Value};
 use strum::{EnumString, IntoStaticStr, VariantNames};
 
+use super::alerts::{AlertRule, UsageAlerts, UsageAlertsUpdate};
 use super::audit::{flatten_into, Audited, Fields, Holder, Target};
 use super::ids::{AgencyId, TenantId, UserId};
 use super::limits::{EffectiveLimits, LimitChanges, Limits};
@@ -46,7 +49,8 @@ impl TenantType {
     }
 }
 
-/// What happens when spend reaches 100% of `monthlySpendLimitCents`.
+/// What happens when spend reaches 100% of `monthlySpendLimitCents`; also what any alert
+/// threshold may do (`thresholdActions`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, EnumString, IntoStaticStr, VariantNames)]
 #[strum(serialize_all = "snake_case")]
 pub enum ActionAt100 {
@@ -74,6 +78,8 @@ pub struct BillingAlerts {
     pub alert_thresholds: Vec<i64>,
     pub alert_emails: Vec<String>,
     pub action_at_100: ActionAt100,
+    /// Actions at thresholds below 100 (the action at 100 is `action_at_100`).
+    pub threshold_actions: BTreeMap<i64, ActionAt100>,
 }
 
 impl Default for BillingAlerts {
@@ -82,30 +88,30 @@ impl Default for BillingAlerts {
             alert_thresholds: vec![50, 80, 100],
             alert_emails: Vec::new(),
             action_at_100: ActionAt100::NotifyOnly,
+            threshold_actions: BTreeMap::new(),
         }
     }
 }
 
-pub const MAX_ALERT_THRESHOLDS: usize = 10;
 pub const MAX_ALERT_EMAILS: usize = 20;
 
 impl BillingAlerts {
+    /// The spend limit's thresholds and their actions, the one at 100 included.
+    pub fn rule(&self) -> AlertRule {
+        let mut actions = self.threshold_actions.clone();
+        actions.insert(100, self.action_at_100);
+        AlertRule {
+            thresholds: self.alert_thresholds.clone(),
+            actions,
+        }
+    }
+
     pub fn check(&self, violations: &mut Violations) {
-        if self.alert_thresholds.len() > MAX_ALERT_THRESHOLDS {
-            violations.add(
-                "billingAlerts.alertThresholds",
-                "too_many_items",
-                format!("at most {MAX_ALERT_THRESHOLDS} thresholds"),
-            );
-        }
-        for (i, threshold) in self.alert_thresholds.iter().enumerate() {
-            violations.range(
-                &format!("billingAlerts.alertThresholds[{i}]"),
-                *threshold,
-                1,
-                100,
-            );
-        }
+        let rule = AlertRule {
+            thresholds: self.alert_thresholds.clone(),
+            actions: self.threshold_actions.clone(),
+        };
+        rule.check("billingAlerts", violations);
         if self.alert_emails.len() > MAX_ALERT_EMAILS {
             violations.add(
                 "billingAlerts.alertEmails",
@@ -271,12 +277,17 @@ pub struct Tenant {
     /// All limits after the plan's defaults; `null` is unlimited.
     pub effective_limits: EffectiveLimits,
     pub billing_alerts: BillingAlerts,
+    /// Alerts on the monthly call and minute limits.
+    pub usage_alerts: UsageAlerts,
     pub settings: Settings,
     pub metadata: Metadata,
     pub usage_current_month: UsageSummary,
     pub owner: Option<Owner>,
     /// When and why the tenant was deactivated, while it is.
     pub deactivation: Option<Deactivation>,
+    /// While the system has the tenant deactivated for reaching a limit: the first day of the
+    /// period that reactivates it.
+    pub suspended_until: Option<NaiveDate>,
     /// When the tenant was deleted and when it may be purged, while it is soft-deleted.
     pub deletion: Option<Deletion>,
     pub created_at: DateTime<Utc>,
@@ -370,6 +381,7 @@ pub struct NewTenant {
     pub owner: Option<NewOwner>,
     pub limits: Limits,
     pub billing_alerts: BillingAlerts,
+    pub usage_alerts: UsageAlerts,
     /// The defaults, with what the request named laid over them.
     pub settings: Settings,
     /// Whether the request named `recording_enabled` itself, rather than taking the default;
@@ -389,7 +401,7 @@ impl NewTenant {
         check_parts(
             violations,
             &self.limits,
-            &self.billing_alerts,
+            (&self.billing_alerts, &self.usage_alerts),
             &self.settings,
             &self.metadata,
         );
@@ -400,12 +412,13 @@ impl NewTenant {
 fn check_parts(
     violations: &mut Violations,
     limits: &Limits,
-    alerts: &BillingAlerts,
+    (alerts, usage_alerts): (&BillingAlerts, &UsageAlerts),
     settings: &Settings,
     metadata: &Metadata,
 ) {
     limits.check("usageLimits", violations);
     alerts.check(violations);
+    usage_alerts.check(violations);
     settings.check(violations);
     check_metadata("metadata", metadata, violations);
 }
@@ -422,6 +435,7 @@ pub struct TenantUpdate {
     pub billing_mode: Option<BillingMode>,
     pub limits: Option<LimitChanges>,
     pub billing_alerts: Option<BillingAlertsUpdate>,
+    pub usage_alerts: Option<UsageAlertsUpdate>,
     pub settings: Option<SettingsUpdate>,
     pub metadata: Option<MetadataUpdate>,
 }
@@ -432,6 +446,7 @@ pub struct BillingAlertsUpdate {
     pub alert_thresholds: Option<Vec<i64>>,
     pub alert_emails: Option<Vec<String>>,
     pub action_at_100: Option<ActionAt100>,
+    pub threshold_actions: Option<BTreeMap<i64, ActionAt100>>,
 }
 
 impl BillingAlertsUpdate {
@@ -444,6 +459,9 @@ impl BillingAlertsUpdate {
         }
         if let Some(action) = self.action_at_100 {
             base.action_at_100 = action;
+        }
+        if let Some(actions) = &self.threshold_actions {
+            base.threshold_actions = actions.clone();
         }
         base
     }
@@ -529,6 +547,7 @@ impl TenantUpdate {
             || self.billing_mode.is_some()
             || self.limits.is_some()
             || self.billing_alerts.is_some()
+            || self.usage_alerts.is_some()
     }
 
     /// The whole new values of every part this update changes, laid over `current` and
@@ -548,6 +567,10 @@ impl TenantUpdate {
             .billing_alerts
             .as_ref()
             .map(|update| update.apply_to(current.billing_alerts.clone()));
+        let usage_alerts = self
+            .usage_alerts
+            .as_ref()
+            .map(|update| update.apply_to(current.usage_alerts.clone()));
         let settings = self.settings.as_ref().map(|update| {
             let next = update.apply_to(current.settings.clone());
             let recording_stated = update.recording_enabled.is_some();
@@ -563,7 +586,10 @@ impl TenantUpdate {
         check_parts(
             &mut violations,
             limits.as_ref().unwrap_or(&current.usage_limits),
-            alerts.as_ref().unwrap_or(&current.billing_alerts),
+            (
+                alerts.as_ref().unwrap_or(&current.billing_alerts),
+                usage_alerts.as_ref().unwrap_or(&current.usage_alerts),
+            ),
             settings.as_ref().unwrap_or(&current.settings),
             metadata.as_ref().unwrap_or(&current.metadata),
         );
@@ -573,6 +599,7 @@ impl TenantUpdate {
             billing_mode: self.billing_mode,
             limits,
             billing_alerts: alerts,
+            usage_alerts,
             settings,
             metadata,
         })
@@ -587,6 +614,7 @@ pub struct TenantChanges {
     pub billing_mode: Option<BillingMode>,
     pub limits: Option<Limits>,
     pub billing_alerts: Option<BillingAlerts>,
+    pub usage_alerts: Option<UsageAlerts>,
     pub settings: Option<Settings>,
     pub metadata: Option<Metadata>,
 }
@@ -656,6 +684,22 @@ impl Audited for Tenant {
             "billingAlerts.actionAt100",
             json!(<&str>::from(alerts.action_at_100)),
         );
+        put(
+            "billingAlerts.thresholdActions",
+            actions_json(&alerts.threshold_actions),
+        );
+        for metric in crate::domain::alerts::Metric::USAGE {
+            let rule = self.usage_alerts.rules.get(&metric);
+            let name = format!("usageAlerts.{}", metric.name());
+            put(
+                &format!("{name}.alertThresholds"),
+                json!(rule.map(|r| &r.thresholds)),
+            );
+            put(
+                &format!("{name}.thresholdActions"),
+                rule.map_or(Value::Null, |r| actions_json(&r.actions)),
+            );
+        }
         self.settings.audit_into(&mut put);
         put("metadata", Value::Object(self.metadata.clone()));
         put("owner.email", json!(self.owner.as_ref().map(|o| &o.email)));
@@ -664,8 +708,19 @@ impl Audited for Tenant {
             json!(self.deactivation.as_ref().map(|d| &d.reason)),
         );
         put("purgeAfter", json!(self.deletion.map(|d| d.purge_after)));
+        put("suspendedUntil", json!(self.suspended_until));
         fields
     }
+}
+
+/// Actions by threshold as `{"90": "block_new_calls"}`, the form the wire and storage use.
+pub fn actions_json(actions: &BTreeMap<i64, ActionAt100>) -> Value {
+    Value::Object(
+        actions
+            .iter()
+            .map(|(level, action)| (level.to_string(), json!(<&str>::from(*action))))
+            .collect(),
+    )
 }
 
 impl Settings {

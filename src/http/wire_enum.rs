@@ -56,7 +56,7 @@ use crate::domain::transfer::{TransferDirection, TransferState};
 use crate::domain::user::MemberStatus;
 
 wire_enums! {
-    ActionAt100: "What happens when spend reaches 100% of `monthlySpendLimitCents`.",
+    ActionAt100: "What happens when usage reaches an alert threshold (`actionAt100`: 100% of `monthlySpendLimitCents`): `notify_only`, `block_new_calls` (admission refuses from that threshold on) or `suspend` (the tenant is deactivated until the next period).",
     ApiScope: "A key scope: what a scoped key may be used for.",
     Role: "A role: `Admin` (platform); `AgencyManager`, `AgencyTechnicalManager`, `AgencyAccountManager` (agency); `TenantOwner`, `TenantUser`, `ReadOnly` (tenant). docs/PERMISSIONS.md lists what each may do.",
     ActorKind: "Who made a change: an API `key`, a `user`, the `master` key or the `system` (a job).",

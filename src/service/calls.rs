@@ -60,7 +60,19 @@ pub async fn admit(
     let mut violations = Violations::default();
     new.check(&mut violations);
     violations.finish(|| ())?;
-    let call = store::calls::admit(&ctx.db, tenant.get().id, &new, ctx.call_lease).await?;
+    let tenant_id = tenant.get().id;
+    let call = match store::calls::admit(&ctx.db, tenant_id, &new, ctx.call_lease).await {
+        Err(CallError::Refused(refusal)) => {
+            // Only refusals pay for telling of them; a failure to tell leaves the refusal as it is.
+            if let Err(error) =
+                store::alerts::note_refusal(&ctx.db, tenant_id, &refusal, store::now()).await
+            {
+                tracing::warn!(error = ?error, "telling of a refusal failed");
+            }
+            return Err(CallError::Refused(refusal).into());
+        }
+        admitted => admitted?,
+    };
     metrics::counter!("tenantry_call_admissions_total").increment(1);
     Ok(call)
 }
@@ -86,15 +98,19 @@ pub async fn end(
     let mut violations = Violations::default();
     outcome.check(&mut violations);
     violations.finish(|| ())?;
-    store::calls::end(&ctx.db, tenant.get().id, id, &outcome)
+    let (call, alerted) = store::calls::end(&ctx.db, tenant.get().id, id, &outcome)
         .await
         .map_err(|error| match error {
             CallError::Store(StoreError::CounterOverflow(counter)) => Error::CounterOverflow {
                 counter,
                 field: outcome_field(counter),
             },
-            other => other.into(),
-        })
+            other => Error::from(other),
+        })?;
+    if alerted.mailed {
+        ctx.mail_sent_soon();
+    }
+    Ok(call)
 }
 
 /// The field of an end request that adds to `counter`.

@@ -136,6 +136,24 @@ pub async fn purge_due(ctx: &Context, at: DateTime<Utc>) -> Result<u64> {
     Ok(purged)
 }
 
+/// The reactivation job's pass at `at`: every tenant an alert's `suspend` deactivated whose
+/// period has ended is reactivated, as the system's change, each in a transaction of its own
+/// and claimed first, so replicas never work on the same tenant. A tenant a person deactivated
+/// is never among them. Answers how many were reactivated.
+pub async fn reactivate_suspended(ctx: &Context, at: DateTime<Utc>) -> Result<u64> {
+    let today = at.date_naive();
+    let mut reactivated = 0;
+    loop {
+        let mut tx = ctx.db.begin().await?;
+        let Some(tenant) = store::tenants::reactivate_one_suspended(&mut tx, today).await? else {
+            return Ok(reactivated);
+        };
+        tx.commit().await?;
+        tracing::info!(tenant_id = %tenant.id, "suspended tenant reactivated in a new period");
+        reactivated += 1;
+    }
+}
+
 /// A tenant of any status that `caller` may delete or restore. Deleted tenants are out of
 /// every other lookup; reach and grants are as for any tenant.
 async fn deletable(ctx: &Context, caller: &Caller, id: TenantId) -> Result<TenantId> {

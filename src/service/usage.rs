@@ -25,7 +25,7 @@ pub async fn ingest(
     let tenant_id = tenant.get().id;
     check_batch(&events, now())?;
     check_agents(ctx, tenant_id, &events).await?;
-    let outcome = store::usage::ingest(&ctx.db, tenant_id, &events)
+    let (outcome, alerted) = store::usage::ingest(&ctx.db, tenant_id, &events)
         .await
         .map_err(|error| match error {
             StoreError::CounterOverflow(counter) => Error::CounterOverflow {
@@ -35,6 +35,9 @@ pub async fn ingest(
             other => other.into(),
         })?;
     metrics::counter!("tenantry_usage_events_ingested_total").increment(outcome.accepted as u64);
+    if alerted.mailed {
+        ctx.mail_sent_soon();
+    }
     Ok(outcome)
 }
 

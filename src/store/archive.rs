@@ -182,6 +182,23 @@ pub static TABLES: LazyLock<Vec<Table>> = LazyLock::new(|| {
             ]),
         )
         .keyed(&["period_start"]),
+        // Exported with the usage they fired on: a server that imports the tenant then fires
+        // none of this period's thresholds again. `limit_refusals` is left out: it only keeps
+        // `limit.refused` to one a minute.
+        Table::new(
+            "usage_alerts",
+            "usage_alerts",
+            plain(&[
+                ("period_start", Date),
+                ("metric", Text),
+                ("threshold", Int),
+                ("used", Int),
+                ("limit_value", Int),
+                ("action", Text),
+                ("fired_at", Time),
+            ]),
+        )
+        .keyed(&["period_start", "metric", "threshold"]),
         Table::new(
             "usage_daily",
             "usage_daily",
@@ -283,6 +300,9 @@ fn tenant() -> Table {
         ("alert_thresholds", Json),
         ("alert_emails", Json),
         ("action_at_100", Text),
+        ("threshold_actions", Json),
+        ("usage_alerts", Json),
+        ("suspended_until", Date),
         ("metadata", Json),
         ("created_at", Time),
         ("updated_at", Time),

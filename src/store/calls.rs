@@ -10,6 +10,7 @@
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use sqlx::types::Json;
 
+use super::alerts::{self, AlertOutcome};
 use super::counters::{self, UsageByDay};
 use super::limits::{effective_columns, EffectiveColumns};
 use super::{from_text, json, now, query, Db, Query, StoreError, StoreResult};
@@ -76,6 +77,8 @@ impl TryFrom<CallRow> for Call {
 struct AdmissionRow {
     status: String,
     action_at_100: String,
+    threshold_actions: Json<serde_json::Value>,
+    usage_alerts: Json<serde_json::Value>,
     calls: Option<i64>,
     seconds: Option<i64>,
     cost_cents: Option<i64>,
@@ -89,7 +92,11 @@ impl AdmissionRow {
         Ok(AdmissionState {
             status: from_text(&self.status)?,
             limits: self.limits.0,
-            action_at_100: from_text(&self.action_at_100)?,
+            block_at: alerts::block_points(
+                from_text(&self.action_at_100)?,
+                &self.threshold_actions.0,
+                &self.usage_alerts.0,
+            )?,
             active_calls,
             usage: PeriodUsage {
                 calls: self.calls.unwrap_or(0),
@@ -128,7 +135,8 @@ async fn refuse_unless_admissible(
     active_calls: i64,
 ) -> Result<(), CallError> {
     let sql = format!(
-        "SELECT t.status, t.action_at_100, u.calls, u.seconds, u.cost_cents{} FROM tenants t \
+        "SELECT t.status, t.action_at_100, t.threshold_actions, t.usage_alerts, u.calls, \
+         u.seconds, u.cost_cents{} FROM tenants t \
          LEFT JOIN tenant_usage u ON u.tenant_id = t.id AND u.period_start = $2 \
          WHERE t.id = $1",
         effective_columns("t", AdmissionState::KEYS)
@@ -228,13 +236,13 @@ pub async fn heartbeat(
 
 /// Ends a call with what it used. Ending it again with the same outcome answers the same
 /// call; another outcome is [`CallError::AlreadyEnded`]. A call that expired still takes its
-/// usage, so a late end loses nothing.
+/// usage, so a late end loses nothing. Alerts its usage reaches fire in the same transaction.
 pub async fn end(
     db: &Db,
     tenant_id: TenantId,
     id: CallId,
     outcome: &CallOutcome,
-) -> Result<Call, CallError> {
+) -> Result<(Call, AlertOutcome), CallError> {
     let at = now();
     let fingerprint = outcome.fingerprint();
     let mut tx = db.begin().await?;
@@ -251,7 +259,7 @@ pub async fn end(
     let status: CallStatus = from_text(&current.status)?;
     if status == CallStatus::Completed {
         if current.end_fingerprint.as_deref() == Some(fingerprint.as_str()) {
-            return Ok(Call::try_from(current)?);
+            return Ok((Call::try_from(current)?, AlertOutcome::default()));
         }
         return Err(CallError::AlreadyEnded);
     }
@@ -280,8 +288,9 @@ pub async fn end(
     let call = Call::try_from(row)?;
     let told = serde_json::json!({ "tenantId": tenant_id.to_string(), "call": call_data(&call) });
     super::events::emit_for_tenant(&mut tx, EventType::CallEnded, tenant_id, told).await?;
+    let alerted = alerts::fire_reached(&mut tx, tenant_id, current.period_start, at).await?;
     tx.commit().await?;
-    Ok(call)
+    Ok((call, alerted))
 }
 
 /// What `call.ended` tells of a call.

@@ -57,6 +57,8 @@ pub const TENANT_TABLES: &[(&str, Link)] = &[
     ("agents", Link::Column("tenant_id")),
     ("tenant_limits", Link::Column("tenant_id")),
     ("tenant_usage", Link::Column("tenant_id")),
+    ("usage_alerts", Link::Column("tenant_id")),
+    ("limit_refusals", Link::Column("tenant_id")),
     ("usage_daily", Link::Column("tenant_id")),
     ("usage_monthly", Link::Column("tenant_id")),
     ("email_outbox", Link::Column("tenant_id")),

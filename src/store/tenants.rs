@@ -2,16 +2,20 @@
 //! limits are read with its row (see `store::limits`), and its usage of the current period
 //! from `tenant_usage`.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde_json::Value;
 use sqlx::types::Json;
 
-use super::audit::record_change;
+use super::alerts::{actions_from_json, usage_alerts_from_json, usage_alerts_json};
+use super::audit::{record, record_change, Change};
 use super::limits::{replace_tenant_limits, tenant_columns, TenantLimits};
 use super::{
     json, next_version, now, query, versioned_change, Arg, Backend, Db, Query, StoreError,
     StoreResult, Tx,
 };
 use crate::domain::access::TenantScope;
+use crate::domain::alerts::{UsageAlerts, SUSPEND_REASON};
+use crate::domain::audit::Actor;
 use crate::domain::conflict::Conflict;
 use crate::domain::ids::{AgencyId, PlanId, TenantId, UserId};
 use crate::domain::metering::Period;
@@ -29,7 +33,8 @@ fn select() -> String {
          t.sip_enabled, t.sip_domain, t.sip_username, t.recording_enabled, t.recording_format, \
          t.retention_days, t.analytics_enabled, t.hipaa_enabled, t.pci_enabled, \
          t.data_encryption_enabled, t.webhook_url, t.webhook_timeout_seconds, \
-         t.alert_thresholds, t.alert_emails, t.action_at_100, t.metadata, \
+         t.alert_thresholds, t.alert_emails, t.action_at_100, t.threshold_actions, \
+         t.usage_alerts, t.suspended_until, t.metadata, \
          t.owner_user_id AS owner_id, t.owner_email, t.owner_name, t.owner_first_name, \
          t.owner_last_name, t.deactivated_at, t.deactivation_reason, t.deleted_at, t.purge_after, \
          t.created_at, t.updated_at, \
@@ -107,6 +112,9 @@ struct TenantRow {
     alert_thresholds: Json<Vec<i64>>,
     alert_emails: Json<Vec<String>>,
     action_at_100: String,
+    threshold_actions: Json<Value>,
+    usage_alerts: Json<Value>,
+    suspended_until: Option<NaiveDate>,
     metadata: Json<Metadata>,
     owner_id: Option<UserId>,
     owner_email: Option<String>,
@@ -164,7 +172,9 @@ impl TenantRow {
                 alert_thresholds: self.alert_thresholds.0,
                 alert_emails: self.alert_emails.0,
                 action_at_100: stored("action at 100%", &self.action_at_100)?,
+                threshold_actions: actions_from_json(&self.threshold_actions.0)?,
             },
+            usage_alerts: usage_alerts_from_json(&self.usage_alerts.0)?,
             settings: Settings {
                 sip_enabled: self.sip_enabled,
                 sip_domain: self.sip_domain,
@@ -190,6 +200,7 @@ impl TenantRow {
                 at,
                 reason: self.deactivation_reason,
             }),
+            suspended_until: self.suspended_until,
             deletion: self
                 .deleted_at
                 .zip(self.purge_after)
@@ -486,14 +497,24 @@ pub async fn create(
     Ok(created)
 }
 
-/// Binds a tenant's settings and billing alerts, in the order both its insert and its update
-/// name their columns.
+/// Binds a tenant's settings, billing alerts and usage alerts, in the order both its insert
+/// and its update name their columns.
 trait BindSettings<'q> {
-    fn bind_settings(self, settings: &'q Settings, alerts: &'q BillingAlerts) -> Self;
+    fn bind_settings(
+        self,
+        settings: &'q Settings,
+        alerts: &'q BillingAlerts,
+        usage_alerts: &'q UsageAlerts,
+    ) -> Self;
 }
 
 impl<'q> BindSettings<'q> for Query<'q> {
-    fn bind_settings(self, settings: &'q Settings, alerts: &'q BillingAlerts) -> Self {
+    fn bind_settings(
+        self,
+        settings: &'q Settings,
+        alerts: &'q BillingAlerts,
+        usage_alerts: &'q UsageAlerts,
+    ) -> Self {
         self.bind(settings.sip_enabled)
             .bind(settings.sip_domain.as_deref())
             .bind(settings.sip_username.as_deref())
@@ -509,6 +530,10 @@ impl<'q> BindSettings<'q> for Query<'q> {
             .bind(json(&alerts.alert_thresholds))
             .bind(json(&alerts.alert_emails))
             .bind(<&str>::from(alerts.action_at_100))
+            .bind(json(&crate::domain::tenant::actions_json(
+                &alerts.threshold_actions,
+            )))
+            .bind(json(&usage_alerts_json(usage_alerts)))
     }
 }
 
@@ -529,9 +554,10 @@ fn insert_query<'q>(
          recording_format, retention_days, analytics_enabled, hipaa_enabled, \
          pci_enabled, data_encryption_enabled, webhook_url, \
          webhook_timeout_seconds, alert_thresholds, alert_emails, action_at_100, \
-         metadata, created_at, updated_at) \
+         threshold_actions, usage_alerts, metadata, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, 'active', $5, $6, $7, $8, $9, $10, $11, $12, $13, \
-         $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $27) \
+         $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, \
+         $29) \
          ON CONFLICT (slug) DO NOTHING RETURNING id",
     )
     .bind(id)
@@ -544,7 +570,7 @@ fn insert_query<'q>(
     .bind(owner.map(|o| o.name.as_str()))
     .bind(owner.and_then(|o| o.first_name.as_deref()))
     .bind(owner.and_then(|o| o.last_name.as_deref()))
-    .bind_settings(&new.settings, &new.billing_alerts)
+    .bind_settings(&new.settings, &new.billing_alerts, &new.usage_alerts)
     .bind(json(&new.metadata))
     .bind(at)
 }
@@ -576,6 +602,10 @@ pub async fn update<E: From<StoreError>>(
         .billing_alerts
         .as_ref()
         .unwrap_or(&current.billing_alerts);
+    let usage_alerts = changes
+        .usage_alerts
+        .as_ref()
+        .unwrap_or(&current.usage_alerts);
     tx.execute(
         query(
             "UPDATE tenants SET name = $2, slug = $3, plan_id = COALESCE($4, plan_id), \
@@ -583,8 +613,9 @@ pub async fn update<E: From<StoreError>>(
              recording_enabled = $9, recording_format = $10, retention_days = $11, \
              analytics_enabled = $12, hipaa_enabled = $13, pci_enabled = $14, \
              data_encryption_enabled = $15, webhook_url = $16, webhook_timeout_seconds = $17, \
-             alert_thresholds = $18, alert_emails = $19, action_at_100 = $20, metadata = $21, \
-             updated_at = $22 WHERE id = $1",
+             alert_thresholds = $18, alert_emails = $19, action_at_100 = $20, \
+             threshold_actions = $21, usage_alerts = $22, metadata = $23, updated_at = $24 \
+             WHERE id = $1",
         )
         .bind(id)
         .bind(changes.name.as_ref().unwrap_or(&current.name))
@@ -593,7 +624,7 @@ pub async fn update<E: From<StoreError>>(
         .bind(<&str>::from(
             changes.billing_mode.unwrap_or(current.billing_mode),
         ))
-        .bind_settings(settings, alerts)
+        .bind_settings(settings, alerts, usage_alerts)
         .bind(json(changes.metadata.as_ref().unwrap_or(&current.metadata)))
         .bind(version),
     )
@@ -611,7 +642,9 @@ pub async fn update<E: From<StoreError>>(
 }
 
 /// Deactivates an active tenant under its row lock, in the caller's transaction: records when
-/// and why, and switches its active agents off, remembering which.
+/// and why, and switches its active agents off, remembering which. A tenant the system
+/// suspended for reaching a limit may be deactivated too: the person's deactivation then
+/// stands, and the next period does not undo it.
 pub async fn deactivate(
     tx: &mut Tx,
     scope: TenantScope,
@@ -619,18 +652,51 @@ pub async fn deactivate(
     reason: Option<&str>,
 ) -> StoreResult<Tenant> {
     let current = locked(tx, scope, id).await?;
-    if current.status != TenantStatus::Active {
+    let suspended = current.status == TenantStatus::Inactive && current.suspended_until.is_some();
+    if current.status != TenantStatus::Active && !suspended {
         return Err(StoreError::Conflict(Conflict::TenantNotActive));
     }
+    set_inactive(tx, &current, reason, None, None).await
+}
+
+/// Deactivates an active tenant as the system's change, because an alert's `suspend` fired;
+/// the first period starting on or after `until` reactivates it. Answers `None` when the
+/// tenant is not active (a person's deactivation stands as it is).
+pub async fn suspend(tx: &mut Tx, id: TenantId, until: NaiveDate) -> StoreResult<Option<Tenant>> {
+    let current = locked(tx, TenantScope::ALL, id).await?;
+    if current.status != TenantStatus::Active {
+        return Ok(None);
+    }
+    let suspended = set_inactive(
+        tx,
+        &current,
+        Some(SUSPEND_REASON),
+        Some(until),
+        Some(Actor::SYSTEM),
+    )
+    .await?;
+    Ok(Some(suspended))
+}
+
+/// Makes the locked tenant `current` inactive and records it, as `actor` when given.
+async fn set_inactive(
+    tx: &mut Tx,
+    current: &Tenant,
+    reason: Option<&str>,
+    suspended_until: Option<NaiveDate>,
+    actor: Option<Actor>,
+) -> StoreResult<Tenant> {
+    let id = current.id;
     let at = next_version(current.updated_at);
     tx.execute(
         query(
             "UPDATE tenants SET status = 'inactive', deactivated_at = $2, \
-             deactivation_reason = $3, updated_at = $2 WHERE id = $1",
+             deactivation_reason = $3, suspended_until = $4, updated_at = $2 WHERE id = $1",
         )
         .bind(id)
         .bind(at)
-        .bind(reason),
+        .bind(reason)
+        .bind(suspended_until),
     )
     .await?;
     tx.execute(
@@ -643,7 +709,8 @@ pub async fn deactivate(
     )
     .await?;
     let deactivated = reread(tx, id).await?;
-    record_change(tx, "tenant.deactivated", Some(&current), Some(&deactivated)).await?;
+    let change = Change::of("tenant.deactivated", Some(current), Some(&deactivated));
+    record(tx, Change { actor, ..change }).await?;
     Ok(deactivated)
 }
 
@@ -654,11 +721,45 @@ pub async fn reactivate(tx: &mut Tx, scope: TenantScope, id: TenantId) -> StoreR
     if current.status != TenantStatus::Inactive {
         return Err(StoreError::Conflict(Conflict::TenantNotInactive));
     }
+    set_active(tx, &current, None).await
+}
+
+/// Claims one tenant the system suspended whose suspension ends by `today` (passing over
+/// those another server holds) and reactivates it as the system's change. Answers `None` when
+/// none is due.
+pub async fn reactivate_one_suspended(
+    tx: &mut Tx,
+    today: NaiveDate,
+) -> StoreResult<Option<Tenant>> {
+    let claim = format!(
+        "SELECT id FROM tenants WHERE status = 'inactive' AND suspended_until <= $1 \
+         ORDER BY suspended_until LIMIT 1{}",
+        tx.backend().skip_locked_clause()
+    );
+    let Some((id,)) = tx
+        .fetch_optional::<(TenantId,)>(query(claim).bind(today))
+        .await?
+    else {
+        return Ok(None);
+    };
+    let current = locked(tx, TenantScope::ALL, id).await?;
+    let due = current.status == TenantStatus::Inactive
+        && current.suspended_until.is_some_and(|until| until <= today);
+    if !due {
+        return Ok(None);
+    }
+    Ok(Some(set_active(tx, &current, Some(Actor::SYSTEM)).await?))
+}
+
+/// Makes the locked tenant `current` active with the agents its deactivation paused, and
+/// records it, as `actor` when given.
+async fn set_active(tx: &mut Tx, current: &Tenant, actor: Option<Actor>) -> StoreResult<Tenant> {
+    let id = current.id;
     let at = next_version(current.updated_at);
     tx.execute(
         query(
             "UPDATE tenants SET status = 'active', deactivated_at = NULL, \
-             deactivation_reason = NULL, updated_at = $2 WHERE id = $1",
+             deactivation_reason = NULL, suspended_until = NULL, updated_at = $2 WHERE id = $1",
         )
         .bind(id)
         .bind(at),
@@ -674,7 +775,8 @@ pub async fn reactivate(tx: &mut Tx, scope: TenantScope, id: TenantId) -> StoreR
     )
     .await?;
     let reactivated = reread(tx, id).await?;
-    record_change(tx, "tenant.reactivated", Some(&current), Some(&reactivated)).await?;
+    let change = Change::of("tenant.reactivated", Some(current), Some(&reactivated));
+    record(tx, Change { actor, ..change }).await?;
     Ok(reactivated)
 }
 
@@ -742,7 +844,7 @@ pub async fn soft_delete(
     tx.execute(
         query(
             "UPDATE tenants SET status = 'deleted', deleted_at = $2, purge_after = $3, \
-             updated_at = $2 WHERE id = $1",
+             suspended_until = NULL, updated_at = $2 WHERE id = $1",
         )
         .bind(id)
         .bind(at)

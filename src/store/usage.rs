@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 
+use super::alerts::{self, AlertOutcome};
 use super::counters::{self, UsageByDay};
 use super::{from_text, now, query, Backend, Db, StoreError, StoreResult};
 use crate::domain::ids::TenantId;
@@ -128,20 +129,20 @@ fn sum_accepted(
 }
 
 /// Stores a checked batch: each id once per tenant, counters and rollups in the same
-/// transaction. Ids are inserted in sorted order, so overlapping concurrent batches take
-/// their locks in the same order and cannot deadlock.
+/// transaction, and the alerts they reach. Ids are inserted in sorted order, so overlapping
+/// concurrent batches take their locks in the same order and cannot deadlock.
 pub async fn ingest(
     db: &Db,
     tenant_id: TenantId,
     events: &[UsageEvent],
-) -> StoreResult<IngestOutcome> {
+) -> StoreResult<(IngestOutcome, AlertOutcome)> {
     let unique = unique_by_id(events);
     let all_duplicates = IngestOutcome {
         accepted: 0,
         duplicates: events.len() as i64,
     };
     if unique.is_empty() {
-        return Ok(all_duplicates);
+        return Ok((all_duplicates, AlertOutcome::default()));
     }
     let received_at = now();
     let mut tx = db.begin().await?;
@@ -160,7 +161,7 @@ pub async fn ingest(
     let inserted: Vec<(String,)> = tx.fetch_all(insert).await?;
     if inserted.is_empty() {
         // All duplicates: nothing to count, nothing to commit.
-        return Ok(all_duplicates);
+        return Ok((all_duplicates, AlertOutcome::default()));
     }
     // Usage counters change only under the lock admission reads them under.
     let locked = counters::lock(&mut tx, tenant_id)
@@ -168,16 +169,24 @@ pub async fn ingest(
         .ok_or(StoreError::NotFound)?;
     let accepted: HashSet<&str> = inserted.iter().map(|(id,)| id.as_str()).collect();
     let (periods, days) = sum_accepted(&unique, &accepted)?;
+    let touched: Vec<NaiveDate> = periods.keys().copied().collect();
     for (period, usage) in periods {
         counters::add_period_usage(&mut tx, tenant_id, period, usage).await?;
     }
     counters::record_usage(&mut tx, tenant_id, &locked, &days).await?;
+    let mut alerted = AlertOutcome::default();
+    for period in touched {
+        let more = alerts::fire_reached(&mut tx, tenant_id, period, received_at).await?;
+        alerted.fired.extend(more.fired);
+        alerted.mailed |= more.mailed;
+    }
     tx.commit().await?;
     let accepted = inserted.len() as i64;
-    Ok(IngestOutcome {
+    let outcome = IngestOutcome {
         accepted,
         duplicates: events.len() as i64 - accepted,
-    })
+    };
+    Ok((outcome, alerted))
 }
 
 /// The counters of a tenant for the period holding `at`.

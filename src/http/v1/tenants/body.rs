@@ -1,10 +1,13 @@
 //! The tenant as v1 shows it, with its nested parts.
 
-use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::super::limits::{EffectiveLimitsBody, LimitsBody};
+use crate::domain::alerts::{AlertRule, Metric, UsageAlerts};
 use crate::domain::ids::{AgencyId, TenantId, UserId};
 use crate::domain::tenant::{
     ActionAt100, BillingAlerts, BillingMode, Metadata, Owner, RecordingFormat, Settings, Tenant,
@@ -30,6 +33,7 @@ pub struct TenantBody {
     /// All limits after the plan's defaults; `null` is unlimited.
     pub effective_limits: EffectiveLimitsBody,
     pub billing_alerts: BillingAlertsBody,
+    pub usage_alerts: UsageAlertsBody,
     pub settings: SettingsBody,
     #[schema(value_type = Object)]
     pub metadata: Metadata,
@@ -39,6 +43,9 @@ pub struct TenantBody {
     pub deactivated_at: Option<DateTime<Utc>>,
     /// Why, as the deactivating agency or platform said.
     pub deactivation_reason: Option<String>,
+    /// While an alert's `suspend` keeps the tenant inactive: the first day of the period that
+    /// reactivates it.
+    pub suspended_until: Option<NaiveDate>,
     /// When the tenant was soft-deleted; `null` unless it is `deleted`.
     pub deleted_at: Option<DateTime<Utc>>,
     /// When a deleted tenant may be purged for good; until then it can be restored.
@@ -61,12 +68,14 @@ impl From<Tenant> for TenantBody {
             usage_limits: LimitsBody(tenant.usage_limits),
             effective_limits: EffectiveLimitsBody(tenant.effective_limits),
             billing_alerts: tenant.billing_alerts.into(),
+            usage_alerts: tenant.usage_alerts.into(),
             settings: tenant.settings.into(),
             metadata: tenant.metadata,
             usage_current_month: tenant.usage_current_month.into(),
             owner: tenant.owner.map(OwnerBody::from),
             deactivated_at: tenant.deactivation.as_ref().map(|d| d.at),
             deactivation_reason: tenant.deactivation.and_then(|d| d.reason),
+            suspended_until: tenant.suspended_until,
             deleted_at: tenant.deletion.map(|d| d.at),
             purge_after: tenant.deletion.map(|d| d.purge_after),
             created_at: tenant.created_at,
@@ -85,6 +94,15 @@ pub struct BillingAlertsBody {
     pub alert_emails: Vec<String>,
     #[serde(rename = "actionAt100")]
     pub action_at_100: ActionAt100,
+    /// Actions at thresholds below 100, by percent (the one at 100 is `actionAt100`).
+    pub threshold_actions: BTreeMap<String, ActionAt100>,
+}
+
+fn actions_body(actions: BTreeMap<i64, ActionAt100>) -> BTreeMap<String, ActionAt100> {
+    actions
+        .into_iter()
+        .map(|(level, action)| (level.to_string(), action))
+        .collect()
 }
 
 impl From<BillingAlerts> for BillingAlertsBody {
@@ -93,6 +111,47 @@ impl From<BillingAlerts> for BillingAlertsBody {
             alert_thresholds: alerts.alert_thresholds,
             alert_emails: alerts.alert_emails,
             action_at_100: alerts.action_at_100,
+            threshold_actions: actions_body(alerts.threshold_actions),
+        }
+    }
+}
+
+/// Alerts on the monthly call and minute limits, mailed to `billingAlerts.alertEmails`;
+/// `null`: no alerts on that limit.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = UsageAlerts)]
+pub struct UsageAlertsBody {
+    pub monthly_call_limit: Option<UsageAlertRuleBody>,
+    pub max_minutes_per_month: Option<UsageAlertRuleBody>,
+}
+
+/// Alerts on one monthly limit.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = UsageAlertRule)]
+pub struct UsageAlertRuleBody {
+    /// Percentages of the limit that alert.
+    pub alert_thresholds: Vec<i64>,
+    /// Actions by threshold percent.
+    pub threshold_actions: BTreeMap<String, ActionAt100>,
+}
+
+impl From<AlertRule> for UsageAlertRuleBody {
+    fn from(rule: AlertRule) -> Self {
+        UsageAlertRuleBody {
+            alert_thresholds: rule.thresholds,
+            threshold_actions: actions_body(rule.actions),
+        }
+    }
+}
+
+impl From<UsageAlerts> for UsageAlertsBody {
+    fn from(mut alerts: UsageAlerts) -> Self {
+        let mut take = |metric| alerts.rules.remove(&metric).map(UsageAlertRuleBody::from);
+        UsageAlertsBody {
+            monthly_call_limit: take(Metric::Calls),
+            max_minutes_per_month: take(Metric::Minutes),
         }
     }
 }

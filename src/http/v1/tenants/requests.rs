@@ -2,12 +2,15 @@
 //! `TenantUpdate`. Values with a rule of their own (slug, plan code, e-mail) are parsed here,
 //! once; everything else is checked by the domain.
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 use utoipa::openapi::schema::{KnownFormat, SchemaFormat};
 use utoipa::openapi::{ObjectBuilder, RefOr, Schema, Type};
 use utoipa::ToSchema;
 
 use super::super::limits::LimitsInput;
+use crate::domain::alerts::{AlertRule, Metric, UsageAlertsUpdate};
 use crate::domain::ids::AgencyId;
 use crate::domain::tenant::{
     ActionAt100, BillingAlerts, BillingAlertsUpdate, BillingMode, Metadata, MetadataUpdate,
@@ -30,11 +33,38 @@ pub struct BillingAlertsInput {
     #[serde(default, rename = "actionAt100")]
     #[schema(value_type = Option<ActionAt100>, nullable = false)]
     pub action_at_100: Patch<ActionAt100>,
+    /// Actions by threshold percent, such as `{"90": "block_new_calls"}`; replaces the
+    /// current ones whole. Each key is one of `alertThresholds`, or `100` (the same as
+    /// `actionAt100`).
+    #[serde(default)]
+    #[schema(value_type = Option<BTreeMap<String, ActionAt100>>, nullable = false)]
+    pub threshold_actions: Patch<BTreeMap<String, ActionAt100>>,
 }
 
 impl BillingAlertsInput {
     fn into_update(self, violations: &mut Violations) -> BillingAlertsUpdate {
         let field = |name: &str| format!("billingAlerts.{name}");
+        let mut action_at_100 = self
+            .action_at_100
+            .non_null(&field("actionAt100"), violations);
+        let threshold_actions = self
+            .threshold_actions
+            .non_null(&field("thresholdActions"), violations)
+            .map(|actions| {
+                let mut actions = parse_actions("billingAlerts", actions, violations);
+                // The action at 100 is `actionAt100`, whichever field names it.
+                if let Some(at_100) = actions.remove(&100) {
+                    if action_at_100.is_some_and(|named| named != at_100) {
+                        violations.add(
+                            field("thresholdActions.100"),
+                            "conflicting_value",
+                            "must agree with actionAt100",
+                        );
+                    }
+                    action_at_100 = Some(at_100);
+                }
+                actions
+            });
         BillingAlertsUpdate {
             alert_thresholds: self
                 .alert_thresholds
@@ -42,10 +72,79 @@ impl BillingAlertsInput {
             alert_emails: self
                 .alert_emails
                 .non_null(&field("alertEmails"), violations),
-            action_at_100: self
-                .action_at_100
-                .non_null(&field("actionAt100"), violations),
+            action_at_100,
+            threshold_actions,
         }
+    }
+}
+
+/// Actions keyed by threshold percent; a key that is not a whole number is named as
+/// `<owner>.thresholdActions.<key>`.
+fn parse_actions(
+    owner: &str,
+    actions: BTreeMap<String, ActionAt100>,
+    violations: &mut Violations,
+) -> BTreeMap<i64, ActionAt100> {
+    let mut parsed = BTreeMap::new();
+    for (key, action) in actions {
+        match key.parse::<i64>() {
+            Ok(level) => {
+                parsed.insert(level, action);
+            }
+            Err(_) => violations.add(
+                format!("{owner}.thresholdActions.{key}"),
+                "invalid_value",
+                "must be a threshold percent",
+            ),
+        }
+    }
+    parsed
+}
+
+/// Alerts on one monthly limit; replaces the current rule of that limit whole.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct UsageAlertRuleInput {
+    /// Percentages of the limit that alert.
+    #[schema(value_type = Vec<BoundedPercent>, max_items = 10)]
+    pub alert_thresholds: Vec<i64>,
+    /// Actions by threshold percent, such as `{"100": "block_new_calls"}`; each key is one of
+    /// `alertThresholds`, or `100`.
+    #[serde(default)]
+    pub threshold_actions: BTreeMap<String, ActionAt100>,
+}
+
+/// Alerts on the monthly call and minute limits, mailed to `billingAlerts.alertEmails`. A
+/// limit left out keeps its rule; `null` removes it.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct UsageAlertsInput {
+    #[serde(default)]
+    #[schema(value_type = Option<UsageAlertRuleInput>)]
+    pub monthly_call_limit: Patch<UsageAlertRuleInput>,
+    #[serde(default)]
+    #[schema(value_type = Option<UsageAlertRuleInput>)]
+    pub max_minutes_per_month: Patch<UsageAlertRuleInput>,
+}
+
+impl UsageAlertsInput {
+    fn into_update(self, violations: &mut Violations) -> UsageAlertsUpdate {
+        let mut update = UsageAlertsUpdate::default();
+        for (metric, patch) in [
+            (Metric::Calls, self.monthly_call_limit),
+            (Metric::Minutes, self.max_minutes_per_month),
+        ] {
+            let Some(rule) = patch.nullable() else {
+                continue;
+            };
+            let owner = format!("usageAlerts.{}", metric.name());
+            let rule = rule.map(|input| AlertRule {
+                thresholds: input.alert_thresholds,
+                actions: parse_actions(&owner, input.threshold_actions, violations),
+            });
+            update.rules.insert(metric, rule);
+        }
+        update
     }
 }
 
@@ -220,6 +319,8 @@ pub struct CreateTenantRequest {
     #[serde(default)]
     pub billing_alerts: Option<BillingAlertsInput>,
     #[serde(default)]
+    pub usage_alerts: Option<UsageAlertsInput>,
+    #[serde(default)]
     pub settings: Option<SettingsInput>,
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
@@ -248,6 +349,11 @@ impl CreateTenantRequest {
             .map(|input| input.into_update(&mut violations))
             .unwrap_or_default()
             .apply_to(BillingAlerts::default());
+        let usage_alerts = self
+            .usage_alerts
+            .map(|input| input.into_update(&mut violations))
+            .unwrap_or_default()
+            .apply_to(Default::default());
         let settings = self
             .settings
             .map(|input| input.into_update(&mut violations))
@@ -262,6 +368,7 @@ impl CreateTenantRequest {
             owner,
             limits,
             billing_alerts,
+            usage_alerts,
             settings: settings.apply_to(Settings::default()),
             recording_stated,
             metadata: self.metadata.unwrap_or_default(),
@@ -299,6 +406,9 @@ pub struct UpdateTenantRequest {
     #[schema(value_type = Option<BillingAlertsInput>, nullable = false)]
     pub billing_alerts: Patch<BillingAlertsInput>,
     #[serde(default)]
+    #[schema(value_type = Option<UsageAlertsInput>, nullable = false)]
+    pub usage_alerts: Patch<UsageAlertsInput>,
+    #[serde(default)]
     #[schema(value_type = Option<SettingsInput>, nullable = false)]
     pub settings: Patch<SettingsInput>,
     /// Merged key by key; a key set to `null` is removed, and `null` clears them all.
@@ -326,6 +436,10 @@ impl UpdateTenantRequest {
             billing_alerts: self
                 .billing_alerts
                 .non_null("billingAlerts", violations)
+                .map(|input| input.into_update(violations)),
+            usage_alerts: self
+                .usage_alerts
+                .non_null("usageAlerts", violations)
                 .map(|input| input.into_update(violations)),
             settings: self
                 .settings
