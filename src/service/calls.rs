@@ -61,7 +61,7 @@ pub async fn admit(
     new.check(&mut violations);
     violations.finish(|| ())?;
     let tenant_id = tenant.get().id;
-    let call = match store::calls::admit(&ctx.db, tenant_id, &new, ctx.call_lease).await {
+    let (call, alerted) = match store::calls::admit(&ctx.db, tenant_id, &new, ctx.call_lease).await {
         Err(CallError::Refused(refusal)) => {
             // Only refusals pay for telling of them; a failure to tell leaves the refusal as it is.
             if let Err(error) =
@@ -74,6 +74,9 @@ pub async fn admit(
         admitted => admitted?,
     };
     metrics::counter!("tenantry_call_admissions_total").increment(1);
+    if alerted.mailed {
+        ctx.mail_sent_soon();
+    }
     Ok(call)
 }
 

@@ -110,6 +110,35 @@ pub fn block_points(
     Ok(points)
 }
 
+/// Whether one more call crosses a level of the call limit's alerts: admission counts calls,
+/// and checks alerts only then, so admissions between levels pay nothing more.
+pub fn next_call_crosses(
+    usage_alerts: &Value,
+    limit: Option<i64>,
+    usage: &PeriodUsage,
+) -> StoreResult<bool> {
+    let Some(limit) = limit else {
+        return Ok(false);
+    };
+    if !usage_alerts
+        .as_object()
+        .is_some_and(|m| m.contains_key(Metric::Calls.name()))
+    {
+        return Ok(false);
+    }
+    let alerts = usage_alerts_from_json(usage_alerts)?;
+    let Some(rule) = alerts.rules.get(&Metric::Calls) else {
+        return Ok(false);
+    };
+    let after = PeriodUsage {
+        calls: usage.calls.saturating_add(1),
+        ..*usage
+    };
+    Ok(rule.levels().into_iter().any(|level| {
+        Metric::Calls.reached(&after, limit, level) && !Metric::Calls.reached(usage, limit, level)
+    }))
+}
+
 /// What the check reads of the tenant after the usage writes.
 #[derive(sqlx::FromRow)]
 struct AlertRow {

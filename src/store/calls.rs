@@ -16,6 +16,7 @@ use super::limits::{effective_columns, EffectiveColumns};
 use super::{from_text, json, now, query, Db, Query, StoreError, StoreResult};
 use crate::domain::event::EventType;
 use crate::domain::ids::{AgentId, CallId, TenantId};
+use crate::domain::limits::LimitKey;
 use crate::domain::metering::{
     sentiment_from_micros, sentiment_to_micros, AdmissionState, Call, CallFilter, CallOutcome,
     CallStatus, NewCall, Period, PeriodUsage, Refusal,
@@ -89,6 +90,11 @@ struct AdmissionRow {
 
 impl AdmissionRow {
     fn into_state(self, active_calls: i64) -> StoreResult<AdmissionState> {
+        let usage = PeriodUsage {
+            calls: self.calls.unwrap_or(0),
+            seconds: self.seconds.unwrap_or(0),
+            cost_cents: self.cost_cents.unwrap_or(0),
+        };
         Ok(AdmissionState {
             status: from_text(&self.status)?,
             limits: self.limits.0,
@@ -98,11 +104,7 @@ impl AdmissionRow {
                 &self.usage_alerts.0,
             )?,
             active_calls,
-            usage: PeriodUsage {
-                calls: self.calls.unwrap_or(0),
-                seconds: self.seconds.unwrap_or(0),
-                cost_cents: self.cost_cents.unwrap_or(0),
-            },
+            usage,
         })
     }
 }
@@ -128,12 +130,13 @@ impl From<StoreError> for CallError {
 
 /// Reads the tenant's status, limits and period usage, in a statement after the counters'
 /// lock (never in the locking one, see counters::lock), and refuses what a limit refuses.
+/// Answers whether the call, once counted, crosses a level of the call limit's alerts.
 async fn refuse_unless_admissible(
     tx: &mut super::Tx,
     tenant_id: TenantId,
     period: chrono::NaiveDate,
     active_calls: i64,
-) -> Result<(), CallError> {
+) -> Result<bool, CallError> {
     let sql = format!(
         "SELECT t.status, t.action_at_100, t.threshold_actions, t.usage_alerts, u.calls, \
          u.seconds, u.cost_cents{} FROM tenants t \
@@ -145,10 +148,13 @@ async fn refuse_unless_admissible(
         .fetch_optional(query(sql).bind(tenant_id).bind(period))
         .await?
         .ok_or(StoreError::NotFound)?;
-    match state.into_state(active_calls)?.refusal() {
-        Some(refusal) => Err(CallError::Refused(refusal)),
-        None => Ok(()),
+    let usage_alerts = state.usage_alerts.0.clone();
+    let state = state.into_state(active_calls)?;
+    if let Some(refusal) = state.refusal() {
+        return Err(CallError::Refused(refusal));
     }
+    let limit = state.limits.get(LimitKey::MonthlyCallLimit);
+    Ok(alerts::next_call_crosses(&usage_alerts, limit, &state.usage)?)
 }
 
 /// Admits a call if every limit allows it, atomically.
@@ -157,7 +163,7 @@ pub async fn admit(
     tenant_id: TenantId,
     new: &NewCall,
     lease: Duration,
-) -> Result<Call, CallError> {
+) -> Result<(Call, AlertOutcome), CallError> {
     let at = now();
     let period = Period::containing(at).start;
     let mut tx = db.begin().await?;
@@ -165,7 +171,7 @@ pub async fn admit(
         .await?
         .ok_or(StoreError::NotFound)?
         .active_calls;
-    refuse_unless_admissible(&mut tx, tenant_id, period, active_calls).await?;
+    let alerting = refuse_unless_admissible(&mut tx, tenant_id, period, active_calls).await?;
     if let Some(agent_id) = new.agent_id {
         let found: Option<(AgentId,)> = tx
             .fetch_optional(
@@ -204,8 +210,13 @@ pub async fn admit(
         ..PeriodUsage::default()
     };
     counters::add_period_usage(&mut tx, tenant_id, period, one_call).await?;
+    let alerted = if alerting {
+        alerts::fire_reached(&mut tx, tenant_id, period, at).await?
+    } else {
+        AlertOutcome::default()
+    };
     tx.commit().await?;
-    Ok(Call::try_from(row)?)
+    Ok((Call::try_from(row)?, alerted))
 }
 
 /// Extends an active call's lease.
