@@ -8,6 +8,7 @@ mod analytics;
 mod api_keys;
 mod archives;
 mod audit;
+mod billing_alerts;
 mod bounds;
 mod call_ends;
 mod call_leases;

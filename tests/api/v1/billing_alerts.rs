@@ -1,0 +1,578 @@
+//! Billing and usage alerts: each threshold of a monthly limit fires once per period, however
+//! the usage arrives (call ends, batches, concurrent batches on one or two servers), with mail
+//! to every alert address and a `usage.threshold_reached` event; its action blocks new calls
+//! or suspends the tenant until the next period. Refusals are told as `limit.refused`, once a
+//! minute per limit.
+
+use chrono::{DateTime, Duration, Utc};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use tenantry::domain::event::Event;
+use tenantry::domain::ids::TenantId;
+use tenantry::domain::limits::LimitKey;
+use tenantry::domain::metering::{Period, Refusal};
+
+use crate::both;
+use crate::support::process::{replicas_turn, Served};
+use crate::support::races::all_at_once;
+use crate::support::{event, AgencyFixture, Client, TenantFixture, TestApp};
+use crate::v1::events::events_of;
+
+const ALERT_EMAILS: [&str; 2] = ["billing@agency.example", "admin@acme.example"];
+
+/// A tenant of `agency` with a spend limit of `limit` cents and these billing alerts, mailed to
+/// [`ALERT_EMAILS`].
+async fn spending_tenant(
+    app: &TestApp,
+    agency: &AgencyFixture,
+    limit: i64,
+    alerts: Value,
+) -> TenantFixture {
+    let mut billing = json!({ "alertEmails": ALERT_EMAILS });
+    for (name, value) in alerts.as_object().unwrap() {
+        billing[name] = value.clone();
+    }
+    app.tenant()
+        .of(agency)
+        .limits(json!({ "monthlySpendLimitCents": limit }))
+        .field("billingAlerts", billing)
+        .create()
+        .await
+}
+
+/// Reports one completed call costing `cents`, now.
+async fn spend(tenant: &TenantFixture, id: &str, cents: i64) {
+    let (accepted, _) = tenant
+        .ingest(&[event(id, Utc::now(), "phone", 60, cents, None)])
+        .await;
+    assert_eq!(accepted, 1);
+}
+
+/// The `usage.threshold_reached` events of a tenant, oldest first.
+async fn alerts_of(app: &TestApp, tenant: &TenantFixture) -> Vec<Event> {
+    events_of(app, tenant)
+        .await
+        .into_iter()
+        .filter(|e| e.kind.name() == "usage.threshold_reached")
+        .collect()
+}
+
+/// (metric, threshold) of each alert.
+fn fired(alerts: &[Event]) -> Vec<(String, i64)> {
+    alerts
+        .iter()
+        .map(|e| {
+            let data = &e.payload["data"];
+            (
+                data["metric"].as_str().unwrap().to_owned(),
+                data["threshold"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// (recipient, subject) of the mail about a tenant, oldest first.
+async fn mail_of(app: &TestApp, tenant: &TenantFixture) -> Vec<(String, String)> {
+    let id: TenantId = tenant.id.parse().unwrap();
+    tenantry::store::outbox::list_for_tenant(app.db().store(), id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| (d.recipient, d.subject))
+        .collect()
+}
+
+fn spend_alert(threshold: i64) -> (String, i64) {
+    ("monthlySpendLimitCents".to_owned(), threshold)
+}
+
+/// The first instant of the next billing period.
+fn next_period() -> DateTime<Utc> {
+    Period::containing(Utc::now())
+        .end
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_utc()
+}
+
+both!(
+    each_threshold_fires_once_with_mail_to_every_address,
+    |app| async move {
+        let agency = app.agency().create().await;
+        let tenant = spending_tenant(&app, &agency, 1000, json!({})).await;
+        spend(&tenant, "a", 400).await;
+        assert!(alerts_of(&app, &tenant).await.is_empty());
+        spend(&tenant, "b", 100).await;
+        spend(&tenant, "c", 100).await;
+        assert_eq!(fired(&alerts_of(&app, &tenant).await), [spend_alert(50)]);
+        // A call's end adds spend too.
+        let call = tenant.admit("phone").await;
+        tenant.end(&call, 30, 250, None).await;
+        spend(&tenant, "d", 150).await;
+        spend(&tenant, "e", 100).await;
+
+        let alerts = alerts_of(&app, &tenant).await;
+        assert_eq!(
+            fired(&alerts),
+            [spend_alert(50), spend_alert(80), spend_alert(100)]
+        );
+        let period = Period::containing(Utc::now());
+        assert_eq!(
+            alerts[0].payload["data"],
+            json!({
+                "tenantId": tenant.id,
+                "agencyId": agency.id,
+                "metric": "monthlySpendLimitCents",
+                "threshold": 50,
+                "usage": 500,
+                "limit": 1000,
+                "period": { "start": period.start.to_string(), "end": period.end.to_string() },
+                "action": "notify_only",
+                "reachedAt": alerts[0].payload["timestamp"],
+            })
+        );
+        assert_eq!(alerts[1].payload["data"]["usage"], 850);
+        assert_eq!(alerts[2].payload["data"]["usage"], 1000);
+        assert_eq!(alerts[0].agency_id.unwrap().to_string(), agency.id);
+
+        let mail = mail_of(&app, &tenant).await;
+        assert_eq!(mail.len(), 6, "{mail:?}");
+        for (i, threshold) in [50, 80, 100].into_iter().enumerate() {
+            for (j, to) in ALERT_EMAILS.into_iter().enumerate() {
+                let (recipient, subject) = &mail[i * 2 + j];
+                assert_eq!(recipient, to);
+                assert!(subject.contains(&format!("{threshold}%")), "{subject}");
+            }
+        }
+        // notify_only: calls go on past the limit.
+        tenant.admit("phone").await;
+    }
+);
+
+both!(
+    one_batch_over_several_thresholds_fires_each_once,
+    |app| async move {
+        let agency = app.agency().create().await;
+        let tenant = spending_tenant(&app, &agency, 1000, json!({})).await;
+        let now = Utc::now();
+        let batch: Vec<Value> = (0..3)
+            .map(|i| event(&format!("jump-{i}"), now, "webrtc", 60, [500, 300, 150][i], None))
+            .collect();
+        tenant.ingest(&batch).await;
+        let alerts = alerts_of(&app, &tenant).await;
+        assert_eq!(fired(&alerts), [spend_alert(50), spend_alert(80)]);
+        for alert in &alerts {
+            assert_eq!(alert.payload["data"]["usage"], 950);
+        }
+        // The same batch again is all duplicates; more spend below 100% fires nothing.
+        tenant.ingest(&batch).await;
+        spend(&tenant, "more", 40).await;
+        assert_eq!(alerts_of(&app, &tenant).await.len(), 2);
+        assert_eq!(mail_of(&app, &tenant).await.len(), 4);
+    }
+);
+
+/// Reports `RACERS` calls of 25 cents at once, spread over `servers`, on a limit of exactly
+/// their sum: each of 50, 80 and 100% is crossed by one of them, and fires once.
+async fn race_over_thresholds(app: &TestApp, servers: &[&str]) {
+    const RACERS: usize = 40;
+    let agency = app.agency().create().await;
+    let tenant = spending_tenant(app, &agency, RACERS as i64 * 25, json!({})).await;
+    let clients: Vec<Client> = servers
+        .iter()
+        .map(|url| app.client_of(url, tenant.client.key()))
+        .collect();
+    let now = Utc::now();
+    let requests = (0..RACERS)
+        .map(|i| {
+            let body = json!({ "events": [event(&format!("race-{i}"), now, "phone", 60, 25, None)] });
+            (Method::POST, tenant.path("/usage-events"), body)
+        })
+        .collect();
+    for answer in all_at_once(&clients, requests).await {
+        answer.assert_status(StatusCode::OK);
+    }
+    assert_eq!(
+        tenant.usage_this_month().await["totalCostCents"],
+        RACERS as i64 * 25
+    );
+    let mut alerts = fired(&alerts_of(app, &tenant).await);
+    alerts.sort_by_key(|(_, threshold)| *threshold);
+    assert_eq!(alerts, [spend_alert(50), spend_alert(80), spend_alert(100)]);
+    assert_eq!(mail_of(app, &tenant).await.len(), 6);
+}
+
+both!(concurrent_batches_fire_each_threshold_once, |app| async move {
+    let url = app.base_url().to_owned();
+    race_over_thresholds(&app, &[&url]).await;
+});
+
+#[tokio::test]
+async fn concurrent_batches_on_two_servers_fire_each_threshold_once() {
+    let Some(app) = TestApp::postgres().await else {
+        return;
+    };
+    let turn = replicas_turn().await;
+    let other = Served::start(&app).await;
+    let urls = [app.base_url().to_owned(), other.base_url.clone()];
+    for _ in 0..3 {
+        race_over_thresholds(&app, &[&urls[0], &urls[1]]).await;
+    }
+    other.kill().await;
+    drop(turn);
+    app.finish().await;
+}
+
+/// The audit entries of `action` on a tenant, newest first.
+async fn trail(agency: &AgencyFixture, tenant: &TenantFixture, action: &str) -> Vec<Value> {
+    agency
+        .client
+        .walk(&tenant.path("/audit-log"))
+        .await
+        .into_iter()
+        .filter(|e| e["action"] == action)
+        .collect()
+}
+
+both!(
+    suspend_deactivates_until_the_next_period,
+    |app| async move {
+        let agency = app.agency().create().await;
+        let tenant =
+            spending_tenant(&app, &agency, 100, json!({ "actionAt100": "suspend" })).await;
+        tenant
+            .client
+            .post(&tenant.path("/agents"), &json!({ "name": "Ava" }))
+            .await
+            .assert_status(StatusCode::CREATED);
+        spend(&tenant, "all", 100).await;
+
+        let read = agency.client.get(&tenant.path("")).await;
+        read.assert_status(StatusCode::OK);
+        assert_eq!(read.body["status"], "inactive");
+        assert_eq!(read.body["deactivationReason"], "spend_limit_reached");
+        let period = Period::containing(Utc::now());
+        assert_eq!(read.body["suspendedUntil"], period.end.to_string());
+        let alerts = alerts_of(&app, &tenant).await;
+        assert_eq!(
+            fired(&alerts),
+            [spend_alert(50), spend_alert(80), spend_alert(100)]
+        );
+        assert_eq!(alerts[1].payload["data"]["action"], "notify_only");
+        assert_eq!(alerts[2].payload["data"]["action"], "suspend");
+        let deactivated = trail(&agency, &tenant, "tenant.deactivated").await;
+        assert_eq!(deactivated.len(), 1);
+        assert_eq!(deactivated[0]["actor"], json!({ "type": "system", "id": null }));
+        let events = events_of(&app, &tenant).await;
+        let told = events
+            .iter()
+            .find(|e| e.kind.name() == "tenant.deactivated")
+            .expect("tenant.deactivated");
+        assert_eq!(told.payload["data"]["actor"]["type"], "system");
+        let agents = agency.client.get(&tenant.path("/agents")).await;
+        assert_eq!(agents.body["data"][0]["status"], "inactive", "{}", agents.text);
+
+        // Within the period nothing comes back; from the next one on, the job reactivates it.
+        let ctx = app.context();
+        let now = Utc::now();
+        let pass = |at| tenantry::service::lifecycle::reactivate_suspended(ctx, at);
+        assert_eq!(pass(now).await.unwrap(), 0);
+        assert_eq!(pass(next_period()).await.unwrap(), 1);
+        assert_eq!(pass(next_period()).await.unwrap(), 0);
+        let read = agency.client.get(&tenant.path("")).await;
+        assert_eq!(read.body["status"], "active");
+        assert_eq!(read.body["suspendedUntil"], Value::Null);
+        assert_eq!(read.body["deactivationReason"], Value::Null);
+        let reactivated = trail(&agency, &tenant, "tenant.reactivated").await;
+        assert_eq!(reactivated[0]["actor"], json!({ "type": "system", "id": null }));
+        let agents = agency.client.get(&tenant.path("/agents")).await;
+        assert_eq!(agents.body["data"][0]["status"], "active");
+    }
+);
+
+both!(
+    a_persons_deactivation_is_not_undone_by_the_next_period,
+    |app| async move {
+        let agency = app.agency().create().await;
+        let tenant =
+            spending_tenant(&app, &agency, 100, json!({ "actionAt100": "suspend" })).await;
+        spend(&tenant, "all", 120).await;
+        let read = agency.client.get(&tenant.path("")).await;
+        assert_eq!(read.body["status"], "inactive");
+        // The agency deactivates it too, for a reason of its own: theirs stands.
+        let deactivated = agency
+            .client
+            .post(
+                &tenant.path("/deactivate"),
+                &json!({ "reason": "Non-payment" }),
+            )
+            .await;
+        deactivated.assert_status(StatusCode::OK);
+        assert_eq!(deactivated.body["deactivationReason"], "Non-payment");
+        assert_eq!(deactivated.body["suspendedUntil"], Value::Null);
+        let pass = tenantry::service::lifecycle::reactivate_suspended(app.context(), next_period());
+        assert_eq!(pass.await.unwrap(), 0);
+        let read = agency.client.get(&tenant.path("")).await;
+        assert_eq!(read.body["status"], "inactive");
+        assert_eq!(read.body["deactivationReason"], "Non-payment");
+        let trail = trail(&agency, &tenant, "tenant.deactivated").await;
+        assert_eq!(trail.len(), 2);
+        assert_eq!(trail[0]["actor"]["type"], "key");
+    }
+);
+
+both!(
+    block_new_calls_refuses_from_its_threshold,
+    |app| async move {
+        let agency = app.agency().create().await;
+        let at_90 = json!({
+            "alertThresholds": [50, 80, 90],
+            "thresholdActions": { "90": "block_new_calls" },
+        });
+        let tenant = spending_tenant(&app, &agency, 1000, at_90).await;
+        assert_eq!(
+            tenant.body["billingAlerts"]["thresholdActions"],
+            json!({ "90": "block_new_calls" })
+        );
+        spend(&tenant, "a", 899).await;
+        tenant.admit("phone").await;
+        spend(&tenant, "b", 1).await;
+        tenant
+            .start_call(&json!({ "channel": "phone" }))
+            .await
+            .assert_limit(
+                StatusCode::TOO_MANY_REQUESTS,
+                "spend_limit_exceeded",
+                "monthlySpendLimitCents",
+                1000,
+                900,
+            );
+        let alerts = alerts_of(&app, &tenant).await;
+        assert_eq!(alerts[2].payload["data"]["action"], "block_new_calls");
+
+        // actionAt100 block_new_calls refuses at the limit itself.
+        let at_100 = json!({ "actionAt100": "block_new_calls" });
+        let other = spending_tenant(&app, &agency, 1000, at_100).await;
+        spend(&other, "a", 999).await;
+        other.admit("phone").await;
+        spend(&other, "b", 1).await;
+        other
+            .start_call(&json!({ "channel": "phone" }))
+            .await
+            .assert_problem(StatusCode::TOO_MANY_REQUESTS, "spend_limit_exceeded");
+    }
+);
+
+both!(usage_alerts_watch_the_call_limit, |app| async move {
+    let agency = app.agency().create().await;
+    let tenant = app
+        .tenant()
+        .of(&agency)
+        .limits(json!({ "monthlyCallLimit": 10 }))
+        .field("billingAlerts", json!({ "alertEmails": ["ops@acme.example"] }))
+        .field(
+            "usageAlerts",
+            json!({ "monthlyCallLimit": {
+                "alertThresholds": [50, 80],
+                "thresholdActions": { "80": "block_new_calls" },
+            } }),
+        )
+        .create()
+        .await;
+    assert_eq!(
+        tenant.body["usageAlerts"],
+        json!({
+            "monthlyCallLimit": {
+                "alertThresholds": [50, 80],
+                "thresholdActions": { "80": "block_new_calls" },
+            },
+            "maxMinutesPerMonth": null,
+        })
+    );
+    // Admitted calls count: the fifth crosses 50%, the eighth 80%, which then blocks.
+    for _ in 0..5 {
+        let call = tenant.admit("phone").await;
+        tenant.end(&call, 10, 0, None).await;
+    }
+    let alerts = alerts_of(&app, &tenant).await;
+    assert_eq!(fired(&alerts), [("monthlyCallLimit".to_owned(), 50)]);
+    assert_eq!(alerts[0].payload["data"]["usage"], 5);
+    assert_eq!(alerts[0].payload["data"]["limit"], 10);
+    let events: Vec<Value> = (0..3)
+        .map(|i| event(&format!("c{i}"), Utc::now(), "phone", 10, 0, None))
+        .collect();
+    tenant.ingest(&events).await;
+    let alerts = alerts_of(&app, &tenant).await;
+    assert_eq!(
+        fired(&alerts),
+        [
+            ("monthlyCallLimit".to_owned(), 50),
+            ("monthlyCallLimit".to_owned(), 80)
+        ]
+    );
+    tenant
+        .start_call(&json!({ "channel": "phone" }))
+        .await
+        .assert_limit(
+            StatusCode::TOO_MANY_REQUESTS,
+            "monthly_call_limit_exceeded",
+            "monthlyCallLimit",
+            10,
+            8,
+        );
+    let mail = mail_of(&app, &tenant).await;
+    assert_eq!(mail.len(), 2, "{mail:?}");
+    assert!(mail.iter().all(|(to, _)| to == "ops@acme.example"));
+
+    // A patch removes the rule; the audit trail records the change.
+    let patched = agency
+        .client
+        .patch(
+            &tenant.path(""),
+            &json!({ "usageAlerts": { "monthlyCallLimit": null } }),
+        )
+        .await;
+    patched.assert_status(StatusCode::OK);
+    assert_eq!(patched.body["usageAlerts"]["monthlyCallLimit"], Value::Null);
+    let updated = trail(&agency, &tenant, "tenant.updated").await;
+    assert!(
+        updated[0]["changes"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .any(|k| k.starts_with("usageAlerts.monthlyCallLimit")),
+        "{}",
+        updated[0]
+    );
+    tenant.admit("phone").await;
+});
+
+both!(
+    refusals_are_told_once_a_minute_per_limit,
+    |app| async move {
+        let agency = app.agency().create().await;
+        let tenant = app
+            .tenant()
+            .of(&agency)
+            .limits(json!({ "maxConcurrentCalls": 1 }))
+            .create()
+            .await;
+        tenant.admit("phone").await;
+        for _ in 0..5 {
+            tenant
+                .start_call(&json!({ "channel": "phone" }))
+                .await
+                .assert_problem(StatusCode::TOO_MANY_REQUESTS, "concurrency_limit_exceeded");
+        }
+        let refused: Vec<Event> = events_of(&app, &tenant)
+            .await
+            .into_iter()
+            .filter(|e| e.kind.name() == "limit.refused")
+            .collect();
+        assert_eq!(refused.len(), 1);
+        assert_eq!(
+            refused[0].payload["data"],
+            json!({
+                "tenantId": tenant.id,
+                "agencyId": agency.id,
+                "limitKey": "maxConcurrentCalls",
+                "code": "concurrency_limit_exceeded",
+                "limit": 1,
+                "current": 1,
+            })
+        );
+        // A minute later the next refusal is told again, once.
+        let refusal = Refusal::Limit {
+            key: LimitKey::MaxConcurrentCalls,
+            code: "concurrency_limit_exceeded",
+            limit: 1,
+            current: 1,
+        };
+        let id: TenantId = tenant.id.parse().unwrap();
+        let later = Utc::now() + Duration::seconds(61);
+        let db = app.db();
+        let note = |at| tenantry::store::alerts::note_refusal(db.store(), id, &refusal, at);
+        assert!(!note(Utc::now()).await.unwrap());
+        assert!(note(later).await.unwrap());
+        assert!(!note(later + Duration::seconds(30)).await.unwrap());
+        let told = events_of(&app, &tenant)
+            .await
+            .into_iter()
+            .filter(|e| e.kind.name() == "limit.refused")
+            .count();
+        assert_eq!(told, 2);
+    }
+);
+
+both!(bad_alert_settings_are_refused_and_change_nothing, |app| async move {
+    let agency = app.agency().create().await;
+    let bad = [
+        (
+            json!({ "billingAlerts": { "alertThresholds": [0, 50] } }),
+            "billingAlerts.alertThresholds[0]",
+        ),
+        (
+            json!({ "billingAlerts": { "alertThresholds": [50, 101] } }),
+            "billingAlerts.alertThresholds[1]",
+        ),
+        (
+            json!({ "billingAlerts": { "thresholdActions": { "90": "explode" } } }),
+            "billingAlerts.thresholdActions.90",
+        ),
+        (
+            json!({ "billingAlerts": { "thresholdActions": { "90": "suspend" } } }),
+            "billingAlerts.thresholdActions.90",
+        ),
+        (
+            json!({ "billingAlerts": { "thresholdActions": { "ninety": "suspend" } } }),
+            "billingAlerts.thresholdActions.ninety",
+        ),
+        (
+            json!({ "billingAlerts": {
+                "actionAt100": "notify_only",
+                "thresholdActions": { "100": "suspend" },
+            } }),
+            "billingAlerts.thresholdActions.100",
+        ),
+        (
+            json!({ "usageAlerts": { "maxMinutesPerMonth": {
+                "alertThresholds": [50],
+                "thresholdActions": { "75": "block_new_calls" },
+            } } }),
+            "usageAlerts.maxMinutesPerMonth.thresholdActions.75",
+        ),
+        (
+            json!({ "usageAlerts": { "monthlyCallLimit": { "alertThresholds": [120] } } }),
+            "usageAlerts.monthlyCallLimit.alertThresholds[0]",
+        ),
+    ];
+    let tenant = app.tenant().of(&agency).create().await;
+    let before = agency.client.get(&tenant.path("")).await.body;
+    for (body, field) in &bad {
+        let mut create = body.clone();
+        create["name"] = json!("Refused");
+        agency
+            .client
+            .post("/api/v1/tenants", &create)
+            .await
+            .assert_invalid(field);
+        agency
+            .client
+            .patch(&tenant.path(""), body)
+            .await
+            .assert_invalid(field);
+    }
+    assert_eq!(agency.client.get(&tenant.path("")).await.body, before);
+    assert_eq!(agency.client.tenant_ids().await, [tenant.id.clone()]);
+    // A threshold of 100 keyed in thresholdActions is actionAt100.
+    let patched = agency
+        .client
+        .patch(
+            &tenant.path(""),
+            &json!({ "billingAlerts": { "thresholdActions": { "100": "suspend" } } }),
+        )
+        .await;
+    patched.assert_status(StatusCode::OK);
+    assert_eq!(patched.body["billingAlerts"]["actionAt100"], "suspend");
+    assert_eq!(patched.body["billingAlerts"]["thresholdActions"], json!({}));
+});
