@@ -37,7 +37,14 @@ async fn marked_tenant(app: &TestApp, agency: &AgencyFixture, label: &str) -> Ma
         .tenant()
         .name(&name)
         .of(agency)
-        .limits(json!({ "maxPhoneNumbers": 50, "maxSquads": 50 }))
+        // A spend limit its first call's cost reaches half of (an alert), and one call at a
+        // time (a refusal, told as `limit.refused`).
+        .limits(json!({
+            "maxPhoneNumbers": 50,
+            "maxSquads": 50,
+            "monthlySpendLimitCents": 20,
+            "maxConcurrentCalls": 1,
+        }))
         .field("settings", json!({ "sipEnabled": true }))
         .field(
             "owner",
@@ -52,7 +59,8 @@ async fn marked_tenant(app: &TestApp, agency: &AgencyFixture, label: &str) -> Ma
 /// A tenant with rows in every table a tenant has rows in: agents, every resource kind (one
 /// naming an agent, a file with bytes), a call with a recording and one in progress, usage
 /// events and their rollups, keys, an idempotency record, a member with a session, a pending
-/// invitation, limits and mail. `n` (1 or 2) picks resources no other tenant holds.
+/// invitation, limits and mail, a fired alert and a told refusal. `n` (1 or 2) picks resources
+/// no other tenant holds.
 async fn populated(
     app: &TestApp,
     mailbox: &Mailbox,
@@ -117,6 +125,10 @@ async fn populated(
         .await
         .assert_status(StatusCode::CREATED);
     tenant.admit("phone").await;
+    tenant
+        .start_call(&json!({ "channel": "phone" }))
+        .await
+        .assert_problem(StatusCode::TOO_MANY_REQUESTS, "concurrency_limit_exceeded");
     until_delivered(app).await;
     delivering.stop().await;
     marked
