@@ -230,18 +230,16 @@ impl Fired {
             "{}: {noun} reached {}% of its monthly limit",
             self.tenant_name, self.threshold
         );
-        let mut paragraphs = vec![
-            format!(
-                "{} has used {} of its monthly limit of {} ({}% or more) in the period from {} \
+        let mut paragraphs = vec![format!(
+            "{} has used {} of its monthly limit of {} ({}% or more) in the period from {} \
                  to {}.",
-                self.tenant_name,
-                self.metric.amount(self.used),
-                self.metric.amount(self.limit),
-                self.threshold,
-                self.period.start,
-                self.period.end.pred_opt().unwrap_or(self.period.end),
-            ),
-        ];
+            self.tenant_name,
+            self.metric.amount(self.used),
+            self.metric.amount(self.limit),
+            self.threshold,
+            self.period.start,
+            self.period.end.pred_opt().unwrap_or(self.period.end),
+        )];
         paragraphs.push(match self.action {
             AlertAction::NotifyOnly => "Nothing else happens: calls go on.".to_owned(),
             AlertAction::BlockNewCalls => {

@@ -3,9 +3,9 @@
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 
+use super::alerts::Metric;
 use super::ids::{AgentId, CallId, TenantId};
 use super::limits::{EffectiveLimits, LimitKey};
-use super::alerts::Metric;
 use super::tenant::{check_metadata, TenantStatus};
 use super::validation::{FieldError, Violations};
 

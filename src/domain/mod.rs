@@ -1,9 +1,9 @@
 //! The domain: types and rules of tenantry, free of HTTP and SQL.
 
 pub mod access;
-pub mod alerts;
 pub mod agency;
 pub mod agent;
+pub mod alerts;
 pub mod analytics;
 pub mod api_key;
 pub mod audit;

@@ -61,7 +61,8 @@ pub async fn admit(
     new.check(&mut violations);
     violations.finish(|| ())?;
     let tenant_id = tenant.get().id;
-    let (call, alerted) = match store::calls::admit(&ctx.db, tenant_id, &new, ctx.call_lease).await {
+    let (call, alerted) = match store::calls::admit(&ctx.db, tenant_id, &new, ctx.call_lease).await
+    {
         Err(CallError::Refused(refusal)) => {
             // Only refusals pay for telling of them; a failure to tell leaves the refusal as it is.
             if let Err(error) =

@@ -295,7 +295,12 @@ fn reached_levels(
         };
         rules.push((Metric::Spend, billing.rule()));
     }
-    if row.usage_alerts.0.as_object().is_some_and(|m| !m.is_empty()) {
+    if row
+        .usage_alerts
+        .0
+        .as_object()
+        .is_some_and(|m| !m.is_empty())
+    {
         rules.extend(usage_alerts_from_json(&row.usage_alerts.0)?.rules);
     }
     let mut reached = Vec::new();
@@ -383,7 +388,13 @@ pub async fn note_refusal(
         "limit": limit,
         "current": current,
     });
-    let event = Event::new(EventType::LimitRefused, Some(tenant_id), agency_id, at, data);
+    let event = Event::new(
+        EventType::LimitRefused,
+        Some(tenant_id),
+        agency_id,
+        at,
+        data,
+    );
     super::events::emit(&mut tx, &event).await?;
     tx.commit().await?;
     Ok(true)

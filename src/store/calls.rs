@@ -154,7 +154,11 @@ async fn refuse_unless_admissible(
         return Err(CallError::Refused(refusal));
     }
     let limit = state.limits.get(LimitKey::MonthlyCallLimit);
-    Ok(alerts::next_call_crosses(&usage_alerts, limit, &state.usage)?)
+    Ok(alerts::next_call_crosses(
+        &usage_alerts,
+        limit,
+        &state.usage,
+    )?)
 }
 
 /// Admits a call if every limit allows it, atomically.

@@ -18,8 +18,8 @@ use crate::domain::metering::Counter;
 pub use exec::{json, query, Arg, Backend, Query, Reader, Row, Tx};
 
 pub mod agencies;
-pub mod alerts;
 pub mod agents;
+pub mod alerts;
 pub mod api_keys;
 pub mod archive;
 pub mod audit;

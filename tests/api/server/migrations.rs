@@ -210,7 +210,7 @@ async fn reads_back_as_before(app: TestApp) {
     assert_eq!(
         body["billingAlerts"],
         json!({ "alertThresholds": [25, 75], "alertEmails": ["ops@legacy.example"],
-                "actionAt100": "block_new_calls" })
+                "actionAt100": "block_new_calls", "thresholdActions": {} })
     );
     assert_eq!(body["metadata"], json!({ "crm": "legacy-7" }));
 

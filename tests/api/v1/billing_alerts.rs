@@ -156,7 +156,16 @@ both!(
         let tenant = spending_tenant(&app, &agency, 1000, json!({})).await;
         let now = Utc::now();
         let batch: Vec<Value> = (0..3)
-            .map(|i| event(&format!("jump-{i}"), now, "webrtc", 60, [500, 300, 150][i], None))
+            .map(|i| {
+                event(
+                    &format!("jump-{i}"),
+                    now,
+                    "webrtc",
+                    60,
+                    [500, 300, 150][i],
+                    None,
+                )
+            })
             .collect();
         tenant.ingest(&batch).await;
         let alerts = alerts_of(&app, &tenant).await;
@@ -185,7 +194,8 @@ async fn race_over_thresholds(app: &TestApp, servers: &[&str]) {
     let now = Utc::now();
     let requests = (0..RACERS)
         .map(|i| {
-            let body = json!({ "events": [event(&format!("race-{i}"), now, "phone", 60, 25, None)] });
+            let body =
+                json!({ "events": [event(&format!("race-{i}"), now, "phone", 60, 25, None)] });
             (Method::POST, tenant.path("/usage-events"), body)
         })
         .collect();
@@ -202,10 +212,13 @@ async fn race_over_thresholds(app: &TestApp, servers: &[&str]) {
     assert_eq!(mail_of(app, &tenant).await.len(), 6);
 }
 
-both!(concurrent_batches_fire_each_threshold_once, |app| async move {
-    let url = app.base_url().to_owned();
-    race_over_thresholds(&app, &[&url]).await;
-});
+both!(
+    concurrent_batches_fire_each_threshold_once,
+    |app| async move {
+        let url = app.base_url().to_owned();
+        race_over_thresholds(&app, &[&url]).await;
+    }
+);
 
 #[tokio::test]
 async fn concurrent_batches_on_two_servers_fire_each_threshold_once() {
@@ -238,8 +251,7 @@ both!(
     suspend_deactivates_until_the_next_period,
     |app| async move {
         let agency = app.agency().create().await;
-        let tenant =
-            spending_tenant(&app, &agency, 100, json!({ "actionAt100": "suspend" })).await;
+        let tenant = spending_tenant(&app, &agency, 100, json!({ "actionAt100": "suspend" })).await;
         tenant
             .client
             .post(&tenant.path("/agents"), &json!({ "name": "Ava" }))
@@ -262,7 +274,10 @@ both!(
         assert_eq!(alerts[2].payload["data"]["action"], "suspend");
         let deactivated = trail(&agency, &tenant, "tenant.deactivated").await;
         assert_eq!(deactivated.len(), 1);
-        assert_eq!(deactivated[0]["actor"], json!({ "type": "system", "id": null }));
+        assert_eq!(
+            deactivated[0]["actor"],
+            json!({ "type": "system", "id": null })
+        );
         let events = events_of(&app, &tenant).await;
         let told = events
             .iter()
@@ -270,7 +285,11 @@ both!(
             .expect("tenant.deactivated");
         assert_eq!(told.payload["data"]["actor"]["type"], "system");
         let agents = agency.client.get(&tenant.path("/agents")).await;
-        assert_eq!(agents.body["data"][0]["status"], "inactive", "{}", agents.text);
+        assert_eq!(
+            agents.body["data"][0]["status"], "inactive",
+            "{}",
+            agents.text
+        );
 
         // Within the period nothing comes back; from the next one on, the job reactivates it.
         let ctx = app.context();
@@ -284,7 +303,10 @@ both!(
         assert_eq!(read.body["suspendedUntil"], Value::Null);
         assert_eq!(read.body["deactivationReason"], Value::Null);
         let reactivated = trail(&agency, &tenant, "tenant.reactivated").await;
-        assert_eq!(reactivated[0]["actor"], json!({ "type": "system", "id": null }));
+        assert_eq!(
+            reactivated[0]["actor"],
+            json!({ "type": "system", "id": null })
+        );
         let agents = agency.client.get(&tenant.path("/agents")).await;
         assert_eq!(agents.body["data"][0]["status"], "active");
     }
@@ -294,8 +316,7 @@ both!(
     a_persons_deactivation_is_not_undone_by_the_next_period,
     |app| async move {
         let agency = app.agency().create().await;
-        let tenant =
-            spending_tenant(&app, &agency, 100, json!({ "actionAt100": "suspend" })).await;
+        let tenant = spending_tenant(&app, &agency, 100, json!({ "actionAt100": "suspend" })).await;
         spend(&tenant, "all", 120).await;
         let read = agency.client.get(&tenant.path("")).await;
         assert_eq!(read.body["status"], "inactive");
@@ -369,7 +390,10 @@ both!(usage_alerts_watch_the_call_limit, |app| async move {
         .tenant()
         .of(&agency)
         .limits(json!({ "monthlyCallLimit": 10 }))
-        .field("billingAlerts", json!({ "alertEmails": ["ops@acme.example"] }))
+        .field(
+            "billingAlerts",
+            json!({ "alertEmails": ["ops@acme.example"] }),
+        )
         .field(
             "usageAlerts",
             json!({ "monthlyCallLimit": {
@@ -504,75 +528,78 @@ both!(
     }
 );
 
-both!(bad_alert_settings_are_refused_and_change_nothing, |app| async move {
-    let agency = app.agency().create().await;
-    let bad = [
-        (
-            json!({ "billingAlerts": { "alertThresholds": [0, 50] } }),
-            "billingAlerts.alertThresholds[0]",
-        ),
-        (
-            json!({ "billingAlerts": { "alertThresholds": [50, 101] } }),
-            "billingAlerts.alertThresholds[1]",
-        ),
-        (
-            json!({ "billingAlerts": { "thresholdActions": { "90": "explode" } } }),
-            "billingAlerts.thresholdActions.90",
-        ),
-        (
-            json!({ "billingAlerts": { "thresholdActions": { "90": "suspend" } } }),
-            "billingAlerts.thresholdActions.90",
-        ),
-        (
-            json!({ "billingAlerts": { "thresholdActions": { "ninety": "suspend" } } }),
-            "billingAlerts.thresholdActions.ninety",
-        ),
-        (
-            json!({ "billingAlerts": {
+both!(
+    bad_alert_settings_are_refused_and_change_nothing,
+    |app| async move {
+        let agency = app.agency().create().await;
+        let bad = [
+            (
+                json!({ "billingAlerts": { "alertThresholds": [0, 50] } }),
+                "billingAlerts.alertThresholds[0]",
+            ),
+            (
+                json!({ "billingAlerts": { "alertThresholds": [50, 101] } }),
+                "billingAlerts.alertThresholds[1]",
+            ),
+            (
+                json!({ "billingAlerts": { "thresholdActions": { "90": "explode" } } }),
+                "billingAlerts.thresholdActions.90",
+            ),
+            (
+                json!({ "billingAlerts": { "thresholdActions": { "90": "suspend" } } }),
+                "billingAlerts.thresholdActions.90",
+            ),
+            (
+                json!({ "billingAlerts": { "thresholdActions": { "ninety": "suspend" } } }),
+                "billingAlerts.thresholdActions.ninety",
+            ),
+            (
+                json!({ "billingAlerts": {
                 "actionAt100": "notify_only",
                 "thresholdActions": { "100": "suspend" },
             } }),
-            "billingAlerts.thresholdActions.100",
-        ),
-        (
-            json!({ "usageAlerts": { "maxMinutesPerMonth": {
+                "billingAlerts.thresholdActions.100",
+            ),
+            (
+                json!({ "usageAlerts": { "maxMinutesPerMonth": {
                 "alertThresholds": [50],
                 "thresholdActions": { "75": "block_new_calls" },
             } } }),
-            "usageAlerts.maxMinutesPerMonth.thresholdActions.75",
-        ),
-        (
-            json!({ "usageAlerts": { "monthlyCallLimit": { "alertThresholds": [120] } } }),
-            "usageAlerts.monthlyCallLimit.alertThresholds[0]",
-        ),
-    ];
-    let tenant = app.tenant().of(&agency).create().await;
-    let before = agency.client.get(&tenant.path("")).await.body;
-    for (body, field) in &bad {
-        let mut create = body.clone();
-        create["name"] = json!("Refused");
-        agency
+                "usageAlerts.maxMinutesPerMonth.thresholdActions.75",
+            ),
+            (
+                json!({ "usageAlerts": { "monthlyCallLimit": { "alertThresholds": [120] } } }),
+                "usageAlerts.monthlyCallLimit.alertThresholds[0]",
+            ),
+        ];
+        let tenant = app.tenant().of(&agency).create().await;
+        let before = agency.client.get(&tenant.path("")).await.body;
+        for (body, field) in &bad {
+            let mut create = body.clone();
+            create["name"] = json!("Refused");
+            agency
+                .client
+                .post("/api/v1/tenants", &create)
+                .await
+                .assert_invalid(field);
+            agency
+                .client
+                .patch(&tenant.path(""), body)
+                .await
+                .assert_invalid(field);
+        }
+        assert_eq!(agency.client.get(&tenant.path("")).await.body, before);
+        assert_eq!(agency.client.tenant_ids().await, vec![tenant.id.clone()]);
+        // A threshold of 100 keyed in thresholdActions is actionAt100.
+        let patched = agency
             .client
-            .post("/api/v1/tenants", &create)
-            .await
-            .assert_invalid(field);
-        agency
-            .client
-            .patch(&tenant.path(""), body)
-            .await
-            .assert_invalid(field);
+            .patch(
+                &tenant.path(""),
+                &json!({ "billingAlerts": { "thresholdActions": { "100": "suspend" } } }),
+            )
+            .await;
+        patched.assert_status(StatusCode::OK);
+        assert_eq!(patched.body["billingAlerts"]["actionAt100"], "suspend");
+        assert_eq!(patched.body["billingAlerts"]["thresholdActions"], json!({}));
     }
-    assert_eq!(agency.client.get(&tenant.path("")).await.body, before);
-    assert_eq!(agency.client.tenant_ids().await, [tenant.id.clone()]);
-    // A threshold of 100 keyed in thresholdActions is actionAt100.
-    let patched = agency
-        .client
-        .patch(
-            &tenant.path(""),
-            &json!({ "billingAlerts": { "thresholdActions": { "100": "suspend" } } }),
-        )
-        .await;
-    patched.assert_status(StatusCode::OK);
-    assert_eq!(patched.body["billingAlerts"]["actionAt100"], "suspend");
-    assert_eq!(patched.body["billingAlerts"]["thresholdActions"], json!({}));
-});
+);

@@ -159,8 +159,13 @@ both!(
             json!({
                 "alertThresholds": [50, 80, 100],
                 "alertEmails": ["billing@youragency.com", "admin@acme.com"],
-                "actionAt100": "notify_only"
+                "actionAt100": "notify_only",
+                "thresholdActions": {}
             })
+        );
+        assert_eq!(
+            tenant["usageAlerts"],
+            json!({ "monthlyCallLimit": null, "maxMinutesPerMonth": null })
         );
         assert_eq!(tenant["settings"], seed_000_settings());
         assert_eq!(tenant["metadata"], json!({}));
