@@ -469,6 +469,28 @@ both!(usage_alerts_watch_the_call_limit, |app| async move {
         updated[0]
     );
     tenant.admit("phone").await;
+
+    // Minutes alert on whole seconds: 5 minutes of 10 is half.
+    let minutes = app
+        .tenant()
+        .of(&agency)
+        .limits(json!({ "maxMinutesPerMonth": 10 }))
+        .field(
+            "usageAlerts",
+            json!({ "maxMinutesPerMonth": { "alertThresholds": [50] } }),
+        )
+        .create()
+        .await;
+    minutes
+        .ingest(&[event("m1", Utc::now(), "phone", 299, 0, None)])
+        .await;
+    assert!(alerts_of(&app, &minutes).await.is_empty());
+    minutes
+        .ingest(&[event("m2", Utc::now(), "phone", 1, 0, None)])
+        .await;
+    let alerts = alerts_of(&app, &minutes).await;
+    assert_eq!(fired(&alerts), [("maxMinutesPerMonth".to_owned(), 50)]);
+    assert_eq!(alerts[0].payload["data"]["usage"], 5);
 });
 
 both!(
