@@ -75,9 +75,7 @@ pub async fn admit(
         admitted => admitted?,
     };
     metrics::counter!("tenantry_call_admissions_total").increment(1);
-    if alerted.mailed {
-        ctx.mail_sent_soon();
-    }
+    super::usage::alerts_fired(ctx, &alerted);
     Ok(call)
 }
 
@@ -111,9 +109,7 @@ pub async fn end(
             },
             other => Error::from(other),
         })?;
-    if alerted.mailed {
-        ctx.mail_sent_soon();
-    }
+    super::usage::alerts_fired(ctx, &alerted);
     Ok(call)
 }
 

@@ -35,10 +35,19 @@ pub async fn ingest(
             other => other.into(),
         })?;
     metrics::counter!("tenantry_usage_events_ingested_total").increment(outcome.accepted as u64);
+    alerts_fired(ctx, &alerted);
+    Ok(outcome)
+}
+
+/// After a commit that fired alerts: counts them, and wakes the mail worker for their mail.
+pub(super) fn alerts_fired(ctx: &Context, alerted: &store::alerts::AlertOutcome) {
+    if !alerted.fired.is_empty() {
+        metrics::counter!("tenantry_usage_alerts_fired_total")
+            .increment(alerted.fired.len() as u64);
+    }
     if alerted.mailed {
         ctx.mail_sent_soon();
     }
-    Ok(outcome)
 }
 
 /// Every `agentId` must be an agent of the tenant.
