@@ -1,16 +1,14 @@
 //! Billing and usage alerts: each threshold of a monthly limit fires once per period, however
 //! the usage arrives (call ends, batches, concurrent batches on one or two servers), with mail
-//! to every alert address and a `usage.threshold_reached` event; its action blocks new calls
-//! or suspends the tenant until the next period. Refusals are told as `limit.refused`, once a
-//! minute per limit.
+//! to every alert address and a `usage.threshold_reached` event. Bad settings are refused.
+//! What thresholds do is in `alert_actions.rs`, which uses the helpers here.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use tenantry::domain::event::Event;
 use tenantry::domain::ids::TenantId;
-use tenantry::domain::limits::LimitKey;
-use tenantry::domain::metering::{Period, Refusal};
+use tenantry::domain::metering::Period;
 
 use crate::both;
 use crate::support::process::{replicas_turn, Served};
@@ -18,11 +16,11 @@ use crate::support::races::all_at_once;
 use crate::support::{event, AgencyFixture, Client, TenantFixture, TestApp};
 use crate::v1::events::events_of;
 
-const ALERT_EMAILS: [&str; 2] = ["billing@agency.example", "admin@acme.example"];
+pub(super) const ALERT_EMAILS: [&str; 2] = ["billing@agency.example", "admin@acme.example"];
 
 /// A tenant of `agency` with a spend limit of `limit` cents and these billing alerts, mailed to
 /// [`ALERT_EMAILS`].
-async fn spending_tenant(
+pub(super) async fn spending_tenant(
     app: &TestApp,
     agency: &AgencyFixture,
     limit: i64,
@@ -41,7 +39,7 @@ async fn spending_tenant(
 }
 
 /// Reports one completed call costing `cents`, now.
-async fn spend(tenant: &TenantFixture, id: &str, cents: i64) {
+pub(super) async fn spend(tenant: &TenantFixture, id: &str, cents: i64) {
     let (accepted, _) = tenant
         .ingest(&[event(id, Utc::now(), "phone", 60, cents, None)])
         .await;
@@ -49,7 +47,7 @@ async fn spend(tenant: &TenantFixture, id: &str, cents: i64) {
 }
 
 /// The `usage.threshold_reached` events of a tenant, oldest first.
-async fn alerts_of(app: &TestApp, tenant: &TenantFixture) -> Vec<Event> {
+pub(super) async fn alerts_of(app: &TestApp, tenant: &TenantFixture) -> Vec<Event> {
     events_of(app, tenant)
         .await
         .into_iter()
@@ -58,7 +56,7 @@ async fn alerts_of(app: &TestApp, tenant: &TenantFixture) -> Vec<Event> {
 }
 
 /// (metric, threshold) of each alert.
-fn fired(alerts: &[Event]) -> Vec<(String, i64)> {
+pub(super) fn fired(alerts: &[Event]) -> Vec<(String, i64)> {
     alerts
         .iter()
         .map(|e| {
@@ -82,12 +80,12 @@ async fn mail_of(app: &TestApp, tenant: &TenantFixture) -> Vec<(String, String)>
         .collect()
 }
 
-fn spend_alert(threshold: i64) -> (String, i64) {
+pub(super) fn spend_alert(threshold: i64) -> (String, i64) {
     ("monthlySpendLimitCents".to_owned(), threshold)
 }
 
 /// The first instant of the next billing period.
-fn next_period() -> DateTime<Utc> {
+pub(super) fn next_period() -> DateTime<Utc> {
     Period::containing(Utc::now())
         .end
         .and_hms_opt(0, 0, 0)
@@ -237,7 +235,11 @@ async fn concurrent_batches_on_two_servers_fire_each_threshold_once() {
 }
 
 /// The audit entries of `action` on a tenant, newest first.
-async fn trail(agency: &AgencyFixture, tenant: &TenantFixture, action: &str) -> Vec<Value> {
+pub(super) async fn trail(
+    agency: &AgencyFixture,
+    tenant: &TenantFixture,
+    action: &str,
+) -> Vec<Value> {
     agency
         .client
         .walk(&tenant.path("/audit-log"))
@@ -246,143 +248,6 @@ async fn trail(agency: &AgencyFixture, tenant: &TenantFixture, action: &str) -> 
         .filter(|e| e["action"] == action)
         .collect()
 }
-
-both!(
-    suspend_deactivates_until_the_next_period,
-    |app| async move {
-        let agency = app.agency().create().await;
-        let tenant = spending_tenant(&app, &agency, 100, json!({ "actionAt100": "suspend" })).await;
-        tenant
-            .client
-            .post(&tenant.path("/agents"), &json!({ "name": "Ava" }))
-            .await
-            .assert_status(StatusCode::CREATED);
-        spend(&tenant, "all", 100).await;
-
-        let read = agency.client.get(&tenant.path("")).await;
-        read.assert_status(StatusCode::OK);
-        assert_eq!(read.body["status"], "inactive");
-        assert_eq!(read.body["deactivationReason"], "spend_limit_reached");
-        let period = Period::containing(Utc::now());
-        assert_eq!(read.body["suspendedUntil"], period.end.to_string());
-        let alerts = alerts_of(&app, &tenant).await;
-        assert_eq!(
-            fired(&alerts),
-            [spend_alert(50), spend_alert(80), spend_alert(100)]
-        );
-        assert_eq!(alerts[1].payload["data"]["action"], "notify_only");
-        assert_eq!(alerts[2].payload["data"]["action"], "suspend");
-        let deactivated = trail(&agency, &tenant, "tenant.deactivated").await;
-        assert_eq!(deactivated.len(), 1);
-        assert_eq!(
-            deactivated[0]["actor"],
-            json!({ "type": "system", "id": null })
-        );
-        let events = events_of(&app, &tenant).await;
-        let told = events
-            .iter()
-            .find(|e| e.kind.name() == "tenant.deactivated")
-            .expect("tenant.deactivated");
-        assert_eq!(told.payload["data"]["actor"]["type"], "system");
-        let agents = agency.client.get(&tenant.path("/agents")).await;
-        assert_eq!(
-            agents.body["data"][0]["status"], "inactive",
-            "{}",
-            agents.text
-        );
-
-        // Within the period nothing comes back; from the next one on, the job reactivates it.
-        let ctx = app.context();
-        let now = Utc::now();
-        let pass = |at| tenantry::service::lifecycle::reactivate_suspended(ctx, at);
-        assert_eq!(pass(now).await.unwrap(), 0);
-        assert_eq!(pass(next_period()).await.unwrap(), 1);
-        assert_eq!(pass(next_period()).await.unwrap(), 0);
-        let read = agency.client.get(&tenant.path("")).await;
-        assert_eq!(read.body["status"], "active");
-        assert_eq!(read.body["suspendedUntil"], Value::Null);
-        assert_eq!(read.body["deactivationReason"], Value::Null);
-        let reactivated = trail(&agency, &tenant, "tenant.reactivated").await;
-        assert_eq!(
-            reactivated[0]["actor"],
-            json!({ "type": "system", "id": null })
-        );
-        let agents = agency.client.get(&tenant.path("/agents")).await;
-        assert_eq!(agents.body["data"][0]["status"], "active");
-    }
-);
-
-both!(
-    a_persons_deactivation_is_not_undone_by_the_next_period,
-    |app| async move {
-        let agency = app.agency().create().await;
-        let tenant = spending_tenant(&app, &agency, 100, json!({ "actionAt100": "suspend" })).await;
-        spend(&tenant, "all", 120).await;
-        let read = agency.client.get(&tenant.path("")).await;
-        assert_eq!(read.body["status"], "inactive");
-        // The agency deactivates it too, for a reason of its own: theirs stands.
-        let deactivated = agency
-            .client
-            .post(
-                &tenant.path("/deactivate"),
-                &json!({ "reason": "Non-payment" }),
-            )
-            .await;
-        deactivated.assert_status(StatusCode::OK);
-        assert_eq!(deactivated.body["deactivationReason"], "Non-payment");
-        assert_eq!(deactivated.body["suspendedUntil"], Value::Null);
-        let pass = tenantry::service::lifecycle::reactivate_suspended(app.context(), next_period());
-        assert_eq!(pass.await.unwrap(), 0);
-        let read = agency.client.get(&tenant.path("")).await;
-        assert_eq!(read.body["status"], "inactive");
-        assert_eq!(read.body["deactivationReason"], "Non-payment");
-        let trail = trail(&agency, &tenant, "tenant.deactivated").await;
-        assert_eq!(trail.len(), 2);
-        assert_eq!(trail[0]["actor"]["type"], "key");
-    }
-);
-
-both!(
-    block_new_calls_refuses_from_its_threshold,
-    |app| async move {
-        let agency = app.agency().create().await;
-        let at_90 = json!({
-            "alertThresholds": [50, 80, 90],
-            "thresholdActions": { "90": "block_new_calls" },
-        });
-        let tenant = spending_tenant(&app, &agency, 1000, at_90).await;
-        assert_eq!(
-            tenant.body["billingAlerts"]["thresholdActions"],
-            json!({ "90": "block_new_calls" })
-        );
-        spend(&tenant, "a", 899).await;
-        tenant.admit("phone").await;
-        spend(&tenant, "b", 1).await;
-        tenant
-            .start_call(&json!({ "channel": "phone" }))
-            .await
-            .assert_limit(
-                StatusCode::TOO_MANY_REQUESTS,
-                "spend_limit_exceeded",
-                "monthlySpendLimitCents",
-                1000,
-                900,
-            );
-        let alerts = alerts_of(&app, &tenant).await;
-        assert_eq!(alerts[2].payload["data"]["action"], "block_new_calls");
-
-        // actionAt100 block_new_calls refuses at the limit itself.
-        let at_100 = json!({ "actionAt100": "block_new_calls" });
-        let other = spending_tenant(&app, &agency, 1000, at_100).await;
-        spend(&other, "a", 999).await;
-        other.admit("phone").await;
-        spend(&other, "b", 1).await;
-        other
-            .start_call(&json!({ "channel": "phone" }))
-            .await
-            .assert_problem(StatusCode::TOO_MANY_REQUESTS, "spend_limit_exceeded");
-    }
-);
 
 both!(usage_alerts_watch_the_call_limit, |app| async move {
     let agency = app.agency().create().await;
@@ -492,63 +357,6 @@ both!(usage_alerts_watch_the_call_limit, |app| async move {
     assert_eq!(fired(&alerts), [("maxMinutesPerMonth".to_owned(), 50)]);
     assert_eq!(alerts[0].payload["data"]["usage"], 5);
 });
-
-both!(
-    refusals_are_told_once_a_minute_per_limit,
-    |app| async move {
-        let agency = app.agency().create().await;
-        let tenant = app
-            .tenant()
-            .of(&agency)
-            .limits(json!({ "maxConcurrentCalls": 1 }))
-            .create()
-            .await;
-        tenant.admit("phone").await;
-        for _ in 0..5 {
-            tenant
-                .start_call(&json!({ "channel": "phone" }))
-                .await
-                .assert_problem(StatusCode::TOO_MANY_REQUESTS, "concurrency_limit_exceeded");
-        }
-        let refused: Vec<Event> = events_of(&app, &tenant)
-            .await
-            .into_iter()
-            .filter(|e| e.kind.name() == "limit.refused")
-            .collect();
-        assert_eq!(refused.len(), 1);
-        assert_eq!(
-            refused[0].payload["data"],
-            json!({
-                "tenantId": tenant.id,
-                "agencyId": agency.id,
-                "limitKey": "maxConcurrentCalls",
-                "code": "concurrency_limit_exceeded",
-                "limit": 1,
-                "current": 1,
-            })
-        );
-        // A minute later the next refusal is told again, once.
-        let refusal = Refusal::Limit {
-            key: LimitKey::MaxConcurrentCalls,
-            code: "concurrency_limit_exceeded",
-            limit: 1,
-            current: 1,
-        };
-        let id: TenantId = tenant.id.parse().unwrap();
-        let later = Utc::now() + Duration::seconds(61);
-        let db = app.db();
-        let note = |at| tenantry::store::alerts::note_refusal(db.store(), id, &refusal, at);
-        assert!(!note(Utc::now()).await.unwrap());
-        assert!(note(later).await.unwrap());
-        assert!(!note(later + Duration::seconds(30)).await.unwrap());
-        let told = events_of(&app, &tenant)
-            .await
-            .into_iter()
-            .filter(|e| e.kind.name() == "limit.refused")
-            .count();
-        assert_eq!(told, 2);
-    }
-);
 
 both!(
     bad_alert_settings_are_refused_and_change_nothing,

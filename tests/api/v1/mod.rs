@@ -4,6 +4,7 @@ mod agencies;
 mod agency_analytics;
 mod agency_series_races;
 mod agents;
+mod alert_actions;
 mod analytics;
 mod api_keys;
 mod archives;
