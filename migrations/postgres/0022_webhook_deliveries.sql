@@ -36,6 +36,11 @@ CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at)
     WHERE delivered_at IS NULL AND failed_at IS NULL;
 CREATE INDEX webhook_deliveries_by_reach ON webhook_deliveries (reach, id);
 CREATE INDEX webhook_deliveries_by_endpoint ON webhook_deliveries (endpoint_id, id);
+-- Failed deliveries are few among many delivered: the owner's "what failed" reads these.
+CREATE INDEX webhook_deliveries_failed_by_endpoint ON webhook_deliveries (endpoint_id, id)
+    WHERE delivered_at IS NULL AND failed_at IS NOT NULL;
+CREATE INDEX webhook_deliveries_failed_by_reach ON webhook_deliveries (reach, id)
+    WHERE delivered_at IS NULL AND failed_at IS NOT NULL;
 CREATE INDEX webhook_deliveries_by_tenant ON webhook_deliveries (tenant_id)
     WHERE tenant_id IS NOT NULL;
 

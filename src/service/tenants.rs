@@ -109,10 +109,8 @@ pub async fn create(ctx: &Context, caller: &Caller, new: NewTenant) -> Result<Te
     violations.finish(|| ())?;
     let plan_id = plan_id(ctx, &new.plan).await?;
     let mut tx = ctx.db.begin().await?;
-    let tenant = store::tenants::create(&mut tx, &new, agency_id, plan_id).await?;
-    let url = tenant.settings.webhook_url.as_deref();
     let endpoint = super::webhooks::tenant_endpoint_seed(ctx);
-    store::webhooks::sync_tenant_endpoint(&mut tx, tenant.id, url, &endpoint).await?;
+    let tenant = store::tenants::create(&mut tx, &new, agency_id, plan_id, &endpoint).await?;
     // The owner is invited with the tenant: both are made, or neither.
     if let Some(owner) = &new.owner {
         let request = users::InviteRequest {

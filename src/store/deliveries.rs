@@ -9,7 +9,7 @@ use serde_json::Value;
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use super::{query, Arg, Db, Reader, StoreError, StoreResult, Tx};
+use super::{query, Arg, Db, Query, Reader, StoreError, StoreResult, Tx};
 use crate::domain::delivery::{Attempt, Delivery, DeliveryStatus};
 use crate::domain::event::{Event, EventType};
 use crate::domain::ids::{
@@ -177,24 +177,7 @@ pub async fn claim(
     skip: &[WebhookEndpointId],
 ) -> StoreResult<Vec<Claimed>> {
     let mut tx = db.begin().await?;
-    let backend = tx.backend();
-    let mut select = query(format!(
-        "SELECT id, timeout_seconds FROM webhook_deliveries WHERE {PENDING} \
-         AND next_attempt_at <= $1"
-    ))
-    .bind(at);
-    if !skip.is_empty() {
-        let marks = vec!["?"; skip.len()].join(", ");
-        let skipped = skip.iter().map(|&endpoint| endpoint.into());
-        select.push_sql(&format!(" AND endpoint_id NOT IN ({marks})"), skipped);
-    }
-    select.push_sql(
-        &format!(
-            " ORDER BY next_attempt_at LIMIT ?{}",
-            backend.skip_locked_clause()
-        ),
-        [batch.into()],
-    );
+    let select = due_query(tx.backend(), at, batch, skip);
     let due: Vec<(WebhookDeliveryId, i64)> = tx.fetch_all(select).await?;
     let Some(longest) = due.iter().map(|(_, seconds)| *seconds).max() else {
         tx.commit().await?;
@@ -247,6 +230,34 @@ pub async fn claim(
             }
         })
         .collect())
+}
+
+/// The statement of a claim's first step: up to `batch` due deliveries, oldest due first,
+/// locked and passing over locked ones, except those of the endpoints in `skip`.
+pub fn due_query(
+    backend: super::Backend,
+    at: DateTime<Utc>,
+    batch: i64,
+    skip: &[WebhookEndpointId],
+) -> Query<'static> {
+    let mut select = query(format!(
+        "SELECT id, timeout_seconds FROM webhook_deliveries WHERE {PENDING} \
+         AND next_attempt_at <= $1"
+    ))
+    .bind(at);
+    if !skip.is_empty() {
+        let marks = vec!["?"; skip.len()].join(", ");
+        let skipped = skip.iter().map(|&endpoint| endpoint.into());
+        select.push_sql(&format!(" AND endpoint_id NOT IN ({marks})"), skipped);
+    }
+    select.push_sql(
+        &format!(
+            " ORDER BY next_attempt_at LIMIT ?{}",
+            backend.skip_locked_clause()
+        ),
+        [batch.into()],
+    );
+    select
 }
 
 /// Hands claimed deliveries back unattempted, due at once: the worker had no room for them.
@@ -507,6 +518,16 @@ pub async fn list(
     before: Option<WebhookDeliveryId>,
     limit: i64,
 ) -> StoreResult<Vec<Delivery>> {
+    let rows: Vec<DeliveryRow> = reader.fetch_all(list_query(filter, before, limit)).await?;
+    rows.into_iter().map(Delivery::try_from).collect()
+}
+
+/// The statement of one page of [`list`].
+pub fn list_query(
+    filter: &DeliveryFilter,
+    before: Option<WebhookDeliveryId>,
+    limit: i64,
+) -> Query<'static> {
     let mut statement = query(format!(
         "SELECT {COLUMNS} FROM webhook_deliveries WHERE 1 = 1"
     ));
@@ -531,8 +552,7 @@ pub async fn list(
         statement.push_sql(" AND id < ?", [before.into()]);
     }
     statement.push_sql(" ORDER BY id DESC LIMIT ?", [limit.into()]);
-    let rows: Vec<DeliveryRow> = reader.fetch_all(statement).await?;
-    rows.into_iter().map(Delivery::try_from).collect()
+    statement
 }
 
 /// A delivery with the reach of its endpoint's owner.

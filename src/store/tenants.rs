@@ -465,6 +465,7 @@ pub async fn create(
     new: &NewTenant,
     agency_id: Option<AgencyId>,
     plan_id: PlanId,
+    endpoint: &super::webhooks::TenantEndpointSeed,
 ) -> StoreResult<Tenant> {
     let id = TenantId::generate();
     let at = now();
@@ -493,6 +494,9 @@ pub async fn create(
     )
     .await?;
     let created = reread(tx, id).await?;
+    // Before its first event, so that its own endpoint hears of its creation too.
+    let url = created.settings.webhook_url.as_deref();
+    super::webhooks::sync_tenant_endpoint(tx, id, url, endpoint).await?;
     record_change(tx, "tenant.created", None, Some(&created)).await?;
     Ok(created)
 }
@@ -575,9 +579,17 @@ fn insert_query<'q>(
     .bind(at)
 }
 
-/// Records an imported tenant in its trail, after the trail it brought.
-pub async fn record_imported(tx: &mut Tx, id: TenantId) -> StoreResult<()> {
+/// Records an imported tenant in its trail, after the trail it brought, and makes its own
+/// webhook endpoint if it has a `webhookUrl` (endpoints are not in archives: their secrets
+/// are not).
+pub async fn record_imported(
+    tx: &mut Tx,
+    id: TenantId,
+    endpoint: &super::webhooks::TenantEndpointSeed,
+) -> StoreResult<()> {
     let tenant = reread(tx, id).await?;
+    let url = tenant.settings.webhook_url.as_deref();
+    super::webhooks::sync_tenant_endpoint(tx, id, url, endpoint).await?;
     record_change(tx, "tenant.imported", None, Some(&tenant)).await
 }
 

@@ -125,7 +125,8 @@ impl Import<'_> {
                     .map_err(read_error(MANIFEST))?;
                 let tenant = self.check_manifest(&bytes)?;
                 archive::settle_counters(&mut tx, tenant, self.agency).await?;
-                crate::store::tenants::record_imported(&mut tx, tenant).await?;
+                let endpoint = crate::service::webhooks::tenant_endpoint_seed(self.ctx);
+                crate::store::tenants::record_imported(&mut tx, tenant, &endpoint).await?;
                 tx.commit().await?;
                 return Ok(tenant);
             }

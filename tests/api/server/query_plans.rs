@@ -10,7 +10,8 @@
 use chrono::{Datelike, Months, NaiveDate, Utc};
 use serde_json::json;
 use tenantry::domain::access::{Scope, TenantScope};
-use tenantry::domain::ids::{AgencyId, AgentId, PlanId, TenantId};
+use tenantry::domain::delivery::DeliveryStatus;
+use tenantry::domain::ids::{AgencyId, AgentId, PlanId, TenantId, WebhookEndpointId};
 use tenantry::domain::metering::{CallFilter, CallStatus, Channel};
 use tenantry::domain::policy::Role;
 use tenantry::domain::resource::ResourceKind;
@@ -18,6 +19,7 @@ use tenantry::domain::tenant::{SortValue, TenantQuery, TenantSort, TenantStatus}
 use tenantry::domain::transfer::{TransferDirection, TransferState};
 use tenantry::domain::user::MemberStatus;
 use tenantry::store::audit::AuditFilter;
+use tenantry::store::deliveries::DeliveryFilter;
 use tenantry::store::resources::Filters;
 use tenantry::store::tenants::SearchPath;
 use tenantry::store::transfers::TransferFilter;
@@ -40,6 +42,8 @@ const SORTS: [TenantSort; 4] = [
 struct Platform {
     db: Database,
     big: AgencyId,
+    /// The big agency's webhook endpoint.
+    endpoint: WebhookEndpointId,
     small: AgencyId,
     tenant: TenantId,
     agent: AgentId,
@@ -80,6 +84,15 @@ async fn clone_rows(db: &Database, prefix: &str, table: &str, from: &str, set: &
 
 async fn seed(app: &TestApp) -> Platform {
     let big = app.agency().name("Big").create().await;
+    // Told of every tenant's events: each clone's events have a delivery to it.
+    let hooked = big
+        .client
+        .post(
+            "/api/v1/agency/webhook-endpoints",
+            &json!({ "url": "https://hooks.example.com/big" }),
+        )
+        .await;
+    hooked.assert_status(reqwest::StatusCode::CREATED);
     let template = app
         .tenant()
         .name("Template Client")
@@ -273,9 +286,27 @@ async fn seed(app: &TestApp) -> Platform {
         &[("id", id), ("tenant_id", "t.id"), ("chain_id", "t.id")],
     )
     .await;
+    clone_rows(
+        &db,
+        "",
+        "events",
+        &from("events"),
+        &[("id", id), ("tenant_id", "t.id")],
+    )
+    .await;
+    // Each clone's events were delivered; the template's are still pending.
+    db.run_sql(&format!(
+        "INSERT INTO webhook_deliveries (id, event_id, endpoint_id, reach, tenant_id, \
+         event_type, timeout_seconds, attempts, next_attempt_at, created_at, delivered_at) \
+         SELECT {id}, e.id, w.id, w.reach, e.tenant_id, e.type, 20, 1, e.occurred_at, \
+         e.occurred_at, e.occurred_at FROM events e CROSS JOIN webhook_endpoints w \
+         WHERE e.tenant_id <> {template_id} AND w.agency_id = e.agency_id"
+    ))
+    .await;
     if db.backend() == Backend::Postgres {
         db.run_sql("ANALYZE").await;
     }
+    let endpoint = hooked.id().parse().unwrap();
     let enterprise = store::tenants::plan_id_of(db.store(), "enterprise")
         .await
         .expect("read the plans")
@@ -283,6 +314,7 @@ async fn seed(app: &TestApp) -> Platform {
     Platform {
         db,
         big: big.id.parse().unwrap(),
+        endpoint,
         small: small.id.parse().unwrap(),
         tenant: template.id.parse().unwrap(),
         agent: agent.parse().unwrap(),
@@ -313,6 +345,8 @@ impl Platform {
             "invitations",
             "audit_log",
             "transfers",
+            "events",
+            "webhook_deliveries",
         ] {
             let full_scan = plan.iter().any(|step| match self.db.backend() {
                 Backend::Postgres => step.contains(&format!("Seq Scan on {table}")),
@@ -677,6 +711,7 @@ both!(every_list_reads_through_an_index, |app| async move {
 
     audit_plans(&platform).await;
     transfer_plans(&platform).await;
+    delivery_plans(&platform).await;
 
     let today = Utc::now().date_naive();
     let year_ago = today.checked_sub_months(Months::new(12)).unwrap();
@@ -725,6 +760,54 @@ async fn audit_plans(platform: &Platform) {
     ];
     for (what, filter, index) in cases {
         let statement = store::audit::list_query(&filter, None, 21);
+        platform.assert_plan(what, statement, &[index]).await;
+    }
+}
+
+async fn delivery_plans(platform: &Platform) {
+    let backend = platform.db.backend();
+    let due = store::deliveries::due_query(backend, Utc::now(), 256, &[platform.endpoint]);
+    platform
+        .assert_plan("the deliveries due", due, &["webhook_deliveries_due"])
+        .await;
+    let cases = [
+        (
+            "an agency's deliveries",
+            DeliveryFilter {
+                reach: Some(platform.big.0),
+                ..DeliveryFilter::default()
+            },
+            "webhook_deliveries_by_reach",
+        ),
+        (
+            "an endpoint's failed deliveries",
+            DeliveryFilter {
+                endpoint: Some(platform.endpoint),
+                status: Some(DeliveryStatus::Failed),
+                ..DeliveryFilter::default()
+            },
+            "webhook_deliveries_failed_by_endpoint",
+        ),
+        (
+            "an agency's failed deliveries",
+            DeliveryFilter {
+                reach: Some(platform.big.0),
+                status: Some(DeliveryStatus::Failed),
+                ..DeliveryFilter::default()
+            },
+            "webhook_deliveries_failed_by_reach",
+        ),
+        (
+            "an endpoint's deliveries",
+            DeliveryFilter {
+                endpoint: Some(platform.endpoint),
+                ..DeliveryFilter::default()
+            },
+            "webhook_deliveries_by_endpoint|sqlite_autoindex_webhook_deliveries_1*|webhook_deliveries_pkey*",
+        ),
+    ];
+    for (what, filter, index) in cases {
+        let statement = store::deliveries::list_query(&filter, None, 21);
         platform.assert_plan(what, statement, &[index]).await;
     }
 }

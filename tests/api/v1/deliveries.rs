@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 
 use crate::both;
 use crate::support::mail::eventually;
+use crate::support::process::{replicas_turn, Served};
 use crate::support::receiver::{Receiver, Reply};
 use crate::support::{AgencyFixture, Client, Settings, TenantFixture, TestApp};
 
@@ -89,6 +90,8 @@ both!(
             .await
             .assert_status(StatusCode::OK);
 
+        // Its own endpoint is made with it, so it hears of its creation too.
+        receiver.until_event("/tenant", "tenant.created").await;
         let to_tenant = receiver.until_event("/tenant", "tenant.updated").await;
         let told = &to_tenant[0];
         assert!(told.signed_by(&tenant_secret), "{told:?}");
@@ -455,5 +458,55 @@ both!(
         assert_eq!(received.len(), 60);
         assert_eq!(ids.len(), 60);
         replica.stop().await;
+    }
+);
+
+both!(
+    deliveries_pending_at_a_kill_9_are_all_made_after_a_restart,
+    |app| async move {
+        // The receiver's port is chosen now; it listens only once the server is dead.
+        let parked = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = parked.local_addr().unwrap();
+        drop(parked);
+        let agency = app.agency().create().await;
+        let url = format!("http://{address}/hooks");
+        let (id, secret) = endpoint(&agency, &url, json!(["tenant.created"])).await;
+        let retries = vec!["300ms"; 300].join(",");
+        let flags = ["--webhook-retry-schedule", retries.as_str()];
+        let _turn = replicas_turn().await;
+        let server = Served::start_with(&app, "warn", &flags).await;
+        for i in 0..20 {
+            app.tenant()
+                .of(&agency)
+                .name(&format!("Tenant {i}"))
+                .create()
+                .await;
+        }
+        // Every delivery was tried and failed; none is lost with the server.
+        deliveries_when(&agency.client, &id, |all| {
+            all.len() == 20
+                && all.iter().all(|d| {
+                    d["status"] == "pending" && !d["attempts"].as_array().unwrap().is_empty()
+                })
+        })
+        .await;
+        server.kill().await;
+
+        let receiver = Receiver::on(tokio::net::TcpListener::bind(address).await.unwrap()).await;
+        let restarted = Served::start_with(&app, "warn", &flags).await;
+        let received = receiver
+            .until(|all| {
+                let mut ids: Vec<_> = all.iter().map(|r| r.id.clone()).collect();
+                ids.sort();
+                ids.dedup();
+                ids.len() == 20
+            })
+            .await;
+        assert!(received.iter().all(|r| r.signed_by(&secret)));
+        deliveries_when(&agency.client, &id, |all| {
+            all.iter().all(|d| d["status"] == "delivered")
+        })
+        .await;
+        restarted.kill().await;
     }
 );
