@@ -19,6 +19,8 @@ pub struct Column {
     pub name: String,
     sql: String,
     pub ty: ColumnType,
+    /// What an archive written before the column existed stands for: its default.
+    absent: Option<Value>,
 }
 
 /// One kind of a tenant's rows.
@@ -44,6 +46,7 @@ fn plain(names: &[(&str, ColumnType)]) -> Vec<Column> {
             name: (*name).to_owned(),
             sql: (*name).to_owned(),
             ty: *ty,
+            absent: None,
         })
         .collect()
 }
@@ -53,6 +56,7 @@ fn read_as(name: &str, sql: &str, ty: ColumnType) -> Column {
         name: name.to_owned(),
         sql: sql.to_owned(),
         ty,
+        absent: None,
     }
 }
 
@@ -88,7 +92,10 @@ impl Table {
         self.columns
             .iter()
             .map(|column| {
-                let value = row.get(&column.name).unwrap_or(&Value::Null);
+                let value = row
+                    .get(&column.name)
+                    .or(column.absent.as_ref())
+                    .unwrap_or(&Value::Null);
                 column.ty.arg(value).ok_or_else(|| column.name.clone())
             })
             .collect()
@@ -311,6 +318,12 @@ fn tenant() -> Table {
         ("deleted_at", Time),
         ("purge_after", Time),
     ]);
+    // Added after archives were first written: older ones lack them.
+    for column in &mut columns {
+        if column.name == "threshold_actions" || column.name == "usage_alerts" {
+            column.absent = Some(Value::Object(Default::default()));
+        }
+    }
     columns.push(read_as(
         "plan",
         "(SELECT p.code FROM plans p WHERE p.id = tenants.plan_id)",
@@ -365,6 +378,7 @@ fn usage_monthly() -> Table {
             sql: name.clone(),
             name,
             ty,
+            absent: None,
         })
         .collect();
     Table {
@@ -594,4 +608,27 @@ pub async fn stored_objects(
         .into_iter()
         .filter_map(|(id, kind)| Some((id, ResourceKind::from_name(&kind)?)))
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tenant_from_an_archive_older_than_its_alert_columns_takes_their_defaults() {
+        let tenants = &TABLES[0];
+        let mut row = serde_json::Map::new();
+        for column in &tenants.columns {
+            row.insert(column.name.clone(), Value::Null);
+        }
+        row.remove("threshold_actions");
+        row.remove("usage_alerts");
+        let args = tenants.args(&row).expect("every column has a value");
+        let at = tenants.position("usage_alerts").unwrap();
+        assert!(matches!(&args[at], Arg::Json(Some(value)) if value == &serde_json::json!({})));
+        // A column the archive has, even null, is taken as it is.
+        row.insert("usage_alerts".to_owned(), Value::Null);
+        let args = tenants.args(&row).unwrap();
+        assert!(matches!(&args[at], Arg::Json(None)));
+    }
 }
