@@ -346,49 +346,120 @@ pub async fn deliver_webhooks(ctx: Context, settings: DeliverySettings) {
         received,
         settings.disable_after,
     ));
-    let permits = Arc::new(Semaphore::new(WEBHOOKS_IN_FLIGHT));
-    let in_flight: Arc<Mutex<HashMap<WebhookEndpointId, usize>>> = Arc::default();
+    let worker = WebhookWorker {
+        ctx,
+        settings,
+        outcomes,
+        permits: Arc::new(Semaphore::new(WEBHOOKS_IN_FLIGHT)),
+        in_flight: Arc::default(),
+        finished: Arc::default(),
+    };
     loop {
-        // Wait for room, then take as many as there is room for.
-        drop(permits.clone().acquire_owned().await);
-        let room = permits.available_permits();
-        let skip: Vec<WebhookEndpointId> = in_flight
+        // Wait for room; then look again as soon as an attempt ends, or after a while.
+        drop(worker.permits.clone().acquire_owned().await);
+        if worker.claim_round().await == 0 {
+            tokio::select! {
+                () = worker.finished.notified() => {}
+                () = tokio::time::sleep(WEBHOOK_POLL) => {}
+            }
+        }
+    }
+}
+
+/// One server's webhook worker: its room, and the attempts it has in flight per endpoint.
+struct WebhookWorker {
+    ctx: Context,
+    settings: DeliverySettings,
+    outcomes: tokio::sync::mpsc::Sender<deliveries::Outcome>,
+    permits: Arc<Semaphore>,
+    in_flight: Arc<Mutex<HashMap<WebhookEndpointId, usize>>>,
+    /// Told when an attempt ends, so that its endpoint's next delivery goes at once.
+    finished: Arc<tokio::sync::Notify>,
+}
+
+impl WebhookWorker {
+    /// Claims what there is room for and starts it; answers how many started. An endpoint
+    /// with attempts in flight is asked for exactly its free slots; the others together for
+    /// one endpoint's share, so that no claim takes more of one endpoint than it may attempt.
+    async fn claim_round(&self) -> usize {
+        let busy: Vec<(WebhookEndpointId, usize)> = self
+            .in_flight
             .lock()
             .expect("in-flight map")
             .iter()
-            .filter(|(_, count)| **count >= WEBHOOKS_PER_ENDPOINT)
-            .map(|(id, _)| *id)
+            .map(|(id, count)| (*id, *count))
             .collect();
-        let claimed = match deliveries::claim(&ctx.db, now(), room as i64, &skip).await {
+        let mut started = 0;
+        for &(endpoint, count) in &busy {
+            let room = (WEBHOOKS_PER_ENDPOINT - count.min(WEBHOOKS_PER_ENDPOINT))
+                .min(self.permits.available_permits());
+            if room > 0 {
+                started += self
+                    .claim(room, deliveries::Endpoints::Only(endpoint))
+                    .await;
+            }
+        }
+        let room = WEBHOOKS_PER_ENDPOINT.min(self.permits.available_permits());
+        if room > 0 {
+            let skip: Vec<WebhookEndpointId> = busy.iter().map(|(id, _)| *id).collect();
+            started += self.claim(room, deliveries::Endpoints::Except(&skip)).await;
+        }
+        started
+    }
+
+    async fn claim(&self, room: usize, endpoints: deliveries::Endpoints<'_>) -> usize {
+        let claimed = match deliveries::claim(&self.ctx.db, now(), room as i64, endpoints).await {
             Ok(claimed) => claimed,
             Err(error) => {
                 tracing::warn!(error = ?error, "claiming webhook deliveries failed");
-                tokio::time::sleep(WEBHOOK_POLL).await;
-                continue;
+                return 0;
             }
         };
-        let took_all = claimed.len() < room;
         let mut no_room = Vec::new();
+        let mut started = 0;
         for delivery in claimed {
-            let admitted = {
-                let mut counts = in_flight.lock().expect("in-flight map");
-                let count = counts.entry(delivery.endpoint_id).or_default();
-                (*count < WEBHOOKS_PER_ENDPOINT)
-                    .then(|| *count += 1)
-                    .is_some()
-            };
-            if !admitted {
-                no_room.push(delivery);
-                continue;
+            match self.start(delivery).await {
+                Ok(()) => started += 1,
+                Err(delivery) => no_room.push(delivery),
             }
-            let permit = permits.clone().acquire_owned().await.expect("never closed");
-            let attempt = attempt_webhook(ctx.clone(), settings.clone(), delivery);
-            let (outcomes, in_flight) = (outcomes.clone(), in_flight.clone());
-            tokio::spawn(async move {
-                let outcome = attempt.await;
-                let endpoint = outcome.claimed.endpoint_id;
-                // Recorded before the slot frees, so a claim never overtakes its record.
-                let _ = outcomes.send(outcome).await;
+        }
+        if !no_room.is_empty() {
+            // Only when an endpoint's count moved under the claim; due again at once.
+            let handed_back: Vec<&deliveries::Claimed> = no_room.iter().collect();
+            if let Err(error) = deliveries::release(&self.ctx.db, &handed_back).await {
+                tracing::warn!(error = ?error, "handing back webhook deliveries failed");
+            }
+        }
+        started
+    }
+
+    /// Starts the attempt of a claimed delivery, if its endpoint has a free slot.
+    async fn start(&self, delivery: deliveries::Claimed) -> Result<(), deliveries::Claimed> {
+        let admitted = {
+            let mut counts = self.in_flight.lock().expect("in-flight map");
+            let count = counts.entry(delivery.endpoint_id).or_default();
+            (*count < WEBHOOKS_PER_ENDPOINT)
+                .then(|| *count += 1)
+                .is_some()
+        };
+        if !admitted {
+            return Err(delivery);
+        }
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("never closed");
+        let attempt = attempt_webhook(self.ctx.clone(), self.settings.clone(), delivery);
+        let (outcomes, in_flight) = (self.outcomes.clone(), self.in_flight.clone());
+        let finished = self.finished.clone();
+        tokio::spawn(async move {
+            let outcome = attempt.await;
+            let endpoint = outcome.claimed.endpoint_id;
+            // Recorded before the slot frees, so a claim never overtakes its record.
+            let _ = outcomes.send(outcome).await;
+            {
                 let mut counts = in_flight.lock().expect("in-flight map");
                 if let Some(count) = counts.get_mut(&endpoint) {
                     *count -= 1;
@@ -396,18 +467,11 @@ pub async fn deliver_webhooks(ctx: Context, settings: DeliverySettings) {
                         counts.remove(&endpoint);
                     }
                 }
-                drop(permit);
-            });
-        }
-        if !no_room.is_empty() {
-            let handed_back: Vec<&deliveries::Claimed> = no_room.iter().collect();
-            if let Err(error) = deliveries::release(&ctx.db, &handed_back).await {
-                tracing::warn!(error = ?error, "handing back webhook deliveries failed");
             }
-        }
-        if took_all {
-            tokio::time::sleep(WEBHOOK_POLL).await;
-        }
+            drop(permit);
+            finished.notify_one();
+        });
+        Ok(())
     }
 }
 

@@ -34,6 +34,9 @@ CREATE TABLE webhook_deliveries (
 );
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at)
     WHERE delivered_at IS NULL AND failed_at IS NULL;
+-- A worker with attempts of an endpoint in flight claims that endpoint's next ones.
+CREATE INDEX webhook_deliveries_due_by_endpoint ON webhook_deliveries (endpoint_id, next_attempt_at)
+    WHERE delivered_at IS NULL AND failed_at IS NULL;
 CREATE INDEX webhook_deliveries_by_reach ON webhook_deliveries (reach, id);
 CREATE INDEX webhook_deliveries_by_endpoint ON webhook_deliveries (endpoint_id, id);
 -- Failed deliveries are few among many delivered: the owner's "what failed" reads these.

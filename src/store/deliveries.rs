@@ -168,16 +168,24 @@ struct ClaimedRow {
     payload: Json<Value>,
 }
 
-/// Leases up to `batch` deliveries due at `at`, oldest due first, passing over those of the
-/// endpoints in `skip` (the caller has as many of theirs in flight as it allows).
+/// Whose deliveries a claim takes.
+#[derive(Debug, Clone, Copy)]
+pub enum Endpoints<'a> {
+    /// One endpoint's: the caller has room for `batch` more of its attempts.
+    Only(WebhookEndpointId),
+    /// Any but these (the caller has attempts of theirs in flight already).
+    Except(&'a [WebhookEndpointId]),
+}
+
+/// Leases up to `batch` deliveries of `endpoints` due at `at`, oldest due first.
 pub async fn claim(
     db: &Db,
     at: DateTime<Utc>,
     batch: i64,
-    skip: &[WebhookEndpointId],
+    endpoints: Endpoints<'_>,
 ) -> StoreResult<Vec<Claimed>> {
     let mut tx = db.begin().await?;
-    let select = due_query(tx.backend(), at, batch, skip);
+    let select = due_query(tx.backend(), at, batch, endpoints);
     let due: Vec<(WebhookDeliveryId, i64)> = tx.fetch_all(select).await?;
     let Some(longest) = due.iter().map(|(_, seconds)| *seconds).max() else {
         tx.commit().await?;
@@ -232,23 +240,27 @@ pub async fn claim(
         .collect())
 }
 
-/// The statement of a claim's first step: up to `batch` due deliveries, oldest due first,
-/// locked and passing over locked ones, except those of the endpoints in `skip`.
+/// The statement of a claim's first step: up to `batch` due deliveries of `endpoints`,
+/// oldest due first, locked and passing over locked ones.
 pub fn due_query(
     backend: super::Backend,
     at: DateTime<Utc>,
     batch: i64,
-    skip: &[WebhookEndpointId],
+    endpoints: Endpoints<'_>,
 ) -> Query<'static> {
     let mut select = query(format!(
         "SELECT id, timeout_seconds FROM webhook_deliveries WHERE {PENDING} \
          AND next_attempt_at <= $1"
     ))
     .bind(at);
-    if !skip.is_empty() {
-        let marks = vec!["?"; skip.len()].join(", ");
-        let skipped = skip.iter().map(|&endpoint| endpoint.into());
-        select.push_sql(&format!(" AND endpoint_id NOT IN ({marks})"), skipped);
+    match endpoints {
+        Endpoints::Only(endpoint) => select.push_sql(" AND endpoint_id = ?", [endpoint.into()]),
+        Endpoints::Except([]) => {}
+        Endpoints::Except(skip) => {
+            let marks = vec!["?"; skip.len()].join(", ");
+            let skipped = skip.iter().map(|&endpoint| endpoint.into());
+            select.push_sql(&format!(" AND endpoint_id NOT IN ({marks})"), skipped);
+        }
     }
     select.push_sql(
         &format!(
@@ -309,10 +321,9 @@ pub async fn record(
     outcomes: &[Outcome],
     disable_before: DateTime<Utc>,
 ) -> StoreResult<Vec<Disabled>> {
+    // Per endpoint: whether any attempt succeeded, and the first attempt's time.
     let mut endpoints: Vec<(WebhookEndpointId, bool, DateTime<Utc>)> = Vec::new();
     for outcome in outcomes {
-        insert_attempt(tx, outcome).await?;
-        update_delivery(tx, outcome).await?;
         let succeeded = outcome.next == Next::Delivered;
         let at = outcome.attempt.attempted_at;
         match endpoints
@@ -326,30 +337,12 @@ pub async fn record(
             None => endpoints.push((outcome.claimed.endpoint_id, succeeded, at)),
         }
     }
+    // Endpoints before deliveries, in id order: the order of every writer of both (a
+    // change of an endpoint locks it, then fails its deliveries), so none deadlocks.
+    endpoints.sort_by_key(|(id, _, _)| *id);
     let mut disabled = Vec::new();
     for (endpoint, succeeded, at) in endpoints {
-        if succeeded {
-            tx.execute(
-                query(
-                    "UPDATE webhook_endpoints SET failing_since = NULL \
-                     WHERE id = $1 AND failing_since IS NOT NULL",
-                )
-                .bind(endpoint),
-            )
-            .await?;
-            continue;
-        }
-        let failing: Option<(Option<DateTime<Utc>>,)> = tx
-            .fetch_optional(
-                query(
-                    "UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, $2) \
-                     WHERE id = $1 AND enabled RETURNING failing_since",
-                )
-                .bind(endpoint)
-                .bind(at),
-            )
-            .await?;
-        if let Some((Some(since),)) = failing {
+        if let Some(since) = keep_health(tx, endpoint, succeeded, at).await? {
             if since <= disable_before {
                 disable(tx, endpoint).await?;
                 disabled.push(Disabled {
@@ -359,7 +352,43 @@ pub async fn record(
             }
         }
     }
+    for outcome in outcomes {
+        insert_attempt(tx, outcome).await?;
+        update_delivery(tx, outcome).await?;
+    }
     Ok(disabled)
+}
+
+/// Ends an endpoint's run of failures on a success, or starts one; answers when the current
+/// run began, if the endpoint is failing and still enabled.
+async fn keep_health(
+    tx: &mut Tx,
+    endpoint: WebhookEndpointId,
+    succeeded: bool,
+    at: DateTime<Utc>,
+) -> StoreResult<Option<DateTime<Utc>>> {
+    if succeeded {
+        tx.execute(
+            query(
+                "UPDATE webhook_endpoints SET failing_since = NULL \
+                 WHERE id = $1 AND failing_since IS NOT NULL",
+            )
+            .bind(endpoint),
+        )
+        .await?;
+        return Ok(None);
+    }
+    let failing: Option<(Option<DateTime<Utc>>,)> = tx
+        .fetch_optional(
+            query(
+                "UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, $2) \
+                 WHERE id = $1 AND enabled RETURNING failing_since",
+            )
+            .bind(endpoint)
+            .bind(at),
+        )
+        .await?;
+    Ok(failing.and_then(|(since,)| since))
 }
 
 async fn insert_attempt(tx: &mut Tx, outcome: &Outcome) -> StoreResult<()> {

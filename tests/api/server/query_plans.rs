@@ -766,9 +766,24 @@ async fn audit_plans(platform: &Platform) {
 
 async fn delivery_plans(platform: &Platform) {
     let backend = platform.db.backend();
-    let due = store::deliveries::due_query(backend, Utc::now(), 256, &[platform.endpoint]);
+    let skip = [platform.endpoint];
+    let except = store::deliveries::Endpoints::Except(&skip);
+    let due = store::deliveries::due_query(backend, Utc::now(), 16, except);
     platform
-        .assert_plan("the deliveries due", due, &["webhook_deliveries_due"])
+        .assert_plan(
+            "the deliveries due",
+            due,
+            &["webhook_deliveries_due|webhook_deliveries_due_by_endpoint"],
+        )
+        .await;
+    let only = store::deliveries::Endpoints::Only(platform.endpoint);
+    let due = store::deliveries::due_query(backend, Utc::now(), 16, only);
+    platform
+        .assert_plan(
+            "one endpoint's deliveries due",
+            due,
+            &["webhook_deliveries_due_by_endpoint"],
+        )
         .await;
     let cases = [
         (
