@@ -9,8 +9,10 @@ mod scale;
 mod scenarios;
 mod seed;
 mod servers;
+mod webhooks;
 
 use std::path::PathBuf;
+use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,6 +23,7 @@ use load::{drive, Client, Measurement, Operation};
 use report::{Results, Target};
 use scenarios::{AdmitAndEnd, Analytics, GetTenant, Ingest, Rotation, Scenario};
 use servers::{Database, Server};
+use tenantry::domain::ids::{AgencyId, TenantId};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -123,6 +126,13 @@ struct BenchArgs {
     /// gets `$N`.
     #[arg(long, value_enum, default_value = "anonymous")]
     baseline_sqlite_placeholders: baseline::Placeholders,
+    /// Pending deliveries one run of the webhook scenarios delivers.
+    #[arg(long, default_value_t = 20_000)]
+    webhooks: usize,
+    /// Requests the raw client of the webhook baseline keeps in flight: the server's cap of
+    /// attempts in flight to one endpoint (`WEBHOOKS_PER_ENDPOINT` in `src/workers.rs`).
+    #[arg(long, default_value_t = 16)]
+    webhook_concurrency: usize,
 }
 
 /// Where a benchmark runs and what it writes; shared by every kind of run.
@@ -202,7 +212,8 @@ fn args_summary(args: &BenchArgs, binary: &std::path::Path) -> String {
     format!(
         "{} run(s) of {} s (after {} s warm-up) per scenario and server; {} connections \
          ({} for ingestion); load spread over {} tenants; analytics tenants of {} and {} events; \
-         baseline SQLite placeholders {:?}; tenantry binary {}",
+         baseline SQLite placeholders {:?}; {} deliveries per webhook run, raw client \
+         concurrency {}; tenantry binary {}",
         args.runs,
         args.seconds,
         args.warmup,
@@ -212,17 +223,34 @@ fn args_summary(args: &BenchArgs, binary: &std::path::Path) -> String {
         args.small_events,
         args.big_events,
         args.baseline_sqlite_placeholders,
+        args.webhooks,
+        args.webhook_concurrency,
         binary.display()
     )
 }
 
 /// What a run needs to know about the data set up for it.
 struct Fixture {
+    url: String,
     hot: Vec<String>,
     small: String,
     big: String,
     from: chrono::NaiveDate,
     to: chrono::NaiveDate,
+    /// A client with the hot tenants' agency's key.
+    agency: Client,
+    /// That agency's endpoint taking every event type; disabled but while a hooked scenario
+    /// measures tenantry.
+    hooked: Option<webhooks::Hook>,
+    outbox: Option<Outbox>,
+}
+
+/// What the webhook scenarios deliver, and to whom: an agency of its own with one tenant.
+struct Outbox {
+    plan: webhooks::Plan,
+    answering: webhooks::Hook,
+    /// Takes no deliveries but in `webhooks-hung` runs, and never answers.
+    hanging: webhooks::Hook,
 }
 
 async fn bench_database(
@@ -262,7 +290,7 @@ async fn bench_database(
                     Target::Baseline => &mut baseline,
                 };
                 server.check_alive()?;
-                let measurement = measure(args, scenario, &fixture, server).await;
+                let measurement = measure(args, scenario, &fixture, server, target).await;
                 println!(
                     "[{kind}] run {}/{total} {:<24} {:<8} {:>10.0} {:<8} p50 {:>7.2} ms  p99 {:>7.2} ms  errors {}{}",
                     run + 1,
@@ -316,6 +344,40 @@ async fn set_up(
         args.tenants + 2,
         args.small_events
     );
+    let hooked = if args.scenario.iter().any(|s| s.unhooked().is_some()) {
+        let receiver = webhooks::Receiver::start(false).await?;
+        let hook = webhooks::register(&mut agency, receiver, &webhooks::every_event_type()).await?;
+        webhooks::set_enabled(&mut agency, &hook, false).await?;
+        Some(hook)
+    } else {
+        None
+    };
+    let outbox = if args
+        .scenario
+        .iter()
+        .any(|s| matches!(s, Scenario::Webhooks | Scenario::WebhooksHung))
+    {
+        let (agency_id, mut owner) = seed::create_agency(&mut admin, "Bench webhooks").await?;
+        let tenant = seed::create_tenants(&mut owner, &mut admin, "webhooks", 1)
+            .await?
+            .remove(0);
+        // Registered after the tenant, so that only seeded deliveries go to them.
+        let answering = webhooks::Receiver::start(false).await?;
+        let answering = webhooks::register(&mut owner, answering, &["tenant.updated"]).await?;
+        let hanging = webhooks::Receiver::start(true).await?;
+        let hanging = webhooks::register(&mut owner, hanging, &["tenant.updated"]).await?;
+        Some(Outbox {
+            plan: webhooks::Plan {
+                tenant: TenantId::from_str(&tenant)?.0,
+                agency: AgencyId::from_str(&agency_id)?.0,
+                count: args.webhooks,
+            },
+            answering,
+            hanging,
+        })
+    } else {
+        None
+    };
     if args.scenario.contains(&Scenario::Analytics10m) {
         let seeding = Instant::now();
         conn.seed_events(&big, args.big_events, base, |done, elapsed| {
@@ -339,11 +401,15 @@ async fn set_up(
         began.elapsed().as_secs_f64()
     );
     Ok(Fixture {
+        url: url.to_owned(),
         hot,
         small,
         big,
         from,
         to,
+        agency,
+        hooked,
+        outbox,
     })
 }
 
@@ -352,16 +418,60 @@ async fn measure(
     scenario: Scenario,
     fixture: &Fixture,
     server: &Server,
+    target: Target,
+) -> Measurement {
+    let hooked = match (&fixture.hooked, target) {
+        (Some(hook), Target::Tenantry) if scenario.unhooked().is_some() => Some(hook),
+        _ => None,
+    };
+    if let Some(hook) = hooked {
+        let mut agency = fixture.agency.with_key(fixture.agency.key());
+        if let Err(error) = webhooks::set_enabled(&mut agency, hook, true).await {
+            return failed(error);
+        }
+        hook.receiver.reset();
+    }
+    let measurement = measure_scenario(args, scenario, fixture, server, target).await;
+    if let Some(hook) = hooked {
+        let seen = hook.receiver.seen();
+        println!(
+            "    the hooked endpoint received {} deliveries ({} distinct, {} badly signed) \
+             while tenantry was measured",
+            seen.requests, seen.distinct, seen.bad
+        );
+        let mut agency = fixture.agency.with_key(fixture.agency.key());
+        if let Err(error) = webhooks::set_enabled(&mut agency, hook, false).await {
+            return failed(error);
+        }
+    }
+    measurement
+}
+
+/// A measurement that could not be made.
+fn failed(error: anyhow::Error) -> Measurement {
+    Measurement {
+        errors: 1,
+        first_error: Some(format!("{error:#}")),
+        ..Measurement::default()
+    }
+}
+
+async fn measure_scenario(
+    args: &BenchArgs,
+    scenario: Scenario,
+    fixture: &Fixture,
+    server: &Server,
+    target: Target,
 ) -> Measurement {
     match scenario {
         Scenario::Get => run(args, server, GetTenant::new(&fixture.hot), args.connections).await,
-        Scenario::Admission => {
+        Scenario::Admission | Scenario::AdmissionHooked => {
             let op = AdmitAndEnd {
                 tenants: Rotation::new(fixture.hot.clone()),
             };
             run(args, server, op, args.connections).await
         }
-        Scenario::Ingest => {
+        Scenario::Ingest | Scenario::IngestHooked => {
             let op = Ingest::new(fixture.hot.clone(), 1000);
             run(args, server, op, args.ingest_connections).await
         }
@@ -372,6 +482,26 @@ async fn measure(
         Scenario::Analytics10m => {
             let op = Analytics::new(&fixture.big, fixture.from, fixture.to);
             run(args, server, op, args.connections).await
+        }
+        Scenario::Webhooks | Scenario::WebhooksHung => {
+            let outbox = fixture.outbox.as_ref().expect("set up for webhooks");
+            let result = match target {
+                Target::Tenantry => {
+                    let hanging = (scenario == Scenario::WebhooksHung).then_some(&outbox.hanging);
+                    match seed::SeedConnection::open(&fixture.url).await {
+                        Ok(mut conn) => {
+                            webhooks::outbox_run(&mut conn, &outbox.plan, &outbox.answering, hanging)
+                                .await
+                        }
+                        Err(error) => Err(error),
+                    }
+                }
+                Target::Baseline => {
+                    webhooks::raw_run(&outbox.plan, &outbox.answering, args.webhook_concurrency)
+                        .await
+                }
+            };
+            result.unwrap_or_else(failed)
         }
     }
 }

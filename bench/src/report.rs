@@ -27,6 +27,12 @@ const MIN_INGEST_EVENTS_PER_SECOND: f64 = 100_000.0;
 const MIN_RATIO_INGEST: f64 = 0.4;
 /// "About equal": the 10M tenant keeps at least this share of the 10k tenant's throughput.
 const MIN_ANALYTICS_10M_OVER_10K: f64 = 0.8;
+/// Webhook delivery to one endpoint on loopback.
+const MIN_WEBHOOKS_PER_SECOND: f64 = 1_000.0;
+/// Emitting events costs a hooked scenario at most 10% of its ratio.
+const MIN_HOOKED_OVER_PLAIN: f64 = 0.9;
+/// "Holds": the answering endpoint keeps this share of its throughput beside a hung one.
+const MIN_HUNG_OVER_ALONE: f64 = 0.9;
 
 pub fn header(settings: &str) -> String {
     format!(
@@ -151,6 +157,40 @@ impl Results {
                     met(ratio >= MIN_RATIO_INGEST)
                 ),
                 Scenario::Analytics10k => String::new(),
+                Scenario::AdmissionHooked | Scenario::IngestHooked => {
+                    let plain = scenario.unhooked().expect("a hooked scenario");
+                    match self.paired_ratio((plain, Target::Tenantry), (plain, Target::Baseline)) {
+                        Some((plain_ratio, plain_low, plain_high)) => {
+                            let cost = ratio / plain_ratio;
+                            notes.push(format!(
+                                "Emission cost, {}: ratio {plain_ratio:.2} \
+                                 ({plain_low:.2}–{plain_high:.2}) without an endpoint, \
+                                 {ratio:.2} ({low:.2}–{high:.2}) with one taking every event; \
+                                 hooked / plain = {cost:.2}.",
+                                plain.label()
+                            ));
+                            format!(
+                                "≥ 90% of unhooked ratio ({cost:.2}): {}",
+                                met(cost >= MIN_HOOKED_OVER_PLAIN)
+                            )
+                        }
+                        None => String::new(),
+                    }
+                }
+                Scenario::Webhooks => format!(
+                    "≥ 1,000 hooks/s: {}",
+                    met(t.throughput >= MIN_WEBHOOKS_PER_SECOND)
+                ),
+                Scenario::WebhooksHung => {
+                    let alone = (Scenario::Webhooks, Target::Tenantry);
+                    match self.paired_ratio((scenario, Target::Tenantry), alone) {
+                        Some((share, _, _)) => format!(
+                            "holds beside a hung endpoint ({share:.2} of alone): {}",
+                            met(share >= MIN_HUNG_OVER_ALONE)
+                        ),
+                        None => String::new(),
+                    }
+                }
                 Scenario::Analytics10m => {
                     let small = (Scenario::Analytics10k, Target::Tenantry);
                     let big = (Scenario::Analytics10m, Target::Tenantry);
@@ -182,7 +222,7 @@ impl Results {
             };
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {} | {:.2} ({:.2}–{:.2}) | {:.2} / {:.2} | {:.2} / {:.2} | {} / {} | {} |",
+                "| {} | {} | {} | {} | {:.2} ({:.2}–{:.2}) | {} / {} | {} / {} | {} / {} | {} |",
                 scenario.label(),
                 scenario.unit(),
                 thousands(t.throughput),
@@ -190,10 +230,10 @@ impl Results {
                 ratio,
                 low,
                 high,
-                t.p50,
-                t.p99,
-                b.p50,
-                b.p99,
+                ms(t.p50),
+                ms(t.p99),
+                ms(b.p50),
+                ms(b.p99),
                 t.errors,
                 b.errors,
                 verdict
@@ -203,6 +243,15 @@ impl Results {
             let _ = write!(out, "\n{note}\n");
         }
         out
+    }
+}
+
+/// A latency, or a dash where none was measured (webhook runs time the whole run only).
+fn ms(value: f64) -> String {
+    if value.is_finite() {
+        format!("{value:.2}")
+    } else {
+        "–".to_owned()
     }
 }
 

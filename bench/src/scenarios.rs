@@ -17,39 +17,65 @@ pub enum Scenario {
     Get,
     /// `POST …/calls` then `POST …/calls/{id}/end`, counted in pairs.
     Admission,
+    /// The same with an endpoint of the agency taking every event type, `call.ended` too.
+    AdmissionHooked,
     /// `POST …/usage-events` with 1,000 fresh events, counted in events.
     Ingest,
+    /// The same with that endpoint.
+    IngestHooked,
     /// `GET …/analytics` over 30 days of the 10-thousand-event tenant.
     #[value(name = "analytics-10k")]
     Analytics10k,
     /// The same over the 10-million-event tenant.
     #[value(name = "analytics-10m")]
     Analytics10m,
+    /// Pending deliveries of the outbox to a receiver on loopback, counted in deliveries.
+    Webhooks,
+    /// The same while a second endpoint, given a delivery of every event too, never answers.
+    WebhooksHung,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 5] = [
+    /// The scenario a hooked one is compared with.
+    pub fn unhooked(self) -> Option<Scenario> {
+        match self {
+            Scenario::AdmissionHooked => Some(Scenario::Admission),
+            Scenario::IngestHooked => Some(Scenario::Ingest),
+            _ => None,
+        }
+    }
+
+    pub const ALL: [Scenario; 9] = [
         Scenario::Get,
         Scenario::Admission,
+        Scenario::AdmissionHooked,
         Scenario::Ingest,
+        Scenario::IngestHooked,
         Scenario::Analytics10k,
         Scenario::Analytics10m,
+        Scenario::Webhooks,
+        Scenario::WebhooksHung,
     ];
 
     pub fn label(self) -> &'static str {
         match self {
             Scenario::Get => "GET tenant",
             Scenario::Admission => "admission + end",
+            Scenario::AdmissionHooked => "admission + end, hooked",
             Scenario::Ingest => "ingestion (1,000/batch)",
+            Scenario::IngestHooked => "ingestion, hooked",
             Scenario::Analytics10k => "analytics, 10k events",
             Scenario::Analytics10m => "analytics, 10M events",
+            Scenario::Webhooks => "webhook delivery",
+            Scenario::WebhooksHung => "webhooks, 2nd endpoint hung",
         }
     }
 
     pub fn unit(self) -> &'static str {
         match self {
-            Scenario::Admission => "pairs/s",
-            Scenario::Ingest => "events/s",
+            Scenario::Admission | Scenario::AdmissionHooked => "pairs/s",
+            Scenario::Ingest | Scenario::IngestHooked => "events/s",
+            Scenario::Webhooks | Scenario::WebhooksHung => "hooks/s",
             _ => "req/s",
         }
     }

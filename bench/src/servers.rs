@@ -99,6 +99,8 @@ fn tenantry(
         .arg("--secret-key-file")
         .arg(data_dir.join("secret.key"))
         .args(unthrottled_budgets())
+        // The bench's webhook receivers listen on loopback.
+        .arg("--allow-private-webhooks")
         .stderr(std::fs::File::create(log)?);
     Server::start("tenantry", command, "tenantry listening on http://")
 }
