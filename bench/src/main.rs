@@ -490,8 +490,13 @@ async fn measure_scenario(
                     let hanging = (scenario == Scenario::WebhooksHung).then_some(&outbox.hanging);
                     match seed::SeedConnection::open(&fixture.url).await {
                         Ok(mut conn) => {
-                            webhooks::outbox_run(&mut conn, &outbox.plan, &outbox.answering, hanging)
-                                .await
+                            webhooks::outbox_run(
+                                &mut conn,
+                                &outbox.plan,
+                                &outbox.answering,
+                                hanging,
+                            )
+                            .await
                         }
                         Err(error) => Err(error),
                     }

@@ -193,7 +193,9 @@ pub async fn register(
         .context("registering a webhook endpoint")?
         .json()?;
     let id = created["id"].as_str().context("endpoint without id")?;
-    let secret = created["secret"].as_str().context("endpoint without secret")?;
+    let secret = created["secret"]
+        .as_str()
+        .context("endpoint without secret")?;
     receiver.set_secret(secret);
     Ok(Hook {
         id: tenantry::domain::ids::WebhookEndpointId::from_str(id)?.0,
@@ -204,13 +206,23 @@ pub async fn register(
 }
 
 /// Turns an endpoint on or off through the API.
+/// Retried: on PostgreSQL, disabling an endpoint with deliveries pending can deadlock with
+/// the delivery worker (answered as a 500), and a left-enabled endpoint would skew later runs.
 pub async fn set_enabled(agency: &mut Client, hook: &Hook, enabled: bool) -> anyhow::Result<()> {
-    agency
-        .patch(&hook.path, json!({ "enabled": enabled }).to_string())
-        .await?
-        .expect(hyper::StatusCode::OK)
-        .context("enabling or disabling a webhook endpoint")?;
-    Ok(())
+    let mut tries = 0;
+    loop {
+        let answer = agency
+            .patch(&hook.path, json!({ "enabled": enabled }).to_string())
+            .await?
+            .expect(hyper::StatusCode::OK)
+            .context("enabling or disabling a webhook endpoint");
+        tries += 1;
+        match answer {
+            Ok(_) => return Ok(()),
+            Err(error) if tries >= 5 => return Err(error),
+            Err(error) => eprintln!("retrying: {error:#}"),
+        }
+    }
 }
 
 /// Every event type, the opt-in ones included.
@@ -264,7 +276,10 @@ pub async fn seed(
         match conn {
             SeedConnection::Sqlite(conn) => {
                 let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
-                insert_events::<Sqlite>(chunk).build().execute(&mut *tx).await?;
+                insert_events::<Sqlite>(chunk)
+                    .build()
+                    .execute(&mut *tx)
+                    .await?;
                 for &endpoint in endpoints {
                     insert_deliveries::<Sqlite>(chunk, endpoint, plan.agency, at)
                         .build()
@@ -275,7 +290,10 @@ pub async fn seed(
             }
             SeedConnection::Postgres(conn) => {
                 let mut tx = conn.begin().await?;
-                insert_events::<Postgres>(chunk).build().execute(&mut *tx).await?;
+                insert_events::<Postgres>(chunk)
+                    .build()
+                    .execute(&mut *tx)
+                    .await?;
                 for &endpoint in endpoints {
                     insert_deliveries::<Postgres>(chunk, endpoint, plan.agency, at)
                         .build()
