@@ -330,7 +330,12 @@ pub struct DeliverySettings {
 /// Attempts in flight on one server at once.
 const WEBHOOKS_IN_FLIGHT: usize = 256;
 /// Attempts in flight to one endpoint at once: a receiver that hangs ties up no more.
-const WEBHOOKS_PER_ENDPOINT: usize = 16;
+const WEBHOOKS_PER_ENDPOINT: usize = 32;
+/// An endpoint with attempts in flight is claimed for once this many slots are free: claims
+/// are write transactions, and one per finished attempt would crowd SQLite's single writer.
+const WEBHOOK_CLAIM_AT: usize = WEBHOOKS_PER_ENDPOINT / 2;
+/// How long the recorder gathers outcomes before writing them, for the same reason.
+const OUTCOME_LINGER: Duration = Duration::from_millis(10);
 /// How often an idle worker looks for due deliveries (other replicas' and new events').
 const WEBHOOK_POLL: Duration = Duration::from_millis(200);
 /// Outcomes recorded in one transaction at most.
@@ -391,9 +396,9 @@ impl WebhookWorker {
             .collect();
         let mut started = 0;
         for &(endpoint, count) in &busy {
-            let room = (WEBHOOKS_PER_ENDPOINT - count.min(WEBHOOKS_PER_ENDPOINT))
-                .min(self.permits.available_permits());
-            if room > 0 {
+            let free = WEBHOOKS_PER_ENDPOINT - count.min(WEBHOOKS_PER_ENDPOINT);
+            let room = free.min(self.permits.available_permits());
+            if room >= WEBHOOK_CLAIM_AT {
                 started += self
                     .claim(room, deliveries::Endpoints::Only(endpoint))
                     .await;
@@ -528,6 +533,13 @@ async fn record_webhook_outcomes(
 ) {
     let mut batch = Vec::with_capacity(OUTCOME_BATCH);
     while received.recv_many(&mut batch, OUTCOME_BATCH).await > 0 {
+        tokio::time::sleep(OUTCOME_LINGER).await;
+        while batch.len() < OUTCOME_BATCH {
+            match received.try_recv() {
+                Ok(outcome) => batch.push(outcome),
+                Err(_) => break,
+            }
+        }
         let disable_before = now() - disable_after;
         if let Err(error) =
             crate::service::deliveries::record_outcomes(&ctx, &batch, disable_before).await

@@ -131,8 +131,19 @@ struct BenchArgs {
     webhooks: usize,
     /// Requests the raw client of the webhook baseline keeps in flight: the server's cap of
     /// attempts in flight to one endpoint (`WEBHOOKS_PER_ENDPOINT` in `src/workers.rs`).
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 32)]
     webhook_concurrency: usize,
+    /// What the endpoint of the hooked scenarios takes: `every` type, the opt-in `call.ended`
+    /// too (one webhook per call, delivered on the same machine), or the `default` of an
+    /// endpoint that names none (every type but the opt-in ones).
+    #[arg(long, value_enum, default_value = "every")]
+    hooked_events: HookedEvents,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum HookedEvents {
+    Every,
+    Default,
 }
 
 /// Where a benchmark runs and what it writes; shared by every kind of run.
@@ -346,7 +357,11 @@ async fn set_up(
     );
     let hooked = if args.scenario.iter().any(|s| s.unhooked().is_some()) {
         let receiver = webhooks::Receiver::start(false).await?;
-        let hook = webhooks::register(&mut agency, receiver, &webhooks::every_event_type()).await?;
+        let events = match args.hooked_events {
+            HookedEvents::Every => webhooks::every_event_type(),
+            HookedEvents::Default => Vec::new(),
+        };
+        let hook = webhooks::register(&mut agency, receiver, &events).await?;
         webhooks::set_enabled(&mut agency, &hook, false).await?;
         Some(hook)
     } else {
