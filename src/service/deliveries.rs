@@ -64,18 +64,13 @@ pub async fn record_outcomes(
 async fn tell_disabled(tx: &mut Tx, disabled: &deliveries::Disabled) -> Result<()> {
     let (url, brand, contacts) = deliveries::endpoint_contacts(tx, disabled.endpoint).await?;
     let (tenant_id, agency_id) = deliveries::holder(tx, disabled.endpoint).await?;
-    record(
-        tx,
-        Change {
-            tenant_id,
-            agency_id,
-            action: "webhook_endpoint.disabled".to_owned(),
-            target: Target::new("webhook_endpoint", disabled.endpoint),
-            changes: serde_json::json!({ "enabled": { "before": true, "after": false } }),
-            actor: Some(Actor::SYSTEM),
-        },
-    )
-    .await?;
+    let change = Change::new(
+        (tenant_id, agency_id),
+        "webhook_endpoint.disabled",
+        Target::new("webhook_endpoint", disabled.endpoint),
+        serde_json::json!({ "enabled": { "before": true, "after": false } }),
+    );
+    record(tx, change.by(Some(Actor::SYSTEM))).await?;
     let since = disabled.failing_since.format("%Y-%m-%d %H:%M UTC");
     let paragraphs = [
         format!("Every delivery to the webhook endpoint {url} has failed since {since}, so it has been disabled."),

@@ -203,14 +203,12 @@ pub async fn revoke(db: &Db, id: ApiKeyId) -> StoreResult<()> {
         )
         .await?
         .ok_or(StoreError::NotFound)?;
-    let change = Change {
-        tenant_id: holder.0,
-        agency_id: holder.1,
-        action: "api_key.revoked".into(),
-        target: Target::new("api_key", id),
-        changes: serde_json::json!({"revokedAt": {"before": null, "after": at}}),
-        actor: None,
-    };
+    let change = Change::new(
+        holder,
+        "api_key.revoked",
+        Target::new("api_key", id),
+        serde_json::json!({"revokedAt": {"before": null, "after": at}}),
+    );
     super::audit::record(&mut tx, change).await?;
     tx.commit().await
 }

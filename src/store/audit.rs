@@ -49,6 +49,8 @@ pub struct Change {
     pub changes: Value,
     /// Who made it, when not the task's actor (a person acting through a link).
     pub actor: Option<Actor>,
+    /// Agencies besides the holder's whose endpoints hear of it (both sides of a transfer).
+    pub also_told: Vec<AgencyId>,
 }
 
 impl Change {
@@ -70,7 +72,37 @@ impl Change {
             target: object.audit_target(),
             changes: changes(before.as_ref(), after.as_ref()),
             actor: None,
+            also_told: Vec::new(),
         }
+    }
+
+    /// A change described field by field, made by the task's actor.
+    pub fn new(
+        (tenant_id, agency_id): (Option<TenantId>, Option<AgencyId>),
+        action: impl Into<String>,
+        target: Target,
+        changes: Value,
+    ) -> Change {
+        Change {
+            tenant_id,
+            agency_id,
+            action: action.into(),
+            target,
+            changes,
+            actor: None,
+            also_told: Vec::new(),
+        }
+    }
+
+    /// The same change, made by `actor` (`None`: the task's actor).
+    pub fn by(self, actor: Option<Actor>) -> Change {
+        Change { actor, ..self }
+    }
+
+    /// The same change, told to the endpoints of `agencies` too.
+    pub fn telling(mut self, agencies: impl IntoIterator<Item = AgencyId>) -> Change {
+        self.also_told.extend(agencies);
+        self
     }
 }
 
@@ -132,7 +164,7 @@ pub async fn record(tx: &mut Tx, change: Change) -> StoreResult<()> {
     insert(tx, chain, &entry).await?;
     // A change the outside world hears of is an event too, in the same transaction.
     if let Some(event) = Event::of_change(&entry) {
-        super::events::emit(tx, &event).await?;
+        super::events::emit_telling(tx, &event, &change.also_told).await?;
     }
     tx.execute(
         query("UPDATE audit_chains SET seq = $2, hash = $3 WHERE chain_id = $1")

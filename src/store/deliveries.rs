@@ -23,15 +23,22 @@ const PENDING: &str = "delivered_at IS NULL AND failed_at IS NULL";
 /// How long past its timeout an attempt's lease lasts: time to record the outcome.
 const LEASE_MARGIN: Duration = Duration::seconds(15);
 
-/// The enabled endpoints that receive `event`: the platform's, its agency's and its tenant's
-/// own, each if its event types take it in. An opt-in type goes only to endpoints naming it.
+/// The enabled endpoints that receive `event`: the platform's, its agency's (and those of
+/// `also_told`) and its tenant's own, each if its event types take it in. An opt-in type
+/// goes only to endpoints naming it.
 pub async fn subscribers(
     tx: &mut Tx,
     event: &Event,
+    also_told: &[AgencyId],
 ) -> StoreResult<Vec<(WebhookEndpointId, Uuid)>> {
     let mut reaches = vec![Uuid::nil()];
     reaches.extend(event.agency_id.map(|id| id.0));
     reaches.extend(event.tenant_id.map(|id| id.0));
+    for agency in also_told {
+        if !reaches.contains(&agency.0) {
+            reaches.push(agency.0);
+        }
+    }
     let sql = format!(
         "SELECT id, reach, event_types FROM webhook_endpoints WHERE enabled AND reach IN ({})",
         tx.backend().placeholders(1, reaches.len())

@@ -12,7 +12,12 @@ use crate::domain::ids::{AgencyId, EventId, TenantId, WebhookEndpointId};
 /// Writes `event` and a pending delivery to each endpoint that takes it. An event no endpoint
 /// takes is written only if it is [kept unheard](EventType::kept_unheard).
 pub async fn emit(tx: &mut Tx, event: &Event) -> StoreResult<()> {
-    let endpoints = super::deliveries::subscribers(tx, event).await?;
+    emit_telling(tx, event, &[]).await
+}
+
+/// [`emit`], to the endpoints of `also_told` agencies as well as the event's own.
+pub async fn emit_telling(tx: &mut Tx, event: &Event, also_told: &[AgencyId]) -> StoreResult<()> {
+    let endpoints = super::deliveries::subscribers(tx, event, also_told).await?;
     write(tx, event, &endpoints).await
 }
 

@@ -360,14 +360,13 @@ async fn record_security(
     by: Option<Actor>,
 ) -> StoreResult<()> {
     let (before, after) = values.unwrap_or((json!(SECRET_MASK), json!(SECRET_MASK)));
-    let change = Change {
-        tenant_id: None,
-        agency_id: None,
-        action: action.to_owned(),
-        target: Target::new("user", user),
-        changes: json!({ field: { "before": before, "after": after } }),
-        actor: by,
-    };
+    let change = Change::new(
+        (None, None),
+        action,
+        Target::new("user", user),
+        json!({ field: { "before": before, "after": after } }),
+    )
+    .by(by);
     super::audit::record(tx, change).await
 }
 

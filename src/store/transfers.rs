@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::audit::record_change;
+use super::audit::{record, Change};
 use super::{from_text, now, query, Db, Query, StoreError, StoreResult, Tx};
 use crate::domain::access::TenantScope;
 use crate::domain::conflict::Conflict;
@@ -78,7 +78,7 @@ pub async fn request(
         )
         .await?;
     let transfer = Transfer::try_from(row.ok_or(StoreError::Conflict(Conflict::TransferPending))?)?;
-    record_change(tx, "transfer.requested", None, Some(&transfer)).await?;
+    record(tx, told("transfer.requested", None, &transfer)).await?;
     Ok(transfer)
 }
 
@@ -112,7 +112,7 @@ pub async fn expire_one(
         decided_at: Some(current.expires_at),
         ..current.clone()
     };
-    record_change(tx, "transfer.expired", Some(&current), Some(&expired)).await?;
+    record(tx, told("transfer.expired", Some(&current), &expired)).await?;
     Ok(Some(expired))
 }
 
@@ -220,6 +220,13 @@ pub async fn decide(tx: &mut Tx, id: TransferId, decision: Decision) -> StoreRes
         ..current.clone()
     };
     let action = format!("transfer.{}", <&str>::from(state));
-    record_change(tx, action, Some(&current), Some(&decided)).await?;
+    record(tx, told(action, Some(&current), &decided)).await?;
     Ok(decided)
+}
+
+/// A transfer's change, told to both agencies' endpoints: the one the tenant leaves and the one
+/// it joins, whichever has it at the moment.
+fn told(action: impl Into<String>, before: Option<&Transfer>, after: &Transfer) -> Change {
+    let sides = [after.source_agency_id, after.target_agency_id];
+    Change::of(action, before, Some(after)).telling(sides.into_iter().flatten())
 }

@@ -510,3 +510,44 @@ both!(
         restarted.kill().await;
     }
 );
+
+both!(
+    both_agencies_of_a_transfer_hear_of_it,
+    Settings::webhooks("50ms"),
+    |app| async move {
+        let receiver = Receiver::start().await;
+        let source = app.agency().name("Source").create().await;
+        let target = app.agency().name("Target").create().await;
+        let bystander = app.agency().name("Bystander").create().await;
+        let transfers = json!(["transfer.requested", "transfer.accepted"]);
+        endpoint(&source, &receiver.at("source"), transfers.clone()).await;
+        endpoint(&target, &receiver.at("target"), transfers.clone()).await;
+        endpoint(&bystander, &receiver.at("bystander"), transfers).await;
+        let tenant = app.tenant().of(&source).create().await;
+        let offered = source
+            .client
+            .post(
+                &tenant.path("/transfer"),
+                &json!({ "targetAgencyId": target.id }),
+            )
+            .await;
+        offered.assert_status(StatusCode::CREATED);
+        target
+            .client
+            .post(
+                &format!("/api/v1/transfers/{}/accept", offered.id()),
+                &json!({}),
+            )
+            .await
+            .assert_status(StatusCode::OK);
+        for side in ["/source", "/target"] {
+            receiver.until_event(side, "transfer.requested").await;
+            let accepted = receiver.until_event(side, "transfer.accepted").await;
+            assert_eq!(accepted[0].json()["data"]["object"]["id"], offered.id());
+        }
+        assert!(receiver
+            .received()
+            .iter()
+            .all(|r| !r.path.ends_with("/bystander")));
+    }
+);

@@ -125,14 +125,12 @@ both!(a_rolled_back_change_leaves_no_event, |app| async move {
     // in a transaction that then rolls back leaves neither its entry nor its event.
     let db = app.db();
     let mut tx = db.store().begin().await.unwrap();
-    let change = Change {
-        tenant_id: Some(tenant.id.parse().unwrap()),
-        agency_id: None,
-        action: "tenant.updated".into(),
-        target: Target::new("tenant", &tenant.id),
-        changes: json!({ "name": { "before": "Tenant", "after": "Never" } }),
-        actor: None,
-    };
+    let change = Change::new(
+        (Some(tenant.id.parse().unwrap()), None),
+        "tenant.updated",
+        Target::new("tenant", &tenant.id),
+        json!({ "name": { "before": "Tenant", "after": "Never" } }),
+    );
     record(&mut tx, change).await.unwrap();
     drop(tx);
     assert_eq!(events_of(&app, &tenant).await, before);
