@@ -108,6 +108,29 @@ impl TenantBuilder {
     }
 }
 
+impl AgencyFixture {
+    /// Offers `tenant` to `target`, which accepts; answers the transfer's id.
+    pub async fn hand_over(&self, tenant: &TenantFixture, target: &AgencyFixture) -> String {
+        let offered = self
+            .client
+            .post(
+                &format!("/api/v1/tenants/{}/transfer", tenant.id),
+                &json!({ "targetAgencyId": target.id }),
+            )
+            .await;
+        offered.assert_status(StatusCode::CREATED);
+        target
+            .client
+            .post(
+                &format!("/api/v1/transfers/{}/accept", offered.id()),
+                &json!({}),
+            )
+            .await
+            .assert_status(StatusCode::OK);
+        offered.id()
+    }
+}
+
 impl TestApp {
     /// An agency named "Agency" unless told otherwise.
     pub fn agency(&self) -> AgencyBuilder {

@@ -524,26 +524,14 @@ both!(
         endpoint(&target, &receiver.at("target"), transfers.clone()).await;
         endpoint(&bystander, &receiver.at("bystander"), transfers).await;
         let tenant = app.tenant().of(&source).create().await;
-        let offered = source
-            .client
-            .post(
-                &tenant.path("/transfer"),
-                &json!({ "targetAgencyId": target.id }),
-            )
-            .await;
-        offered.assert_status(StatusCode::CREATED);
-        target
-            .client
-            .post(
-                &format!("/api/v1/transfers/{}/accept", offered.id()),
-                &json!({}),
-            )
-            .await
-            .assert_status(StatusCode::OK);
+        let transfer = source.hand_over(&tenant, &target).await;
         for side in ["/source", "/target"] {
             receiver.until_event(side, "transfer.requested").await;
             let accepted = receiver.until_event(side, "transfer.accepted").await;
-            assert_eq!(accepted[0].json()["data"]["object"]["id"], offered.id());
+            assert_eq!(
+                accepted[0].json()["data"]["object"]["id"],
+                transfer.as_str()
+            );
         }
         assert!(receiver
             .received()

@@ -50,22 +50,7 @@ both!(
             .post(&tenant.path("/agents"), &json!({ "name": "Ava" }))
             .await
             .assert_status(StatusCode::CREATED);
-        let offered = source
-            .client
-            .post(
-                &tenant.path("/transfer"),
-                &json!({ "targetAgencyId": target.id }),
-            )
-            .await;
-        offered.assert_status(StatusCode::CREATED);
-        target
-            .client
-            .post(
-                &format!("/api/v1/transfers/{}/accept", offered.id()),
-                &json!({}),
-            )
-            .await
-            .assert_status(StatusCode::OK);
+        source.hand_over(&tenant, &target).await;
 
         let events = events_of(&app, &tenant).await;
         let types: Vec<&str> = events.iter().map(|e| e.kind.name()).collect();
