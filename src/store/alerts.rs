@@ -186,6 +186,51 @@ pub async fn fire_reached(
     if period_start != period.start {
         return Ok(AlertOutcome::default());
     }
+    let (row, usage) = alert_state(tx, tenant_id, period).await?;
+    let reached = reached_levels(&row, &usage)?;
+    if reached.is_empty() {
+        return Ok(AlertOutcome::default());
+    }
+    let reached = reached
+        .into_iter()
+        .map(|(metric, threshold, limit, action)| Fired {
+            tenant_id,
+            agency_id: row.agency_id,
+            tenant_name: row.name.clone(),
+            metric,
+            threshold,
+            used: metric.used(&usage),
+            limit,
+            period,
+            action,
+            at,
+        })
+        .collect();
+    let mut outcome = AlertOutcome {
+        fired: first_firings(tx, reached).await?,
+        mailed: false,
+    };
+    if outcome.fired.is_empty() {
+        return Ok(outcome);
+    }
+    outcome.mailed = tell(tx, &row, &outcome.fired).await?;
+    let status: TenantStatus = from_text(&row.status)?;
+    let suspends = outcome
+        .fired
+        .iter()
+        .any(|fired| fired.action == AlertAction::Suspend);
+    if suspends && status == TenantStatus::Active {
+        super::tenants::suspend(tx, tenant_id, period.end).await?;
+    }
+    Ok(outcome)
+}
+
+/// The tenant's alert settings, limits and usage of `period`, read in one statement.
+async fn alert_state(
+    tx: &mut Tx,
+    tenant_id: TenantId,
+    period: Period,
+) -> StoreResult<(AlertRow, PeriodUsage)> {
     let sql = format!(
         "SELECT t.name, t.agency_id, t.status, t.alert_thresholds, t.alert_emails, \
          t.action_at_100, t.threshold_actions, t.usage_alerts, u.calls, u.seconds, \
@@ -202,58 +247,60 @@ pub async fn fire_reached(
         seconds: row.seconds.unwrap_or(0),
         cost_cents: row.cost_cents.unwrap_or(0),
     };
-    let reached = reached_levels(&row, &usage)?;
-    if reached.is_empty() {
-        return Ok(AlertOutcome::default());
-    }
+    Ok((row, usage))
+}
+
+/// Of the levels reached, those that fire now: not fired before in the period, and recorded
+/// by this transaction (a concurrent one that recorded it first fires it instead).
+async fn first_firings(tx: &mut Tx, reached: Vec<Fired>) -> StoreResult<Vec<Fired>> {
+    let Some(first) = reached.first() else {
+        return Ok(reached);
+    };
     let already: Vec<(String, i64)> = tx
         .fetch_all(
             query(
                 "SELECT metric, threshold FROM usage_alerts \
                  WHERE tenant_id = $1 AND period_start = $2",
             )
-            .bind(tenant_id)
-            .bind(period.start),
+            .bind(first.tenant_id)
+            .bind(first.period.start),
         )
         .await?;
-    let mut outcome = AlertOutcome::default();
-    for (metric, threshold, limit, action) in reached {
+    let mut firing = Vec::new();
+    for fired in reached {
+        let name = fired.metric.name();
         if already
             .iter()
-            .any(|(m, t)| m == metric.name() && *t == threshold)
+            .any(|(m, t)| m == name && *t == fired.threshold)
         {
             continue;
         }
-        let fired = Fired {
-            tenant_id,
-            agency_id: row.agency_id,
-            tenant_name: row.name.clone(),
-            metric,
-            threshold,
-            used: metric.used(&usage),
-            limit,
-            period,
-            action,
-            at,
-        };
         if insert_fired(tx, &fired).await? {
-            outcome.fired.push(fired);
+            firing.push(fired);
         }
     }
-    if outcome.fired.is_empty() {
-        return Ok(outcome);
-    }
+    Ok(firing)
+}
+
+/// Emits `usage.threshold_reached` for each firing and mails every alert address; answers
+/// whether any mail was enqueued.
+async fn tell(tx: &mut Tx, row: &AlertRow, firing: &[Fired]) -> StoreResult<bool> {
+    let Some(first) = firing.first() else {
+        return Ok(false);
+    };
+    let tenant_id = first.tenant_id;
     let brand = if row.alert_emails.0.is_empty() {
         String::new()
     } else {
         outbox::brand_of(tx, tenant_id).await?
     };
-    for fired in &outcome.fired {
+    let mut mailed = false;
+    for fired in firing {
         let event = Event::new(
             EventType::UsageThresholdReached,
             Some(tenant_id),
             row.agency_id,
-            at,
+            fired.at,
             fired.event_data(),
         );
         super::events::emit(tx, &event).await?;
@@ -261,7 +308,7 @@ pub async fn fire_reached(
             match fired.mail(to, &brand) {
                 Ok(mail) => {
                     outbox::enqueue(tx, &mail, Some(tenant_id)).await?;
-                    outcome.mailed = true;
+                    mailed = true;
                 }
                 // Addresses are checked when stored; one that no longer parses costs its mail
                 // only, never the usage.
@@ -269,15 +316,7 @@ pub async fn fire_reached(
             }
         }
     }
-    let status: TenantStatus = from_text(&row.status)?;
-    let suspends = outcome
-        .fired
-        .iter()
-        .any(|fired| fired.action == AlertAction::Suspend);
-    if suspends && status == TenantStatus::Active {
-        super::tenants::suspend(tx, tenant_id, period.end).await?;
-    }
-    Ok(outcome)
+    Ok(mailed)
 }
 
 /// Every (metric, threshold, limit, action) whose level `usage` has reached.
