@@ -97,18 +97,8 @@ struct TenantRow {
     status: String,
     billing_mode: String,
     plan_code: String,
-    sip_enabled: bool,
-    sip_domain: Option<String>,
-    sip_username: Option<String>,
-    recording_enabled: bool,
-    recording_format: String,
-    retention_days: i64,
-    analytics_enabled: bool,
-    hipaa_enabled: bool,
-    pci_enabled: bool,
-    data_encryption_enabled: bool,
-    webhook_url: Option<String>,
-    webhook_timeout_seconds: i64,
+    #[sqlx(flatten)]
+    settings: SettingsRow,
     alert_thresholds: Json<Vec<i64>>,
     alert_emails: Json<Vec<String>>,
     action_at_100: String,
@@ -132,6 +122,42 @@ struct TenantRow {
     usage_cost_cents: Option<i64>,
     #[sqlx(flatten)]
     limits: TenantLimits,
+}
+
+/// A tenant's settings columns.
+#[derive(sqlx::FromRow)]
+struct SettingsRow {
+    sip_enabled: bool,
+    sip_domain: Option<String>,
+    sip_username: Option<String>,
+    recording_enabled: bool,
+    recording_format: String,
+    retention_days: i64,
+    analytics_enabled: bool,
+    hipaa_enabled: bool,
+    pci_enabled: bool,
+    data_encryption_enabled: bool,
+    webhook_url: Option<String>,
+    webhook_timeout_seconds: i64,
+}
+
+impl SettingsRow {
+    fn into_settings(self) -> StoreResult<Settings> {
+        Ok(Settings {
+            sip_enabled: self.sip_enabled,
+            sip_domain: self.sip_domain,
+            sip_username: self.sip_username,
+            recording_enabled: self.recording_enabled,
+            recording_format: stored("recording format", &self.recording_format)?,
+            retention_days: self.retention_days,
+            analytics_enabled: self.analytics_enabled,
+            hipaa_enabled: self.hipaa_enabled,
+            pci_enabled: self.pci_enabled,
+            data_encryption_enabled: self.data_encryption_enabled,
+            webhook_url: self.webhook_url,
+            webhook_timeout_seconds: self.webhook_timeout_seconds,
+        })
+    }
 }
 
 /// A value stored by this program that does not read back.
@@ -175,20 +201,7 @@ impl TenantRow {
                 threshold_actions: actions_from_json(&self.threshold_actions.0)?,
             },
             usage_alerts: usage_alerts_from_json(&self.usage_alerts.0)?,
-            settings: Settings {
-                sip_enabled: self.sip_enabled,
-                sip_domain: self.sip_domain,
-                sip_username: self.sip_username,
-                recording_enabled: self.recording_enabled,
-                recording_format: stored("recording format", &self.recording_format)?,
-                retention_days: self.retention_days,
-                analytics_enabled: self.analytics_enabled,
-                hipaa_enabled: self.hipaa_enabled,
-                pci_enabled: self.pci_enabled,
-                data_encryption_enabled: self.data_encryption_enabled,
-                webhook_url: self.webhook_url,
-                webhook_timeout_seconds: self.webhook_timeout_seconds,
-            },
+            settings: self.settings.into_settings()?,
             metadata: self.metadata.0,
             usage_current_month: UsageSummary::new(
                 self.usage_calls.unwrap_or(0),
