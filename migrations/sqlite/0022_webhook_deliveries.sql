@@ -51,7 +51,8 @@ CREATE INDEX webhook_deliveries_by_tenant ON webhook_deliveries (tenant_id)
 -- the answer, or why no answer came.
 CREATE TABLE webhook_attempts (
     id           BLOB PRIMARY KEY,
-    delivery_id  BLOB NOT NULL REFERENCES webhook_deliveries (id),
+    -- Cascading, so that deleting a delivery never fails on an attempt recorded meanwhile.
+    delivery_id  BLOB NOT NULL REFERENCES webhook_deliveries (id) ON DELETE CASCADE,
     tenant_id    BLOB,
     attempt      INTEGER NOT NULL,
     attempted_at TEXT NOT NULL,

@@ -719,21 +719,23 @@ async fn replay_page(
         )
         .await?;
     let (reach, tenant, types) = found.ok_or(StoreError::NotFound)?;
-    // Ids are time-ordered (UUIDv7): the walk starts at the first id `since` could have.
-    let first = after.map_or_else(|| Arg::Uuid(Some(first_v7_at(since))), Arg::from);
+    // Ids are time-ordered (UUIDv7): the walk starts at the first id `since` could have,
+    // or after the previous page's last.
+    let walk = match after {
+        Some(_) => "id > $2",
+        None => "id >= $2",
+    };
+    let from = after.map_or_else(|| Arg::Uuid(Some(first_v7_at(since))), Arg::from);
     let mut events = query(format!(
-        "SELECT {} FROM events WHERE occurred_at >= $1 AND id >= $2",
+        "SELECT {} FROM events WHERE occurred_at >= $1 AND {walk}",
         super::events::COLUMNS
     ))
     .bind(since)
-    .bind(first);
+    .bind(from);
     match (tenant, reach.is_nil()) {
         (Some(tenant), _) => events.push_sql(" AND tenant_id = ?", [tenant.into()]),
         (None, false) => events.push_sql(" AND agency_id = ?", [Arg::Uuid(Some(reach))]),
         (None, true) => {}
-    }
-    if let Some(after) = after {
-        events.push_sql(" AND id <> ?", [after.into()]);
     }
     events.push_sql(" ORDER BY id LIMIT ?", [REPLAY_PAGE.into()]);
     let rows: Vec<super::events::EventRow> = tx.fetch_all(events).await?;
