@@ -2,7 +2,7 @@
 //! cents). Sums over many rollups are `i128`: each rollup is at most `MAX_COUNTER`, and a
 //! handful of them pass `i64::MAX`.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 
 use super::ids::{AgencyId, TenantId};
 use super::metering::Channel;
@@ -68,6 +68,31 @@ pub struct TenantAnalytics {
     pub avg_sentiment_score: Option<f64>,
     /// Every day of the range, zeros included.
     pub daily: Vec<DailyPoint>,
+}
+
+/// What a tenant has and has done beyond its current period: the dialects' summary rows and
+/// stats show it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Activity {
+    pub agents: i64,
+    /// Calls and seconds over every period the tenant has had.
+    pub lifetime_calls: i64,
+    pub lifetime_seconds: i64,
+    pub active_calls: i64,
+    pub last_call_at: Option<DateTime<Utc>>,
+}
+
+/// A tenant's figures for its dashboard: today, this period, and now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TenantStats {
+    pub tenant_id: TenantId,
+    pub activity: Activity,
+    pub calls_today: i64,
+    pub calls_this_period: i64,
+    /// Mean length of the period's completed calls, in seconds; 0 without any.
+    pub avg_call_seconds: f64,
+    pub avg_sentiment_score: Option<f64>,
+    pub period_cost_cents: i64,
 }
 
 /// A tenant among an agency's busiest.

@@ -9,7 +9,7 @@ use strum::{EnumString, IntoStaticStr, VariantNames};
 use super::alerts::{AlertRule, UsageAlerts, UsageAlertsUpdate};
 use super::audit::{flatten_into, Audited, Fields, Holder, Target};
 use super::ids::{AgencyId, TenantId, UserId};
-use super::limits::{EffectiveLimits, LimitChanges, Limits};
+use super::limits::{EffectiveLimits, LimitChanges, LimitKey, Limits};
 use super::time::BoundedTime;
 use super::validation::{parse_http_url, FieldError, Violations};
 use super::values::{EmailAddress, PlanCode, Slug};
@@ -292,6 +292,24 @@ pub struct Tenant {
     pub deletion: Option<Deletion>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+impl Tenant {
+    /// Whether a limit of the billing period (calls, minutes or spend) is used up.
+    pub fn period_quota_exceeded(&self) -> bool {
+        let usage = &self.usage_current_month;
+        [
+            (LimitKey::MonthlyCallLimit, usage.conversations),
+            (LimitKey::MaxMinutesPerMonth, usage.total_seconds / 60),
+            (LimitKey::MonthlySpendLimitCents, usage.total_cost_cents),
+        ]
+        .into_iter()
+        .any(|(key, used)| {
+            self.effective_limits
+                .get(key)
+                .is_some_and(|limit| used >= limit)
+        })
+    }
 }
 
 /// A deactivation: the tenant keeps its data, its own keys and people are refused, and new
@@ -837,4 +855,6 @@ pub struct TenantQuery {
     /// Resume strictly after this (sort value, id).
     pub after: Option<(SortValue, TenantId)>,
     pub limit: i64,
+    /// Rows to skip before the page, for the dialects that page by offset; 0 with a cursor.
+    pub offset: i64,
 }

@@ -12,7 +12,8 @@ use super::tenants::TenantRef;
 use super::{not_found, Context, Error, Result};
 use crate::domain::access::Caller;
 use crate::domain::analytics::{
-    AgencyAnalytics, ChannelBreakdown, DailyPoint, DateRange, TenantAnalytics, TopTenant,
+    AgencyAnalytics, ChannelBreakdown, DailyPoint, DateRange, TenantAnalytics, TenantStats,
+    TopTenant,
 };
 use crate::domain::ids::AgencyId;
 use crate::domain::metering::{sentiment_from_micros, Period};
@@ -123,6 +124,48 @@ pub async fn tenant(
         channel_breakdown: breakdown,
         avg_sentiment_score: total.mean_sentiment(),
         daily,
+    })
+}
+
+/// A tenant's dashboard: agents, calls today and this period, the period's mean call length
+/// and sentiment (from its daily rollups), spend, live calls and the last call.
+#[instrument(skip_all, fields(tenant_id = %tenant.get().id))]
+pub async fn stats(
+    ctx: &Context,
+    tenant: Authorized<TenantRef, act::ReadTenantAnalytics>,
+) -> Result<TenantStats> {
+    let tenant_id = tenant.get().id;
+    let current = super::tenants::load(ctx, &tenant).await?;
+    let activity = store::usage::activity(&ctx.db, &[tenant_id])
+        .await?
+        .remove(&tenant_id)
+        .unwrap_or_default();
+    let today = now().date_naive();
+    let period = Period::containing(now());
+    let rows = store::usage::daily(&ctx.db, tenant_id, period.start, today).await?;
+    let mut total = Sums::default();
+    let mut calls_today = 0;
+    for row in &rows {
+        total.add(row);
+        if row.day == today {
+            calls_today += row.conversations;
+        }
+    }
+    let avg_call_seconds = if total.conversations > 0 {
+        let mean = total.seconds as f64 / total.conversations as f64;
+        (mean * 100.0).round() / 100.0
+    } else {
+        0.0
+    };
+    let usage = current.usage_current_month;
+    Ok(TenantStats {
+        tenant_id,
+        activity,
+        calls_today,
+        calls_this_period: usage.conversations,
+        avg_call_seconds,
+        avg_sentiment_score: total.mean_sentiment(),
+        period_cost_cents: usage.total_cost_cents,
     })
 }
 

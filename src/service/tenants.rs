@@ -5,6 +5,7 @@ use tracing::instrument;
 
 use super::{not_found, users, Context, Error, Lookup, Result};
 use crate::domain::access::{Caller, Scope};
+use crate::domain::analytics::Activity;
 use crate::domain::ids::{AgencyId, PlanId, TenantId};
 use crate::domain::plan::PlanRef;
 use crate::domain::policy::{self, act, Action, Authorized, Role, Target};
@@ -134,6 +135,35 @@ pub async fn create(ctx: &Context, caller: &Caller, new: NewTenant) -> Result<Te
 pub async fn list(ctx: &Context, caller: &Caller, query: &TenantQuery) -> Result<Vec<Tenant>> {
     policy::require(caller, Action::ReadTenant).map_err(Error::refused("tenant"))?;
     Ok(store::tenants::list(&ctx.db, caller.tenant_scope(), query).await?)
+}
+
+/// One page of the tenants the caller can see, each with its [`Activity`], in one more query
+/// for the whole page.
+#[instrument(skip_all)]
+pub async fn list_with_activity(
+    ctx: &Context,
+    caller: &Caller,
+    query: &TenantQuery,
+) -> Result<Vec<(Tenant, Activity)>> {
+    let tenants = list(ctx, caller, query).await?;
+    let ids: Vec<TenantId> = tenants.iter().map(|tenant| tenant.id).collect();
+    let mut activity = store::usage::activity(&ctx.db, &ids).await?;
+    Ok(tenants
+        .into_iter()
+        .map(|tenant| {
+            let figures = activity.remove(&tenant.id).unwrap_or_default();
+            (tenant, figures)
+        })
+        .collect())
+}
+
+/// The [`Activity`] of a tenant the caller may read.
+pub async fn activity<A>(ctx: &Context, tenant: &Authorized<Tenant, A>) -> Result<Activity> {
+    let id = tenant.get().id;
+    Ok(store::usage::activity(&ctx.db, &[id])
+        .await?
+        .remove(&id)
+        .unwrap_or_default())
 }
 
 /// Changes a tenant. Commercial terms need their own grant, and switching a compliance

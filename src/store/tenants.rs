@@ -407,6 +407,9 @@ pub fn list_query(
         &format!(" ORDER BY {order} {dir}, t.id {dir} LIMIT ?"),
         [list.limit.into()],
     );
+    if list.offset > 0 {
+        statement.push_sql(" OFFSET ?", [list.offset.into()]);
+    }
     statement
 }
 

@@ -1,13 +1,14 @@
 //! Usage: batch ingestion of completed calls, and the counters and rollups that stats and
 //! analytics read (never the calls themselves).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::alerts::{self, AlertOutcome};
 use super::counters::{self, UsageByDay};
-use super::{from_text, now, query, Backend, Db, StoreError, StoreResult};
+use super::{from_text, now, query, Backend, Db, Query, StoreError, StoreResult};
+use crate::domain::analytics::Activity;
 use crate::domain::ids::TenantId;
 use crate::domain::metering::{
     sentiment_to_micros, Channel, IngestOutcome, Period, PeriodUsage, UsageEvent,
@@ -216,6 +217,57 @@ pub async fn live(db: &Db, tenant_id: TenantId, at: DateTime<Utc>) -> StoreResul
         },
     ))
 }
+
+/// Agents, lifetime usage and live counters of each of `ids`, in one query: each figure is a
+/// lookup on its table's tenant index. A tenant without counters yet shows zeros.
+pub async fn activity(db: &Db, ids: &[TenantId]) -> StoreResult<HashMap<TenantId, Activity>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let reader = db.reader();
+    let select = activity_query(reader.backend(), ids);
+    let rows: Vec<ActivityRow> = reader.fetch_all(select).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, agents, calls, seconds, active, last)| {
+            let activity = Activity {
+                agents,
+                lifetime_calls: calls.unwrap_or(0),
+                lifetime_seconds: seconds.unwrap_or(0),
+                active_calls: active.unwrap_or(0),
+                last_call_at: last,
+            };
+            (id, activity)
+        })
+        .collect())
+}
+
+/// The statement of [`activity`], for its query plan.
+pub fn activity_query(backend: Backend, ids: &[TenantId]) -> Query<'static> {
+    let sql = format!(
+        "SELECT t.id, \
+         (SELECT COUNT(*) FROM agents a WHERE a.tenant_id = t.id) AS agents, \
+         (SELECT CAST(SUM(u.calls) AS BIGINT) FROM tenant_usage u WHERE u.tenant_id = t.id) AS calls, \
+         (SELECT CAST(SUM(u.seconds) AS BIGINT) FROM tenant_usage u WHERE u.tenant_id = t.id) \
+         AS seconds, c.active_calls, c.last_call_at \
+         FROM tenants t LEFT JOIN tenant_counters c ON c.tenant_id = t.id WHERE t.id IN ({})",
+        backend.placeholders(1, ids.len())
+    );
+    let mut select = query(sql);
+    for id in ids {
+        select.push(*id);
+    }
+    select
+}
+
+type ActivityRow = (
+    TenantId,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<DateTime<Utc>>,
+);
 
 /// Daily rollups of a tenant from `from` to `to`, both included.
 pub async fn daily(

@@ -407,6 +407,7 @@ fn tenant_list(sort: TenantSort) -> TenantQuery {
         descending: false,
         after: None,
         limit: 51,
+        offset: 0,
     }
 }
 
@@ -706,6 +707,19 @@ both!(every_list_reads_through_an_index, |app| async move {
             "agencies",
             store::agencies::list_query(Some(platform.big), 51),
             &["sqlite_autoindex_agencies_1|agencies_pkey"],
+        )
+        .await;
+
+    // The MrAssistant admin list's figures for a page of tenants.
+    let page = [platform.tenant];
+    platform
+        .assert_plan(
+            "tenant activity",
+            store::usage::activity_query(platform.db.backend(), &page),
+            &[
+                "sqlite_autoindex_agents_1|agents_pkey",
+                "sqlite_autoindex_tenant_usage_1|tenant_usage_pkey",
+            ],
         )
         .await;
 

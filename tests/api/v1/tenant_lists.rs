@@ -360,6 +360,7 @@ both!(both_search_paths_find_the_same_tenants, |app| async move {
             descending: false,
             after: None,
             limit: 50,
+            offset: 0,
         };
         for path in [SearchPath::Index, SearchPath::Walk] {
             let found = store::tenants::list_along(db.store(), scope, &list, path)

@@ -173,6 +173,7 @@ impl ListTenantsParams {
             descending,
             after,
             limit,
+            offset: 0,
         })
     }
 }
