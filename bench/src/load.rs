@@ -88,10 +88,23 @@ impl Client {
         path: &str,
         body: Option<Bytes>,
     ) -> anyhow::Result<Request<Full<Bytes>>> {
+        self.request_with(method, path, body, &[])
+    }
+
+    fn request_with(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Bytes>,
+        headers: &[(&str, &str)],
+    ) -> anyhow::Result<Request<Full<Bytes>>> {
         let mut request = Request::builder()
             .method(method)
             .uri(path)
             .header(header::HOST, &self.host);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
         if let Some(auth) = &self.auth {
             request = request.header(header::AUTHORIZATION, format!("Bearer {auth}"));
         }
@@ -108,6 +121,20 @@ impl Client {
         body: Option<Bytes>,
     ) -> anyhow::Result<Answer> {
         let request = self.request(method, path, body)?;
+        self.send_request(request).await
+    }
+
+    /// A GET with extra headers.
+    pub async fn get_with(
+        &mut self,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> anyhow::Result<Answer> {
+        let request = self.request_with(Method::GET, path, None, headers)?;
+        self.send_request(request).await
+    }
+
+    async fn send_request(&mut self, request: Request<Full<Bytes>>) -> anyhow::Result<Answer> {
         let result = async {
             let sender = self.connect().await?;
             let response = sender.send_request(request).await?;

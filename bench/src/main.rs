@@ -21,7 +21,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use load::{drive, Client, Measurement, Operation};
 use report::{Results, Target};
-use scenarios::{AdmitAndEnd, Analytics, GetTenant, Ingest, Rotation, Scenario};
+use scenarios::{AdmitAndEnd, Analytics, Dialect, GetTenant, Ingest, Rotation, Scenario};
 use servers::{Database, Server};
 use tenantry::domain::ids::{AgencyId, TenantId};
 
@@ -479,7 +479,17 @@ async fn measure_scenario(
     target: Target,
 ) -> Measurement {
     match scenario {
-        Scenario::Get => run(args, server, GetTenant::new(&fixture.hot), args.connections).await,
+        Scenario::Get | Scenario::GetMrassistant | Scenario::GetTrieve => {
+            // The baseline serves v1's path only: the dialects are compared with it, and
+            // with tenantry's own v1 GET.
+            let dialect = match (scenario, target) {
+                (_, Target::Baseline) | (Scenario::Get, _) => Dialect::V1,
+                (Scenario::GetMrassistant, _) => Dialect::MrAssistant,
+                _ => Dialect::Trieve,
+            };
+            let op = GetTenant::new(&fixture.hot, dialect);
+            run(args, server, op, args.connections).await
+        }
         Scenario::Admission | Scenario::AdmissionHooked => {
             let op = AdmitAndEnd {
                 tenants: Rotation::new(fixture.hot.clone()),

@@ -31,6 +31,8 @@ const MIN_ANALYTICS_10M_OVER_10K: f64 = 0.8;
 const MIN_WEBHOOKS_PER_SECOND: f64 = 1_000.0;
 /// Emitting events costs a hooked scenario at most 10% of its ratio.
 const MIN_HOOKED_OVER_PLAIN: f64 = 0.9;
+/// A dialect's GET of a tenant against v1's: the shape mapping costs no second query.
+const MIN_DIALECT_OVER_V1: f64 = 0.9;
 
 pub fn header(settings: &str) -> String {
     format!(
@@ -155,6 +157,23 @@ impl Results {
                     met(ratio >= MIN_RATIO_INGEST)
                 ),
                 Scenario::Analytics10k => String::new(),
+                Scenario::GetMrassistant | Scenario::GetTrieve => {
+                    let v1 = (Scenario::Get, Target::Tenantry);
+                    match self.paired_ratio((scenario, Target::Tenantry), v1) {
+                        Some((share, share_low, share_high)) => {
+                            notes.push(format!(
+                                "{}: {share:.2} of tenantry's v1 GET (runs \
+                                 {share_low:.2}–{share_high:.2}).",
+                                scenario.label()
+                            ));
+                            format!(
+                                "≥ 90% of v1 GET ({share:.2}): {}",
+                                met(share >= MIN_DIALECT_OVER_V1)
+                            )
+                        }
+                        None => String::new(),
+                    }
+                }
                 Scenario::AdmissionHooked | Scenario::IngestHooked => {
                     let plain = scenario.unhooked().expect("a hooked scenario");
                     match self.paired_ratio((plain, Target::Tenantry), (plain, Target::Baseline)) {

@@ -8,6 +8,8 @@ use anyhow::{bail, Context};
 use chrono::{DateTime, Utc};
 use hyper::StatusCode;
 
+use tenantry::domain::ids::{TenantId, TypedId};
+
 use crate::load::{Client, Operation};
 
 /// The scenarios, in the order they run.
@@ -15,6 +17,11 @@ use crate::load::{Client, Operation};
 pub enum Scenario {
     /// `GET /api/v1/tenants/{id}`.
     Get,
+    /// MrAssistant's `GET /tenants/{tenant_id}`; the baseline serves v1's path.
+    GetMrassistant,
+    /// Trieve's `GET /api/organization/{id}` with `TR-Organization`; the baseline serves v1's
+    /// path.
+    GetTrieve,
     /// `POST …/calls` then `POST …/calls/{id}/end`, counted in pairs.
     Admission,
     /// The same with an endpoint of the agency taking every event type, `call.ended` too.
@@ -45,8 +52,10 @@ impl Scenario {
         }
     }
 
-    pub const ALL: [Scenario; 9] = [
+    pub const ALL: [Scenario; 11] = [
         Scenario::Get,
+        Scenario::GetMrassistant,
+        Scenario::GetTrieve,
         Scenario::Admission,
         Scenario::AdmissionHooked,
         Scenario::Ingest,
@@ -60,6 +69,8 @@ impl Scenario {
     pub fn label(self) -> &'static str {
         match self {
             Scenario::Get => "GET tenant",
+            Scenario::GetMrassistant => "GET tenant, MrAssistant",
+            Scenario::GetTrieve => "GET organization, Trieve",
             Scenario::Admission => "admission + end",
             Scenario::AdmissionHooked => "admission + end, hooked",
             Scenario::Ingest => "ingestion (1,000/batch)",
@@ -102,28 +113,52 @@ impl<T> Rotation<T> {
     }
 }
 
-/// `GET /api/v1/tenants/{id}`, the load tenants in turn.
+/// A GET of one tenant in a dialect, the load tenants in turn.
 pub struct GetTenant {
-    pub paths: Rotation<String>,
+    /// Each request's path, and its `TR-Organization` header if it has one.
+    pub requests: Rotation<(String, Option<String>)>,
+}
+
+/// The wire dialect a tenant is read in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    V1,
+    MrAssistant,
+    Trieve,
 }
 
 impl GetTenant {
-    pub fn new(tenants: &[String]) -> GetTenant {
+    pub fn new(tenants: &[String], dialect: Dialect) -> GetTenant {
+        let request = |tenant: &String| {
+            let uuid = || {
+                tenant
+                    .parse::<TenantId>()
+                    .map(|id| id.uuid().to_string())
+                    .unwrap_or_else(|_| tenant.clone())
+            };
+            match dialect {
+                Dialect::V1 => (format!("/api/v1/tenants/{tenant}"), None),
+                Dialect::MrAssistant => (format!("/tenants/{}", uuid()), None),
+                Dialect::Trieve => (format!("/api/organization/{}", uuid()), Some(uuid())),
+            }
+        };
         GetTenant {
-            paths: Rotation::new(
-                tenants
-                    .iter()
-                    .map(|t| format!("/api/v1/tenants/{t}"))
-                    .collect(),
-            ),
+            requests: Rotation::new(tenants.iter().map(request).collect()),
         }
     }
 }
 
 impl Operation for GetTenant {
     async fn run(&self, client: &mut Client, _: usize, _: u64) -> anyhow::Result<u64> {
-        let path = self.paths.next();
-        client.get(path).await?.expect(StatusCode::OK)?;
+        let (path, organization) = self.requests.next();
+        let headers: &[(&str, &str)] = match organization {
+            Some(organization) => &[("tr-organization", organization.as_str())],
+            None => &[],
+        };
+        client
+            .get_with(path, headers)
+            .await?
+            .expect(StatusCode::OK)?;
         Ok(1)
     }
 }
