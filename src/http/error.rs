@@ -5,13 +5,11 @@
 //! gives each a fixed HTTP status and a stable `code`. It renders as the canonical
 //! `application/problem+json` (RFC 9457) with `errors[]` naming each bad field, and leaves the
 //! [`Problem`] in the response's extensions, so that a dialect with an error shape of its own
-//! re-renders it in one layer of its router ([`render_errors`]). Failures on our side become
+//! re-renders it in the outermost layer, by the path prefixes it owns ([`rerender`]). Failures on our side become
 //! `internal_error`: their cause is logged inside the request's span (so with its request id),
 //! and never sent.
 
-use axum::extract::Request;
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -333,15 +331,14 @@ pub trait ErrorRenderer {
     fn render(problem: &Problem) -> Response;
 }
 
-/// Middleware of a dialect's router: re-renders every error its routes answer with in the
-/// dialect's own shape. Headers set on the way (`x-request-id`, `Connection`) are kept.
-pub async fn render_errors<R: ErrorRenderer>(request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
+/// Re-renders an error answer with `render`, a dialect's shape. Headers set on the way
+/// (`x-request-id`, `Retry-After`, `Connection`) are kept; an answer that is no error passes.
+pub fn rerender(response: Response, render: fn(&Problem) -> Response) -> Response {
     let Some(problem) = response.extensions().get::<Problem>().cloned() else {
         return response;
     };
     let (mut parts, _) = response.into_parts();
-    let rendered = R::render(&problem);
+    let rendered = render(&problem);
     let (rendered_parts, body) = rendered.into_parts();
     parts.status = rendered_parts.status;
     for (name, value) in &rendered_parts.headers {

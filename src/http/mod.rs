@@ -5,8 +5,9 @@
 
 use std::sync::Arc;
 
-use axum::extract::DefaultBodyLimit;
-use axum::middleware::{from_fn, from_fn_with_state};
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::middleware::{from_fn, from_fn_with_state, Next};
+use axum::response::Response;
 use axum::Router;
 use tower::ServiceBuilder;
 use utoipa_axum::router::OpenApiRouter;
@@ -70,6 +71,10 @@ pub trait Dialect {
     const OPENAPI_PATH: &'static str;
     /// Whether `Authorization` may carry the bare key, without `Bearer`.
     const BARE_KEY: bool = false;
+    /// The path prefixes it owns: every error answered under them, by a route or not (an
+    /// unknown path, a wrong method, a rate limit, a head limit), takes its shape. v1, the
+    /// default shape, declares none.
+    const PREFIXES: &'static [&'static str] = &[];
     /// How its errors look on the wire.
     type Errors: error::ErrorRenderer + 'static;
 
@@ -119,9 +124,43 @@ fn mount<D: Dialect>(state: &AppState) -> Router<AppState> {
         routes.route_layer(from_fn_with_state(state.clone(), auth::require_key))
     };
     let (public, _) = D::public_routes().split_for_parts();
-    routes
-        .merge(public)
-        .layer(from_fn(error::render_errors::<D::Errors>))
+    routes.merge(public)
+}
+
+/// The error shape of each dialect that has its own, with the prefixes it owns.
+fn dialect_renderers() -> [(&'static [&'static str], fn(&error::Problem) -> Response); 2] {
+    fn entry<D: Dialect>() -> (&'static [&'static str], fn(&error::Problem) -> Response) {
+        (D::PREFIXES, <D::Errors as error::ErrorRenderer>::render)
+    }
+    [
+        entry::<mrassistant::MrAssistant>(),
+        entry::<trieve::Trieve>(),
+    ]
+}
+
+/// Whether `path` lies under `prefix`: the prefix itself, or below it.
+fn under(path: &str, prefix: &str) -> bool {
+    path.strip_prefix(prefix)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+/// Outer layer: an error answered under a dialect's prefixes takes that dialect's shape, so
+/// that no problem+json leaks into a dialect, whichever layer refused the request.
+async fn render_in_dialect(request: Request, next: Next) -> Response {
+    let render = dialect_renderers()
+        .into_iter()
+        .find_map(|(prefixes, render)| {
+            let path = request.uri().path();
+            prefixes
+                .iter()
+                .any(|prefix| under(path, prefix))
+                .then_some(render)
+        });
+    let response = next.run(request).await;
+    match render {
+        Some(render) => error::rerender(response, render),
+        None => response,
+    }
 }
 
 /// The application: every dialect, the operations routes, the docs, and the cross-cutting
@@ -152,6 +191,7 @@ pub fn app(state: AppState) -> Router {
         .fallback(|| async { error::ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { error::ApiError::MethodNotAllowed })
         .layer(from_fn(head_limits::limit_head))
+        .layer(from_fn(render_in_dialect))
         .layer(from_fn(observability::record_metrics))
         .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
         .layer(

@@ -202,6 +202,7 @@ fn snake_case(name: &str) -> String {
 impl Dialect for MrAssistant {
     const NAME: &'static str = "mrassistant";
     const OPENAPI_PATH: &'static str = "/openapi/mrassistant.json";
+    const PREFIXES: &'static [&'static str] = &["/tenants", "/admin", "/analytics"];
     type Errors = FastApiErrors;
 
     fn routes() -> OpenApiRouter<AppState> {

@@ -45,6 +45,7 @@ impl Dialect for Trieve {
     const NAME: &'static str = "trieve";
     const OPENAPI_PATH: &'static str = "/openapi/trieve.json";
     const BARE_KEY: bool = true;
+    const PREFIXES: &'static [&'static str] = &["/api/organization"];
     type Errors = MessageErrors;
 
     fn routes() -> OpenApiRouter<AppState> {

@@ -16,6 +16,7 @@ both!(its_spec_is_served_without_a_key, |app| async move {
     assert_spec_served(&app, "mrassistant").await;
 });
 
+mod errors;
 mod tenants;
 
 use reqwest::StatusCode;
