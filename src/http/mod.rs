@@ -127,9 +127,12 @@ fn mount<D: Dialect>(state: &AppState) -> Router<AppState> {
     routes.merge(public)
 }
 
-/// The error shape of each dialect that has its own, with the prefixes it owns.
-fn dialect_renderers() -> [(&'static [&'static str], fn(&error::Problem) -> Response); 2] {
-    fn entry<D: Dialect>() -> (&'static [&'static str], fn(&error::Problem) -> Response) {
+/// A dialect's error shape, with the path prefixes it owns.
+type OwnedShape = (&'static [&'static str], fn(&error::Problem) -> Response);
+
+/// The error shape of each dialect that has its own.
+fn dialect_renderers() -> [OwnedShape; 2] {
+    fn entry<D: Dialect>() -> OwnedShape {
         (D::PREFIXES, <D::Errors as error::ErrorRenderer>::render)
     }
     [
