@@ -336,18 +336,32 @@ pub trait ErrorRenderer {
 /// Middleware of a dialect's router: re-renders every error its routes answer with in the
 /// dialect's own shape. Headers set on the way (`x-request-id`, `Connection`) are kept.
 pub async fn render_errors<R: ErrorRenderer>(request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
+    rerender(R::render, next.run(request).await)
+}
+
+/// Marks a problem answer a dialect has rendered in its own shape, so that it is not
+/// rendered again on its way out.
+#[derive(Debug, Clone, Copy)]
+pub struct Rendered;
+
+/// `response`'s problem, if it has one not yet rendered, rendered by `render`; headers set on
+/// the way are kept.
+pub fn rerender(render: fn(&Problem) -> Response, response: Response) -> Response {
+    if response.extensions().get::<Rendered>().is_some() {
+        return response;
+    }
     let Some(problem) = response.extensions().get::<Problem>().cloned() else {
         return response;
     };
     let (mut parts, _) = response.into_parts();
-    let rendered = R::render(&problem);
+    let rendered = render(&problem);
     let (rendered_parts, body) = rendered.into_parts();
     parts.status = rendered_parts.status;
     for (name, value) in &rendered_parts.headers {
         parts.headers.insert(name, value.clone());
     }
     parts.extensions.insert(problem);
+    parts.extensions.insert(Rendered);
     Response::from_parts(parts, body)
 }
 

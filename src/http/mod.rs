@@ -68,8 +68,13 @@ pub trait Dialect {
     const NAME: &'static str;
     /// Where its OpenAPI document is served.
     const OPENAPI_PATH: &'static str;
-    /// Whether `Authorization` may carry the bare key, without `Bearer`.
+    /// Whether `Authorization` may carry the bare key, without `Bearer`, and `X-API-KEY` may
+    /// carry the key (Trieve's clients).
     const BARE_KEY: bool = false;
+    /// The path prefixes it owns (`/api/organization` owns itself and every path below it): an
+    /// error answered outside its router there (an unknown route or method, a refused head, a
+    /// rate limit) is rendered in its shape too.
+    const PREFIXES: &'static [&'static str] = &[];
     /// How its errors look on the wire.
     type Errors: error::ErrorRenderer + 'static;
 
@@ -98,6 +103,43 @@ pub fn documents() -> Vec<(&'static str, &'static str, utoipa::openapi::OpenApi)
 /// The OpenAPI document of the canonical API (v1).
 pub fn openapi() -> utoipa::openapi::OpenApi {
     <v1::V1 as Dialect>::openapi()
+}
+
+/// The error renderer of the dialect that owns `path`, if one does.
+fn owner_of(path: &str) -> Option<fn(&error::Problem) -> axum::response::Response> {
+    use error::ErrorRenderer;
+    fn owner<D: Dialect>() -> (
+        &'static [&'static str],
+        fn(&error::Problem) -> axum::response::Response,
+    ) {
+        (D::PREFIXES, <D::Errors as ErrorRenderer>::render)
+    }
+    let owns = |prefix: &&str| {
+        path.strip_prefix(*prefix)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    };
+    [
+        owner::<mrassistant::MrAssistant>(),
+        owner::<trieve::Trieve>(),
+    ]
+    .into_iter()
+    .find(|(prefixes, _)| prefixes.iter().any(owns))
+    .map(|(_, render)| render)
+}
+
+/// Middleware around the whole application: a problem answered on a dialect's path that its
+/// router did not render (an unknown route or method, a refused head, a rate limit) is
+/// rendered in the dialect's shape, so v1's problem+json never reaches a dialect's client.
+async fn render_by_prefix(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let owner = owner_of(request.uri().path());
+    let response = next.run(request).await;
+    match owner {
+        Some(render) => error::rerender(render, response),
+        None => response,
+    }
 }
 
 /// A dialect's routes behind authentication, rate limits, idempotency and its error renderer.
@@ -152,6 +194,7 @@ pub fn app(state: AppState) -> Router {
         .fallback(|| async { error::ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { error::ApiError::MethodNotAllowed })
         .layer(from_fn(head_limits::limit_head))
+        .layer(from_fn(render_by_prefix))
         .layer(from_fn(observability::record_metrics))
         .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
         .layer(
