@@ -15,9 +15,24 @@ use crate::domain::audit::Actor;
 use crate::domain::user::SESSION_MARK;
 use crate::service::{api_keys, audit, sessions};
 
-/// The key in `Authorization: Bearer <key>`; `bare` also takes `Authorization: <key>`.
+/// Trieve's second key header, `X-API-KEY: [Bearer ]<key>`.
+const X_API_KEY: &str = "x-api-key";
+
+/// The key in `Authorization: Bearer <key>`; `bare` also takes `Authorization: <key>` and
+/// `X-API-KEY: [Bearer ]<key>` (Trieve's clients), `Authorization` first.
 pub fn presented_key(headers: &HeaderMap, bare: bool) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+    // Like Trieve, an `Authorization` header is the one read when there is one.
+    let (value, bare) = match headers.get(header::AUTHORIZATION) {
+        Some(value) => (value, bare),
+        None if bare => (headers.get(X_API_KEY)?, true),
+        None => return None,
+    };
+    key_in(value.to_str().ok()?, bare)
+}
+
+/// The key in one header's value: after `Bearer `, or the whole value when `bare`.
+fn key_in(value: &str, bare: bool) -> Option<&str> {
+    let value = value.trim();
     let (scheme, rest) = value.split_once(' ').unwrap_or(("", value));
     if scheme.eq_ignore_ascii_case("bearer") {
         Some(rest.trim()).filter(|key| !key.is_empty())
@@ -98,5 +113,39 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
             .get::<Caller>()
             .copied()
             .ok_or(ApiError::Unauthorized)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        pairs
+            .iter()
+            .map(|(name, value)| {
+                let name = header::HeaderName::from_static(name);
+                (name, HeaderValue::from_static(value))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn bearer_everywhere_bare_and_x_api_key_only_for_trieve() {
+        let bearer = headers(&[("authorization", "Bearer k1")]);
+        assert_eq!(presented_key(&bearer, false), Some("k1"));
+        assert_eq!(presented_key(&bearer, true), Some("k1"));
+        let bare = headers(&[("authorization", "k1")]);
+        assert_eq!(presented_key(&bare, false), None);
+        assert_eq!(presented_key(&bare, true), Some("k1"));
+        for value in ["k2", "Bearer k2"] {
+            let x_api_key = headers(&[("x-api-key", value)]);
+            assert_eq!(presented_key(&x_api_key, false), None);
+            assert_eq!(presented_key(&x_api_key, true), Some("k2"));
+        }
+        // `Authorization` is the one read when there is one.
+        let both = headers(&[("authorization", "Basic abc"), ("x-api-key", "k2")]);
+        assert_eq!(presented_key(&both, true), None);
     }
 }

@@ -69,7 +69,8 @@ pub trait Dialect {
     const NAME: &'static str;
     /// Where its OpenAPI document is served.
     const OPENAPI_PATH: &'static str;
-    /// Whether `Authorization` may carry the bare key, without `Bearer`.
+    /// Whether `Authorization` may carry the bare key, without `Bearer`, and `X-API-KEY` may
+    /// carry the key (Trieve's clients).
     const BARE_KEY: bool = false;
     /// The path prefixes it owns: every error answered under them, by a route or not (an
     /// unknown path, a wrong method, a rate limit, a head limit), takes its shape. v1, the

@@ -183,6 +183,7 @@ async fn victim(
         ("invitationId", member.id()),
         ("tenantId", tenant.id.clone()),
         ("tenant_id", tenant.id.clone()),
+        ("organization_id", organization(&tenant.id)),
         ("agencyId", agency.id.clone()),
         ("agentId", agent),
         ("callId", call),
@@ -196,6 +197,12 @@ async fn victim(
         ("apiKeyId", key.id()),
     ]);
     (ids, agency)
+}
+
+/// The plain UUID of a tenant's id: how Trieve's dialect names an organization.
+fn organization(tenant_id: &str) -> String {
+    let id: tenantry::domain::ids::TenantId = tenant_id.parse().expect("a tenant id");
+    id.0.to_string()
 }
 
 /// Catalog objects every caller may read: not another's, so not swept. An invitation's token
@@ -292,6 +299,8 @@ both!(
                         client
                             .request(method.clone(), &path)
                             .header("content-type", "application/json")
+                            // Trieve's routes need it; the others ignore it.
+                            .header("TR-Organization", &ids["organization_id"])
                             .body("{}"),
                     )
                     .await;
@@ -343,7 +352,13 @@ both!(
         let mut writes = 0;
         for (template, method) in operations_by_id() {
             // What a tenant's caller reaches: its tenant's objects, keys, members and invitations.
-            let reached = ["{tenantId}", "{apiKeyId}", "{userId}", "{invitationId}"];
+            let reached = [
+                "{tenantId}",
+                "{organization_id}",
+                "{apiKeyId}",
+                "{userId}",
+                "{invitationId}",
+            ];
             if !reached.iter().any(|id| template.contains(id)) {
                 continue;
             }
@@ -354,6 +369,7 @@ both!(
                         reader
                             .request(method.clone(), &path)
                             .header("content-type", "application/json")
+                            .header("TR-Organization", &ids["organization_id"])
                             .body("{}"),
                     )
                     .await;

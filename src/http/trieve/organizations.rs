@@ -1,0 +1,272 @@
+//! `/api/organization`: Trieve's organization endpoints over tenants. Each route maps Trieve's
+//! shapes onto the use cases v1 calls; Trieve's `AdminOnly` and `OwnerOnly` become the policy
+//! actions the extractors authorize (docs/TRIEVE.md lists them).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::openapi::{OrganizationHeader, OrganizationPath};
+use super::request::{
+    HeaderOrganization, OptionalOrganization, PathOrganization, Refusal, TrieveJson,
+};
+use super::shapes::{
+    self, default_partner_configuration, Organization, OrganizationUsageCount,
+    OrganizationWithSubAndPlan, SlimUser, SubscriptionView,
+};
+use crate::domain::access::Caller;
+use crate::domain::ids::{TenantId, TypedId};
+use crate::domain::plan::{Plan, PlanRef};
+use crate::domain::policy::act;
+use crate::domain::tenant::{BillingAlerts, NewTenant, Settings, Tenant, TenantUpdate};
+use crate::domain::user::{Member, MemberStatus};
+use crate::domain::values::PlanCode;
+use crate::http::extract::Json;
+use crate::http::AppState;
+use crate::service::tenants::TenantRef;
+use crate::service::users::Place;
+use crate::service::{lifecycle, tenants, usage, users, Context, Error, Lookup};
+use crate::store::users::MemberFilter;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_organization, update_organization))
+        .routes(routes!(get_organization, delete_organization))
+        .routes(routes!(get_organization_usage))
+        .routes(routes!(get_organization_users))
+}
+
+/// Trieve's answer to deleting an organization whose subscription still bills.
+const ACTIVE_SUBSCRIPTION: &str = "Cannot delete organization with active subscription";
+
+/// The tenant's plan, with its entitlements.
+async fn tenant_plan(ctx: &Context, caller: &Caller, tenant: &Tenant) -> Result<Plan, Refusal> {
+    // wired when subscriptions/branding land: `Ok(tenant.plan_details.clone())`, read with
+    // the tenant, so the shape costs no second query.
+    let code = PlanRef::Code(tenant.plan.to_string());
+    Ok(Plan::lookup(ctx, caller, code)
+        .await?
+        .ok_or(Error::NotFound("plan"))?)
+}
+
+/// The tenant's subscription, as Trieve's shapes need it.
+fn tenant_subscription(_tenant: &Tenant) -> Option<SubscriptionView> {
+    // wired when subscriptions/branding land: `tenant.subscription` mapped onto
+    // `SubscriptionView` (its `active`: active, trialing or past due, not cancelled at period
+    // end). No tenant has one yet.
+    None
+}
+
+/// The tenant's white-label settings under Trieve's nine keys.
+fn partner_configuration(_tenant: &Tenant) -> Map<String, Value> {
+    // wired when subscriptions/branding land: `tenant.branding.partner_configuration()`.
+    default_partner_configuration()
+}
+
+fn organization(tenant: &Tenant) -> Organization {
+    shapes::organization(tenant, partner_configuration(tenant))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CreateOrganizationReqPayload {
+    /// The organization's name.
+    #[schema(min_length = 1, max_length = 255)]
+    pub name: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct UpdateOrganizationReqPayload {
+    /// A new name; absent or `null` keeps the name.
+    #[serde(default)]
+    #[schema(min_length = 1, max_length = 255)]
+    pub name: Option<String>,
+    /// White-label settings under Trieve's keys; absent or `null` keeps them.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub partner_configuration: Option<Map<String, Value>>,
+}
+
+/// A tenant of the caller's agency (or a direct one, for the platform) on the `free` plan.
+fn new_tenant(name: String) -> NewTenant {
+    NewTenant {
+        name,
+        slug: None,
+        plan: PlanCode::free(),
+        agency_id: None,
+        billing_mode: Default::default(),
+        owner: None,
+        limits: Default::default(),
+        billing_alerts: BillingAlerts::default(),
+        usage_alerts: Default::default(),
+        settings: Settings::default(),
+        recording_stated: false,
+        metadata: Default::default(),
+    }
+}
+
+/// Create Organization.
+///
+/// A tenant of the caller's agency (a direct tenant for a platform key) on the `free` plan.
+/// Tenant keys cannot create organizations (403).
+#[utoipa::path(post, path = "/api/organization", tag = "Organization",
+    request_body = CreateOrganizationReqPayload,
+    responses((status = 200, description = "The created organization", body = Organization)))]
+async fn create_organization(
+    State(state): State<AppState>,
+    caller: Caller,
+    _: OptionalOrganization,
+    TrieveJson(body): TrieveJson<CreateOrganizationReqPayload>,
+) -> Result<Json<Organization>, Refusal> {
+    let tenant = tenants::create(&state.ctx, &caller, new_tenant(body.name)).await?;
+    Ok(Json(organization(&tenant)))
+}
+
+/// Update Organization.
+///
+/// The organization is the one `TR-Organization` names. `partner_configuration` must be an
+/// object.
+#[utoipa::path(put, path = "/api/organization", tag = "Organization",
+    params(OrganizationHeader),
+    request_body = UpdateOrganizationReqPayload,
+    responses((status = 200, description = "The updated organization", body = Organization)))]
+async fn update_organization(
+    State(state): State<AppState>,
+    HeaderOrganization(tenant): HeaderOrganization<Tenant, act::UpdateTenant>,
+    TrieveJson(body): TrieveJson<UpdateOrganizationReqPayload>,
+) -> Result<Json<Organization>, Refusal> {
+    // wired when subscriptions/branding land: `body.partner_configuration` becomes a
+    // `BrandingUpdate` (`from_partner_configuration`) stored as the tenant's override; for
+    // now it is checked to be an object and not kept.
+    let _ = body.partner_configuration;
+    let Some(name) = body.name else {
+        return Ok(Json(organization(tenant.get())));
+    };
+    let update = TenantUpdate {
+        name: Some(name),
+        ..TenantUpdate::default()
+    };
+    let tenant = tenants::update(&state.ctx, tenant, None, update).await?;
+    Ok(Json(organization(&tenant)))
+}
+
+/// Get Organization.
+///
+/// The organization with its plan and its subscription (`null` when it has none or its
+/// period has ended). `TR-Organization` must name the same organization.
+#[utoipa::path(get, path = "/api/organization/{organization_id}", tag = "Organization",
+    params(OrganizationHeader, OrganizationPath),
+    responses((status = 200, description = "The organization, its plan and its subscription",
+            body = OrganizationWithSubAndPlan)))]
+async fn get_organization(
+    State(state): State<AppState>,
+    PathOrganization(tenant): PathOrganization<Tenant, act::ReadTenant>,
+) -> Result<Json<OrganizationWithSubAndPlan>, Refusal> {
+    let caller = *tenant.caller();
+    let tenant = tenant.into_inner();
+    let plan = tenant_plan(&state.ctx, &caller, &tenant).await?;
+    Ok(Json(OrganizationWithSubAndPlan {
+        organization: organization(&tenant),
+        plan: Some(shapes::plan(&plan)),
+        subscription: shapes::subscription(tenant_subscription(&tenant).as_ref(), Utc::now()),
+    }))
+}
+
+/// Delete Organization.
+///
+/// A soft delete: the organization is gone from this API at once and purged after the grace
+/// period (it can be restored through v1 until then). A 400 while its subscription bills.
+#[utoipa::path(delete, path = "/api/organization/{organization_id}", tag = "Organization",
+    params(OrganizationHeader, OrganizationPath),
+    responses((status = 204, description = "Deleted")))]
+async fn delete_organization(
+    State(state): State<AppState>,
+    PathOrganization(tenant): PathOrganization<Tenant, act::DeleteTenant>,
+) -> Result<Response, Refusal> {
+    let subscription = tenant_subscription(tenant.get());
+    if shapes::subscription_blocks_delete(subscription.as_ref(), Utc::now()) {
+        return Err(Refusal::bad_request(
+            "active_subscription",
+            ACTIVE_SUBSCRIPTION,
+        ));
+    }
+    lifecycle::delete(&state.ctx, tenant.caller(), tenant.get().id, false).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Get Usage By Org Id.
+///
+/// This billing period's usage under the plan's names.
+#[utoipa::path(get, path = "/api/organization/usage/{organization_id}", tag = "Organization",
+    params(OrganizationHeader, OrganizationPath),
+    responses((status = 200, description = "The organization's usage",
+            body = OrganizationUsageCount)))]
+async fn get_organization_usage(
+    State(state): State<AppState>,
+    PathOrganization(tenant): PathOrganization<TenantRef, act::ReadLimits>,
+) -> Result<Json<OrganizationUsageCount>, Refusal> {
+    let caller = *tenant.caller();
+    let id = tenant.get().id;
+    let report = usage::limits(&state.ctx, tenant).await?;
+    let members = active_member_count(&state.ctx, &caller, id).await?;
+    Ok(Json(shapes::usage(id.uuid(), &report, members)))
+}
+
+/// Get Organization Users.
+///
+/// The organization's active members, each with its membership here.
+#[utoipa::path(get, path = "/api/organization/users/{organization_id}", tag = "Organization",
+    params(OrganizationHeader, OrganizationPath),
+    responses((status = 200, description = "The organization's members", body = Vec<SlimUser>)))]
+async fn get_organization_users(
+    State(state): State<AppState>,
+    PathOrganization(tenant): PathOrganization<Tenant, act::ReadUsers>,
+) -> Result<Json<Vec<SlimUser>>, Refusal> {
+    let organization = organization(tenant.get());
+    let members = active_members(&state.ctx, tenant.caller(), tenant.get().id).await?;
+    let users = members
+        .iter()
+        .map(|member| shapes::slim_user(member, &organization))
+        .collect();
+    Ok(Json(users))
+}
+
+/// How many members one page of the users list reads.
+const MEMBER_PAGE: i64 = 100;
+
+/// The members Trieve shows: active ones (not those invited, nor those disabled).
+fn active() -> MemberFilter {
+    MemberFilter {
+        status: Some(MemberStatus::Active),
+        ..MemberFilter::default()
+    }
+}
+
+async fn active_member_count(ctx: &Context, caller: &Caller, id: TenantId) -> Result<i64, Refusal> {
+    Ok(users::list(ctx, caller, Place::Tenant(id), &active(), 1, 1)
+        .await?
+        .total)
+}
+
+/// Every active member of the tenant, a page at a time.
+async fn active_members(
+    ctx: &Context,
+    caller: &Caller,
+    id: TenantId,
+) -> Result<Vec<Member>, Refusal> {
+    let mut members = Vec::new();
+    for page in 1.. {
+        let listed =
+            users::list(ctx, caller, Place::Tenant(id), &active(), page, MEMBER_PAGE).await?;
+        let last = listed.members.len() < MEMBER_PAGE as usize;
+        members.extend(listed.members);
+        if last || members.len() as i64 >= listed.total {
+            break;
+        }
+    }
+    Ok(members)
+}
