@@ -1,6 +1,6 @@
 //! Command-line interface: subcommands, flags and their environment variables.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::domain::delivery::RetrySchedule;
 use crate::domain::ids::{AgencyId, TenantId};
 use crate::domain::rate_limit::{RateDefaults, RatePolicy, MAX_LIMIT};
+use crate::domain::values::HostName;
 use crate::http::connection::{
     ConnectionLimits, DEFAULT_BODY_TIMEOUT_SECONDS, DEFAULT_HEADER_READ_TIMEOUT_SECONDS,
     DEFAULT_IDLE_TIMEOUT_SECONDS, DEFAULT_MAX_CONNECTIONS,
@@ -138,6 +139,14 @@ pub struct ServeArgs {
     #[arg(long, env = "TENANTRY_WEBHOOK_DISABLE_AFTER", default_value = "120h",
           value_parser = parse_duration)]
     pub webhook_disable_after: Duration,
+    /// The DNS server every lookup asks (UDP), as `IP:PORT` or an IP (port 53), instead of
+    /// the system's resolver configuration: webhook destinations and custom domains' CNAMEs.
+    #[arg(long, env = "TENANTRY_DNS_SERVER", value_parser = parse_dns_server)]
+    pub dns_server: Option<SocketAddr>,
+    /// The host name agencies point their custom domains' CNAME at, as their consoles reach
+    /// tenantry (docs/WHITE_LABEL.md). Default: the host of `--public-url`.
+    #[arg(long, env = "TENANTRY_WHITE_LABEL_CNAME_TARGET", value_parser = parse_host_name)]
+    pub white_label_cname_target: Option<HostName>,
     #[command(flatten)]
     pub email: EmailArgs,
     #[command(flatten)]
@@ -210,6 +219,20 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     })
 }
 
+/// `IP:PORT`, or an IP for DNS's port 53.
+fn parse_dns_server(text: &str) -> Result<SocketAddr, String> {
+    text.parse::<SocketAddr>()
+        .or_else(|_| text.parse::<IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
+        .map_err(|_| format!("`{text}` is not IP:PORT or an IP address"))
+}
+
+fn parse_host_name(text: &str) -> Result<HostName, String> {
+    HostName::parse(text).map_err(|problem| format!("`{text}` {}", problem.message))
+}
+
+/// The CNAME target when neither the flag nor `--public-url` names a host.
+pub const FALLBACK_CNAME_TARGET: &str = "tenantry.localhost";
+
 fn parse_rate_limit(text: &str) -> Result<(RatePolicy, i64), String> {
     let (name, limit) = text
         .split_once('=')
@@ -257,11 +280,31 @@ impl ServeArgs {
         }
     }
 
-    /// What webhook delivery builds its destination guard from; DNS is the system's.
+    /// What webhook delivery builds its destination guard from.
     pub fn webhook_destinations(&self) -> GuardSettings {
         GuardSettings {
             allow_private: self.allow_private_webhooks,
-            nameserver: None,
+            nameserver: self.dns_server,
+        }
+    }
+
+    /// The name custom domains must be CNAMEs of: the flag's, else the host of
+    /// `--public-url`, else [`FALLBACK_CNAME_TARGET`] (`false`: no real name was given).
+    pub fn cname_target(&self) -> (HostName, bool) {
+        if let Some(target) = &self.white_label_cname_target {
+            return (target.clone(), true);
+        }
+        let public_host = self
+            .email
+            .public_url
+            .as_ref()
+            .and_then(|url| url.host_str());
+        match public_host.and_then(|host| HostName::parse(host).ok()) {
+            Some(host) => (host, true),
+            None => (
+                HostName::parse(FALLBACK_CNAME_TARGET).expect("a host name"),
+                false,
+            ),
         }
     }
 }
@@ -314,5 +357,36 @@ mod tests {
         assert!(!default.allow_private);
         assert!(allowed.allow_private);
         assert_eq!(allowed.nameserver, None);
+    }
+
+    #[test]
+    fn the_dns_server_flag_reaches_webhook_destinations() {
+        let asked = serve_args(&["--dns-server", "127.0.0.1:5353"]).webhook_destinations();
+        assert_eq!(asked.nameserver, Some("127.0.0.1:5353".parse().unwrap()));
+        let port_53 = serve_args(&["--dns-server", "10.0.0.2"]).webhook_destinations();
+        assert_eq!(port_53.nameserver, Some("10.0.0.2:53".parse().unwrap()));
+        let line = ["tenantry", "serve", "--dns-server", "dns.example.com"];
+        assert!(Cli::try_parse_from(line).is_err());
+    }
+
+    #[test]
+    fn the_cname_target_is_the_flags_else_the_public_urls_host() {
+        let named = serve_args(&["--white-label-cname-target", "edge.example.com"]);
+        assert_eq!(named.cname_target().0.as_str(), "edge.example.com");
+        let public = serve_args(&["--public-url", "https://console.example.com"]);
+        assert_eq!(
+            public.cname_target(),
+            (HostName::parse("console.example.com").unwrap(), true)
+        );
+        let (fallback, given) =
+            serve_args(&["--public-url", "http://127.0.0.1:8080"]).cname_target();
+        assert_eq!((fallback.as_str(), given), (FALLBACK_CNAME_TARGET, false));
+        let line = [
+            "tenantry",
+            "serve",
+            "--white-label-cname-target",
+            "Edge.Example.com",
+        ];
+        assert!(Cli::try_parse_from(line).is_err());
     }
 }

@@ -19,6 +19,7 @@ use crate::http::rate_limit::RateLimits;
 use crate::http::{app, AppState};
 use crate::outbound::{DestinationGuard, Sender};
 use crate::secrets::{KeySource, LiveKeyring};
+use crate::service::custom_domains::DomainSettings;
 use crate::service::email::{self, EmailSettings, Mailer};
 use crate::service::Context;
 use crate::store::{api_keys, Backend, Db};
@@ -114,6 +115,21 @@ fn delivery_settings(args: &ServeArgs) -> anyhow::Result<workers::DeliverySettin
     })
 }
 
+/// How this server verifies custom domains.
+fn domain_settings(args: &ServeArgs) -> anyhow::Result<DomainSettings> {
+    let (target, given) = args.cname_target();
+    if given {
+        tracing::info!(cname_target = %target, "custom domains are CNAMEs of this name");
+    } else {
+        tracing::warn!(
+            cname_target = %target,
+            "neither --white-label-cname-target nor --public-url names a host: custom domains \
+             cannot be verified until one does"
+        );
+    }
+    DomainSettings::new(target, args.dns_server)
+}
+
 /// Serves until `shutdown` resolves.
 pub async fn serve(
     args: &ServeArgs,
@@ -134,6 +150,7 @@ pub async fn serve(
         tracing::warn!("--allow-private-webhooks: webhooks may reach private addresses");
     }
     let delivery = delivery_settings(args)?;
+    let domains = domain_settings(args)?;
     let lease = chrono::Duration::seconds(args.call_lease_seconds);
     let ctx = Context {
         db: db.clone(),
@@ -143,6 +160,7 @@ pub async fn serve(
         blobs,
         email: Arc::new(email_settings(&args.email, address)),
         mail_waiting: Arc::default(),
+        domains: Arc::new(domains),
     };
     let jobs = [
         tokio::spawn(workers::purge_idempotency_records(db.clone())),
@@ -157,6 +175,7 @@ pub async fn serve(
         tokio::spawn(workers::purge_old_mail(db.clone())),
         tokio::spawn(workers::deliver_webhooks(ctx.clone(), delivery)),
         tokio::spawn(workers::purge_old_events(db.clone())),
+        tokio::spawn(workers::verify_custom_domains(ctx.clone())),
     ];
     let mut state = AppState::new(ctx, args.master_key.as_deref());
     match args.rate_limits.config() {

@@ -1,7 +1,7 @@
 //! Background work: expiring calls whose data plane vanished, sending the mail outbox and
-//! webhooks, retention, purging deleted tenants and the bytes of deleted rows, and purging
-//! old idempotency records, mail and login records. Every job is safe to run on all replicas
-//! at once.
+//! webhooks, retention, purging deleted tenants and the bytes of deleted rows, purging old
+//! idempotency records, mail and login records, and verifying custom domains. Every job is
+//! safe to run on all replicas at once.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -160,6 +160,23 @@ pub async fn purge_old_events(db: Db) {
         || deliveries::purge(&db, now() - EVENT_RETENTION),
     )
     .await
+}
+
+/// Looks up the CNAME of pending custom domains due for it, every minute, each domain
+/// every [`RECHECK_EVERY`](crate::service::custom_domains::RECHECK_EVERY) at most, and
+/// verifies those that point at the target.
+pub async fn verify_custom_domains(ctx: Context) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    // A pass slowed by an unanswering DNS server is not followed by a burst of others.
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match crate::service::custom_domains::check_due(&ctx, now()).await {
+            Ok(0) => {}
+            Ok(verified) => tracing::info!(verified, "custom domains verified"),
+            Err(error) => tracing::warn!(error = ?error, "checking custom domains failed"),
+        }
+    }
 }
 
 /// Runs `purge` every `every`, the first time at once, logging what it deleted.

@@ -36,6 +36,8 @@ pub enum Conflict {
     TransferNotPending,
     /// An attempt of the webhook delivery is under way.
     DeliveryInFlight,
+    /// Another agency holds the custom domain.
+    DomainTaken,
     /// A rule without a domain meaning of its own.
     Other,
 }
@@ -60,6 +62,7 @@ impl Conflict {
             Conflict::TransferPending => "transfer_pending",
             Conflict::TransferNotPending => "transfer_not_pending",
             Conflict::DeliveryInFlight => "delivery_in_flight",
+            Conflict::DomainTaken => "domain_taken",
             Conflict::Other => "conflict",
         }
     }
@@ -93,6 +96,7 @@ impl Conflict {
             Conflict::DeliveryInFlight => {
                 "an attempt of this delivery is under way; retry when it has ended"
             }
+            Conflict::DomainTaken => "another agency holds this domain",
             Conflict::Other => "the change conflicts with existing data",
         }
     }
@@ -104,6 +108,7 @@ impl Conflict {
             Conflict::PlanCodeTaken => Some("code"),
             Conflict::AlreadyMember | Conflict::InvitationPending => Some("email"),
             Conflict::LastOwner => Some("role"),
+            Conflict::DomainTaken => Some("domain"),
             Conflict::UniqueValueTaken
             | Conflict::ReferenceGone
             | Conflict::InvitationAccepted

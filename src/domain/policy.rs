@@ -227,6 +227,14 @@ actions! {
     ReadTenantAnalytics => AnalyticsRead,
     /// Read an agency's analytics across its tenants.
     ReadAgencyAnalytics => AnalyticsRead,
+    /// Read white-label branding (the platform's default, an agency's, a tenant's own and
+    /// what a tenant shows) and an agency's custom domain.
+    ReadBranding => TenantsRead,
+    /// Set an agency's white-label branding (the platform's default, for the platform), and
+    /// register and verify its custom domain.
+    ManageAgencyBranding => TenantsWrite,
+    /// Set a tenant's own branding, laid over its agency's.
+    ManageTenantBranding => TenantsWrite,
 }
 
 /// What a scoped key may be used for: Voisnap's scopes, and tenantry's own for what Voisnap
@@ -359,6 +367,9 @@ pub const GRANTS: &[(Role, &[Action])] = &[
             Action::ReadLimits,
             Action::ReadTenantAnalytics,
             Action::ReadAgencyAnalytics,
+            Action::ReadBranding,
+            Action::ManageAgencyBranding,
+            Action::ManageTenantBranding,
         ],
     ),
     (
@@ -391,6 +402,8 @@ pub const GRANTS: &[(Role, &[Action])] = &[
             Action::ReportUsage,
             Action::ReadLimits,
             Action::ReadTenantAnalytics,
+            Action::ReadBranding,
+            Action::ManageTenantBranding,
         ],
     ),
     (
@@ -416,6 +429,7 @@ pub const GRANTS: &[(Role, &[Action])] = &[
             Action::ReadRecordings,
             Action::ReadCalls,
             Action::ReadLimits,
+            Action::ReadBranding,
         ],
     ),
     (
@@ -438,6 +452,8 @@ pub const GRANTS: &[(Role, &[Action])] = &[
             Action::ReadLimits,
             Action::ReadTenantAnalytics,
             Action::ReadAgencyAnalytics,
+            Action::ReadBranding,
+            Action::ManageTenantBranding,
         ],
     ),
     (
@@ -458,6 +474,7 @@ pub const GRANTS: &[(Role, &[Action])] = &[
             Action::ReportUsage,
             Action::ReadLimits,
             Action::ReadTenantAnalytics,
+            Action::ReadBranding,
         ],
     ),
     (
@@ -477,6 +494,7 @@ pub const GRANTS: &[(Role, &[Action])] = &[
             Action::ReadCalls,
             Action::ReadLimits,
             Action::ReadTenantAnalytics,
+            Action::ReadBranding,
         ],
     ),
 ];

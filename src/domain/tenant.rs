@@ -8,6 +8,7 @@ use strum::{EnumString, IntoStaticStr, VariantNames};
 
 use super::alerts::{AlertRule, UsageAlerts, UsageAlertsUpdate};
 use super::audit::{flatten_into, Audited, Fields, Holder, Target};
+use super::branding::Branding;
 use super::ids::{AgencyId, TenantId, UserId};
 use super::limits::{EffectiveLimits, LimitChanges, LimitKey, Limits};
 use super::time::BoundedTime;
@@ -290,6 +291,8 @@ pub struct Tenant {
     pub suspended_until: Option<NaiveDate>,
     /// When the tenant was deleted and when it may be purged, while it is soft-deleted.
     pub deletion: Option<Deletion>,
+    /// What it shows: its own branding over its agency's over the platform's default.
+    pub branding: Branding,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -48,6 +48,12 @@ text_value!(
     /// A plan's stable handle: 1 to 100 lower-case letters, digits, `_` or `-`.
     PlanCode
 );
+text_value!(
+    /// A DNS host name in lower case (`app.example.com`): dot-separated labels of letters,
+    /// digits and inner hyphens, at most 253 characters, with a top-level label that is not
+    /// a number (so that no address passes for a name).
+    HostName
+);
 
 /// The slug rule, shared by the parser and the OpenAPI schema.
 pub const SLUG_PATTERN: &str = "^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$";
@@ -149,6 +155,47 @@ impl PlanCode {
     }
 }
 
+impl HostName {
+    pub fn parse(text: &str) -> Result<HostName, FieldProblem> {
+        let label_ok = |label: &str| {
+            let bytes = label.as_bytes();
+            (1..=63).contains(&bytes.len())
+                && bytes
+                    .iter()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+                && bytes.first() != Some(&b'-')
+                && bytes.last() != Some(&b'-')
+        };
+        let labels: Vec<&str> = text.split('.').collect();
+        let top_is_name = labels
+            .last()
+            .is_some_and(|top| !top.bytes().all(|b| b.is_ascii_digit()));
+        if text.len() <= 253
+            && labels.len() >= 2
+            && labels.iter().all(|l| label_ok(l))
+            && top_is_name
+        {
+            Ok(HostName(text.to_owned()))
+        } else {
+            Err(FieldProblem::new(
+                "invalid_host",
+                "must be a lower-case host name such as app.example.com (at most 253 characters)",
+            ))
+        }
+    }
+
+    /// The name a request's `Host` header names: without its port or final dot, in lower
+    /// case; `None` for an address or anything else that is no host name.
+    pub fn of_host_header(host: &str) -> Option<HostName> {
+        let host = host.trim();
+        let name = match host.rsplit_once(':') {
+            Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+            _ => host,
+        };
+        HostName::parse(&name.trim_end_matches('.').to_ascii_lowercase()).ok()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,6 +243,51 @@ mod tests {
         assert!(PlanCode::parse("enterprise_2").is_ok());
         for bad in ["", "Free", "-x", "a b", &"x".repeat(101)] {
             assert!(PlanCode::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn host_names_are_lower_case_dns_names() {
+        for good in [
+            "app.example.com",
+            "a.b",
+            "x-1.example.co.uk",
+            "1password.com",
+        ] {
+            assert!(HostName::parse(good).is_ok(), "{good}");
+        }
+        let long = format!("{}.com", vec!["a".repeat(63); 4].join("."));
+        for bad in [
+            "",
+            "localhost",
+            "App.example.com",
+            "-app.example.com",
+            "app-.example.com",
+            "app..example.com",
+            "app.example.com.",
+            "10.0.0.1",
+            "app_1.example.com",
+            "app.example.com:443",
+            "*.example.com",
+            &long,
+            &format!("{}.com", "a".repeat(64)),
+        ] {
+            assert!(HostName::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_host_header_names_its_host_without_port_case_or_final_dot() {
+        for header in [
+            "App.Example.com",
+            "app.example.com:8443",
+            "app.example.com.",
+        ] {
+            let name = HostName::of_host_header(header).map(HostName::into_string);
+            assert_eq!(name.as_deref(), Some("app.example.com"), "{header}");
+        }
+        for header in ["127.0.0.1:8080", "[::1]:8080", "localhost", ""] {
+            assert_eq!(HostName::of_host_header(header), None, "{header}");
         }
     }
 }

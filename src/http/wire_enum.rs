@@ -47,6 +47,7 @@ macro_rules! wire_enums {
 use crate::domain::agent::AgentStatus;
 use crate::domain::api_key::{KeyEnvironment, KeyScope};
 use crate::domain::audit::ActorKind;
+use crate::domain::custom_domain::{DomainStatus, VerificationMethod};
 use crate::domain::metering::{CallStatus, Channel, Direction, LimitSource};
 use crate::domain::policy::{ApiScope, Role};
 use crate::domain::tenant::{
@@ -65,6 +66,7 @@ wire_enums! {
     CallStatus,
     Channel,
     Direction,
+    DomainStatus: "Where a custom domain stands: `pending_verification` until its CNAME points at the target, then `active` (verified).",
     KeyScope,
     KeyEnvironment: "Where a key is used: `live` (secrets `tnt_live_…`) or `test`, a sandbox (`tnt_test_…`).",
     LimitSource,
@@ -74,5 +76,6 @@ wire_enums! {
     TenantStatus,
     TenantType,
     TransferDirection,
+    VerificationMethod: "How a custom domain is verified: only `cname`.",
     TransferState: "A transfer's state: `pending` (waiting for the target), `accepted`, `rejected`, `cancelled` (by the source) or `expired` (unanswered for seven days).",
 }

@@ -6,8 +6,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use hickory_resolver::config::{LookupIpStrategy, NameServerConfig, ResolveHosts, ResolverConfig};
-use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::config::LookupIpStrategy;
 use hickory_resolver::TokioResolver;
 use url::{Host, Url};
 
@@ -61,22 +60,7 @@ pub struct DestinationGuard {
 impl DestinationGuard {
     /// A guard resolving through `settings.nameserver`, or the system's configuration.
     pub fn new(settings: GuardSettings) -> anyhow::Result<Self> {
-        let provider = TokioRuntimeProvider::default();
-        let mut builder = match settings.nameserver {
-            Some(server) => {
-                let mut config = NameServerConfig::udp(server.ip());
-                for connection in &mut config.connections {
-                    connection.port = server.port();
-                }
-                let servers = ResolverConfig::from_name_servers(vec![config]);
-                let mut builder = TokioResolver::builder_with_config(servers, provider);
-                // Only the given server answers: not /etc/hosts.
-                builder.options_mut().use_hosts_file = ResolveHosts::Never;
-                builder
-            }
-            None => TokioResolver::builder(provider)
-                .map_err(|e| anyhow::anyhow!("reading the system's DNS configuration: {e}"))?,
-        };
+        let mut builder = super::dns::resolver_builder(settings.nameserver)?;
         // Both families, so that a private address in either is seen.
         builder.options_mut().ip_strategy = LookupIpStrategy::Ipv4AndIpv6;
         let resolver = builder

@@ -24,7 +24,9 @@ pub mod api_keys;
 pub mod archive;
 pub mod audit;
 pub mod blobs;
+pub mod branding;
 pub mod calls;
+pub mod custom_domains;
 pub mod deliveries;
 pub mod email;
 pub mod letters;
@@ -57,6 +59,8 @@ pub struct Context {
     pub email: Arc<email::EmailSettings>,
     /// Wakes this process's mail worker; see [`Context::mail_sent_soon`].
     pub mail_waiting: Arc<tokio::sync::Notify>,
+    /// How agencies' custom domains are verified.
+    pub domains: Arc<custom_domains::DomainSettings>,
 }
 
 /// The default grace period of a deleted tenant, in days.
@@ -188,6 +192,9 @@ fn forbidden_detail(action: policy::Action) -> &'static str {
         Action::MintAgencyKey => "only a platform key may mint agency keys",
         Action::MintTenantKey => "tenant keys may not mint keys",
         Action::ReadAgencyAnalytics => "agency analytics need an agency key",
+        Action::ManageAgencyBranding => {
+            "only the agency's managers or the platform change its white-label settings"
+        }
         _ => "this role may not do this; docs/PERMISSIONS.md lists what each role may do",
     }
 }

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::exec::ColumnType;
 use super::{query, Arg, Db, StoreResult, Tx};
+use crate::domain::branding::Field;
 use crate::domain::ids::{AgencyId, PlanId, TenantId, UserId};
 use crate::domain::resource::ResourceKind;
 
@@ -115,6 +116,7 @@ pub static TABLES: LazyLock<Vec<Table>> = LazyLock::new(|| {
             plain(&[("key", Text), ("value", Int)]),
         )
         .keyed(&["key"]),
+        branding(),
         Table::new(
             "counters",
             "tenant_counters",
@@ -334,6 +336,16 @@ fn tenant() -> Table {
         key: &[],
         ..Table::new("tenant", "tenants", columns)
     }
+}
+
+/// The tenant's own branding, one row at most.
+fn branding() -> Table {
+    let mut names: Vec<(&str, ColumnType)> = Field::ALL
+        .iter()
+        .map(|field| (field.spec().column, Text))
+        .collect();
+    names.push(("updated_at", Time));
+    Table::new("branding", "tenant_brandings", plain(&names)).keyed(&[])
 }
 
 fn calls() -> Table {

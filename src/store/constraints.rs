@@ -12,6 +12,7 @@ const POSTGRES_UNIQUE: &[(&str, Conflict)] = &[
     ("plans_code_key", Conflict::PlanCodeTaken),
     ("resources_unique_key", Conflict::UniqueValueTaken),
     ("transfers_one_pending", Conflict::TransferPending),
+    ("custom_domains_domain_key", Conflict::DomainTaken),
 ];
 
 /// Unique constraints on SQLite, by the `table.column` its message names.
@@ -23,6 +24,7 @@ const SQLITE_UNIQUE: &[(&str, Conflict)] = &[
         Conflict::UniqueValueTaken,
     ),
     ("transfers.tenant_id", Conflict::TransferPending),
+    ("custom_domains.domain", Conflict::DomainTaken),
 ];
 
 /// The conflict a unique constraint stands for; [`Conflict::Other`] for one not listed.

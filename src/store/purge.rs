@@ -56,6 +56,7 @@ pub const TENANT_TABLES: &[(&str, Link)] = &[
     ("calls", Link::Column("tenant_id")),
     ("agents", Link::Column("tenant_id")),
     ("tenant_limits", Link::Column("tenant_id")),
+    ("tenant_brandings", Link::Column("tenant_id")),
     ("tenant_usage", Link::Column("tenant_id")),
     ("usage_alerts", Link::Column("tenant_id")),
     ("limit_refusals", Link::Column("tenant_id")),
@@ -88,6 +89,14 @@ pub const OTHER_TABLES: &[(&str, &str)] = &[
         "an agency's tenant counts, kept by triggers on tenants",
     ),
     ("plans", "the catalog, shared by every tenant"),
+    (
+        "agency_brandings",
+        "an agency's branding or the platform's; a tenant's own is in tenant_brandings",
+    ),
+    (
+        "custom_domains",
+        "an agency's domain, which outlives its tenants",
+    ),
     ("plan_limits", "the catalog's entitlements"),
     (
         "users",

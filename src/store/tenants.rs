@@ -8,6 +8,7 @@ use sqlx::types::Json;
 
 use super::alerts::{actions_from_json, usage_alerts_from_json, usage_alerts_json};
 use super::audit::{record, record_change, Change};
+use super::branding;
 use super::limits::{replace_tenant_limits, tenant_columns, TenantLimits};
 use super::{
     json, next_version, now, query, versioned_change, Arg, Backend, Db, Query, StoreError,
@@ -25,8 +26,9 @@ use crate::domain::tenant::{
 };
 use crate::domain::values::{PlanCode, Slug};
 
-/// The tenant read: its row, its plan's code, its limits and its usage in the period that
-/// starts on the date bound at `$1`. Tenants are aliased `t`.
+/// The tenant read: its row, its plan's code, its limits, its usage in the period that
+/// starts on the date bound at `$1`, and its branding (its own over its agency's over the
+/// platform's). Tenants are aliased `t`.
 fn select() -> String {
     format!(
         "SELECT t.id, t.agency_id, t.name, t.slug, t.status, t.billing_mode, p.code AS plan_code, \
@@ -39,10 +41,12 @@ fn select() -> String {
          t.owner_last_name, t.deactivated_at, t.deactivation_reason, t.deleted_at, t.purge_after, \
          t.created_at, t.updated_at, \
          m.calls AS usage_calls, m.seconds AS usage_seconds, m.cost_cents AS usage_cost_cents\
-         {limits} \
+         {limits}{branding} \
          FROM tenants t JOIN plans p ON p.id = t.plan_id \
-         LEFT JOIN tenant_usage m ON m.tenant_id = t.id AND m.period_start = $1",
-        limits = tenant_columns("t")
+         LEFT JOIN tenant_usage m ON m.tenant_id = t.id AND m.period_start = $1{joins}",
+        limits = tenant_columns("t"),
+        branding = branding::Layered::columns(&branding::TENANT_LAYERS),
+        joins = branding::TENANT_JOINS,
     )
 }
 
@@ -122,6 +126,8 @@ struct TenantRow {
     usage_cost_cents: Option<i64>,
     #[sqlx(flatten)]
     limits: TenantLimits,
+    #[sqlx(flatten)]
+    branding: branding::Layered,
 }
 
 /// A tenant's settings columns.
@@ -218,6 +224,7 @@ impl TenantRow {
                 .deleted_at
                 .zip(self.purge_after)
                 .map(|(at, purge_after)| Deletion { at, purge_after }),
+            branding: self.branding.0,
             created_at: self.created_at,
             updated_at: self.updated_at,
         })

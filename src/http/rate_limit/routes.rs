@@ -38,6 +38,8 @@ pub const ROUTES: &[Route] = &[
         .and_below(),
     Route::to("GET", "/api/v1/invitations/{token}", ApiStandard).public(),
     Route::to("POST", "/api/v1/invitations/{token}/accept", AuthStrict).public(),
+    // A console asks it before anyone signs in, per client address.
+    Route::to("GET", "/api/v1/white-label/lookup", ApiStandard).public(),
 ];
 
 /// How a route's requests are limited.

@@ -23,6 +23,7 @@ pub mod transfers;
 pub mod usage;
 pub mod users;
 pub mod webhooks;
+pub mod white_label;
 
 /// The canonical dialect.
 pub struct V1;
@@ -57,10 +58,11 @@ impl Dialect for V1 {
             .merge(audit::router())
             .merge(transfers::router())
             .merge(webhooks::router())
+            .merge(white_label::router())
     }
 
     fn public_routes() -> OpenApiRouter<AppState> {
-        sessions::public_router()
+        sessions::public_router().merge(white_label::public_router())
     }
 
     fn openapi() -> utoipa::openapi::OpenApi {

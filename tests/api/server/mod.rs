@@ -1,8 +1,9 @@
 //! What every dialect shares: the binary and its processes, connection handling, request
-//! limits, metrics and the mail outbox.
+//! limits, metrics, the mail outbox and the webhook destination guard.
 
 mod cli;
 mod connections;
+mod destinations;
 mod email;
 mod email_processes;
 mod head_limits;

@@ -5,8 +5,10 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use tenantry::domain::values::HostName;
 use tenantry::http::rate_limit::RateLimits;
 use tenantry::http::AppState;
+use tenantry::service::custom_domains::DomainSettings;
 use tenantry::service::email::EmailSettings;
 use tenantry::service::Context;
 use tenantry::store::Db;
@@ -37,6 +39,7 @@ impl InProcess {
             blobs,
             email: Arc::new(email),
             mail_waiting: Arc::default(),
+            domains: Arc::new(domain_settings(settings)),
         };
         let state = AppState::new(ctx.clone(), Some(master_key));
         let state = match &settings.rate_limits {
@@ -59,7 +62,7 @@ impl InProcess {
             let guard =
                 tenantry::outbound::DestinationGuard::new(tenantry::outbound::GuardSettings {
                     allow_private: worker.allow_private,
-                    nameserver: None,
+                    nameserver: Some(settings.dns_server),
                 })
                 .expect("a destination guard");
             let delivery = tenantry::workers::DeliverySettings {
@@ -90,6 +93,13 @@ impl Drop for InProcess {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// How the server verifies custom domains: against the test's CNAME target, through the
+/// test's DNS server.
+fn domain_settings(settings: &Settings) -> DomainSettings {
+    let target = HostName::parse(&settings.cname_target).expect("a CNAME target");
+    DomainSettings::new(target, Some(settings.dns_server)).expect("domain settings")
 }
 
 /// Another server on a test's database, with pools of its own.

@@ -23,6 +23,7 @@ use tenantry::store::Db;
 
 pub mod blobs;
 mod client;
+pub mod dns;
 mod fixtures;
 mod in_process;
 pub mod mail;
@@ -100,7 +101,15 @@ pub struct Settings {
     pub rate_limits: Option<RateLimitConfig>,
     /// The webhook worker, if the server runs one; without it deliveries wait.
     pub webhooks: Option<WebhookWorker>,
+    /// `--dns-server`: the [`dns::shared`] server on loopback, so that lookups (webhook
+    /// destinations, custom domains' CNAMEs) are answered by the stories' own records.
+    pub dns_server: std::net::SocketAddr,
+    /// `--white-label-cname-target`.
+    pub cname_target: String,
 }
+
+/// The name test servers tell agencies to point their custom domains at.
+pub const CNAME_TARGET: &str = "edge.tenantry.test";
 
 /// How a test server's webhook worker runs.
 #[derive(Debug, Clone)]
@@ -122,6 +131,8 @@ impl Default for Settings {
             public_url: None,
             rate_limits: None,
             webhooks: None,
+            dns_server: dns::shared().address(),
+            cname_target: CNAME_TARGET.to_owned(),
         }
     }
 }

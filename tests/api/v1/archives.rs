@@ -111,6 +111,11 @@ async fn seed(app: &TestApp) -> Seeded {
     let key = app
         .mint_key(&json!({ "name": "Spare", "tenantId": tenant.id }))
         .await;
+    let branding = json!({ "companyName": "Acme", "colors": { "primary": "#0ea5e9" } });
+    client
+        .put(&tenant.path("/branding"), &branding)
+        .await
+        .assert_status(StatusCode::OK);
     let secrets = vec![
         tenant.client.key().to_owned(),
         key,
@@ -179,6 +184,7 @@ async fn view(client: &Client, tenant_id: &str) -> Value {
     let mut view =
         json!({ "tenant": tenant, "analytics": client.get(&path(&analytics)).await.body });
     view["limits"] = client.get(&path("/limits")).await.body;
+    view["branding"] = client.get(&path("/branding")).await.body["override"].clone();
     for people in ["/users", "/invitations"] {
         view[people] = client.get(&path(people)).await.body;
     }

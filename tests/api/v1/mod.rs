@@ -48,3 +48,4 @@ mod upload_memory;
 mod usage_events;
 mod users;
 mod webhooks;
+mod white_label;

@@ -105,6 +105,13 @@ async fn populated(
     moved_away_and_back(app, agency, tenant, label).await;
     app.mint_key(&json!({ "name": "second key", "tenantId": tenant.id }))
         .await;
+    let branding =
+        json!({ "companyName": format!("{label} brand"), "colors": { "accent": "#123" } });
+    tenant
+        .client
+        .put(&tenant.path("/branding"), &branding)
+        .await
+        .assert_status(StatusCode::OK);
     let again = tenant
         .client
         .request(Method::POST, &tenant.path("/agents"))
