@@ -16,13 +16,14 @@ use super::request::{
     HeaderOrganization, OptionalOrganization, PathOrganization, Refusal, TrieveJson,
 };
 use super::shapes::{
-    self, default_partner_configuration, Organization, OrganizationUsageCount,
-    OrganizationWithSubAndPlan, SlimUser, SubscriptionView,
+    self, Organization, OrganizationUsageCount, OrganizationWithSubAndPlan, SlimUser,
+    SubscriptionView,
 };
 use crate::domain::access::Caller;
+use crate::domain::branding::BrandingUpdate;
 use crate::domain::ids::{TenantId, TypedId};
 use crate::domain::plan::{Plan, PlanRef};
-use crate::domain::policy::act;
+use crate::domain::policy::{self, act};
 use crate::domain::tenant::{BillingAlerts, NewTenant, Settings, Tenant, TenantUpdate};
 use crate::domain::user::{Member, MemberStatus};
 use crate::domain::values::PlanCode;
@@ -30,7 +31,7 @@ use crate::http::extract::Json;
 use crate::http::AppState;
 use crate::service::tenants::TenantRef;
 use crate::service::users::Place;
-use crate::service::{lifecycle, tenants, usage, users, Context, Error, Lookup};
+use crate::service::{branding, lifecycle, tenants, usage, users, Context, Error, Lookup};
 use crate::store::users::MemberFilter;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -62,10 +63,9 @@ fn tenant_subscription(_tenant: &Tenant) -> Option<SubscriptionView> {
     None
 }
 
-/// The tenant's white-label settings under Trieve's nine keys.
-fn partner_configuration(_tenant: &Tenant) -> Map<String, Value> {
-    // wired when subscriptions/branding land: `tenant.branding.partner_configuration()`.
-    default_partner_configuration()
+/// The tenant's white-label settings under Trieve's nine keys, read with the tenant.
+fn partner_configuration(tenant: &Tenant) -> Map<String, Value> {
+    tenant.branding.partner_configuration()
 }
 
 fn organization(tenant: &Tenant) -> Organization {
@@ -139,18 +139,33 @@ async fn update_organization(
     HeaderOrganization(tenant): HeaderOrganization<Tenant, act::UpdateTenant>,
     TrieveJson(body): TrieveJson<UpdateOrganizationReqPayload>,
 ) -> Result<Json<Organization>, Refusal> {
-    // wired when subscriptions/branding land: `body.partner_configuration` becomes a
-    // `BrandingUpdate` (`from_partner_configuration`) stored as the tenant's override; for
-    // now it is checked to be an object and not kept.
-    let _ = body.partner_configuration;
-    let Some(name) = body.name else {
-        return Ok(Json(organization(tenant.get())));
+    let caller = *tenant.caller();
+    let id = tenant.get().id;
+    if let Some(configuration) = body.partner_configuration {
+        // The same record as v1's tenant branding, under Trieve's keys.
+        let update = BrandingUpdate::from_partner_configuration(&Value::Object(configuration))
+            .map_err(Error::Invalid)?;
+        let target = TenantRef {
+            id,
+            agency_id: tenant.get().agency_id,
+        };
+        let authorized =
+            policy::authorize::<_, act::ManageTenantBranding>(&caller, target, &target.target())
+                .map_err(Error::refused("organization"))?;
+        branding::set_tenant(&state.ctx, authorized, update).await?;
+    }
+    let tenant = match body.name {
+        Some(name) => {
+            let update = TenantUpdate {
+                name: Some(name),
+                ..TenantUpdate::default()
+            };
+            tenants::update(&state.ctx, tenant, None, update).await?
+        }
+        None => Tenant::lookup(&state.ctx, &caller, id)
+            .await?
+            .ok_or(Error::NotFound("organization"))?,
     };
-    let update = TenantUpdate {
-        name: Some(name),
-        ..TenantUpdate::default()
-    };
-    let tenant = tenants::update(&state.ctx, tenant, None, update).await?;
     Ok(Json(organization(&tenant)))
 }
 

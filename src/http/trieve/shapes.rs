@@ -89,24 +89,6 @@ pub fn organization(tenant: &Tenant, partner_configuration: Map<String, Value>) 
     }
 }
 
-/// Trieve's own partner configuration: the nine keys with its defaults.
-pub fn default_partner_configuration() -> Map<String, Value> {
-    [
-        ("COMPANY_NAME", "Trieve"),
-        ("COMPANY_URL", "https://trieve.ai"),
-        ("FAVICON_URL", "https://cdn.trieve.ai/favicon.ico"),
-        ("DEMO_DOMAIN", "demos.trieve.ai"),
-        ("CALENDAR_LINK", "https://cal.com/nick.k/meet"),
-        ("SLACK_LINK", "https://trieve.ai/slack"),
-        ("LINKEDIN_LINK", "https://www.linkedin.com/company/trieveai"),
-        ("EMAIL", "humans@trieve.ai"),
-        ("PHONE", "628-222-4090"),
-    ]
-    .into_iter()
-    .map(|(key, value)| (key.to_owned(), Value::from(value)))
-    .collect()
-}
-
 /// A flat plan, Trieve's `StripePlan` with its `type` tag.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct StripePlan {
@@ -404,20 +386,5 @@ mod tests {
         assert_eq!(role(Role::TenantOwner), 2);
         assert_eq!(role(Role::TenantUser), 1);
         assert_eq!(role(Role::ReadOnly), 0);
-    }
-
-    #[test]
-    fn the_partner_configuration_has_trieves_nine_keys() {
-        let keys: Vec<_> = default_partner_configuration().keys().cloned().collect();
-        assert_eq!(keys.len(), 9);
-        for key in [
-            "COMPANY_NAME",
-            "COMPANY_URL",
-            "FAVICON_URL",
-            "EMAIL",
-            "PHONE",
-        ] {
-            assert!(keys.iter().any(|k| k == key), "{key}");
-        }
     }
 }

@@ -50,7 +50,6 @@ fn assert_organization(organization: &Value, id: &str, name: &str) {
     for key in PARTNER_KEYS {
         assert!(partner[key].is_string(), "{key} in {organization}");
     }
-    assert_eq!(partner["COMPANY_NAME"], "Trieve");
     assert_eq!(partner["COMPANY_URL"], "https://trieve.ai");
 }
 
@@ -225,17 +224,42 @@ both!(updating_an_organization_renames_it, |app| async move {
     let read = trieve.get(&format!("/api/organization/{org}"), &org).await;
     assert_eq!(read.body["organization"]["name"], "After");
 
-    // Absent or null keeps the name; a partner configuration is taken as an object.
-    for body in [
-        json!({}),
-        json!({ "name": null }),
-        json!({ "partner_configuration": { "COMPANY_NAME": "Acme" } }),
-        json!({ "partner_configuration": null }),
+    assert_eq!(
+        read.body["organization"]["partner_configuration"]["COMPANY_NAME"],
+        "Trieve"
+    );
+
+    // Absent or null keeps the name; a partner configuration is the tenant's own branding,
+    // which null keeps.
+    for (body, company) in [
+        (json!({}), "Trieve"),
+        (json!({ "name": null }), "Trieve"),
+        (
+            json!({ "partner_configuration": { "COMPANY_NAME": "Acme" } }),
+            "Acme",
+        ),
+        (json!({ "partner_configuration": null }), "Acme"),
     ] {
         let kept = trieve.put("/api/organization", &org, &body).await;
         kept.assert_status(StatusCode::OK);
         assert_organization(&kept.body, &org, "After");
+        let partner = &kept.body["partner_configuration"];
+        assert_eq!(partner["COMPANY_NAME"], company, "{}", kept.text);
     }
+    let v1 = app
+        .platform()
+        .get(&format!("/api/v1/tenants/{org}/branding"))
+        .await;
+    v1.assert_status(StatusCode::OK);
+    assert_eq!(v1.body["override"]["companyName"], "Acme", "{}", v1.text);
+    let bad = trieve
+        .put(
+            "/api/organization",
+            &org,
+            &json!({ "partner_configuration": { "FAVICON_URL": "http://plain.example/x.ico" } }),
+        )
+        .await;
+    bad.assert_status(StatusCode::BAD_REQUEST);
     let not_an_object = trieve
         .put(
             "/api/organization",
