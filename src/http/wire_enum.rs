@@ -50,7 +50,8 @@ use crate::domain::audit::ActorKind;
 use crate::domain::metering::{CallStatus, Channel, Direction, LimitSource};
 use crate::domain::policy::{ApiScope, Role};
 use crate::domain::tenant::{
-    ActionAt100, BillingMode, RecordingFormat, TenantSort, TenantStatus, TenantType,
+    ActionAt100, BillingMode, BlockedService, EffectiveStatus, RecordingFormat, TenantSort,
+    TenantStatus, TenantType,
 };
 use crate::domain::transfer::{TransferDirection, TransferState};
 use crate::domain::user::MemberStatus;
@@ -62,9 +63,11 @@ wire_enums! {
     ActorKind: "Who made a change: an API `key`, a `user`, the `master` key or the `system` (a job).",
     AgentStatus,
     BillingMode,
+    BlockedService: "A service a block can refuse: `calls` (starting calls), `agents` (creating agents and switching one on), `sip` (creating and changing SIP trunks and phone numbers), `recordings` (reading, playing and storing recordings) or `analytics` (the tenant's analytics).",
     CallStatus,
     Channel,
     Direction,
+    EffectiveStatus: "A tenant's status: `active`, `blocked` (active, with some services blocked: see `block`), `inactive` (deactivated) or `deleted` (soft-deleted, restorable until `purgeAfter`).",
     KeyScope,
     KeyEnvironment: "Where a key is used: `live` (secrets `tnt_live_…`) or `test`, a sandbox (`tnt_test_…`).",
     LimitSource,

@@ -164,6 +164,7 @@ mod tests {
             deactivation: None,
             suspended_until: None,
             deletion: None,
+            block: None,
             created_at: Utc::now(),
             updated_at: Utc::now(),
         }
