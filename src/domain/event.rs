@@ -50,6 +50,8 @@ events! {
     TenantUpdated = "tenant.updated", "A tenant's name, plan, limits, settings or alerts changed.";
     TenantDeactivated = "tenant.deactivated", "A tenant was deactivated.";
     TenantReactivated = "tenant.reactivated", "A tenant was reactivated.";
+    TenantBlocked = "tenant.blocked", "Some of a tenant's services were blocked, or its block changed.";
+    TenantUnblocked = "tenant.unblocked", "A tenant's block was lifted.";
     TenantDeleted = "tenant.deleted", "A tenant was deleted (softly: it can be restored).";
     TenantRestored = "tenant.restored", "A deleted tenant was restored.";
     TenantPurged = "tenant.purged", "A deleted tenant's data was removed for good.";

@@ -1,12 +1,14 @@
 //! Metering: billing periods, calls, usage events, the rules of admission, and a tenant's
 //! usage against its limits.
 
+use std::collections::BTreeSet;
+
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 
 use super::alerts::Metric;
 use super::ids::{AgentId, CallId, TenantId};
 use super::limits::{EffectiveLimits, LimitKey};
-use super::tenant::{check_metadata, TenantStatus};
+use super::tenant::{check_metadata, BlockedService, TenantStatus};
 use super::validation::{FieldError, Violations};
 
 /// A billing period: `[start, end)` in whole UTC days.
@@ -343,6 +345,8 @@ pub fn checked_add(total: i64, more: i64, counter: Counter) -> Result<i64, Count
 #[derive(Debug, Clone)]
 pub struct AdmissionState {
     pub status: TenantStatus,
+    /// The services the tenant's block refuses.
+    pub blocked: BTreeSet<BlockedService>,
     pub limits: EffectiveLimits,
     /// Percentages of monthly limits at which alert actions refuse new calls.
     pub block_at: Vec<(Metric, i64)>,
@@ -354,6 +358,8 @@ pub struct AdmissionState {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
     TenantInactive,
+    /// The tenant's block refuses calls.
+    Blocked,
     Limit {
         key: LimitKey,
         code: &'static str,
@@ -375,6 +381,9 @@ impl AdmissionState {
     pub fn refusal(&self) -> Option<Refusal> {
         if self.status != TenantStatus::Active {
             return Some(Refusal::TenantInactive);
+        }
+        if self.blocked.contains(&BlockedService::Calls) {
+            return Some(Refusal::Blocked);
         }
         let concurrency = LimitKey::MaxConcurrentCalls;
         if let Some(limit) = self.limits.get(concurrency) {
@@ -439,6 +448,7 @@ mod tests {
     fn state(active: i64, usage: PeriodUsage) -> AdmissionState {
         AdmissionState {
             status: TenantStatus::Active,
+            blocked: BTreeSet::new(),
             limits: EffectiveLimits::from_limits(
                 Limits::default()
                     .with(LimitKey::MaxConcurrentCalls, 2)
@@ -559,5 +569,16 @@ mod tests {
         let mut inactive = state(0, PeriodUsage::default());
         inactive.status = TenantStatus::Inactive;
         assert_eq!(inactive.refusal(), Some(Refusal::TenantInactive));
+    }
+
+    #[test]
+    fn a_block_on_calls_refuses_before_any_limit() {
+        let mut blocked = state(2, PeriodUsage::default());
+        blocked.blocked = [BlockedService::Analytics].into();
+        assert!(matches!(blocked.refusal(), Some(Refusal::Limit { .. })));
+        blocked.blocked.insert(BlockedService::Calls);
+        assert_eq!(blocked.refusal(), Some(Refusal::Blocked));
+        blocked.status = TenantStatus::Inactive;
+        assert_eq!(blocked.refusal(), Some(Refusal::TenantInactive));
     }
 }

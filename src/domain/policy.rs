@@ -150,6 +150,8 @@ actions! {
     RelaxCompliance => TenantsWrite,
     /// Deactivate and reactivate a tenant.
     DeactivateTenant => TenantsWrite,
+    /// Block and unblock a tenant's services (calls, agents, SIP, recordings, analytics).
+    BlockTenant => TenantsWrite,
     /// Delete a tenant, and restore it within its grace period.
     DeleteTenant => TenantsWrite,
     /// Offer a tenant to another agency, answer or cancel such an offer, and list them.
@@ -336,6 +338,7 @@ pub const GRANTS: &[(Role, &[Action])] = &[
             Action::ChangeCommercialTerms,
             Action::RelaxCompliance,
             Action::DeactivateTenant,
+            Action::BlockTenant,
             Action::DeleteTenant,
             Action::TransferTenant,
             Action::ReadAuditLog,
@@ -441,6 +444,7 @@ pub const GRANTS: &[(Role, &[Action])] = &[
             Action::UpdateTenant,
             Action::ChangeCommercialTerms,
             Action::DeactivateTenant,
+            Action::BlockTenant,
             Action::ReadAuditLog,
             Action::ReadAgency,
             Action::ReadPlans,
@@ -735,11 +739,12 @@ mod tests {
     }
 
     #[test]
-    fn tenants_neither_mint_keys_nor_relax_compliance() {
+    fn tenants_neither_mint_keys_nor_relax_compliance_nor_block_themselves() {
         for action in [
             Action::MintTenantKey,
             Action::RelaxCompliance,
             Action::ChangeCommercialTerms,
+            Action::BlockTenant,
         ] {
             assert!(!grants(Role::TenantOwner, action), "{action:?}");
         }

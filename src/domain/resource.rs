@@ -2,7 +2,8 @@
 //! that the voice data plane reads its configuration from.
 //!
 //! A kind is declared once, in [`ResourceKind::info`], with its storage name, its path, the
-//! actions that read and change it, the limits that bound it and the tenant setting it needs.
+//! actions that read and change it, the limits that bound it, the tenant setting it needs and
+//! the service whose block refuses it.
 //! Its fields are one [`ResourceSpec`] type. Everything else iterates the registry: the routes
 //! and their OpenAPI operations, storage (one `resources` table keyed by kind), the limits
 //! report, the permission table, and the tenant cascade, export, audit trail and webhook
@@ -14,6 +15,7 @@ use serde::Serialize;
 use super::ids::{AgentId, TypedId};
 use super::limits::LimitKey;
 use super::policy::{Action, ActionMarker};
+use super::tenant::BlockedService;
 use super::validation::Violations;
 
 /// Every kind of resource.
@@ -45,6 +47,14 @@ pub struct RequiredSetting {
     pub field: &'static str,
 }
 
+/// The service whose block refuses a kind: creating and changing one, and reading too when
+/// `reads`. Deleting stays open, so a blocked tenant can still give things up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockedBy {
+    pub service: BlockedService,
+    pub reads: bool,
+}
+
 /// What the registry knows of one kind.
 #[derive(Debug, Clone, Copy)]
 pub struct KindInfo {
@@ -67,6 +77,7 @@ pub struct KindInfo {
     /// The field a list may be filtered by, besides `agentId`.
     pub category_field: Option<&'static str>,
     pub requires: Option<RequiredSetting>,
+    pub blocked_by: Option<BlockedBy>,
 }
 
 impl ResourceKind {
@@ -87,6 +98,7 @@ impl ResourceKind {
             unique_field: None,
             category_field: None,
             requires: None,
+            blocked_by: None,
         };
         match self {
             ResourceKind::PhoneNumber => KindInfo {
@@ -102,6 +114,10 @@ impl ResourceKind {
                 }),
                 unique_field: Some("number"),
                 category_field: Some("direction"),
+                blocked_by: Some(BlockedBy {
+                    service: BlockedService::Sip,
+                    reads: false,
+                }),
                 ..base
             },
             ResourceKind::SipTrunk => KindInfo {
@@ -115,6 +131,10 @@ impl ResourceKind {
                 requires: Some(RequiredSetting {
                     column: "sip_enabled",
                     field: "settings.sipEnabled",
+                }),
+                blocked_by: Some(BlockedBy {
+                    service: BlockedService::Sip,
+                    reads: false,
                 }),
                 ..base
             },
@@ -167,6 +187,10 @@ impl ResourceKind {
                 manage: Action::StoreRecordings,
                 bytes_limit: Some(LimitKey::MaxRecordingsGb),
                 unique_field: Some("callId"),
+                blocked_by: Some(BlockedBy {
+                    service: BlockedService::Recordings,
+                    reads: true,
+                }),
                 ..base
             },
         }

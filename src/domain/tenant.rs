@@ -15,7 +15,10 @@ use super::time::BoundedTime;
 use super::validation::{parse_http_url, FieldError, Violations};
 use super::values::{EmailAddress, PlanCode, Slug};
 
+mod block;
 mod compliance;
+
+pub use block::{Block, BlockChange, BlockedService, EffectiveStatus, BLOCK_REASON_MAX};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, EnumString, IntoStaticStr, VariantNames)]
 #[strum(serialize_all = "snake_case")]
@@ -293,6 +296,8 @@ pub struct Tenant {
     pub deletion: Option<Deletion>,
     /// What it shows: its own branding over its agency's over the platform's default.
     pub branding: Branding,
+    /// The services refused, while a block is in force.
+    pub block: Option<Block>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -730,6 +735,13 @@ impl Audited for Tenant {
         );
         put("purgeAfter", json!(self.deletion.map(|d| d.purge_after)));
         put("suspendedUntil", json!(self.suspended_until));
+        let block = self.block.as_ref();
+        put(
+            "block.services",
+            json!(block.map(|b| b.services.iter().map(|s| s.name()).collect::<Vec<_>>())),
+        );
+        put("block.reason", json!(block.and_then(|b| b.reason.as_ref())));
+        put("block.blockedAt", json!(block.map(|b| b.at)));
         fields
     }
 }
@@ -846,7 +858,8 @@ pub enum SortValue {
 /// Filters and position of one page of tenants.
 #[derive(Debug, Clone)]
 pub struct TenantQuery {
-    pub status: Option<TenantStatus>,
+    /// As every surface shows it: `active` leaves blocked tenants out, `blocked` lists them.
+    pub status: Option<EffectiveStatus>,
     /// A plan code; one that is no plan's matches nothing.
     pub plan: Option<String>,
     pub agency_id: Option<AgencyId>,

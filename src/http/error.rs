@@ -67,6 +67,10 @@ pub struct Problem {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<f64>)]
     pub current: Option<serde_json::Number>,
+    /// The service a block refuses, for `service_blocked`: `calls`, `agents`, `sip`,
+    /// `recordings` or `analytics`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -154,6 +158,7 @@ impl ApiError {
                 | Error::ForbiddenField { .. }
                 | Error::MissingScope(_)
                 | Error::TenantInactive
+                | Error::ServiceBlocked(_)
                 | Error::QuotaReached(_) => StatusCode::FORBIDDEN,
                 Error::NotFound(_) => StatusCode::NOT_FOUND,
                 Error::Conflict { .. } => StatusCode::CONFLICT,
@@ -190,6 +195,7 @@ impl ApiError {
                 Error::Forbidden(_) | Error::ForbiddenField { .. } => "forbidden",
                 Error::MissingScope(_) => "insufficient_scope",
                 Error::TenantInactive => "tenant_inactive",
+                Error::ServiceBlocked(_) => "service_blocked",
                 Error::NotFound(_) => "not_found",
                 Error::Conflict { code, .. }
                 | Error::Unauthenticated { code, .. }
@@ -216,6 +222,7 @@ impl ApiError {
             limit: None,
             limit_value: None,
             current: None,
+            service: None,
         };
         if let ApiError::RateLimited { policy, limit, .. } = self {
             problem.title = "Rate Limit Exceeded".to_owned();
@@ -257,6 +264,7 @@ impl ApiError {
             Error::LimitExceeded(refusal) | Error::QuotaReached(refusal) => {
                 problem.state_limit(refusal);
             }
+            Error::ServiceBlocked(service) => problem.service = Some(service.name().to_owned()),
             _ => {}
         }
         problem

@@ -51,7 +51,8 @@ use crate::domain::custom_domain::{DomainStatus, VerificationMethod};
 use crate::domain::metering::{CallStatus, Channel, Direction, LimitSource};
 use crate::domain::policy::{ApiScope, Role};
 use crate::domain::tenant::{
-    ActionAt100, BillingMode, RecordingFormat, TenantSort, TenantStatus, TenantType,
+    ActionAt100, BillingMode, BlockedService, EffectiveStatus, RecordingFormat, TenantSort,
+    TenantStatus, TenantType,
 };
 use crate::domain::transfer::{TransferDirection, TransferState};
 use crate::domain::user::MemberStatus;
@@ -63,10 +64,12 @@ wire_enums! {
     ActorKind: "Who made a change: an API `key`, a `user`, the `master` key or the `system` (a job).",
     AgentStatus,
     BillingMode,
+    BlockedService: "A service a block can refuse: `calls` (starting calls), `agents` (creating agents and switching one on), `sip` (creating and changing SIP trunks and phone numbers), `recordings` (reading, playing and storing recordings) or `analytics` (the tenant's analytics).",
     CallStatus,
     Channel,
     Direction,
     DomainStatus: "Where a custom domain stands: `pending_verification` until its CNAME points at the target, then `active` (verified).",
+    EffectiveStatus: "A tenant's status: `active`, `blocked` (active, with some services blocked: see `block`), `inactive` (deactivated) or `deleted` (soft-deleted, restorable until `purgeAfter`).",
     KeyScope,
     KeyEnvironment: "Where a key is used: `live` (secrets `tnt_live_…`) or `test`, a sandbox (`tnt_test_…`).",
     LimitSource,

@@ -3,11 +3,13 @@
 use chrono::{DateTime, Utc};
 use tracing::instrument;
 
+use super::lifecycle::refuse_if;
 use super::tenants::TenantRef;
 use super::{not_found, Context, Error, LimitRefusal, Result};
 use crate::domain::agent::{Agent, AgentFields, AgentStatus, Metadata};
 use crate::domain::ids::AgentId;
 use crate::domain::policy::{act, Authorized};
+use crate::domain::tenant::BlockedService;
 use crate::domain::validation::Violations;
 use crate::store;
 
@@ -17,7 +19,7 @@ fn checked(fields: AgentFields) -> Result<AgentFields> {
     Ok(violations.finish(|| fields)?)
 }
 
-/// Creates an agent, unless the tenant has `maxAgents` already.
+/// Creates an agent, unless the tenant's block refuses agents or it has `maxAgents` already.
 #[instrument(skip_all, fields(tenant_id = %tenant.get().id))]
 pub async fn create(
     ctx: &Context,
@@ -29,14 +31,20 @@ pub async fn create(
         &ctx.db,
         tenant.get().id,
         &fields,
-        |current, max_agents| match max_agents.filter(|limit| current >= *limit) {
-            Some(limit) => Err(Error::QuotaReached(LimitRefusal {
-                code: "agent_limit_reached",
-                limit: "maxAgents",
-                limit_value: limit,
-                current,
-            })),
-            None => Ok(()),
+        |current, max_agents, blocked| {
+            refuse_if(
+                blocked.contains(&BlockedService::Agents),
+                BlockedService::Agents,
+            )?;
+            match max_agents.filter(|limit| current >= *limit) {
+                Some(limit) => Err(Error::QuotaReached(LimitRefusal {
+                    code: "agent_limit_reached",
+                    limit: "maxAgents",
+                    limit_value: limit,
+                    current,
+                })),
+                None => Ok(()),
+            }
         },
     )
     .await
@@ -71,6 +79,7 @@ pub struct AgentChanges {
     pub metadata: Option<Metadata>,
 }
 
+/// Changes an agent. Switching one on is refused while the tenant's block refuses agents.
 #[instrument(skip_all, fields(tenant_id = %tenant.get().id))]
 pub async fn update(
     ctx: &Context,
@@ -79,8 +88,18 @@ pub async fn update(
     expected: Option<DateTime<Utc>>,
     changes: AgentChanges,
 ) -> Result<Agent> {
-    store::agents::update(&ctx.db, tenant.get().id, id, expected, |current| {
+    let tenant_id = tenant.get().id;
+    // Read only when the change could switch an agent on.
+    let agents_blocked = match changes.status {
+        Some(AgentStatus::Active) => store::blocks::services_of(&ctx.db, tenant_id)
+            .await?
+            .contains(&BlockedService::Agents),
+        _ => false,
+    };
+    store::agents::update(&ctx.db, tenant_id, id, expected, |current| {
         let fields = &current.fields;
+        let switched_on = fields.status != AgentStatus::Active;
+        refuse_if(agents_blocked && switched_on, BlockedService::Agents)?;
         checked(AgentFields {
             name: changes.name.unwrap_or_else(|| fields.name.clone()),
             status: changes.status.unwrap_or(fields.status),

@@ -18,6 +18,7 @@ use crate::domain::analytics::{
 use crate::domain::ids::AgencyId;
 use crate::domain::metering::{sentiment_from_micros, Period};
 use crate::domain::policy::{self, act, Action, Authorized, Target};
+use crate::domain::tenant::BlockedService;
 use crate::store::usage::DailyUsage;
 use crate::store::{self, now};
 
@@ -81,7 +82,8 @@ impl Sums {
     }
 }
 
-/// Usage of one tenant over a range of days, with every day of it.
+/// Usage of one tenant over a range of days, with every day of it; refused while the
+/// tenant's block refuses analytics.
 #[instrument(skip_all, fields(tenant_id = %tenant.get().id))]
 pub async fn tenant(
     ctx: &Context,
@@ -91,6 +93,7 @@ pub async fn tenant(
 ) -> Result<TenantAnalytics> {
     let tenant_id = tenant.get().id;
     let range = date_range(from, to)?;
+    super::lifecycle::refuse_blocked(ctx, tenant_id, BlockedService::Analytics).await?;
     let rows = store::usage::daily(&ctx.db, tenant_id, range.from, range.to).await?;
     let agents = store::agents::count(&ctx.db, tenant_id).await?;
     let mut by_day: BTreeMap<NaiveDate, Sums> = BTreeMap::new();

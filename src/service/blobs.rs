@@ -9,7 +9,8 @@ use futures_util::Stream;
 use tracing::instrument;
 use uuid::Uuid;
 
-use super::resources::{bytes_refusal, create_stored, find, readable};
+use super::lifecycle::refuse_if;
+use super::resources::{bytes_refusal, create_stored, find, readable, refuse_blocked_kind};
 use super::tenants::{self, TenantRef};
 use super::{not_found, Context, Error, LimitRefusal, Result};
 use crate::blobs::{BlobRead, PutError};
@@ -21,6 +22,7 @@ use crate::domain::resources::stored::{
     bytes_key, check_content_type, object_key, recording_content_types, KnowledgeFile, Recording,
     StoredBytes,
 };
+use crate::domain::tenant::BlockedService;
 use crate::domain::validation::Violations;
 use crate::store::resources::{self as stored, OnUnique, Stored};
 use crate::store::StoreError;
@@ -220,6 +222,9 @@ where
 {
     let tenant_id = tenant.get().id;
     let loaded = tenants::load(ctx, &tenant).await?;
+    // Before any byte is stored; the row's write checks again under the tenant's lock.
+    let service = BlockedService::Recordings;
+    refuse_if(loaded.blocks(service), service)?;
     crate::store::calls::find(&ctx.db, tenant_id, call_id)
         .await
         .map_err(not_found("call"))?;
@@ -264,14 +269,20 @@ where
     .await
 }
 
-/// A call's recording.
-pub async fn recording<A>(
+/// A call's recording, to play: refused while the tenant's block refuses recordings.
+pub async fn recording(
     ctx: &Context,
-    tenant: &Authorized<TenantRef, A>,
+    tenant: &Authorized<TenantRef, act::ReadRecordings>,
     call_id: CallId,
 ) -> Result<Resource> {
+    let tenant_id = tenant.get().id;
+    refuse_blocked_kind(ctx, tenant_id, ResourceKind::Recording, true).await?;
+    find_recording(ctx, tenant_id, call_id).await
+}
+
+async fn find_recording(ctx: &Context, tenant_id: TenantId, call_id: CallId) -> Result<Resource> {
     let key = call_id.to_string();
-    stored::find_by_unique_key(&ctx.db, tenant.get().id, ResourceKind::Recording, &key)
+    stored::find_by_unique_key(&ctx.db, tenant_id, ResourceKind::Recording, &key)
         .await
         .map(readable)
         .map_err(not_found("recording"))
@@ -295,7 +306,7 @@ pub async fn delete_recording(
     tenant: Authorized<TenantRef, act::StoreRecordings>,
     call_id: CallId,
 ) -> Result<()> {
-    let found = recording(ctx, &tenant, call_id).await?;
+    let found = find_recording(ctx, tenant.get().id, call_id).await?;
     let removed = stored::delete(&ctx.db, found.tenant_id, found.kind, found.id)
         .await
         .map_err(not_found("recording"))?;

@@ -9,6 +9,7 @@ use super::{not_found, Context, Error, LimitRefusal, Result};
 use crate::domain::ids::CallId;
 use crate::domain::metering::{Call, CallFilter, CallOutcome, Counter, NewCall, Refusal};
 use crate::domain::policy::{act, Authorized};
+use crate::domain::tenant::BlockedService;
 use crate::domain::validation::Violations;
 use crate::store::calls::CallError;
 use crate::store::{self, StoreError};
@@ -17,6 +18,7 @@ impl From<CallError> for Error {
     fn from(error: CallError) -> Self {
         match error {
             CallError::Refused(Refusal::TenantInactive) => Error::TenantInactive,
+            CallError::Refused(Refusal::Blocked) => Error::ServiceBlocked(BlockedService::Calls),
             CallError::Refused(Refusal::Limit {
                 key,
                 code,
@@ -50,7 +52,8 @@ impl From<CallError> for Error {
     }
 }
 
-/// Starts a call if the tenant is active and under every limit, atomically.
+/// Starts a call if the tenant is active, its block leaves calls alone and it is under every
+/// limit, atomically.
 #[instrument(skip_all, fields(tenant_id = %tenant.get().id))]
 pub async fn admit(
     ctx: &Context,

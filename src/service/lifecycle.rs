@@ -1,5 +1,6 @@
-//! A tenant's life after creation: deactivation and reactivation, soft delete and restore,
-//! permanent delete and the purge of deleted tenants whose grace period is over.
+//! A tenant's life after creation: deactivation and reactivation, per-service blocks, soft
+//! delete and restore, permanent delete and the purge of deleted tenants whose grace period is
+//! over.
 //! Each change is made under the tenant's row lock, with the notice it sends in the same
 //! transaction.
 
@@ -7,11 +8,11 @@ use chrono::{DateTime, Utc};
 use tracing::instrument;
 
 use super::tenants::TenantRef;
-use super::{blobs, letters, Context, Error, Result};
+use super::{blobs, letters, Context, Error, Lookup, Result};
 use crate::domain::access::Caller;
 use crate::domain::ids::TenantId;
 use crate::domain::policy::{self, act, Action, Authorized, Target};
-use crate::domain::tenant::{Tenant, DEACTIVATION_REASON_MAX};
+use crate::domain::tenant::{BlockChange, BlockedService, Tenant, DEACTIVATION_REASON_MAX};
 use crate::domain::validation::Violations;
 use crate::store;
 
@@ -70,6 +71,73 @@ pub async fn reactivate(
         .map_err(not_found)?;
     tx.commit().await?;
     Ok(reactivated)
+}
+
+/// What a block request says, in any dialect's words.
+#[derive(Debug, Default)]
+pub struct BlockRequest {
+    /// `true` blocks; `false` lifts the whole block, whatever the other fields say.
+    pub blocked: bool,
+    /// Why; kept with the block, 1 to 500 characters.
+    pub reason: Option<String>,
+    /// The services to refuse; `None` refuses all five.
+    pub services: Option<Vec<BlockedService>>,
+}
+
+/// Blocks some of a tenant's services, or lifts its block, for a caller naming the tenant by
+/// id: [`set_block`] once the policy allows it.
+#[instrument(skip_all, fields(tenant_id = %id))]
+pub async fn block(
+    ctx: &Context,
+    caller: &Caller,
+    id: TenantId,
+    request: BlockRequest,
+) -> Result<Tenant> {
+    let tenant = TenantRef::lookup(ctx, caller, id)
+        .await?
+        .ok_or(Error::NotFound("tenant"))?;
+    let target = tenant.target();
+    let tenant = policy::authorize::<_, act::BlockTenant>(caller, tenant, &target)
+        .map_err(Error::refused("tenant"))?;
+    set_block(ctx, tenant, request).await
+}
+
+/// Blocks some of a tenant's services, or lifts its block. Refused services answer 403
+/// `service_blocked`; everything else works, and the lifecycle status stays as it is (an active
+/// tenant reads `blocked`). Blocking is idempotent: the same block again changes nothing
+/// (no new version, audit entry or event), and lifting no block neither.
+#[instrument(skip_all, fields(tenant_id = %tenant.get().id))]
+pub async fn set_block(
+    ctx: &Context,
+    tenant: Authorized<TenantRef, act::BlockTenant>,
+    request: BlockRequest,
+) -> Result<Tenant> {
+    let change = BlockChange::parse(request.blocked, request.reason, request.services)?;
+    let scope = tenant.caller().tenant_scope();
+    let mut tx = ctx.db.begin().await?;
+    let changed = store::blocks::set(&mut tx, scope, tenant.get().id, &change)
+        .await
+        .map_err(not_found)?;
+    tx.commit().await?;
+    Ok(changed)
+}
+
+/// Refuses `service` while the tenant's block names it: for the use cases that read no
+/// tenant row of their own (reads, changes to what exists). Creation checks the block under
+/// the tenant's counters lock instead, with its limits.
+pub async fn refuse_blocked(ctx: &Context, id: TenantId, service: BlockedService) -> Result<()> {
+    let blocked = store::blocks::services_of(&ctx.db, id)
+        .await
+        .map_err(not_found)?;
+    refuse_if(blocked.contains(&service), service)
+}
+
+/// [`Error::ServiceBlocked`] when `blocked`.
+pub fn refuse_if(blocked: bool, service: BlockedService) -> Result<()> {
+    match blocked {
+        true => Err(Error::ServiceBlocked(service)),
+        false => Ok(()),
+    }
 }
 
 /// Soft-deletes a tenant: `deleted`, hidden from lists, its keys and people refused, restorable

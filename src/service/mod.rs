@@ -13,6 +13,7 @@ use crate::domain::access::Caller;
 use crate::domain::ids::PathKey;
 use crate::domain::metering::{Counter, MAX_COUNTER};
 use crate::domain::policy::{self, Refusal, Target};
+use crate::domain::tenant::BlockedService;
 use crate::domain::validation::FieldError;
 use crate::secrets::{Keyring, LiveKeyring};
 use crate::store::{Db, StoreError};
@@ -108,6 +109,9 @@ pub enum Error {
     /// The tenant is not active.
     #[error("the tenant is not active")]
     TenantInactive,
+    /// The tenant's block refuses this service (403).
+    #[error("the tenant's {} service is blocked", .0.name())]
+    ServiceBlocked(BlockedService),
     /// The credentials are wrong, or a second factor is missing (401).
     #[error("{detail}")]
     Unauthenticated {

@@ -7,6 +7,7 @@ use serde_json::Value;
 use tracing::instrument;
 use uuid::Uuid;
 
+use super::lifecycle::{refuse_blocked, refuse_if};
 use super::tenants::TenantRef;
 use super::Lookup;
 use super::{Context, Error, LimitRefusal, Result};
@@ -128,11 +129,14 @@ pub fn readable(stored: Stored) -> Resource {
     }
 }
 
-/// Refuses a create that the kind's limits or required setting do not allow, as they stand
-/// under the tenant's lock.
+/// Refuses a create that the tenant's block, the kind's limits or its required setting do not
+/// allow, as they stand under the tenant's lock.
 pub fn admission(kind: ResourceKind, adding_bytes: i64) -> impl FnOnce(Held) -> Result<()> {
     let info = kind.info();
     move |held| {
+        if let Some(rule) = info.blocked_by {
+            refuse_if(held.blocked.contains(&rule.service), rule.service)?;
+        }
         if let (false, Some(setting)) = (held.setting_on, info.requires) {
             return Err(Error::Conflict {
                 code: "setting_required",
@@ -171,6 +175,20 @@ pub fn bytes_refusal(key: LimitKey, megabytes: i64, current_bytes: i64) -> Error
         limit_value: megabytes,
         current: (current_bytes + MEGABYTE - 1) / MEGABYTE,
     })
+}
+
+/// Refuses what the tenant's block refuses of `kind`: changes, and reads when `reading` and
+/// the kind's block covers reads.
+pub async fn refuse_blocked_kind(
+    ctx: &Context,
+    tenant_id: TenantId,
+    kind: ResourceKind,
+    reading: bool,
+) -> Result<()> {
+    match kind.info().blocked_by {
+        Some(rule) if rule.reads || !reading => refuse_blocked(ctx, tenant_id, rule.service).await,
+        _ => Ok(()),
+    }
 }
 
 /// A unique value taken by another resource becomes the kind's own conflict.
@@ -247,6 +265,7 @@ pub async fn list<S: ResourceSpec>(
     after: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<Resource>> {
+    refuse_blocked_kind(ctx, tenant.get().id, S::KIND, true).await?;
     let rows = stored::list(&ctx.db, tenant.get().id, S::KIND, filters, after, limit).await?;
     Ok(rows.into_iter().map(readable).collect())
 }
@@ -268,6 +287,7 @@ pub async fn get<S: ResourceSpec>(
     tenant: Authorized<TenantRef, S::Read>,
     id: S::Id,
 ) -> Result<Resource> {
+    refuse_blocked_kind(ctx, tenant.get().id, S::KIND, true).await?;
     Ok(readable(find::<S>(ctx, tenant.get().id, id).await?))
 }
 
@@ -340,6 +360,7 @@ pub async fn update<S: ResourceSpec>(
     patch: Value,
 ) -> Result<Resource> {
     let tenant_id = tenant.get().id;
+    refuse_blocked_kind(ctx, tenant_id, S::KIND, false).await?;
     // Agents are checked against the patch laid over what is stored now; the foreign key
     // holds the line if one is deleted meanwhile.
     let current = find::<S>(ctx, tenant_id, id).await?;

@@ -1,7 +1,7 @@
-//! The agents repository. Creation takes the tenant's counter lock, so `maxAgents` holds under
-//! races.
+//! The agents repository. Creation takes the tenant's counter lock, so `maxAgents` and a block
+//! on agents hold under races.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
@@ -14,6 +14,7 @@ use super::{
 use crate::domain::agent::{Agent, AgentFields, Metadata};
 use crate::domain::ids::{AgentId, TenantId};
 use crate::domain::limits::LimitKey;
+use crate::domain::tenant::BlockedService;
 
 const COLUMNS: &str = "tenant_id, id, name, status, metadata, created_at, updated_at";
 
@@ -53,26 +54,37 @@ pub struct AgentCounts {
     pub active: i64,
 }
 
+/// What agent creation reads of the tenant after its counters lock.
+#[derive(sqlx::FromRow)]
+struct CreationRow {
+    blocked_services: super::blocks::StoredServices,
+    #[sqlx(flatten)]
+    limits: EffectiveColumns,
+}
+
 /// Creates an agent under the tenant's counter lock: `admit` gets how many agents the tenant
-/// has and its `maxAgents` (read after the lock), and may refuse.
+/// has, its `maxAgents` and the services its block refuses (read after the lock), and may
+/// refuse.
 pub async fn create<E: From<StoreError>>(
     db: &Db,
     tenant_id: TenantId,
     fields: &AgentFields,
-    admit: impl FnOnce(i64, Option<i64>) -> Result<(), E>,
+    admit: impl FnOnce(i64, Option<i64>, &BTreeSet<BlockedService>) -> Result<(), E>,
 ) -> Result<Agent, E> {
     let mut tx = db.begin().await?;
-    // Serializes agent creation per tenant (PostgreSQL); SQLite holds the write lock.
+    // Serializes agent creation per tenant (PostgreSQL), and orders it with a block;
+    // SQLite holds the write lock.
     counters::lock(&mut tx, tenant_id).await?;
     let sql = format!(
-        "SELECT t.id{} FROM tenants t WHERE t.id = $1",
+        "SELECT t.blocked_services{} FROM tenants t WHERE t.id = $1",
         effective_columns("t", &[LimitKey::MaxAgents])
     );
-    let limits: EffectiveColumns = tx.fetch_one(query(sql).bind(tenant_id)).await?;
+    let tenant: CreationRow = tx.fetch_one(query(sql).bind(tenant_id)).await?;
+    let blocked = super::blocks::services(tenant.blocked_services)?;
     let (count,): (i64,) = tx
         .fetch_one(query("SELECT COUNT(*) FROM agents WHERE tenant_id = $1").bind(tenant_id))
         .await?;
-    admit(count, limits.0.get(LimitKey::MaxAgents))?;
+    admit(count, tenant.limits.0.get(LimitKey::MaxAgents), &blocked)?;
     let sql = format!(
         "INSERT INTO agents ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING {COLUMNS}"
     );

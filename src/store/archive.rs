@@ -319,6 +319,10 @@ fn tenant() -> Table {
         ("deactivation_reason", Text),
         ("deleted_at", Time),
         ("purge_after", Time),
+        // Added after archives were first written: older ones lack them, and mean no block.
+        ("blocked_services", Json),
+        ("block_reason", Text),
+        ("blocked_at", Time),
     ]);
     // Added after archives were first written: older ones lack them.
     for column in &mut columns {

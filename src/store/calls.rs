@@ -80,6 +80,7 @@ struct AdmissionRow {
     action_at_100: String,
     threshold_actions: Json<serde_json::Value>,
     usage_alerts: Json<serde_json::Value>,
+    blocked_services: super::blocks::StoredServices,
     calls: Option<i64>,
     seconds: Option<i64>,
     cost_cents: Option<i64>,
@@ -97,6 +98,7 @@ impl AdmissionRow {
         };
         Ok(AdmissionState {
             status: from_text(&self.status)?,
+            blocked: super::blocks::services(self.blocked_services)?,
             limits: self.limits.0,
             block_at: alerts::block_points(
                 from_text(&self.action_at_100)?,
@@ -128,8 +130,8 @@ impl From<StoreError> for CallError {
     }
 }
 
-/// Reads the tenant's status, limits and period usage, in a statement after the counters'
-/// lock (never in the locking one, see counters::lock), and refuses what a limit refuses.
+/// Reads the tenant's status, block, limits and period usage, in a statement after the
+/// counters' lock (never in the locking one, see counters::lock), and refuses what they refuse.
 /// Answers whether the call, once counted, crosses a level of the call limit's alerts.
 async fn refuse_unless_admissible(
     tx: &mut super::Tx,
@@ -138,8 +140,8 @@ async fn refuse_unless_admissible(
     active_calls: i64,
 ) -> Result<bool, CallError> {
     let sql = format!(
-        "SELECT t.status, t.action_at_100, t.threshold_actions, t.usage_alerts, u.calls, \
-         u.seconds, u.cost_cents{} FROM tenants t \
+        "SELECT t.status, t.action_at_100, t.threshold_actions, t.usage_alerts, \
+         t.blocked_services, u.calls, u.seconds, u.cost_cents{} FROM tenants t \
          LEFT JOIN tenant_usage u ON u.tenant_id = t.id AND u.period_start = $2 \
          WHERE t.id = $1",
         effective_columns("t", AdmissionState::KEYS)

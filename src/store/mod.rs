@@ -24,6 +24,7 @@ pub mod api_keys;
 pub mod archive;
 pub mod audit;
 pub mod blob_deletions;
+pub mod blocks;
 pub mod branding;
 pub mod calls;
 pub mod constraints;

@@ -21,8 +21,8 @@ use crate::domain::conflict::Conflict;
 use crate::domain::ids::{AgencyId, PlanId, TenantId, UserId};
 use crate::domain::metering::Period;
 use crate::domain::tenant::{
-    BillingAlerts, Deactivation, Deletion, Metadata, NewTenant, Owner, Settings, Tenant,
-    TenantChanges, TenantQuery, TenantSort, TenantStatus, TenantType, UsageSummary,
+    BillingAlerts, Deactivation, Deletion, EffectiveStatus, Metadata, NewTenant, Owner, Settings,
+    Tenant, TenantChanges, TenantQuery, TenantSort, TenantStatus, TenantType, UsageSummary,
 };
 use crate::domain::values::{PlanCode, Slug};
 
@@ -39,7 +39,7 @@ fn select() -> String {
          t.usage_alerts, t.suspended_until, t.metadata, \
          t.owner_user_id AS owner_id, t.owner_email, t.owner_name, t.owner_first_name, \
          t.owner_last_name, t.deactivated_at, t.deactivation_reason, t.deleted_at, t.purge_after, \
-         t.created_at, t.updated_at, \
+         t.created_at, t.updated_at, {block}, \
          m.calls AS usage_calls, m.seconds AS usage_seconds, m.cost_cents AS usage_cost_cents\
          {limits}{branding} \
          FROM tenants t JOIN plans p ON p.id = t.plan_id \
@@ -47,20 +47,38 @@ fn select() -> String {
         limits = tenant_columns("t"),
         branding = branding::Layered::columns(&branding::TENANT_LAYERS),
         joins = branding::TENANT_JOINS,
+        block = super::blocks::COLUMNS,
     )
 }
 
 /// Narrows a tenant read to `scope`. Soft-deleted tenants stay hidden unless `status` asks
 /// for them. Only present parts become predicates, so each scope keeps its own indexes.
-/// `column` writes a column's name (see [`list_query`] for why it may change it).
+/// `column` writes a column's name (see [`list_query`] for why it may change it), `unindexed`
+/// one that no index should serve.
 fn push_scope(
     statement: &mut Query<'static>,
     scope: TenantScope,
-    status: Option<TenantStatus>,
-    column: impl Fn(&str) -> String,
+    status: Option<EffectiveStatus>,
+    (column, unindexed): (impl Fn(&str) -> String, impl Fn(&str) -> String),
 ) {
     let status_column = column("t.status");
+    let blocked_at = column("t.blocked_at");
     match status {
+        // Written out, not bound: the planner matches them to the partial indexes of blocked
+        // tenants (migration 0025) only as literals.
+        Some(EffectiveStatus::Active) => statement.push_sql(
+            &format!(" WHERE {status_column} = 'active' AND {blocked_at} IS NULL"),
+            [],
+        ),
+        // Blocked tenants are few: walk their index, not the status's (which SQLite, without
+        // statistics, would rather take).
+        Some(EffectiveStatus::Blocked) => statement.push_sql(
+            &format!(
+                " WHERE {blocked_at} IS NOT NULL AND {} = 'active'",
+                unindexed("t.status")
+            ),
+            [],
+        ),
         Some(status) => statement.push_sql(
             &format!(" WHERE {status_column} = ?"),
             [<&str>::from(status).into()],
@@ -81,7 +99,7 @@ fn push_scope(
 /// The tenant read of one tenant in `scope`, with `lock` appended.
 fn scoped_find(scope: TenantScope, id: TenantId, lock: &str) -> Query<'static> {
     let mut statement = query(select()).bind(current_period());
-    push_scope(&mut statement, scope, None, str::to_owned);
+    push_scope(&mut statement, scope, None, (str::to_owned, str::to_owned));
     statement.push_sql(" AND t.id = ?", [id.into()]);
     statement.push_sql(lock, []);
     statement
@@ -128,6 +146,8 @@ struct TenantRow {
     limits: TenantLimits,
     #[sqlx(flatten)]
     branding: branding::Layered,
+    #[sqlx(flatten)]
+    block: super::blocks::BlockRow,
 }
 
 /// A tenant's settings columns.
@@ -225,6 +245,7 @@ impl TenantRow {
                 .zip(self.purge_after)
                 .map(|(at, purge_after)| Deletion { at, purge_after }),
             branding: self.branding.0,
+            block: self.block.into_block()?,
             created_at: self.created_at,
             updated_at: self.updated_at,
         })
@@ -367,7 +388,11 @@ pub fn list_query(
         }
     };
     let mut statement = query(select()).bind(current_period());
-    push_scope(&mut statement, scope, list.status, column);
+    let unindexed = |name: &str| match backend {
+        Backend::Sqlite => format!("+{}", name.trim_start_matches('+')),
+        Backend::Postgres => name.to_owned(),
+    };
+    push_scope(&mut statement, scope, list.status, (column, unindexed));
     if let Some(agency) = list.agency_id {
         statement.push_sql(
             &format!(" AND {} = ?", column("t.agency_id")),
@@ -469,7 +494,7 @@ pub async fn list_along(
 }
 
 /// Reads one tenant inside a transaction, whatever its scope.
-async fn reread(tx: &mut Tx, id: TenantId) -> StoreResult<Tenant> {
+pub(super) async fn reread(tx: &mut Tx, id: TenantId) -> StoreResult<Tenant> {
     let row: TenantRow = tx
         .fetch_one(
             query(format!("{} WHERE t.id = $2", select()))

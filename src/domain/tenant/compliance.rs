@@ -165,6 +165,7 @@ mod tests {
             suspended_until: None,
             deletion: None,
             branding: Default::default(),
+            block: None,
             created_at: Utc::now(),
             updated_at: Utc::now(),
         }

@@ -7,24 +7,25 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use super::requests::{ListParams, QuotaUpdate, QUOTA_FIELDS};
-use super::shapes::{QuotaInfo, TenantDetails, TenantSummary};
+use super::requests::{BlockInput, ListParams, QuotaUpdate, QUOTA_FIELDS};
+use super::shapes::{QuotaInfo, TenantDetails, TenantResponse, TenantSummary};
 use super::{HttpError, HttpValidationError, QueryParams};
 use crate::domain::access::Caller;
-use crate::domain::ids::TypedId;
+use crate::domain::ids::{TenantId, TypedId};
 use crate::domain::policy::act;
 use crate::domain::tenant::Tenant;
 use crate::http::error::ApiResult;
-use crate::http::extract::Json;
+use crate::http::extract::{Json, PathId};
 use crate::http::path::InPath;
 use crate::http::AppState;
-use crate::service::tenants;
+use crate::service::{lifecycle, tenants};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_all_tenants))
         .routes(routes!(get_tenant_details))
         .routes(routes!(update_tenant_quota))
+        .routes(routes!(block_tenant))
         .routes(routes!(get_tenant_quota))
 }
 
@@ -112,6 +113,26 @@ async fn update_tenant_quota(
         tenant_id: tenant.id.uuid(),
         quota,
     }))
+}
+
+/// Block Tenant.
+///
+/// Blocks some of a tenant's services, or with `blocked: false` lifts its block. Each blocked
+/// service is refused with 403 `service_blocked`, and the tenant's `status` reads `blocked`.
+/// Answers the tenant.
+#[utoipa::path(post, path = "/admin/tenants/{tenant_id}/block", tag = "admin",
+    params(("tenant_id" = Uuid, Path)), request_body = BlockInput,
+    responses((status = 200, body = TenantResponse), (status = 422, body = HttpValidationError),
+        (status = 403, body = HttpError), (status = 404, body = HttpError)))]
+async fn block_tenant(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathId(id): PathId<TenantId>,
+    Json(request): Json<BlockInput>,
+) -> ApiResult<Json<TenantResponse>> {
+    let request = request.into_request()?;
+    let tenant = lifecycle::block(&state.ctx, &caller, id, request).await?;
+    Ok(Json(tenant.into()))
 }
 
 /// Get Tenant Quota.

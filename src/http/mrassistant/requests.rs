@@ -7,12 +7,13 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::domain::limits::{LimitChanges, LimitKey};
 use crate::domain::tenant::{
-    BillingAlerts, Metadata, MetadataUpdate, NewTenant, RecordingFormat, Settings, SettingsUpdate,
-    TenantQuery, TenantSort, TenantUpdate,
+    BillingAlerts, BlockedService, Metadata, MetadataUpdate, NewTenant, RecordingFormat, Settings,
+    SettingsUpdate, TenantQuery, TenantSort, TenantUpdate,
 };
 use crate::domain::validation::{FieldError, Violations};
 use crate::domain::values::PlanCode;
 use crate::http::patch::Patch;
+use crate::service::lifecycle::BlockRequest;
 
 /// Tenant creation and update model. Every field is optional on update; `name` and
 /// `billing_plan` are required on creation. Absent fields keep their value (or take the
@@ -209,6 +210,50 @@ impl TenantInput {
     }
 }
 
+/// Request to block or unblock a tenant.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BlockInput {
+    /// `true` blocks, `false` lifts the whole block.
+    pub blocked: bool,
+    #[schema(max_length = 500)]
+    pub reason: Option<String>,
+    /// The services to refuse: `calls`, `agents`, `sip`, `recordings`, `analytics`; all five
+    /// when absent.
+    #[schema(value_type = Option<Vec<String>>)]
+    pub block_services: Option<Vec<String>>,
+}
+
+impl BlockInput {
+    pub fn into_request(self) -> Result<BlockRequest, Vec<FieldError>> {
+        let mut violations = Violations::default();
+        let services = self.block_services.map(|names| {
+            names
+                .iter()
+                .enumerate()
+                .filter_map(|(i, name)| match name.parse::<BlockedService>() {
+                    Ok(service) => Some(service),
+                    Err(_) => {
+                        let known = <BlockedService as strum::VariantNames>::VARIANTS.join(", ");
+                        violations.add(
+                            format!("block_services[{i}]"),
+                            "invalid_value",
+                            format!("must be one of {known}"),
+                        );
+                        None
+                    }
+                })
+                .collect()
+        });
+        let request = BlockRequest {
+            blocked: self.blocked,
+            reason: self.reason,
+            services,
+        };
+        violations.finish(|| request)
+    }
+}
+
 /// Request to update tenant quota: each value becomes the tenant's own limit; `null` or absent
 /// keeps the current one.
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -327,7 +372,7 @@ pub struct ListParams {
     pub limit: Option<i64>,
     #[param(minimum = 0, default = 0)]
     pub offset: Option<i64>,
-    /// `active`, `suspended` or `inactive`.
+    /// `active`, `blocked`, `suspended` or `inactive`.
     pub status_filter: Option<String>,
     /// `business`, `developer` or `admin`; only businesses have tenants.
     pub tenant_type: Option<String>,
@@ -352,7 +397,7 @@ impl ListParams {
                     violations.add(
                         "query.status_filter",
                         "invalid_value",
-                        "must be one of active, suspended, inactive",
+                        "must be one of active, blocked, suspended, inactive",
                     );
                     None
                 }

@@ -9,26 +9,33 @@ use uuid::Uuid;
 use crate::domain::analytics::Activity;
 use crate::domain::ids::TypedId;
 use crate::domain::limits::LimitKey;
-use crate::domain::tenant::{minutes_from_seconds, Metadata, Tenant, TenantStatus};
+use crate::domain::tenant::{minutes_from_seconds, EffectiveStatus, Metadata, Tenant};
 
-/// MrAssistant's name for a tenant's status. Its `suspended` is tenantry's deactivation (data
-/// kept, service stopped), its `inactive` is tenantry's soft delete.
+/// MrAssistant's names of tenantry's statuses, as every surface shows them. Its `suspended`
+/// is tenantry's deactivation (data kept, service stopped), its `inactive` tenantry's soft
+/// delete; `blocked` is an active tenant with a block in force.
+const STATUSES: [(EffectiveStatus, &str); 4] = [
+    (EffectiveStatus::Active, "active"),
+    (EffectiveStatus::Blocked, "blocked"),
+    (EffectiveStatus::Inactive, "suspended"),
+    (EffectiveStatus::Deleted, "inactive"),
+];
+
+/// MrAssistant's name for a tenant's status.
 pub fn status(tenant: &Tenant) -> &'static str {
-    match tenant.status {
-        TenantStatus::Active => "active",
-        TenantStatus::Inactive => "suspended",
-        TenantStatus::Deleted => "inactive",
-    }
+    let status = tenant.effective_status();
+    STATUSES
+        .iter()
+        .find(|(known, _)| *known == status)
+        .map_or("active", |(_, name)| name)
 }
 
-/// The status a `status_filter` names, for the statuses tenantry stores.
-pub fn stored_status(filter: &str) -> Option<TenantStatus> {
-    match filter {
-        "active" => Some(TenantStatus::Active),
-        "suspended" => Some(TenantStatus::Inactive),
-        "inactive" => Some(TenantStatus::Deleted),
-        _ => None,
-    }
+/// The status a `status_filter` names.
+pub fn stored_status(filter: &str) -> Option<EffectiveStatus> {
+    STATUSES
+        .iter()
+        .find(|(_, name)| *name == filter)
+        .map(|(status, _)| *status)
 }
 
 /// Every tenant is a business's: MrAssistant gives developers and admins none.
@@ -44,7 +51,8 @@ pub struct TenantResponse {
     #[schema(min_length = 1, max_length = 100)]
     pub billing_plan: String,
     pub id: Uuid,
-    /// `active`, `blocked`, `suspended` (deactivated) or `inactive` (deleted, restorable).
+    /// `active`, `blocked` (a block is in force), `suspended` (deactivated) or `inactive`
+    /// (deleted, restorable).
     pub status: String,
     /// Spend in the current billing period.
     pub monthly_usage_cents: i64,

@@ -71,6 +71,7 @@ impl IntoResponse for Refusal {
                 limit: None,
                 limit_value: None,
                 current: None,
+                service: None,
             }),
         }
     }

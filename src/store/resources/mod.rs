@@ -1,9 +1,9 @@
 //! The resources repository: every kind of the registry (`domain::resource`) in one table,
 //! keyed by (tenant, id) and indexed by kind. Creation takes the tenant's counter lock, so
-//! count and byte limits hold under races; the agents a resource names are rows of
+//! count and byte limits, and a block, hold under races; the agents a resource names are rows of
 //! `resource_agents`, whose foreign keys keep them within the tenant.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -17,6 +17,7 @@ use crate::domain::audit::{flatten_into, Audited, Fields, Holder, Target, SECRET
 use crate::domain::ids::{AgentId, TenantId};
 use crate::domain::limits::{EffectiveLimits, LimitKey};
 use crate::domain::resource::ResourceKind;
+use crate::domain::tenant::BlockedService;
 
 mod rules;
 mod sealed;
@@ -100,6 +101,16 @@ pub struct Held {
     pub setting_on: bool,
     /// The tenant's effective count and byte limits of the kind.
     pub limits: EffectiveLimits,
+    /// The services the tenant's block refuses (read only for a kind a block can refuse).
+    pub blocked: BTreeSet<BlockedService>,
+}
+
+/// What creation reads of the tenant after its counters lock.
+#[derive(sqlx::FromRow)]
+struct TenantHeld {
+    blocked_services: super::blocks::StoredServices,
+    #[sqlx(flatten)]
+    limits: EffectiveColumns,
 }
 
 /// A row of the same kind and unique value that a create replaces, rather than conflicts
@@ -179,7 +190,8 @@ async fn held(tx: &mut Tx, tenant_id: TenantId, kind: ResourceKind) -> StoreResu
         }
         None => true,
     };
-    // The limits in a statement of their own, after every lock (see counters::lock).
+    // The limits and the block in a statement of their own, after every lock (see
+    // counters::lock); a block takes the counters lock too.
     let info = kind.info();
     let keys: Vec<LimitKey> = info
         .count_limit
@@ -187,15 +199,18 @@ async fn held(tx: &mut Tx, tenant_id: TenantId, kind: ResourceKind) -> StoreResu
         .into_iter()
         .chain(info.bytes_limit)
         .collect();
-    let limits = if keys.is_empty() {
-        EffectiveLimits::default()
+    let (limits, blocked) = if keys.is_empty() && info.blocked_by.is_none() {
+        (EffectiveLimits::default(), BTreeSet::new())
     } else {
         let sql = format!(
-            "SELECT t.id{} FROM tenants t WHERE t.id = $1",
+            "SELECT t.blocked_services{} FROM tenants t WHERE t.id = $1",
             effective_columns("t", &keys)
         );
-        let columns: EffectiveColumns = tx.fetch_one(query(sql).bind(tenant_id)).await?;
-        columns.0
+        let held: TenantHeld = tx.fetch_one(query(sql).bind(tenant_id)).await?;
+        (
+            held.limits.0,
+            super::blocks::services(held.blocked_services)?,
+        )
     };
     let (count, size_bytes): (i64, Option<i64>) = tx
         .fetch_one(
@@ -212,6 +227,7 @@ async fn held(tx: &mut Tx, tenant_id: TenantId, kind: ResourceKind) -> StoreResu
         size_bytes: size_bytes.unwrap_or(0),
         setting_on,
         limits,
+        blocked,
     })
 }
 

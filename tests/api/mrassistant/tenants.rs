@@ -528,3 +528,60 @@ both!(
         assert_fastapi_error(&refused, StatusCode::FORBIDDEN);
     }
 );
+
+both!(
+    the_documented_block_refuses_its_services_and_reads_blocked,
+    |app| async move {
+        let (tenant, path) = v1_tenant(&app).await;
+        let blocked = app
+        .platform()
+        .raw(
+            Method::POST,
+            &format!("/admin{path}/block"),
+            "application/json",
+            r#"{"blocked":true,"reason":"Payment overdue","block_services":["calls","agents"]}"#,
+        )
+        .await;
+        blocked.assert_status(StatusCode::OK);
+        assert_eq!(blocked.body["status"], "blocked");
+        tenant
+            .start_call(&json!({ "channel": "phone" }))
+            .await
+            .assert_problem(StatusCode::FORBIDDEN, "service_blocked");
+            // Analytics were not blocked.
+        app.platform()
+            .get(&format!("{path}/stats"))
+            .await
+            .assert_status(StatusCode::OK);
+        let listed = app
+            .platform()
+            .get("/admin/tenants?status_filter=blocked")
+            .await;
+        assert_eq!(listed.body.as_array().unwrap().len(), 1, "{}", listed.text);
+        assert_eq!(listed.body[0]["status"], "blocked");
+        let bad = app
+            .platform()
+            .post(
+                &format!("/admin{path}/block"),
+                &json!({ "blocked": true, "block_services": ["calls", "fax"] }),
+            )
+            .await;
+        assert_fastapi_error(&bad, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(
+            bad.body["detail"][0]["loc"],
+            json!(["body", "block_services", 1])
+        );
+        let lifted = app
+            .platform()
+            .post(&format!("/admin{path}/block"), &json!({ "blocked": false }))
+            .await;
+        lifted.assert_status(StatusCode::OK);
+        assert_eq!(lifted.body["status"], "active");
+        tenant.admit("phone").await;
+        let by_tenant = tenant
+            .client
+            .post(&format!("/admin{path}/block"), &json!({ "blocked": true }))
+            .await;
+        assert_fastapi_error(&by_tenant, StatusCode::FORBIDDEN);
+    }
+);

@@ -15,7 +15,7 @@ use tenantry::domain::ids::{AgencyId, AgentId, PlanId, TenantId, WebhookEndpoint
 use tenantry::domain::metering::{CallFilter, CallStatus, Channel};
 use tenantry::domain::policy::Role;
 use tenantry::domain::resource::ResourceKind;
-use tenantry::domain::tenant::{SortValue, TenantQuery, TenantSort, TenantStatus};
+use tenantry::domain::tenant::{EffectiveStatus, SortValue, TenantQuery, TenantSort};
 use tenantry::domain::transfer::{TransferDirection, TransferState};
 use tenantry::domain::user::MemberStatus;
 use tenantry::store::audit::AuditFilter;
@@ -303,6 +303,16 @@ async fn seed(app: &TestApp) -> Platform {
          WHERE e.tenant_id <> {template_id} AND w.agency_id = e.agency_id"
     ))
     .await;
+    // One tenant in 100 is blocked (all of them active).
+    let services = match db.backend() {
+        Backend::Sqlite => "'[\"calls\"]'",
+        Backend::Postgres => "'[\"calls\"]'::jsonb",
+    };
+    db.run_sql(&format!(
+        "UPDATE tenants SET blocked_services = {services}, blocked_at = created_at \
+         WHERE slug LIKE 'client-%07'"
+    ))
+    .await;
     if db.backend() == Backend::Postgres {
         db.run_sql("ANALYZE").await;
     }
@@ -457,7 +467,7 @@ both!(every_list_reads_through_an_index, |app| async move {
                 "status".into(),
                 TenantScope::ALL,
                 TenantQuery {
-                    status: Some(TenantStatus::Inactive),
+                    status: Some(EffectiveStatus::Inactive),
                     ..list.clone()
                 },
                 format!("tenants_status_by_{by}"),
@@ -466,13 +476,42 @@ both!(every_list_reads_through_an_index, |app| async move {
                 "agency and status".into(),
                 agency(platform.big),
                 TenantQuery {
-                    status: Some(TenantStatus::Inactive),
+                    status: Some(EffectiveStatus::Inactive),
                     descending: true,
                     ..list.clone()
                 },
                 // The big agency holds nearly every tenant: its index and the platform's
                 // are equally good.
                 format!("tenants_agency_status_by_{by}|tenants_status_by_{by}"),
+            ),
+            (
+                "blocked".into(),
+                TenantScope::ALL,
+                TenantQuery {
+                    status: Some(EffectiveStatus::Blocked),
+                    ..list.clone()
+                },
+                format!("tenants_blocked_by_{by}*"),
+            ),
+            (
+                "agency and blocked".into(),
+                agency(platform.big),
+                TenantQuery {
+                    status: Some(EffectiveStatus::Blocked),
+                    descending: true,
+                    ..list.clone()
+                },
+                format!("tenants_agency_blocked_by_{by}*|tenants_blocked_by_{by}*"),
+            ),
+            (
+                // Nearly every tenant: walking the status's index fills a page at once.
+                "active".into(),
+                TenantScope::ALL,
+                TenantQuery {
+                    status: Some(EffectiveStatus::Active),
+                    ..list.clone()
+                },
+                format!("tenants_status_by_{by}|tenants_by_{by}*"),
             ),
             (
                 "plan".into(),
@@ -496,7 +535,7 @@ both!(every_list_reads_through_an_index, |app| async move {
                 "status and plan".into(),
                 agency(platform.big),
                 TenantQuery {
-                    status: Some(TenantStatus::Inactive),
+                    status: Some(EffectiveStatus::Inactive),
                     plan: Some("enterprise".into()),
                     ..list.clone()
                 },
@@ -558,7 +597,7 @@ both!(every_list_reads_through_an_index, |app| async move {
             .await;
     }
     let resumed = TenantQuery {
-        status: Some(TenantStatus::Inactive),
+        status: Some(EffectiveStatus::Inactive),
         after: Some((SortValue::Text("Client 5".into()), platform.tenant)),
         ..tenant_list(TenantSort::Name)
     };

@@ -10,6 +10,7 @@ mod api_keys;
 mod archives;
 mod audit;
 mod billing_alerts;
+mod blocks;
 mod bounds;
 mod call_ends;
 mod call_leases;

@@ -10,8 +10,8 @@ use super::super::limits::{EffectiveLimitsBody, LimitsBody};
 use crate::domain::alerts::{AlertRule, Metric, UsageAlerts};
 use crate::domain::ids::{AgencyId, TenantId, UserId};
 use crate::domain::tenant::{
-    ActionAt100, BillingAlerts, BillingMode, Metadata, Owner, RecordingFormat, Settings, Tenant,
-    TenantStatus, TenantType, UsageSummary,
+    ActionAt100, BillingAlerts, BillingMode, Block, BlockedService, EffectiveStatus, Metadata,
+    Owner, RecordingFormat, Settings, Tenant, TenantType, UsageSummary,
 };
 
 /// A tenant as every surface reads it.
@@ -22,7 +22,9 @@ pub struct TenantBody {
     pub id: TenantId,
     pub name: String,
     pub slug: String,
-    pub status: TenantStatus,
+    /// `blocked` while a block is in force on an active tenant (its lifecycle status is still
+    /// `active`: reactivation and deactivation do not touch a block).
+    pub status: EffectiveStatus,
     /// The plan's code.
     pub plan: String,
     pub agency_id: Option<AgencyId>,
@@ -50,17 +52,20 @@ pub struct TenantBody {
     pub deleted_at: Option<DateTime<Utc>>,
     /// When a deleted tenant may be purged for good; until then it can be restored.
     pub purge_after: Option<DateTime<Utc>>,
+    /// The services refused while a block is in force; `null` when none is.
+    pub block: Option<BlockBody>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
 impl From<Tenant> for TenantBody {
     fn from(tenant: Tenant) -> Self {
+        let status = tenant.effective_status();
         TenantBody {
             id: tenant.id,
             name: tenant.name,
             slug: tenant.slug.into_string(),
-            status: tenant.status,
+            status,
             plan: tenant.plan.into_string(),
             agency_id: tenant.agency_id,
             billing_mode: tenant.billing_mode,
@@ -78,8 +83,32 @@ impl From<Tenant> for TenantBody {
             suspended_until: tenant.suspended_until,
             deleted_at: tenant.deletion.map(|d| d.at),
             purge_after: tenant.deletion.map(|d| d.purge_after),
+            block: tenant.block.map(BlockBody::from),
             created_at: tenant.created_at,
             updated_at: tenant.updated_at,
+        }
+    }
+}
+
+/// A block in force: some of the tenant's services are refused with 403 `service_blocked`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = Block)]
+pub struct BlockBody {
+    /// The services refused, in a fixed order.
+    pub services: Vec<BlockedService>,
+    /// Why, as the blocking agency or platform said.
+    pub reason: Option<String>,
+    /// When the tenant was blocked; changing the block's services or reason keeps it.
+    pub blocked_at: DateTime<Utc>,
+}
+
+impl From<Block> for BlockBody {
+    fn from(block: Block) -> Self {
+        BlockBody {
+            services: block.services.into_iter().collect(),
+            reason: block.reason,
+            blocked_at: block.at,
         }
     }
 }

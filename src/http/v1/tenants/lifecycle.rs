@@ -1,4 +1,4 @@
-//! A tenant's lifecycle routes: deactivate, reactivate, delete (soft or permanent) and
+//! A tenant's lifecycle routes: deactivate, reactivate, block, delete (soft or permanent) and
 //! restore, for the tenant's agency and the platform. A tenant's own keys and people cannot
 //! undo them.
 
@@ -13,17 +13,19 @@ use super::body::TenantBody;
 use crate::domain::access::Caller;
 use crate::domain::ids::TenantId;
 use crate::domain::policy::act;
+use crate::domain::tenant::BlockedService;
 use crate::http::error::{ApiResult, Problem};
 use crate::http::extract::{with_etag, Json, PathId, Query};
 use crate::http::path::InPath;
 use crate::http::AppState;
-use crate::service::lifecycle::{self, DeactivateRequest};
+use crate::service::lifecycle::{self, BlockRequest, DeactivateRequest};
 use crate::service::tenants::TenantRef;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(deactivate_tenant))
         .routes(routes!(reactivate_tenant))
+        .routes(routes!(block_tenant))
         .routes(routes!(restore_tenant))
 }
 
@@ -74,6 +76,54 @@ async fn reactivate_tenant(
     InPath(tenant): InPath<TenantRef, act::DeactivateTenant>,
 ) -> ApiResult<Response> {
     let tenant = lifecycle::reactivate(&state.ctx, tenant).await?;
+    Ok(with_etag(tenant.updated_at, TenantBody::from(tenant)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct BlockTenantRequest {
+    /// `true` blocks; `false` lifts the whole block (`reason` and `blockServices` are then
+    /// checked but ignored).
+    pub blocked: bool,
+    /// Why; kept with the block as `block.reason`.
+    #[serde(default)]
+    #[schema(min_length = 1, max_length = 500, example = "Payment overdue")]
+    pub reason: Option<String>,
+    /// The services to refuse; omitted or `null` refuses all five. Replaces the services of a
+    /// block in force.
+    #[serde(default)]
+    #[schema(min_items = 1, example = json!(["calls", "agents"]))]
+    pub block_services: Option<Vec<BlockedService>>,
+}
+
+/// Block or unblock a tenant's services.
+///
+/// While a block is in force, each service it names is refused with 403 `service_blocked`
+/// (the problem's `service` names it): `calls` (starting calls; calls in progress may end),
+/// `agents` (creating agents and switching one on), `sip` (creating and changing SIP trunks
+/// and phone numbers), `recordings` (listing, reading, playing and storing recordings) and
+/// `analytics` (the tenant's analytics). Everything else works, deleting included. The
+/// tenant's `status` reads `blocked` while it is active, and `block` shows the services, the
+/// reason and `blockedAt`. `blocked: false` lifts the whole block.
+///
+/// Blocking is idempotent: the same block again, or lifting no block, changes nothing (the
+/// same version, no audit entry, no event). Otherwise the trail records `tenant.blocked` or
+/// `tenant.unblocked`, each also an event.
+#[utoipa::path(post, path = "/api/v1/tenants/{tenantId}/block", tag = "tenants",
+    params(("tenantId" = TenantId, Path)), request_body = BlockTenantRequest,
+    responses((status = 200, body = TenantBody, headers(("ETag" = String))),
+        (status = 403, body = Problem), (status = 422, body = Problem)))]
+async fn block_tenant(
+    State(state): State<AppState>,
+    InPath(tenant): InPath<TenantRef, act::BlockTenant>,
+    Json(request): Json<BlockTenantRequest>,
+) -> ApiResult<Response> {
+    let request = BlockRequest {
+        blocked: request.blocked,
+        reason: request.reason,
+        services: request.block_services,
+    };
+    let tenant = lifecycle::set_block(&state.ctx, tenant, request).await?;
     Ok(with_etag(tenant.updated_at, TenantBody::from(tenant)))
 }
 

@@ -10,7 +10,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::domain::access::Caller;
 use crate::domain::ids::{AgencyId, TenantId};
 use crate::domain::policy::act;
-use crate::domain::tenant::{SortValue, Tenant, TenantQuery, TenantSort, TenantStatus};
+use crate::domain::tenant::{EffectiveStatus, SortValue, Tenant, TenantQuery, TenantSort};
 use crate::domain::time::BoundedTime;
 use crate::domain::validation::Violations;
 use crate::http::error::{ApiError, ApiResult, Problem};
@@ -69,7 +69,9 @@ pub enum Order {
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
 pub struct ListTenantsParams {
-    pub status: Option<TenantStatus>,
+    /// As tenants show it: `active` leaves blocked tenants out, `blocked` lists the active
+    /// tenants a block is in force on, `deleted` lists soft-deleted tenants (hidden otherwise).
+    pub status: Option<EffectiveStatus>,
     /// A plan code.
     #[param(max_length = 100)]
     pub plan: Option<String>,
