@@ -10,6 +10,8 @@ use super::alerts::{AlertRule, UsageAlerts, UsageAlertsUpdate};
 use super::audit::{flatten_into, Audited, Fields, Holder, Target};
 use super::ids::{AgencyId, TenantId, UserId};
 use super::limits::{EffectiveLimits, LimitChanges, Limits};
+use super::plan::Plan;
+use super::subscription::Subscription;
 use super::time::BoundedTime;
 use super::validation::{parse_http_url, FieldError, Violations};
 use super::values::{EmailAddress, PlanCode, Slug};
@@ -269,6 +271,10 @@ pub struct Tenant {
     pub status: TenantStatus,
     /// The plan's code.
     pub plan: PlanCode,
+    /// The plan itself, with the limits it grants.
+    pub plan_details: Plan,
+    /// Its subscription, if it has one (in any status).
+    pub subscription: Option<Subscription>,
     pub agency_id: Option<AgencyId>,
     pub billing_mode: BillingMode,
     pub tenant_type: TenantType,
