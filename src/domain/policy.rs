@@ -146,6 +146,10 @@ actions! {
     UpdateTenant => TenantsWrite,
     /// Change a tenant's plan, usage limits, billing mode or billing alerts.
     ChangeCommercialTerms => TenantsWrite,
+    /// Read a tenant's subscription.
+    ReadSubscription => BillingRead,
+    /// Create or replace a tenant's subscription, and with it the tenant's plan.
+    ManageSubscription => TenantsWrite,
     /// Switch a tenant's compliance setting (HIPAA, PCI, encryption) off.
     RelaxCompliance => TenantsWrite,
     /// Deactivate and reactivate a tenant.
@@ -323,9 +327,11 @@ pub const GRANTS: &[(Role, &[Action])] = &[
         Role::AgencyManager,
         &[
             Action::ReadTenant,
+            Action::ReadSubscription,
             Action::CreateTenant,
             Action::UpdateTenant,
             Action::ChangeCommercialTerms,
+            Action::ManageSubscription,
             Action::RelaxCompliance,
             Action::DeactivateTenant,
             Action::DeleteTenant,
@@ -365,6 +371,7 @@ pub const GRANTS: &[(Role, &[Action])] = &[
         Role::TenantOwner,
         &[
             Action::ReadTenant,
+            Action::ReadSubscription,
             Action::UpdateTenant,
             Action::ReadAuditLog,
             // Its own endpoint (settings.webhookUrl): its secret and deliveries.
@@ -397,6 +404,7 @@ pub const GRANTS: &[(Role, &[Action])] = &[
         Role::AgencyTechnicalManager,
         &[
             Action::ReadTenant,
+            Action::ReadSubscription,
             Action::ReadWebhooks,
             Action::ManageWebhooks,
             Action::ReadAgency,
@@ -423,9 +431,11 @@ pub const GRANTS: &[(Role, &[Action])] = &[
         &[
             Action::ReadWebhooks,
             Action::ReadTenant,
+            Action::ReadSubscription,
             Action::CreateTenant,
             Action::UpdateTenant,
             Action::ChangeCommercialTerms,
+            Action::ManageSubscription,
             Action::DeactivateTenant,
             Action::ReadAuditLog,
             Action::ReadAgency,
@@ -444,6 +454,7 @@ pub const GRANTS: &[(Role, &[Action])] = &[
         Role::TenantUser,
         &[
             Action::ReadTenant,
+            Action::ReadSubscription,
             Action::ReadPlans,
             Action::ReadUsers,
             Action::ReadAgents,
@@ -465,6 +476,7 @@ pub const GRANTS: &[(Role, &[Action])] = &[
         &[
             Action::ReadWebhooks,
             Action::ReadTenant,
+            Action::ReadSubscription,
             // A tenant's auditor reads its trail.
             Action::ReadAuditLog,
             Action::ReadPlans,
@@ -722,8 +734,24 @@ mod tests {
             Action::MintTenantKey,
             Action::RelaxCompliance,
             Action::ChangeCommercialTerms,
+            Action::ManageSubscription,
         ] {
             assert!(!grants(Role::TenantOwner, action), "{action:?}");
+        }
+    }
+
+    #[test]
+    fn a_subscription_is_read_by_its_tenant_s_readers_and_set_by_who_sets_its_plan() {
+        for role in Role::ALL {
+            let same = |a, b| grants(role, a) == grants(role, b);
+            assert!(
+                same(Action::ReadSubscription, Action::ReadTenant),
+                "{role:?}"
+            );
+            assert!(
+                same(Action::ManageSubscription, Action::ChangeCommercialTerms),
+                "{role:?}"
+            );
         }
     }
 

@@ -157,7 +157,7 @@ impl ApiError {
                 | Error::MissingScope(_)
                 | Error::TenantInactive
                 | Error::QuotaReached(_) => StatusCode::FORBIDDEN,
-                Error::NotFound(_) => StatusCode::NOT_FOUND,
+                Error::NotFound(_) | Error::Absent { .. } => StatusCode::NOT_FOUND,
                 Error::Conflict { .. } => StatusCode::CONFLICT,
                 Error::Stale => StatusCode::PRECONDITION_FAILED,
                 Error::Invalid(_) | Error::CounterOverflow { .. } => {
@@ -194,6 +194,7 @@ impl ApiError {
                 Error::TenantInactive => "tenant_inactive",
                 Error::NotFound(_) => "not_found",
                 Error::Conflict { code, .. }
+                | Error::Absent { code, .. }
                 | Error::Unauthenticated { code, .. }
                 | Error::Gone { code, .. } => code,
                 Error::LoginLocked { .. } => "login_locked",

@@ -49,6 +49,7 @@ use crate::domain::api_key::{KeyEnvironment, KeyScope};
 use crate::domain::audit::ActorKind;
 use crate::domain::metering::{CallStatus, Channel, Direction, LimitSource};
 use crate::domain::policy::{ApiScope, Role};
+use crate::domain::subscription::{BillingInterval, SubscriptionStatus};
 use crate::domain::tenant::{
     ActionAt100, BillingMode, RecordingFormat, TenantSort, TenantStatus, TenantType,
 };
@@ -61,6 +62,7 @@ wire_enums! {
     Role: "A role: `Admin` (platform); `AgencyManager`, `AgencyTechnicalManager`, `AgencyAccountManager` (agency); `TenantOwner`, `TenantUser`, `ReadOnly` (tenant). docs/PERMISSIONS.md lists what each may do.",
     ActorKind: "Who made a change: an API `key`, a `user`, the `master` key or the `system` (a job).",
     AgentStatus,
+    BillingInterval: "How often a subscription bills: `monthly` or `yearly`.",
     BillingMode,
     CallStatus,
     Channel,
@@ -70,6 +72,7 @@ wire_enums! {
     LimitSource,
     MemberStatus: "A membership's state: `invited` (not accepted yet), `active` or `disabled`.",
     RecordingFormat,
+    SubscriptionStatus: "A subscription's state: `active`, `trialing`, `past_due` or `canceled` (a canceled one no longer sets the billing period).",
     TenantSort,
     TenantStatus,
     TenantType,

@@ -18,6 +18,7 @@ pub mod openapi;
 pub mod plans;
 pub mod resources;
 pub mod sessions;
+pub mod subscriptions;
 pub mod tenants;
 pub mod transfers;
 pub mod usage;
@@ -57,6 +58,7 @@ impl Dialect for V1 {
             .merge(audit::router())
             .merge(transfers::router())
             .merge(webhooks::router())
+            .merge(subscriptions::router())
     }
 
     fn public_routes() -> OpenApiRouter<AppState> {
