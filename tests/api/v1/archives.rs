@@ -39,6 +39,9 @@ async fn seed(app: &TestApp) -> Seeded {
         .of(&agency)
         .create()
         .await;
+    // A subscription whose period keys the usage that follows.
+    let start = (Utc::now() - Duration::days(3)).trunc_subsecs(0);
+    tenant.subscribe(&agency.client, "starter", start).await;
     let client = &tenant.client;
     let ava = client
         .post(&tenant.path("/agents"), &json!({ "name": "Ava" }))
@@ -179,6 +182,7 @@ async fn view(client: &Client, tenant_id: &str) -> Value {
     let mut view =
         json!({ "tenant": tenant, "analytics": client.get(&path(&analytics)).await.body });
     view["limits"] = client.get(&path("/limits")).await.body;
+    view["subscription"] = client.get(&path("/subscription")).await.body;
     for people in ["/users", "/invitations"] {
         view[people] = client.get(&path(people)).await.body;
     }
