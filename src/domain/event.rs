@@ -56,6 +56,8 @@ events! {
     TenantRestored = "tenant.restored", "A deleted tenant was restored.";
     TenantPurged = "tenant.purged", "A deleted tenant's data was removed for good.";
     TenantTransferred = "tenant.transferred", "A tenant moved to another agency.";
+    SubscriptionCreated = "subscription.created", "A tenant's subscription was created.";
+    SubscriptionUpdated = "subscription.updated", "A tenant's subscription was replaced (its plan, status or period).";
     TransferRequested = "transfer.requested", "A tenant was offered to another agency.";
     TransferAccepted = "transfer.accepted", "A transfer was accepted.";
     TransferRejected = "transfer.rejected", "A transfer was rejected.";

@@ -287,6 +287,12 @@ typed_id!(
     params = ["webhookAttemptId"]
 );
 typed_id!(
+    /// A tenant's subscription to its plan.
+    SubscriptionId,
+    "sub",
+    params = ["subscriptionId"]
+);
+typed_id!(
     /// An entry of the audit trail.
     AuditId,
     "aud",

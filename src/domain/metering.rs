@@ -19,9 +19,47 @@ pub struct Period {
     pub end: NaiveDate,
 }
 
+/// The current period of a subscription that is not canceled: `[start, end)`. While it holds
+/// a moment, it is the tenant's billing period at that moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BillingWindow {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+}
+
+impl BillingWindow {
+    pub fn holds(&self, at: DateTime<Utc>) -> bool {
+        self.start <= at && at < self.end
+    }
+
+    /// Its period in whole days: from the UTC day it starts on, which keys its counters, to
+    /// the first UTC day that begins at or after its end.
+    pub fn period(&self) -> Period {
+        let end = self.end.date_naive();
+        let starts_a_day = self.end.time() == chrono::NaiveTime::MIN;
+        Period {
+            start: self.start.date_naive(),
+            end: if starts_a_day {
+                end
+            } else {
+                end.succ_opt().unwrap_or(end)
+            },
+        }
+    }
+}
+
 impl Period {
-    /// The period that holds `at`. Today the calendar month in UTC; a subscription's billing
-    /// period replaces this one function.
+    /// A tenant's billing period at `at`: the current period of its subscription (`window`,
+    /// when it has one that is not canceled) if that holds `at`, otherwise the calendar month.
+    pub fn billing(at: DateTime<Utc>, window: Option<BillingWindow>) -> Period {
+        match window {
+            Some(window) if window.holds(at) => window.period(),
+            _ => Period::containing(at),
+        }
+    }
+
+    /// The calendar month in UTC that holds `at`: the billing period of a tenant without a
+    /// subscription's period.
     pub fn containing(at: DateTime<Utc>) -> Period {
         let day = at.date_naive();
         let start = day.with_day(1).expect("day 1 exists");
@@ -470,6 +508,32 @@ mod tests {
         let period = Period::containing(at);
         assert_eq!(period.start.to_string(), "2025-12-01");
         assert_eq!(period.end.to_string(), "2026-01-01");
+    }
+
+    #[test]
+    fn a_subscription_period_holds_its_own_moments_only() {
+        let time = |text: &str| DateTime::parse_from_rfc3339(text).unwrap().to_utc();
+        let window = BillingWindow {
+            start: time("2026-03-15T10:00:00Z"),
+            end: time("2026-04-15T10:00:00Z"),
+        };
+        let inside = Period::billing(time("2026-04-01T00:00:00Z"), Some(window));
+        assert_eq!(inside.start.to_string(), "2026-03-15");
+        assert_eq!(inside.end.to_string(), "2026-04-16");
+        // Before it starts and from its end on, the calendar month.
+        let before = Period::billing(time("2026-03-15T09:59:59Z"), Some(window));
+        assert_eq!(before.start.to_string(), "2026-03-01");
+        let after = Period::billing(time("2026-04-15T10:00:00Z"), Some(window));
+        assert_eq!(after.start.to_string(), "2026-04-01");
+        let midnight = BillingWindow {
+            start: time("2026-03-15T00:00:00Z"),
+            end: time("2026-04-15T00:00:00Z"),
+        };
+        assert_eq!(midnight.period().end.to_string(), "2026-04-15");
+        assert_eq!(
+            Period::billing(time("2026-04-01T00:00:00Z"), None),
+            Period::containing(time("2026-04-01T00:00:00Z"))
+        );
     }
 
     #[test]

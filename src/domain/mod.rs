@@ -21,6 +21,7 @@ pub mod policy;
 pub mod rate_limit;
 pub mod resource;
 pub mod resources;
+pub mod subscription;
 pub mod tenant;
 pub mod time;
 pub mod transfer;

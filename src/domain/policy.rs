@@ -146,6 +146,10 @@ actions! {
     UpdateTenant => TenantsWrite,
     /// Change a tenant's plan, usage limits, billing mode or billing alerts.
     ChangeCommercialTerms => TenantsWrite,
+    /// Read a tenant's subscription.
+    ReadSubscription => BillingRead,
+    /// Create or replace a tenant's subscription, and with it the tenant's plan.
+    ManageSubscription => TenantsWrite,
     /// Switch a tenant's compliance setting (HIPAA, PCI, encryption) off.
     RelaxCompliance => TenantsWrite,
     /// Deactivate and reactivate a tenant.
@@ -333,9 +337,11 @@ pub const GRANTS: &[(Role, &[Action])] = &[
         Role::AgencyManager,
         &[
             Action::ReadTenant,
+            Action::ReadSubscription,
             Action::CreateTenant,
             Action::UpdateTenant,
             Action::ChangeCommercialTerms,
+            Action::ManageSubscription,
             Action::RelaxCompliance,
             Action::DeactivateTenant,
             Action::BlockTenant,
@@ -379,6 +385,7 @@ pub const GRANTS: &[(Role, &[Action])] = &[
         Role::TenantOwner,
         &[
             Action::ReadTenant,
+            Action::ReadSubscription,
             Action::UpdateTenant,
             Action::ReadAuditLog,
             // Its own endpoint (settings.webhookUrl): its secret and deliveries.
@@ -413,6 +420,7 @@ pub const GRANTS: &[(Role, &[Action])] = &[
         Role::AgencyTechnicalManager,
         &[
             Action::ReadTenant,
+            Action::ReadSubscription,
             Action::ReadWebhooks,
             Action::ManageWebhooks,
             Action::ReadAgency,
@@ -440,9 +448,11 @@ pub const GRANTS: &[(Role, &[Action])] = &[
         &[
             Action::ReadWebhooks,
             Action::ReadTenant,
+            Action::ReadSubscription,
             Action::CreateTenant,
             Action::UpdateTenant,
             Action::ChangeCommercialTerms,
+            Action::ManageSubscription,
             Action::DeactivateTenant,
             Action::BlockTenant,
             Action::ReadAuditLog,
@@ -464,6 +474,7 @@ pub const GRANTS: &[(Role, &[Action])] = &[
         Role::TenantUser,
         &[
             Action::ReadTenant,
+            Action::ReadSubscription,
             Action::ReadPlans,
             Action::ReadUsers,
             Action::ReadAgents,
@@ -486,6 +497,7 @@ pub const GRANTS: &[(Role, &[Action])] = &[
         &[
             Action::ReadWebhooks,
             Action::ReadTenant,
+            Action::ReadSubscription,
             // A tenant's auditor reads its trail.
             Action::ReadAuditLog,
             Action::ReadPlans,
@@ -745,8 +757,24 @@ mod tests {
             Action::RelaxCompliance,
             Action::ChangeCommercialTerms,
             Action::BlockTenant,
+            Action::ManageSubscription,
         ] {
             assert!(!grants(Role::TenantOwner, action), "{action:?}");
+        }
+    }
+
+    #[test]
+    fn a_subscription_is_read_by_its_tenant_s_readers_and_set_by_who_sets_its_plan() {
+        for role in Role::ALL {
+            let same = |a, b| grants(role, a) == grants(role, b);
+            assert!(
+                same(Action::ReadSubscription, Action::ReadTenant),
+                "{role:?}"
+            );
+            assert!(
+                same(Action::ManageSubscription, Action::ChangeCommercialTerms),
+                "{role:?}"
+            );
         }
     }
 

@@ -11,6 +11,8 @@ use super::audit::{flatten_into, Audited, Fields, Holder, Target};
 use super::branding::Branding;
 use super::ids::{AgencyId, TenantId, UserId};
 use super::limits::{EffectiveLimits, LimitChanges, LimitKey, Limits};
+use super::plan::Plan;
+use super::subscription::Subscription;
 use super::time::BoundedTime;
 use super::validation::{parse_http_url, FieldError, Violations};
 use super::values::{EmailAddress, PlanCode, Slug};
@@ -273,6 +275,10 @@ pub struct Tenant {
     pub status: TenantStatus,
     /// The plan's code.
     pub plan: PlanCode,
+    /// The plan itself, with the limits it grants.
+    pub plan_details: Plan,
+    /// Its subscription, if it has one (in any status).
+    pub subscription: Option<Subscription>,
     pub agency_id: Option<AgencyId>,
     pub billing_mode: BillingMode,
     pub tenant_type: TenantType,

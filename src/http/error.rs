@@ -160,7 +160,7 @@ impl ApiError {
                 | Error::TenantInactive
                 | Error::ServiceBlocked(_)
                 | Error::QuotaReached(_) => StatusCode::FORBIDDEN,
-                Error::NotFound(_) => StatusCode::NOT_FOUND,
+                Error::NotFound(_) | Error::Absent { .. } => StatusCode::NOT_FOUND,
                 Error::Conflict { .. } => StatusCode::CONFLICT,
                 Error::Stale => StatusCode::PRECONDITION_FAILED,
                 Error::Invalid(_) | Error::CounterOverflow { .. } => {
@@ -198,6 +198,7 @@ impl ApiError {
                 Error::ServiceBlocked(_) => "service_blocked",
                 Error::NotFound(_) => "not_found",
                 Error::Conflict { code, .. }
+                | Error::Absent { code, .. }
                 | Error::Unauthenticated { code, .. }
                 | Error::Gone { code, .. } => code,
                 Error::LoginLocked { .. } => "login_locked",

@@ -74,6 +74,11 @@ impl RateLimits {
         })
     }
 
+    /// The budget of `policy` where no plan or tenant sets one.
+    pub fn default_limit(&self, policy: RatePolicy) -> i64 {
+        self.budgets.default_of(policy).limit
+    }
+
     /// The client's address: the peer's, or, from a trusted proxy, the nearest address in
     /// `X-Forwarded-For` that no trusted proxy added.
     fn client_address(&self, request: &Request) -> IpAddr {

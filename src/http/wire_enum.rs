@@ -50,6 +50,7 @@ use crate::domain::audit::ActorKind;
 use crate::domain::custom_domain::{DomainStatus, VerificationMethod};
 use crate::domain::metering::{CallStatus, Channel, Direction, LimitSource};
 use crate::domain::policy::{ApiScope, Role};
+use crate::domain::subscription::{BillingInterval, SubscriptionStatus};
 use crate::domain::tenant::{
     ActionAt100, BillingMode, BlockedService, EffectiveStatus, RecordingFormat, TenantSort,
     TenantStatus, TenantType,
@@ -63,6 +64,7 @@ wire_enums! {
     Role: "A role: `Admin` (platform); `AgencyManager`, `AgencyTechnicalManager`, `AgencyAccountManager` (agency); `TenantOwner`, `TenantUser`, `ReadOnly` (tenant). docs/PERMISSIONS.md lists what each may do.",
     ActorKind: "Who made a change: an API `key`, a `user`, the `master` key or the `system` (a job).",
     AgentStatus,
+    BillingInterval: "How often a subscription bills: `monthly` or `yearly`.",
     BillingMode,
     BlockedService: "A service a block can refuse: `calls` (starting calls), `agents` (creating agents and switching one on), `sip` (creating and changing SIP trunks and phone numbers), `recordings` (reading, playing and storing recordings) or `analytics` (the tenant's analytics).",
     CallStatus,
@@ -75,6 +77,7 @@ wire_enums! {
     LimitSource,
     MemberStatus: "A membership's state: `invited` (not accepted yet), `active` or `disabled`.",
     RecordingFormat,
+    SubscriptionStatus: "A subscription's state: `active`, `trialing`, `past_due` or `canceled` (a canceled one no longer sets the billing period).",
     TenantSort,
     TenantStatus,
     TenantType,

@@ -28,12 +28,15 @@ const MAX_RANGE_DAYS: u64 = 366;
 /// How many of an agency's tenants its report names.
 const TOP_TENANTS: usize = 10;
 
-/// The days a report covers: from `from` (default the first day of the current month) to
-/// `to` (default its last day), at most [`MAX_RANGE_DAYS`] of them.
-pub fn date_range(from: Option<NaiveDate>, to: Option<NaiveDate>) -> Result<DateRange> {
-    let month = Period::containing(now());
-    let from = from.unwrap_or(month.start);
-    let to = to.unwrap_or_else(|| month.end.pred_opt().unwrap_or(month.end));
+/// The days a report covers: from `from` (default the first day of `period`, the current
+/// billing period) to `to` (default its last day), at most [`MAX_RANGE_DAYS`] of them.
+pub fn date_range(
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    period: Period,
+) -> Result<DateRange> {
+    let from = from.unwrap_or(period.start);
+    let to = to.unwrap_or_else(|| period.end.pred_opt().unwrap_or(period.end));
     if from > to {
         return Err(Error::field(
             "dateFrom",
@@ -92,7 +95,14 @@ pub async fn tenant(
     to: Option<NaiveDate>,
 ) -> Result<TenantAnalytics> {
     let tenant_id = tenant.get().id;
-    let range = date_range(from, to)?;
+    let at = now();
+    let period = if from.is_some() && to.is_some() {
+        Period::containing(at)
+    } else {
+        let window = store::subscriptions::window(&ctx.db, tenant_id).await?;
+        Period::billing(at, window)
+    };
+    let range = date_range(from, to, period)?;
     super::lifecycle::refuse_blocked(ctx, tenant_id, BlockedService::Analytics).await?;
     let rows = store::usage::daily(&ctx.db, tenant_id, range.from, range.to).await?;
     let agents = store::agents::count(&ctx.db, tenant_id).await?;
@@ -143,8 +153,13 @@ pub async fn stats(
         .await?
         .remove(&tenant_id)
         .unwrap_or_default();
-    let today = now().date_naive();
-    let period = Period::containing(now());
+    let at = now();
+    let today = at.date_naive();
+    let window = current
+        .subscription
+        .as_ref()
+        .and_then(|s| s.billing_window());
+    let period = Period::billing(at, window);
     let rows = store::usage::daily(&ctx.db, tenant_id, period.start, today).await?;
     let mut total = Sums::default();
     let mut calls_today = 0;
@@ -183,7 +198,8 @@ pub async fn agency(
     to: Option<NaiveDate>,
 ) -> Result<AgencyAnalytics> {
     let agency_id = reported_agency(caller, asked)?;
-    let range = date_range(from, to)?;
+    // Tenants' billing periods differ; an agency's report defaults to the calendar month.
+    let range = date_range(from, to, Period::containing(now()))?;
     let agency = store::agencies::find(&ctx.db, agency_id)
         .await
         .map_err(not_found("agency"))?;
@@ -276,11 +292,22 @@ mod tests {
     #[test]
     fn ranges_are_ordered_and_at_most_366_days() {
         let day = |text: &str| text.parse::<NaiveDate>().unwrap();
-        let range = date_range(Some(day("2024-01-01")), Some(day("2024-12-31"))).unwrap();
-        assert_eq!(range.days().count(), 366);
-        assert!(date_range(Some(day("2024-01-01")), Some(day("2025-01-01"))).is_err());
-        assert!(date_range(Some(day("2024-01-02")), Some(day("2024-01-01"))).is_err());
-        let month = date_range(None, None).unwrap();
-        assert_eq!(month.from, Period::containing(now()).start);
+        let current = Period::containing(now());
+        let range = |from, to| date_range(from, to, current);
+        let year = range(Some(day("2024-01-01")), Some(day("2024-12-31"))).unwrap();
+        assert_eq!(year.days().count(), 366);
+        assert!(range(Some(day("2024-01-01")), Some(day("2025-01-01"))).is_err());
+        assert!(range(Some(day("2024-01-02")), Some(day("2024-01-01"))).is_err());
+        let month = range(None, None).unwrap();
+        assert_eq!(month.from, current.start);
+        let mid_month = Period {
+            start: day("2026-03-15"),
+            end: day("2026-04-16"),
+        };
+        let billing = date_range(None, None, mid_month).unwrap();
+        assert_eq!(
+            (billing.from, billing.to),
+            (day("2026-03-15"), day("2026-04-15"))
+        );
     }
 }

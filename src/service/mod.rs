@@ -38,6 +38,7 @@ pub mod resources;
 pub mod retention;
 pub mod secrets;
 pub mod sessions;
+pub mod subscriptions;
 pub mod tenants;
 pub mod transfers;
 pub mod usage;
@@ -94,6 +95,13 @@ pub enum Error {
     /// No such object, or one the caller may not see.
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// An object in reach lacks the part asked for (a tenant without a subscription): a 404
+    /// with a code of its own.
+    #[error("{detail}")]
+    Absent {
+        code: &'static str,
+        detail: &'static str,
+    },
     /// The caller may see the object but not do this.
     #[error("{0}")]
     Forbidden(&'static str),
@@ -189,6 +197,9 @@ fn forbidden_detail(action: policy::Action) -> &'static str {
     match action {
         Action::CreateTenant => "this key cannot create tenants",
         Action::ChangeCommercialTerms => "tenant keys may not change the plan, limits or billing",
+        Action::ManageSubscription => {
+            "only the tenant's agency or the platform may change its subscription"
+        }
         Action::RelaxCompliance => {
             "only the agency or the platform may switch a compliance setting off"
         }

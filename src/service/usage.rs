@@ -8,7 +8,7 @@ use super::{Context, Error, Result};
 use crate::domain::ids::{AgentId, TenantId};
 use crate::domain::limits::{LimitKey, Measured};
 use crate::domain::metering::{
-    check_batch, IngestOutcome, LimitSource, LimitStatus, LimitsReport, Period, UsageEvent,
+    check_batch, IngestOutcome, LimitSource, LimitStatus, LimitsReport, UsageEvent,
 };
 use crate::domain::policy::{act, Authorized};
 use crate::domain::resource::ResourceKind;
@@ -94,9 +94,9 @@ pub async fn limits(
     };
     let measured = Measured {
         active_calls: live.active_calls,
-        period_calls: live.period.calls,
-        period_seconds: live.period.seconds,
-        period_cost_cents: live.period.cost_cents,
+        period_calls: live.usage.calls,
+        period_seconds: live.usage.seconds,
+        period_cost_cents: live.usage.cost_cents,
         agents: agents.total,
         phone_numbers: count(ResourceKind::PhoneNumber),
         squads: count(ResourceKind::Squad),
@@ -119,7 +119,7 @@ pub async fn limits(
         .collect();
     Ok(LimitsReport {
         tenant_id,
-        period: Period::containing(at),
+        period: live.period,
         active_calls: live.active_calls,
         limits,
     })

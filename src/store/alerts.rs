@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 use sqlx::types::Json;
 
 use super::limits::{effective_columns, EffectiveColumns};
+use super::subscriptions::{self, WindowColumns};
 use super::{from_text, outbox, query, Db, StoreError, StoreResult, Tx};
 use crate::domain::alerts::{AlertAction, AlertRule, Fired, Metric, UsageAlerts};
 use crate::domain::event::{Event, EventType};
@@ -155,6 +156,8 @@ struct AlertRow {
     cost_cents: Option<i64>,
     #[sqlx(flatten)]
     limits: EffectiveColumns,
+    #[sqlx(flatten)]
+    window: WindowColumns,
 }
 
 const METRIC_KEYS: &[LimitKey] = &[
@@ -182,11 +185,10 @@ pub async fn fire_reached(
     period_start: chrono::NaiveDate,
     at: DateTime<Utc>,
 ) -> StoreResult<AlertOutcome> {
-    let period = Period::containing(at);
+    let (row, usage, period) = alert_state(tx, tenant_id, at).await?;
     if period_start != period.start {
         return Ok(AlertOutcome::default());
     }
-    let (row, usage) = alert_state(tx, tenant_id, period).await?;
     let reached = reached_levels(&row, &usage)?;
     if reached.is_empty() {
         return Ok(AlertOutcome::default());
@@ -225,21 +227,26 @@ pub async fn fire_reached(
     Ok(outcome)
 }
 
-/// The tenant's alert settings, limits and usage of `period`, read in one statement.
+/// The tenant's alert settings, limits, billing period at `at` (its subscription's, joined)
+/// and that period's usage, read in one statement.
 async fn alert_state(
     tx: &mut Tx,
     tenant_id: TenantId,
-    period: Period,
-) -> StoreResult<(AlertRow, PeriodUsage)> {
+    at: DateTime<Utc>,
+) -> StoreResult<(AlertRow, PeriodUsage, Period)> {
     let sql = format!(
         "SELECT t.name, t.agency_id, t.status, t.alert_thresholds, t.alert_emails, \
          t.action_at_100, t.threshold_actions, t.usage_alerts, u.calls, u.seconds, \
-         u.cost_cents{} FROM tenants t LEFT JOIN tenant_usage u \
-         ON u.tenant_id = t.id AND u.period_start = $2 WHERE t.id = $1",
-        effective_columns("t", METRIC_KEYS)
+         u.cost_cents{}{} FROM tenants t{} LEFT JOIN tenant_usage u \
+         ON u.tenant_id = t.id AND u.period_start = COALESCE(s.period_start_day, $2) \
+         WHERE t.id = $1",
+        effective_columns("t", METRIC_KEYS),
+        subscriptions::window_columns("s"),
+        subscriptions::window_join("s", "t.id", "$3"),
     );
+    let calendar = Period::containing(at).start;
     let row: AlertRow = tx
-        .fetch_optional(query(sql).bind(tenant_id).bind(period.start))
+        .fetch_optional(query(sql).bind(tenant_id).bind(calendar).bind(at))
         .await?
         .ok_or(StoreError::NotFound)?;
     let usage = PeriodUsage {
@@ -247,7 +254,8 @@ async fn alert_state(
         seconds: row.seconds.unwrap_or(0),
         cost_cents: row.cost_cents.unwrap_or(0),
     };
-    Ok((row, usage))
+    let period = Period::billing(at, row.window.window());
+    Ok((row, usage, period))
 }
 
 /// Of the levels reached, those that fire now: not fired before in the period, and recorded

@@ -117,6 +117,24 @@ pub static TABLES: LazyLock<Vec<Table>> = LazyLock::new(|| {
         )
         .keyed(&["key"]),
         branding(),
+        // Its plan is the tenant's: an import sets it from the tenant's.
+        Table::new(
+            "subscription",
+            "subscriptions",
+            plain(&[
+                ("id", Id),
+                ("status", Text),
+                ("billing_interval", Text),
+                ("current_period_start", Time),
+                ("current_period_end", Time),
+                ("period_start_day", Date),
+                ("external_billing_id", Text),
+                ("cancel_at_period_end", Bool),
+                ("created_at", Time),
+                ("updated_at", Time),
+            ]),
+        )
+        .keyed(&[]),
         Table::new(
             "counters",
             "tenant_counters",

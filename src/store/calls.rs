@@ -7,12 +7,15 @@
 //! limit. Every writer of the counters admission compares against takes the same lock first.
 //! Counters and daily rollups change in the same transaction as the call.
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use sqlx::types::Json;
 
 use super::alerts::{self, AlertOutcome};
 use super::counters::{self, UsageByDay};
 use super::limits::{effective_columns, EffectiveColumns};
+use super::subscriptions;
 use super::{from_text, json, now, query, Db, Query, StoreError, StoreResult};
 use crate::domain::event::EventType;
 use crate::domain::ids::{AgentId, CallId, TenantId};
@@ -77,6 +80,8 @@ impl TryFrom<CallRow> for Call {
 #[derive(sqlx::FromRow)]
 struct AdmissionRow {
     status: String,
+    /// The first day of the billing period at the call's start.
+    period_start: NaiveDate,
     action_at_100: String,
     threshold_actions: Json<serde_json::Value>,
     usage_alerts: Json<serde_json::Value>,
@@ -130,37 +135,54 @@ impl From<StoreError> for CallError {
     }
 }
 
-/// Reads the tenant's status, block, limits and period usage, in a statement after the
-/// counters' lock (never in the locking one, see counters::lock), and refuses what they refuse.
-/// Answers whether the call, once counted, crosses a level of the call limit's alerts.
+/// What admission reads of a tenant starting a call at `at`, in one statement: its status,
+/// its block, alert rules, the limits admission checks, its billing period (its subscription's, joined,
+/// or the calendar month) and that period's usage.
+pub fn admission_query(tenant_id: TenantId, at: DateTime<Utc>) -> Query<'static> {
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT t.status, t.action_at_100, t.threshold_actions, t.usage_alerts, \
+             t.blocked_services, COALESCE(s.period_start_day, $2) AS period_start, u.calls, \
+             u.seconds, \
+             u.cost_cents{} FROM tenants t{} \
+             LEFT JOIN tenant_usage u ON u.tenant_id = t.id \
+             AND u.period_start = COALESCE(s.period_start_day, $2) \
+             WHERE t.id = $1",
+            effective_columns("t", AdmissionState::KEYS),
+            subscriptions::window_join("s", "t.id", "$3"),
+        )
+    });
+    query(SQL.as_str())
+        .bind(tenant_id)
+        .bind(Period::containing(at).start)
+        .bind(at)
+}
+
+/// Reads the tenant's status, limits, billing period and its usage, in a statement after the
+/// counters' lock (never in the locking one, see counters::lock), and refuses what a limit
+/// refuses. The billing period is its subscription's current period when that holds `at`
+/// (joined here, so finding it costs no statement), else the calendar month. Answers the
+/// first day of the period, which keys its counters, and whether the call, once counted,
+/// crosses a level of the call limit's alerts.
 async fn refuse_unless_admissible(
     tx: &mut super::Tx,
     tenant_id: TenantId,
-    period: chrono::NaiveDate,
+    at: DateTime<Utc>,
     active_calls: i64,
-) -> Result<bool, CallError> {
-    let sql = format!(
-        "SELECT t.status, t.action_at_100, t.threshold_actions, t.usage_alerts, \
-         t.blocked_services, u.calls, u.seconds, u.cost_cents{} FROM tenants t \
-         LEFT JOIN tenant_usage u ON u.tenant_id = t.id AND u.period_start = $2 \
-         WHERE t.id = $1",
-        effective_columns("t", AdmissionState::KEYS)
-    );
+) -> Result<(NaiveDate, bool), CallError> {
     let state: AdmissionRow = tx
-        .fetch_optional(query(sql).bind(tenant_id).bind(period))
+        .fetch_optional(admission_query(tenant_id, at))
         .await?
         .ok_or(StoreError::NotFound)?;
+    let period = state.period_start;
     let usage_alerts = state.usage_alerts.0.clone();
     let state = state.into_state(active_calls)?;
     if let Some(refusal) = state.refusal() {
         return Err(CallError::Refused(refusal));
     }
     let limit = state.limits.get(LimitKey::MonthlyCallLimit);
-    Ok(alerts::next_call_crosses(
-        &usage_alerts,
-        limit,
-        &state.usage,
-    )?)
+    let crosses = alerts::next_call_crosses(&usage_alerts, limit, &state.usage)?;
+    Ok((period, crosses))
 }
 
 /// Admits a call if every limit allows it, atomically.
@@ -171,13 +193,12 @@ pub async fn admit(
     lease: Duration,
 ) -> Result<(Call, AlertOutcome), CallError> {
     let at = now();
-    let period = Period::containing(at).start;
     let mut tx = db.begin().await?;
     let active_calls = counters::lock(&mut tx, tenant_id)
         .await?
         .ok_or(StoreError::NotFound)?
         .active_calls;
-    let alerting = refuse_unless_admissible(&mut tx, tenant_id, period, active_calls).await?;
+    let (period, alerting) = refuse_unless_admissible(&mut tx, tenant_id, at, active_calls).await?;
     if let Some(agent_id) = new.agent_id {
         let found: Option<(AgentId,)> = tx
             .fetch_optional(

@@ -43,6 +43,7 @@ pub mod resources;
 pub mod retention;
 pub mod sealed;
 pub mod sessions;
+pub mod subscriptions;
 pub mod tenants;
 pub mod transfers;
 pub mod usage;

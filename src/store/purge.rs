@@ -57,6 +57,7 @@ pub const TENANT_TABLES: &[(&str, Link)] = &[
     ("agents", Link::Column("tenant_id")),
     ("tenant_limits", Link::Column("tenant_id")),
     ("tenant_brandings", Link::Column("tenant_id")),
+    ("subscriptions", Link::Column("tenant_id")),
     ("tenant_usage", Link::Column("tenant_id")),
     ("usage_alerts", Link::Column("tenant_id")),
     ("limit_refusals", Link::Column("tenant_id")),

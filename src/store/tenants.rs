@@ -10,6 +10,7 @@ use super::alerts::{actions_from_json, usage_alerts_from_json, usage_alerts_json
 use super::audit::{record, record_change, Change};
 use super::branding;
 use super::limits::{replace_tenant_limits, tenant_columns, TenantLimits};
+use super::subscriptions::{self, SubscriptionColumns};
 use super::{
     json, next_version, now, query, versioned_change, Arg, Backend, Db, Query, StoreError,
     StoreResult, Tx,
@@ -19,19 +20,26 @@ use crate::domain::alerts::{UsageAlerts, SUSPEND_REASON};
 use crate::domain::audit::Actor;
 use crate::domain::conflict::Conflict;
 use crate::domain::ids::{AgencyId, PlanId, TenantId, UserId};
+use crate::domain::limits::Limits;
 use crate::domain::metering::Period;
+use crate::domain::plan::{Plan, PlanFields};
 use crate::domain::tenant::{
     BillingAlerts, Deactivation, Deletion, EffectiveStatus, Metadata, NewTenant, Owner, Settings,
     Tenant, TenantChanges, TenantQuery, TenantSort, TenantStatus, TenantType, UsageSummary,
 };
 use crate::domain::values::{PlanCode, Slug};
 
-/// The tenant read: its row, its plan's code, its limits, its usage in the period that
-/// starts on the date bound at `$1`, and its branding (its own over its agency's over the
-/// platform's). Tenants are aliased `t`.
+/// The tenant read: its row, its plan, its limits, its block, its subscription, its usage in
+/// its billing period at the time bound at `$2` (its subscription's current period if that
+/// holds the time and the subscription is not canceled, else the calendar month that starts
+/// on the date bound at `$1`), and its branding (its own over its agency's over the
+/// platform's). Tenants are aliased `t`; [`read`] binds both.
 fn select() -> String {
     format!(
         "SELECT t.id, t.agency_id, t.name, t.slug, t.status, t.billing_mode, p.code AS plan_code, \
+         t.plan_id, p.name AS plan_name, p.amount_cents AS plan_amount_cents, \
+         p.external_billing_id AS plan_external_billing_id, p.created_at AS plan_created_at, \
+         p.updated_at AS plan_updated_at, \
          t.sip_enabled, t.sip_domain, t.sip_username, t.recording_enabled, t.recording_format, \
          t.retention_days, t.analytics_enabled, t.hipaa_enabled, t.pci_enabled, \
          t.data_encryption_enabled, t.webhook_url, t.webhook_timeout_seconds, \
@@ -41,14 +49,25 @@ fn select() -> String {
          t.owner_last_name, t.deactivated_at, t.deactivation_reason, t.deleted_at, t.purge_after, \
          t.created_at, t.updated_at, {block}, \
          m.calls AS usage_calls, m.seconds AS usage_seconds, m.cost_cents AS usage_cost_cents\
-         {limits}{branding} \
+         {limits}{subscription}{branding} \
          FROM tenants t JOIN plans p ON p.id = t.plan_id \
-         LEFT JOIN tenant_usage m ON m.tenant_id = t.id AND m.period_start = $1{joins}",
+         LEFT JOIN subscriptions s ON s.tenant_id = t.id \
+         LEFT JOIN plans sp ON sp.id = s.plan_id \
+         LEFT JOIN tenant_usage m ON m.tenant_id = t.id AND m.period_start = CASE \
+         WHEN s.status <> 'canceled' AND s.current_period_start <= $2 \
+         AND s.current_period_end > $2 THEN s.period_start_day ELSE $1 END{joins}",
         limits = tenant_columns("t"),
+        subscription = subscriptions::columns("s", "sp"),
         branding = branding::Layered::columns(&branding::TENANT_LAYERS),
         joins = branding::TENANT_JOINS,
         block = super::blocks::COLUMNS,
     )
+}
+
+/// The tenant read with its times bound: `$1` and `$2`, so what follows binds from `$3`.
+fn read() -> Query<'static> {
+    let at = now();
+    query(select()).bind(Period::containing(at).start).bind(at)
 }
 
 /// Narrows a tenant read to `scope`. Soft-deleted tenants stay hidden unless `status` asks
@@ -96,18 +115,12 @@ fn push_scope(
     }
 }
 
-/// The tenant read of one tenant in `scope`, with `lock` appended.
-fn scoped_find(scope: TenantScope, id: TenantId, lock: &str) -> Query<'static> {
-    let mut statement = query(select()).bind(current_period());
+/// The tenant read of one tenant in `scope`: the statement of [`find`].
+pub fn find_query(scope: TenantScope, id: TenantId) -> Query<'static> {
+    let mut statement = read();
     push_scope(&mut statement, scope, None, (str::to_owned, str::to_owned));
     statement.push_sql(" AND t.id = ?", [id.into()]);
-    statement.push_sql(lock, []);
     statement
-}
-
-/// The first day of the period whose usage a tenant read shows.
-fn current_period() -> chrono::NaiveDate {
-    Period::containing(now()).start
 }
 
 #[derive(sqlx::FromRow)]
@@ -118,7 +131,8 @@ struct TenantRow {
     slug: String,
     status: String,
     billing_mode: String,
-    plan_code: String,
+    #[sqlx(flatten)]
+    plan: PlanRow,
     #[sqlx(flatten)]
     settings: SettingsRow,
     alert_thresholds: Json<Vec<i64>>,
@@ -148,6 +162,38 @@ struct TenantRow {
     branding: branding::Layered,
     #[sqlx(flatten)]
     block: super::blocks::BlockRow,
+    #[sqlx(flatten)]
+    subscription: SubscriptionColumns,
+}
+
+/// The tenant's plan's columns; its grants are the limits' `p_` columns.
+#[derive(sqlx::FromRow)]
+struct PlanRow {
+    plan_id: PlanId,
+    plan_code: String,
+    plan_name: String,
+    plan_amount_cents: i64,
+    plan_external_billing_id: Option<String>,
+    plan_created_at: DateTime<Utc>,
+    plan_updated_at: DateTime<Utc>,
+}
+
+impl PlanRow {
+    fn into_plan(self, entitlements: Limits) -> StoreResult<Plan> {
+        Ok(Plan {
+            id: self.plan_id,
+            fields: PlanFields {
+                code: PlanCode::parse(&self.plan_code)
+                    .map_err(|_| corrupt("plan", &self.plan_code))?,
+                name: self.plan_name,
+                amount_cents: self.plan_amount_cents,
+                entitlements,
+                external_billing_id: self.plan_external_billing_id,
+            },
+            created_at: self.plan_created_at,
+            updated_at: self.plan_updated_at,
+        })
+    }
 }
 
 /// A tenant's settings columns.
@@ -209,16 +255,20 @@ impl TenantRow {
             _ => None,
         };
         let TenantLimits { overrides, plan } = self.limits;
+        let effective_limits = overrides.over(&plan);
+        let plan_details = self.plan.into_plan(plan)?;
         Ok(Tenant {
             id: self.id,
             name: self.name,
             slug: Slug::parse(&self.slug).map_err(|_| corrupt("slug", &self.slug))?,
             status: stored("status", &self.status)?,
-            plan: PlanCode::parse(&self.plan_code).map_err(|_| corrupt("plan", &self.plan_code))?,
+            plan: plan_details.fields.code.clone(),
+            plan_details,
+            subscription: self.subscription.into_subscription(self.id)?,
             agency_id: self.agency_id,
             billing_mode: stored("billing mode", &self.billing_mode)?,
             tenant_type: TenantType::for_agency(self.agency_id),
-            effective_limits: overrides.over(&plan),
+            effective_limits,
             usage_limits: overrides,
             billing_alerts: BillingAlerts {
                 alert_thresholds: self.alert_thresholds.0,
@@ -387,7 +437,7 @@ pub fn list_query(
             name.to_owned()
         }
     };
-    let mut statement = query(select()).bind(current_period());
+    let mut statement = read();
     let unindexed = |name: &str| match backend {
         Backend::Sqlite => format!("+{}", name.trim_start_matches('+')),
         Backend::Postgres => name.to_owned(),
@@ -447,10 +497,7 @@ pub fn list_query(
 
 /// One tenant in the scope, or `NotFound`.
 pub async fn find(db: &Db, scope: TenantScope, id: TenantId) -> StoreResult<Tenant> {
-    let row: Option<TenantRow> = db
-        .reader()
-        .fetch_optional(scoped_find(scope, id, ""))
-        .await?;
+    let row: Option<TenantRow> = db.reader().fetch_optional(find_query(scope, id)).await?;
     row.ok_or(StoreError::NotFound)?.into_tenant()
 }
 
@@ -495,13 +542,9 @@ pub async fn list_along(
 
 /// Reads one tenant inside a transaction, whatever its scope.
 pub(super) async fn reread(tx: &mut Tx, id: TenantId) -> StoreResult<Tenant> {
-    let row: TenantRow = tx
-        .fetch_one(
-            query(format!("{} WHERE t.id = $2", select()))
-                .bind(current_period())
-                .bind(id),
-        )
-        .await?;
+    let mut statement = read();
+    statement.push_sql(" WHERE t.id = ?", [id.into()]);
+    let row: TenantRow = tx.fetch_one(statement).await?;
     row.into_tenant()
 }
 
@@ -692,6 +735,9 @@ pub async fn update<E: From<StoreError>>(
     if let Some(limits) = &changes.limits {
         replace_tenant_limits(&mut tx, id, limits).await?;
     }
+    if let Some(plan_id) = plan_id {
+        subscriptions::follow_plan(&mut tx, id, plan_id).await?;
+    }
     super::resources::check_required_settings(&mut tx, id).await?;
     let tenant = reread(&mut tx, id).await?;
     let url = tenant.settings.webhook_url.as_deref();
@@ -840,11 +886,18 @@ async fn set_active(tx: &mut Tx, current: &Tenant, actor: Option<Actor>) -> Stor
     Ok(reactivated)
 }
 
-/// The tenant `scope` reaches, locked for the rest of the transaction.
+/// The tenant `scope` reaches, locked for the rest of the transaction. The lock is taken in a
+/// statement of its own, and the tenant read in the next: on PostgreSQL a statement that
+/// waited for the lock re-checks its joins against the rows they read before the wait (a
+/// tenant whose plan the holder changed would drop out) and reads every other row from then.
 pub(super) async fn locked(tx: &mut Tx, scope: TenantScope, id: TenantId) -> StoreResult<Tenant> {
-    let lock = tx.backend().lock_clause("t");
-    let current: Option<TenantRow> = tx.fetch_optional(scoped_find(scope, id, &lock)).await?;
-    current.ok_or(StoreError::NotFound)?.into_tenant()
+    let mut statement = query("SELECT t.id FROM tenants t");
+    push_scope(&mut statement, scope, None, (str::to_owned, str::to_owned));
+    statement.push_sql(" AND t.id = ?", [id.into()]);
+    statement.push_sql(&tx.backend().lock_clause("t"), []);
+    let found: Option<(TenantId,)> = tx.fetch_optional(statement).await?;
+    found.ok_or(StoreError::NotFound)?;
+    reread(tx, id).await
 }
 
 /// Moves a tenant to `target` (`None`: self-managed) with everything it owns, in the caller's
@@ -938,14 +991,10 @@ pub async fn find_ref_any(
 
 /// Restores a soft-deleted tenant before its purge, inactive: its agency reactivates it.
 pub async fn restore(tx: &mut Tx, id: TenantId, at: DateTime<Utc>) -> StoreResult<Tenant> {
-    let lock = tx.backend().lock_clause("t");
-    let row: Option<TenantRow> = tx
-        .fetch_optional(
-            query(format!("{} WHERE t.id = $2{lock}", select()))
-                .bind(current_period())
-                .bind(id),
-        )
-        .await?;
+    let mut statement = read();
+    statement.push_sql(" WHERE t.id = ?", [id.into()]);
+    statement.push_sql(&tx.backend().lock_clause("t"), []);
+    let row: Option<TenantRow> = tx.fetch_optional(statement).await?;
     let current = row.ok_or(StoreError::NotFound)?.into_tenant()?;
     let Some(deletion) = current
         .deletion

@@ -7,11 +7,12 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::alerts::{self, AlertOutcome};
 use super::counters::{self, UsageByDay};
+use super::subscriptions::{self, WindowColumns};
 use super::{from_text, now, query, Backend, Db, Query, StoreError, StoreResult};
 use crate::domain::analytics::Activity;
 use crate::domain::ids::TenantId;
 use crate::domain::metering::{
-    sentiment_to_micros, Channel, IngestOutcome, Period, PeriodUsage, UsageEvent,
+    sentiment_to_micros, BillingWindow, Channel, IngestOutcome, Period, PeriodUsage, UsageEvent,
 };
 
 /// Columns bound per event in the multi-row insert.
@@ -75,19 +76,25 @@ impl TryFrom<DailyUsageRow> for DailyUsage {
     }
 }
 
-/// Active calls, last call, and the period's calls, seconds and cost (absent before use).
-type LiveUsageRow = (
-    i64,
-    Option<DateTime<Utc>>,
-    Option<i64>,
-    Option<i64>,
-    Option<i64>,
-);
+/// Active calls, last call, the period's calls, seconds and cost (absent before use), and
+/// the subscription period that is the billing period, if one is.
+#[derive(sqlx::FromRow)]
+struct LiveUsageRow {
+    active_calls: i64,
+    last_call_at: Option<DateTime<Utc>>,
+    calls: Option<i64>,
+    seconds: Option<i64>,
+    cost_cents: Option<i64>,
+    #[sqlx(flatten)]
+    window: WindowColumns,
+}
 
 /// What the counters say of a tenant right now.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LiveUsage {
-    pub period: PeriodUsage,
+    /// The billing period the usage is of.
+    pub period: Period,
+    pub usage: PeriodUsage,
     pub active_calls: i64,
     pub last_call_at: Option<DateTime<Utc>>,
 }
@@ -105,16 +112,18 @@ fn unique_by_id(events: &[UsageEvent]) -> Vec<&UsageEvent> {
     unique
 }
 
-/// What the accepted events add, by billing period and by day and channel.
+/// What the accepted events add, by billing period (the subscription's `window` for the
+/// events it holds, else their calendar month) and by day and channel.
 fn sum_accepted(
     unique: &[&UsageEvent],
     accepted: &HashSet<&str>,
+    window: Option<BillingWindow>,
 ) -> StoreResult<(BTreeMap<NaiveDate, PeriodUsage>, UsageByDay)> {
     let mut periods: BTreeMap<NaiveDate, PeriodUsage> = BTreeMap::new();
     let mut days = UsageByDay::default();
     for event in unique.iter().filter(|e| accepted.contains(e.id.as_str())) {
         periods
-            .entry(Period::containing(event.occurred_at).start)
+            .entry(Period::billing(event.occurred_at, window).start)
             .or_default()
             .add(1, event.duration_seconds, event.cost_cents)?;
         days.add(
@@ -169,7 +178,8 @@ pub async fn ingest(
         .await?
         .ok_or(StoreError::NotFound)?;
     let accepted: HashSet<&str> = inserted.iter().map(|(id,)| id.as_str()).collect();
-    let (periods, days) = sum_accepted(&unique, &accepted)?;
+    let window = subscriptions::window_of(&mut tx, tenant_id).await?;
+    let (periods, days) = sum_accepted(&unique, &accepted, window)?;
     let touched: Vec<NaiveDate> = periods.keys().copied().collect();
     for (period, usage) in periods {
         counters::add_period_usage(&mut tx, tenant_id, period, usage).await?;
@@ -190,32 +200,43 @@ pub async fn ingest(
     Ok((outcome, alerted))
 }
 
-/// The counters of a tenant for the period holding `at`.
+/// The counters of a tenant for its billing period holding `at` (its subscription's, joined,
+/// or the calendar month).
 pub async fn live(db: &Db, tenant_id: TenantId, at: DateTime<Utc>) -> StoreResult<LiveUsage> {
+    let sql = format!(
+        "SELECT c.active_calls, c.last_call_at, u.calls, u.seconds, u.cost_cents{} \
+         FROM tenant_counters c{} LEFT JOIN tenant_usage u ON u.tenant_id = c.tenant_id \
+         AND u.period_start = COALESCE(s.period_start_day, $2) WHERE c.tenant_id = $1",
+        subscriptions::window_columns("s"),
+        subscriptions::window_join("s", "c.tenant_id", "$3"),
+    );
     let row: Option<LiveUsageRow> = db
         .reader()
         .fetch_optional(
-            query(
-                "SELECT c.active_calls, c.last_call_at, u.calls, u.seconds, u.cost_cents \
-                 FROM tenant_counters c LEFT JOIN tenant_usage u \
-                 ON u.tenant_id = c.tenant_id AND u.period_start = $2 WHERE c.tenant_id = $1",
-            )
-            .bind(tenant_id)
-            .bind(Period::containing(at).start),
+            query(sql)
+                .bind(tenant_id)
+                .bind(Period::containing(at).start)
+                .bind(at),
         )
         .await?;
-    Ok(row.map_or_else(
-        LiveUsage::default,
-        |(active, last, calls, seconds, cost)| LiveUsage {
-            period: PeriodUsage {
-                calls: calls.unwrap_or(0),
-                seconds: seconds.unwrap_or(0),
-                cost_cents: cost.unwrap_or(0),
-            },
-            active_calls: active,
-            last_call_at: last,
+    Ok(match row {
+        None => LiveUsage {
+            period: Period::containing(at),
+            usage: PeriodUsage::default(),
+            active_calls: 0,
+            last_call_at: None,
         },
-    ))
+        Some(row) => LiveUsage {
+            period: Period::billing(at, row.window.window()),
+            usage: PeriodUsage {
+                calls: row.calls.unwrap_or(0),
+                seconds: row.seconds.unwrap_or(0),
+                cost_cents: row.cost_cents.unwrap_or(0),
+            },
+            active_calls: row.active_calls,
+            last_call_at: row.last_call_at,
+        },
+    })
 }
 
 /// Agents, lifetime usage and live counters of each of `ids`, in one query: each figure is a

@@ -204,7 +204,7 @@ impl TenantDetails {
             agents_remaining: remaining(quota.max_agents, activity.agents),
             quota,
             monthly_usage_cents: tenant.usage_current_month.total_cost_cents,
-            last_billing_date: None,
+            last_billing_date: tenant.subscription.as_ref().map(|s| s.current_period_start),
             created_at: tenant.created_at,
             last_activity: activity.last_call_at,
             tenant_name: tenant.name,

@@ -28,6 +28,13 @@ pub const ROUTES: &[Route] = &[
     Route::to("POST", "/api/v1/tenants/{tenantId}/usage-events", DataPlane),
     // A tenant's config, the data plane's most frequent read.
     Route::to("GET", "/api/v1/tenants/{tenantId}", DataPlane),
+    // Single objects, though their templates end in a word.
+    Route::to(
+        "GET",
+        "/api/v1/tenants/{tenantId}/subscription",
+        ApiStandard,
+    ),
+    Route::to("GET", "/api/v1/billing/subscription", ApiStandard),
     // A tenant's archive reads everything it owns.
     Route::to("GET", "/api/v1/tenants/{tenantId}/export", AnalyticsExport),
     // Users and sessions: sign-in, MFA, password reset and invitations, per client address.

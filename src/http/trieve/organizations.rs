@@ -22,8 +22,8 @@ use super::shapes::{
 use crate::domain::access::Caller;
 use crate::domain::branding::BrandingUpdate;
 use crate::domain::ids::{TenantId, TypedId};
-use crate::domain::plan::{Plan, PlanRef};
 use crate::domain::policy::{self, act};
+use crate::domain::subscription::SubscriptionStatus;
 use crate::domain::tenant::{BillingAlerts, NewTenant, Settings, Tenant, TenantUpdate};
 use crate::domain::user::{Member, MemberStatus};
 use crate::domain::values::PlanCode;
@@ -45,22 +45,26 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// Trieve's answer to deleting an organization whose subscription still bills.
 const ACTIVE_SUBSCRIPTION: &str = "Cannot delete organization with active subscription";
 
-/// The tenant's plan, with its entitlements.
-async fn tenant_plan(ctx: &Context, caller: &Caller, tenant: &Tenant) -> Result<Plan, Refusal> {
-    // wired when subscriptions/branding land: `Ok(tenant.plan_details.clone())`, read with
-    // the tenant, so the shape costs no second query.
-    let code = PlanRef::Code(tenant.plan.to_string());
-    Ok(Plan::lookup(ctx, caller, code)
-        .await?
-        .ok_or(Error::NotFound("plan"))?)
-}
-
-/// The tenant's subscription, as Trieve's shapes need it.
-fn tenant_subscription(_tenant: &Tenant) -> Option<SubscriptionView> {
-    // wired when subscriptions/branding land: `tenant.subscription` mapped onto
-    // `SubscriptionView` (its `active`: active, trialing or past due, not cancelled at period
-    // end). No tenant has one yet.
-    None
+/// The tenant's subscription, as Trieve's shapes need it; read with the tenant.
+fn tenant_subscription(tenant: &Tenant) -> Option<SubscriptionView> {
+    tenant
+        .subscription
+        .as_ref()
+        .map(|subscription| SubscriptionView {
+            id: subscription.id.uuid(),
+            organization_id: tenant.id.uuid(),
+            plan_id: subscription.plan_id.uuid(),
+            external_billing_id: subscription.external_billing_id.clone(),
+            active: matches!(
+                subscription.status,
+                SubscriptionStatus::Active
+                    | SubscriptionStatus::Trialing
+                    | SubscriptionStatus::PastDue
+            ) && !subscription.cancel_at_period_end,
+            current_period_end: subscription.current_period_end,
+            created_at: subscription.created_at,
+            updated_at: subscription.updated_at,
+        })
 }
 
 /// The tenant's white-label settings under Trieve's nine keys, read with the tenant.
@@ -178,15 +182,13 @@ async fn update_organization(
     responses((status = 200, description = "The organization, its plan and its subscription",
             body = OrganizationWithSubAndPlan)))]
 async fn get_organization(
-    State(state): State<AppState>,
     PathOrganization(tenant): PathOrganization<Tenant, act::ReadTenant>,
 ) -> Result<Json<OrganizationWithSubAndPlan>, Refusal> {
-    let caller = *tenant.caller();
+    // The plan and the subscription were read with the tenant: no second query.
     let tenant = tenant.into_inner();
-    let plan = tenant_plan(&state.ctx, &caller, &tenant).await?;
     Ok(Json(OrganizationWithSubAndPlan {
         organization: organization(&tenant),
-        plan: Some(shapes::plan(&plan)),
+        plan: Some(shapes::plan(&tenant.plan_details)),
         subscription: shapes::subscription(tenant_subscription(&tenant).as_ref(), Utc::now()),
     }))
 }

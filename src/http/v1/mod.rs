@@ -18,6 +18,7 @@ pub mod openapi;
 pub mod plans;
 pub mod resources;
 pub mod sessions;
+pub mod subscriptions;
 pub mod tenants;
 pub mod transfers;
 pub mod usage;
@@ -59,6 +60,7 @@ impl Dialect for V1 {
             .merge(transfers::router())
             .merge(webhooks::router())
             .merge(white_label::router())
+            .merge(subscriptions::router())
     }
 
     fn public_routes() -> OpenApiRouter<AppState> {

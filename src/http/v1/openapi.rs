@@ -30,6 +30,7 @@ use crate::http::error::{FieldErrorBody, Problem};
         (name = "api-keys", description = "Bearer API keys"),
         (name = "calls", description = "Call admission, heartbeats and ending (the data plane's hot path)"),
         (name = "usage", description = "Usage ingestion and limits"),
+        (name = "billing", description = "Subscriptions and billing periods"),
         (name = "analytics", description = "Tenant and agency analytics"),
         (name = "agents", description = "A tenant's voice agents"),
         (name = "operations", description = "Health, readiness and metrics"),

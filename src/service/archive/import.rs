@@ -14,7 +14,7 @@ use tracing::instrument;
 use super::{FileEntry, Manifest, FORMAT, MANIFEST, MAX_PART_BYTES, OBJECTS, VERSION};
 use crate::domain::access::{Caller, Scope};
 use crate::domain::conflict::Conflict;
-use crate::domain::ids::{AgencyId, TenantId};
+use crate::domain::ids::{AgencyId, PlanId, TenantId};
 use crate::domain::policy::{self, Action};
 use crate::domain::resource::ResourceKind;
 use crate::domain::resources::stored::object_key;
@@ -55,6 +55,7 @@ where
         agency,
         at: crate::store::now(),
         tenant: None,
+        plan: None,
         seen: Vec::new(),
         objects: Vec::new(),
     };
@@ -101,6 +102,8 @@ struct Import<'c> {
     at: chrono::DateTime<chrono::Utc>,
     /// Known once the tenant's own row, the first entry, is read.
     tenant: Option<TenantId>,
+    /// The tenant's plan in this server's catalog, known with the tenant.
+    plan: Option<PlanId>,
     /// Every entry read, as the manifest should describe it.
     seen: Vec<FileEntry>,
     /// Keys of the bytes stored so far, removed if the import fails.
@@ -214,6 +217,7 @@ impl Import<'_> {
         names.extend(["plan_id", "agency_id"]);
         archive::insert(tx, table.table, &names, vec![args]).await?;
         self.tenant = Some(id);
+        self.plan = Some(plan);
         Ok(())
     }
 
@@ -268,6 +272,7 @@ impl Import<'_> {
             "invitations" => vec![("reach", self.tenant.into())],
             "api_keys" => vec![("reach_agency_id", self.agency.into())],
             "audit_log" => vec![("chain_id", self.tenant.into())],
+            "subscription" => vec![("plan_id", self.plan.into())],
             _ => vec![],
         }
     }

@@ -548,7 +548,7 @@ both!(
             .start_call(&json!({ "channel": "phone" }))
             .await
             .assert_problem(StatusCode::FORBIDDEN, "service_blocked");
-            // Analytics were not blocked.
+        // Analytics were not blocked.
         app.platform()
             .get(&format!("{path}/stats"))
             .await

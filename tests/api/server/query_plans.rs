@@ -1,9 +1,9 @@
 //! Every list the API serves, and the agency report, reads through an index at platform
 //! scale: a scope or a filter is an index condition, never a check made while walking rows
 //! that do not match it. The database is seeded in SQL with 20,000 tenants of one agency, each
-//! with an agent, a call, a key, a month of usage, a phone number answered by the agent, a
-//! workflow and an owner's membership and invitation, beside a small agency of three tenants
-//! and 20,000 agencies without any.
+//! with an agent, a call, a key, a subscription, a month of usage, a phone number answered by
+//! the agent, a workflow and an owner's membership and invitation, beside a small agency of
+//! three tenants and 20,000 agencies without any.
 //! The statements come from the store's own builders. PostgreSQL plans after `ANALYZE`, as
 //! autovacuum leaves it; SQLite plans the way a fresh database does, without statistics.
 
@@ -120,6 +120,9 @@ async fn seed(app: &TestApp) -> Platform {
         .post(&template.path("/workflows"), &workflow)
         .await
         .assert_status(reqwest::StatusCode::CREATED);
+    // A subscription whose period keys the usage that follows.
+    let start = Utc::now() - chrono::Duration::days(2);
+    template.subscribe(&big.client, "starter", start).await;
     let call = template.admit("phone").await;
     template.end(&call, 60, 25, None).await;
     let small = app.agency().name("Small").create().await;
@@ -219,6 +222,14 @@ async fn seed(app: &TestApp) -> Platform {
     for table in ["usage_monthly", "tenant_usage", "tenant_limits"] {
         clone_rows(&db, "", table, &from(table), &[("tenant_id", "t.id")]).await;
     }
+    clone_rows(
+        &db,
+        "",
+        "subscriptions",
+        &from("subscriptions"),
+        &[("tenant_id", "t.id"), ("id", id), ("plan_id", "t.plan_id")],
+    )
+    .await;
     clone_rows(
         &db,
         &numbers,
@@ -348,6 +359,7 @@ impl Platform {
             "tenant_counters",
             "tenant_limits",
             "tenant_usage",
+            "subscriptions",
             "usage_monthly",
             "resources",
             "resource_agents",
@@ -385,6 +397,7 @@ fn aliased_full_scan(step: &str, table: &str) -> bool {
         "tenants" => "t",
         "api_keys" => "k",
         "tenant_counters" => "c",
+        "subscriptions" => "s",
         _ => return false,
     };
     step == format!("SCAN {alias}")
@@ -762,6 +775,7 @@ both!(every_list_reads_through_an_index, |app| async move {
         )
         .await;
 
+    one_tenant_plans(&platform).await;
     audit_plans(&platform).await;
     transfer_plans(&platform).await;
     delivery_plans(&platform).await;
@@ -780,6 +794,27 @@ both!(every_list_reads_through_an_index, |app| async move {
     }
     app.finish().await;
 });
+
+/// The tenant read and admission's read of one tenant: its subscription and its billing
+/// period's counters by their keys.
+async fn one_tenant_plans(platform: &Platform) {
+    let subscription = "sqlite_autoindex_subscriptions_2|subscriptions_tenant_id_key";
+    let usage = "sqlite_autoindex_tenant_usage_1|tenant_usage_pkey";
+    platform
+        .assert_plan(
+            "the tenant read",
+            store::tenants::find_query(TenantScope::ALL, platform.tenant),
+            &[subscription, usage],
+        )
+        .await;
+    platform
+        .assert_plan(
+            "admission",
+            store::calls::admission_query(platform.tenant, Utc::now()),
+            &[subscription, usage],
+        )
+        .await;
+}
 
 async fn audit_plans(platform: &Platform) {
     let tenant = AuditFilter {

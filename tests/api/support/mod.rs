@@ -21,6 +21,7 @@ use tenantry::http::connection::ConnectionLimits;
 use tenantry::http::rate_limit::RateLimitConfig;
 use tenantry::store::Db;
 
+pub mod billing;
 pub mod blobs;
 mod client;
 pub mod dns;

@@ -39,6 +39,9 @@ async fn seed(app: &TestApp) -> Seeded {
         .of(&agency)
         .create()
         .await;
+    // A subscription whose period keys the usage that follows.
+    let start = (Utc::now() - Duration::days(3)).trunc_subsecs(0);
+    tenant.subscribe(&agency.client, "starter", start).await;
     let client = &tenant.client;
     let ava = client
         .post(&tenant.path("/agents"), &json!({ "name": "Ava" }))
@@ -185,6 +188,7 @@ async fn view(client: &Client, tenant_id: &str) -> Value {
         json!({ "tenant": tenant, "analytics": client.get(&path(&analytics)).await.body });
     view["limits"] = client.get(&path("/limits")).await.body;
     view["branding"] = client.get(&path("/branding")).await.body["override"].clone();
+    view["subscription"] = client.get(&path("/subscription")).await.body;
     for people in ["/users", "/invitations"] {
         view[people] = client.get(&path(people)).await.body;
     }

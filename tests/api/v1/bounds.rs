@@ -427,9 +427,9 @@ async fn sqlite_counters_that_overflowed_before_the_ceilings_are_kept_at_them() 
         .expect("the period reads");
     assert_eq!(
         (
-            usage.period.calls,
-            usage.period.seconds,
-            usage.period.cost_cents
+            usage.usage.calls,
+            usage.usage.seconds,
+            usage.usage.cost_cents
         ),
         (3, 180, MAX_COUNTER)
     );

@@ -39,6 +39,7 @@ pub mod resources;
 mod retention;
 mod roles;
 mod sessions;
+mod subscriptions;
 mod sweep;
 mod tenant_lists;
 mod tenant_scoping;

@@ -59,8 +59,8 @@ async fn marked_tenant(app: &TestApp, agency: &AgencyFixture, label: &str) -> Ma
 /// A tenant with rows in every table a tenant has rows in: agents, every resource kind (one
 /// naming an agent, a file with bytes), a call with a recording and one in progress, usage
 /// events and their rollups, keys, an idempotency record, a member with a session, a pending
-/// invitation, limits and mail, a fired alert and a told refusal. `n` (1 or 2) picks resources
-/// no other tenant holds.
+/// invitation, limits, a subscription and mail, a fired alert and a told refusal. `n` (1 or 2)
+/// picks resources no other tenant holds.
 async fn populated(
     app: &TestApp,
     mailbox: &Mailbox,
@@ -81,6 +81,9 @@ async fn populated(
         )
         .await
         .assert_status(StatusCode::OK);
+    // A subscription, whose period then keys its usage.
+    let start = Utc::now() - chrono::Duration::days(2);
+    tenant.subscribe(&agency.client, "starter", start).await;
     let agents = agents_of(tenant).await;
     for kind in [
         phone_numbers(),

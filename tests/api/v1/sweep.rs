@@ -140,6 +140,8 @@ async fn victim(
         )
         .await;
     member.assert_status(StatusCode::CREATED);
+    let start = chrono::Utc::now() - chrono::Duration::days(1);
+    tenant.subscribe(&agency.client, "starter", start).await;
     // An offer to an agency of its own, so that no outsider is on either side of it.
     let receiver = app.agency().name("Receiving agency").create().await;
     let transfer = agency

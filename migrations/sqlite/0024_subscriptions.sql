@@ -1,0 +1,20 @@
+-- A tenant's subscription: at most one, the current one. Its plan is the tenant's plan (a
+-- change to either changes both), and while it is not canceled its current period is the
+-- tenant's billing period: usage counters are keyed by `period_start_day`, the UTC day
+-- `current_period_start` falls on, kept with it so that admission joins `tenant_usage` by it.
+CREATE TABLE subscriptions (
+    id                   BLOB PRIMARY KEY,
+    tenant_id            BLOB NOT NULL UNIQUE REFERENCES tenants (id) ON DELETE CASCADE,
+    plan_id              BLOB NOT NULL REFERENCES plans (id),
+    status               TEXT NOT NULL
+        CHECK (status IN ('active', 'trialing', 'past_due', 'canceled')),
+    billing_interval     TEXT NOT NULL CHECK (billing_interval IN ('monthly', 'yearly')),
+    current_period_start TEXT NOT NULL,
+    current_period_end   TEXT NOT NULL,
+    period_start_day     TEXT NOT NULL,
+    external_billing_id  TEXT,
+    cancel_at_period_end BOOLEAN NOT NULL DEFAULT FALSE,
+    created_at           TEXT NOT NULL,
+    updated_at           TEXT NOT NULL,
+    CHECK (current_period_end > current_period_start)
+);
