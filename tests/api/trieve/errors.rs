@@ -253,3 +253,22 @@ both!(
         assert!(refused.header("retry-after").is_some());
     }
 );
+
+both!(
+    a_failure_on_our_side_is_a_message_that_tells_nothing,
+    |app| async move {
+        let agency = app.agency().create().await;
+        let org = uuid_of(&app.tenant().of(&agency).create().await.id);
+        let trieve = Trieve::new(&app, agency.client.key());
+        let path = format!("/api/organization/usage/{org}");
+        let db = app.db();
+        db.run_sql("ALTER TABLE tenant_counters RENAME TO tenant_counters_away")
+            .await;
+        let failed = trieve.get(&path, &org).await;
+        db.run_sql("ALTER TABLE tenant_counters_away RENAME TO tenant_counters")
+            .await;
+        assert_trieve_error(&failed, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!failed.text.contains("tenant_counters"), "{}", failed.text);
+        trieve.get(&path, &org).await.assert_status(StatusCode::OK);
+    }
+);
