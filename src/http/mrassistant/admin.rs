@@ -11,13 +11,14 @@ use super::requests::{BlockInput, ListParams, QuotaUpdate, QUOTA_FIELDS};
 use super::shapes::{QuotaInfo, TenantDetails, TenantResponse, TenantSummary};
 use super::{HttpError, HttpValidationError, QueryParams};
 use crate::domain::access::Caller;
-use crate::domain::ids::{TenantId, TypedId};
+use crate::domain::ids::TypedId;
 use crate::domain::policy::act;
 use crate::domain::tenant::Tenant;
 use crate::http::error::ApiResult;
-use crate::http::extract::{Json, PathId};
+use crate::http::extract::Json;
 use crate::http::path::InPath;
 use crate::http::AppState;
+use crate::service::tenants::TenantRef;
 use crate::service::{lifecycle, tenants};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -126,12 +127,12 @@ async fn update_tenant_quota(
         (status = 403, body = HttpError), (status = 404, body = HttpError)))]
 async fn block_tenant(
     State(state): State<AppState>,
-    caller: Caller,
-    PathId(id): PathId<TenantId>,
+    // Before the body: who may not block the tenant learns nothing from a bad body.
+    InPath(tenant): InPath<TenantRef, act::BlockTenant>,
     Json(request): Json<BlockInput>,
 ) -> ApiResult<Json<TenantResponse>> {
     let request = request.into_request()?;
-    let tenant = lifecycle::block(&state.ctx, &caller, id, request).await?;
+    let tenant = lifecycle::set_block(&state.ctx, tenant, request).await?;
     Ok(Json(tenant.into()))
 }
 
