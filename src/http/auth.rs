@@ -60,22 +60,21 @@ pub async fn resolve(state: &AppState, key: &str) -> Result<Caller, ApiError> {
     caller.ok_or(ApiError::Unauthorized)
 }
 
-/// Middleware: refuse the request with 401 unless it carries a valid key.
-pub async fn require_key(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
-    authenticate(&state, request, next, false).await
+/// The state of [`require_key`]: the application's, and whether a bare key counts (see
+/// [`presented_key`]).
+#[derive(Clone)]
+pub struct KeyRequired {
+    pub state: AppState,
+    pub bare: bool,
 }
 
-/// Like [`require_key`], also taking the bare key in `Authorization` (Trieve's clients).
-pub async fn require_key_or_bare(
-    State(state): State<AppState>,
+/// Middleware: refuse the request with 401 unless it carries a valid key.
+pub async fn require_key(
+    State(required): State<KeyRequired>,
     request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    authenticate(&state, request, next, true).await
+    authenticate(&required.state, request, next, required.bare).await
 }
 
 async fn authenticate(

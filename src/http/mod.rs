@@ -113,17 +113,21 @@ fn mount<D: Dialect>(state: &AppState) -> Router<AppState> {
         // A dialect with nothing in it yet; axum refuses layers on an empty router.
         return routes;
     }
-    let routes = routes
-        .route_layer(from_fn_with_state(
-            state.clone(),
-            idempotency::idempotent_post,
-        ))
-        .route_layer(from_fn_with_state(state.clone(), rate_limit::limit_caller));
-    let routes = if D::BARE_KEY {
-        routes.route_layer(from_fn_with_state(state.clone(), auth::require_key_or_bare))
-    } else {
-        routes.route_layer(from_fn_with_state(state.clone(), auth::require_key))
+    // One layer of a stack, not one per middleware: axum boxes each route once per layer and
+    // clones every box on each request.
+    let required = auth::KeyRequired {
+        state: state.clone(),
+        bare: D::BARE_KEY,
     };
+    let routes = routes.route_layer(
+        ServiceBuilder::new()
+            .layer(from_fn_with_state(required, auth::require_key))
+            .layer(from_fn_with_state(state.clone(), rate_limit::limit_caller))
+            .layer(from_fn_with_state(
+                state.clone(),
+                idempotency::idempotent_post,
+            )),
+    );
     let (public, _) = D::public_routes().split_for_parts();
     routes.merge(public)
 }
@@ -183,26 +187,29 @@ pub fn app(state: AppState) -> Router {
         .merge(mount::<v1::V1>(&state))
         .merge(mount::<mrassistant::MrAssistant>(&state))
         .merge(mount::<trieve::Trieve>(&state))
-        .layer(from_fn_with_state(
-            state.clone(),
-            rate_limit::limit_requests,
-        ))
-        .layer(from_fn(auth::scope_anonymous));
+        .layer(
+            ServiceBuilder::new()
+                .layer(from_fn(auth::scope_anonymous))
+                .layer(from_fn_with_state(
+                    state.clone(),
+                    rate_limit::limit_requests,
+                )),
+        );
     Router::new()
         .merge(api)
         .merge(ops)
         .merge(SwaggerUi::new("/docs").urls(urls))
         .fallback(|| async { error::ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { error::ApiError::MethodNotAllowed })
-        .layer(from_fn(head_limits::limit_head))
-        .layer(from_fn(render_in_dialect))
-        .layer(from_fn(observability::record_metrics))
-        .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
         .layer(
             ServiceBuilder::new()
                 .layer(observability::set_request_id())
                 .layer(observability::trace_layer())
-                .layer(observability::propagate_request_id()),
+                .layer(observability::propagate_request_id())
+                .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
+                .layer(from_fn(observability::record_metrics))
+                .layer(from_fn(render_in_dialect))
+                .layer(from_fn(head_limits::limit_head)),
         )
         .with_state(state)
 }
