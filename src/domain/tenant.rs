@@ -300,12 +300,18 @@ pub struct Tenant {
     pub suspended_until: Option<NaiveDate>,
     /// When the tenant was deleted and when it may be purged, while it is soft-deleted.
     pub deletion: Option<Deletion>,
-    /// What it shows: its own branding over its agency's over the platform's default.
-    pub branding: Branding,
     /// The services refused, while a block is in force.
     pub block: Option<Block>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// A tenant with what it shows: its own branding over its agency's over the platform's
+/// default. Read only where an answer carries it (Trieve's `partner_configuration`).
+#[derive(Debug, Clone)]
+pub struct BrandedTenant {
+    pub tenant: Tenant,
+    pub branding: Branding,
 }
 
 impl Tenant {

@@ -9,7 +9,7 @@ use crate::domain::analytics::Activity;
 use crate::domain::ids::{AgencyId, PlanId, TenantId};
 use crate::domain::plan::PlanRef;
 use crate::domain::policy::{self, act, Action, Authorized, Role, Target};
-use crate::domain::tenant::{NewTenant, Tenant, TenantQuery, TenantUpdate};
+use crate::domain::tenant::{BrandedTenant, NewTenant, Tenant, TenantQuery, TenantUpdate};
 use crate::domain::validation::Violations;
 use crate::domain::values::PlanCode;
 use crate::store::{self, StoreError};
@@ -53,11 +53,7 @@ impl Lookup for Tenant {
     type Id = TenantId;
 
     async fn lookup(ctx: &Context, caller: &Caller, id: TenantId) -> Result<Option<Self>> {
-        match store::tenants::find(&ctx.db, caller.tenant_scope(), id).await {
-            Ok(tenant) => Ok(Some(tenant)),
-            Err(StoreError::NotFound) => Ok(None),
-            Err(other) => Err(other.into()),
-        }
+        found(store::tenants::find(&ctx.db, caller.tenant_scope(), id).await)
     }
 
     fn target(&self) -> Target {
@@ -65,6 +61,28 @@ impl Lookup for Tenant {
             id: self.id,
             agency: self.agency_id,
         }
+    }
+}
+
+impl Lookup for BrandedTenant {
+    const NAME: &'static str = "tenant";
+    type Id = TenantId;
+
+    async fn lookup(ctx: &Context, caller: &Caller, id: TenantId) -> Result<Option<Self>> {
+        found(store::tenants::find_branded(&ctx.db, caller.tenant_scope(), id).await)
+    }
+
+    fn target(&self) -> Target {
+        self.tenant.target()
+    }
+}
+
+/// A read by id as a lookup answers it: `None` when there is nothing to see.
+fn found<T>(read: store::StoreResult<T>) -> Result<Option<T>> {
+    match read {
+        Ok(object) => Ok(Some(object)),
+        Err(StoreError::NotFound) => Ok(None),
+        Err(other) => Err(other.into()),
     }
 }
 

@@ -2,6 +2,8 @@
 //! limits are read with its row (see `store::limits`), and its usage of the current period
 //! from `tenant_usage`.
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
 use sqlx::types::Json;
@@ -24,17 +26,29 @@ use crate::domain::limits::Limits;
 use crate::domain::metering::Period;
 use crate::domain::plan::{Plan, PlanFields};
 use crate::domain::tenant::{
-    BillingAlerts, Deactivation, Deletion, EffectiveStatus, Metadata, NewTenant, Owner, Settings,
-    Tenant, TenantChanges, TenantQuery, TenantSort, TenantStatus, TenantType, UsageSummary,
+    BillingAlerts, BrandedTenant, Deactivation, Deletion, EffectiveStatus, Metadata, NewTenant,
+    Owner, Settings, Tenant, TenantChanges, TenantQuery, TenantSort, TenantStatus, TenantType,
+    UsageSummary,
 };
 use crate::domain::values::{PlanCode, Slug};
 
-/// The tenant read: its row, its plan, its limits, its block, its subscription, its usage in
-/// its billing period at the time bound at `$2` (its subscription's current period if that
-/// holds the time and the subscription is not canceled, else the calendar month that starts
-/// on the date bound at `$1`), and its branding (its own over its agency's over the
-/// platform's). Tenants are aliased `t`; [`read`] binds both.
-fn select() -> String {
+/// The tenant read: its row, its plan, its limits, its block, its subscription, and its usage
+/// in its billing period at the time bound at `$2` (its subscription's current period if
+/// that holds the time and the subscription is not canceled, else the calendar month that
+/// starts on the date bound at `$1`). Tenants are aliased `t`; [`read`] binds both. Written
+/// once: it is the text of every tenant read, a hot path.
+static SELECT: LazyLock<String> = LazyLock::new(|| select("", ""));
+
+/// [`SELECT`] with what the tenant shows (its own branding over its agency's over the
+/// platform's), for the few reads that answer it: three more joins nobody else pays for.
+static SELECT_BRANDED: LazyLock<String> = LazyLock::new(|| {
+    select(
+        &branding::Layered::columns(&branding::TENANT_LAYERS),
+        branding::TENANT_JOINS,
+    )
+});
+
+fn select(more_columns: &str, more_joins: &str) -> String {
     format!(
         "SELECT t.id, t.agency_id, t.name, t.slug, t.status, t.billing_mode, p.code AS plan_code, \
          t.plan_id, p.name AS plan_name, p.amount_cents AS plan_amount_cents, \
@@ -49,25 +63,27 @@ fn select() -> String {
          t.owner_last_name, t.deactivated_at, t.deactivation_reason, t.deleted_at, t.purge_after, \
          t.created_at, t.updated_at, {block}, \
          m.calls AS usage_calls, m.seconds AS usage_seconds, m.cost_cents AS usage_cost_cents\
-         {limits}{subscription}{branding} \
+         {limits}{subscription}{more_columns} \
          FROM tenants t JOIN plans p ON p.id = t.plan_id \
          LEFT JOIN subscriptions s ON s.tenant_id = t.id \
          LEFT JOIN plans sp ON sp.id = s.plan_id \
          LEFT JOIN tenant_usage m ON m.tenant_id = t.id AND m.period_start = CASE \
          WHEN s.status <> 'canceled' AND s.current_period_start <= $2 \
-         AND s.current_period_end > $2 THEN s.period_start_day ELSE $1 END{joins}",
+         AND s.current_period_end > $2 THEN s.period_start_day ELSE $1 END{more_joins}",
         limits = tenant_columns("t"),
         subscription = subscriptions::columns("s", "sp"),
-        branding = branding::Layered::columns(&branding::TENANT_LAYERS),
-        joins = branding::TENANT_JOINS,
         block = super::blocks::COLUMNS,
     )
 }
 
 /// The tenant read with its times bound: `$1` and `$2`, so what follows binds from `$3`.
 fn read() -> Query<'static> {
+    read_from(&SELECT)
+}
+
+fn read_from(select: &'static str) -> Query<'static> {
     let at = now();
-    query(select()).bind(Period::containing(at).start).bind(at)
+    query(select).bind(Period::containing(at).start).bind(at)
 }
 
 /// Narrows a tenant read to `scope`. Soft-deleted tenants stay hidden unless `status` asks
@@ -117,7 +133,11 @@ fn push_scope(
 
 /// The tenant read of one tenant in `scope`: the statement of [`find`].
 pub fn find_query(scope: TenantScope, id: TenantId) -> Query<'static> {
-    let mut statement = read();
+    find_in(&SELECT, scope, id)
+}
+
+fn find_in(select: &'static str, scope: TenantScope, id: TenantId) -> Query<'static> {
+    let mut statement = read_from(select);
     push_scope(&mut statement, scope, None, (str::to_owned, str::to_owned));
     statement.push_sql(" AND t.id = ?", [id.into()]);
     statement
@@ -158,8 +178,6 @@ struct TenantRow {
     usage_cost_cents: Option<i64>,
     #[sqlx(flatten)]
     limits: TenantLimits,
-    #[sqlx(flatten)]
-    branding: branding::Layered,
     #[sqlx(flatten)]
     block: super::blocks::BlockRow,
     #[sqlx(flatten)]
@@ -294,7 +312,6 @@ impl TenantRow {
                 .deleted_at
                 .zip(self.purge_after)
                 .map(|(at, purge_after)| Deletion { at, purge_after }),
-            branding: self.branding.0,
             block: self.block.into_block()?,
             created_at: self.created_at,
             updated_at: self.updated_at,
@@ -499,6 +516,28 @@ pub fn list_query(
 pub async fn find(db: &Db, scope: TenantScope, id: TenantId) -> StoreResult<Tenant> {
     let row: Option<TenantRow> = db.reader().fetch_optional(find_query(scope, id)).await?;
     row.ok_or(StoreError::NotFound)?.into_tenant()
+}
+
+/// A tenant read of [`SELECT_BRANDED`].
+#[derive(sqlx::FromRow)]
+struct BrandedRow {
+    #[sqlx(flatten)]
+    tenant: TenantRow,
+    #[sqlx(flatten)]
+    shown: branding::Layered,
+}
+
+/// [`find`], with what the tenant shows.
+pub async fn find_branded(db: &Db, scope: TenantScope, id: TenantId) -> StoreResult<BrandedTenant> {
+    let row: Option<BrandedRow> = db
+        .reader()
+        .fetch_optional(find_in(&SELECT_BRANDED, scope, id))
+        .await?;
+    let row = row.ok_or(StoreError::NotFound)?;
+    Ok(BrandedTenant {
+        tenant: row.tenant.into_tenant()?,
+        branding: row.shown.0,
+    })
 }
 
 /// A tenant's id and agency, for the policy's reach; `None` when it does not exist or is

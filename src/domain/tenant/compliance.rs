@@ -177,7 +177,6 @@ mod tests {
             deactivation: None,
             suspended_until: None,
             deletion: None,
-            branding: Default::default(),
             block: None,
             created_at: Utc::now(),
             updated_at: Utc::now(),

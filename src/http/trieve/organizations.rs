@@ -24,7 +24,9 @@ use crate::domain::branding::BrandingUpdate;
 use crate::domain::ids::{TenantId, TypedId};
 use crate::domain::policy::{self, act};
 use crate::domain::subscription::SubscriptionStatus;
-use crate::domain::tenant::{BillingAlerts, NewTenant, Settings, Tenant, TenantUpdate};
+use crate::domain::tenant::{
+    BillingAlerts, BrandedTenant, NewTenant, Settings, Tenant, TenantUpdate,
+};
 use crate::domain::user::{Member, MemberStatus};
 use crate::domain::values::PlanCode;
 use crate::http::extract::Json;
@@ -67,13 +69,17 @@ fn tenant_subscription(tenant: &Tenant) -> Option<SubscriptionView> {
         })
 }
 
-/// The tenant's white-label settings under Trieve's nine keys, read with the tenant.
-fn partner_configuration(tenant: &Tenant) -> Map<String, Value> {
-    tenant.branding.partner_configuration()
+/// The organization a tenant is, with its white-label settings under Trieve's nine keys as
+/// `partner_configuration` (read with the tenant).
+fn organization(tenant: &BrandedTenant) -> Organization {
+    shapes::organization(&tenant.tenant, tenant.branding.partner_configuration())
 }
 
-fn organization(tenant: &Tenant) -> Organization {
-    shapes::organization(tenant, partner_configuration(tenant))
+/// Tenant `id` with what it shows, as the caller sees it.
+async fn branded(ctx: &Context, caller: &Caller, id: TenantId) -> Result<BrandedTenant, Refusal> {
+    Ok(BrandedTenant::lookup(ctx, caller, id)
+        .await?
+        .ok_or(Error::NotFound("organization"))?)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -127,6 +133,7 @@ async fn create_organization(
     TrieveJson(body): TrieveJson<CreateOrganizationReqPayload>,
 ) -> Result<Json<Organization>, Refusal> {
     let tenant = tenants::create(&state.ctx, &caller, new_tenant(body.name)).await?;
+    let tenant = branded(&state.ctx, &caller, tenant.id).await?;
     Ok(Json(organization(&tenant)))
 }
 
@@ -158,18 +165,14 @@ async fn update_organization(
                 .map_err(Error::refused("organization"))?;
         branding::set_tenant(&state.ctx, authorized, update).await?;
     }
-    let tenant = match body.name {
-        Some(name) => {
-            let update = TenantUpdate {
-                name: Some(name),
-                ..TenantUpdate::default()
-            };
-            tenants::update(&state.ctx, tenant, None, update).await?
-        }
-        None => Tenant::lookup(&state.ctx, &caller, id)
-            .await?
-            .ok_or(Error::NotFound("organization"))?,
-    };
+    if let Some(name) = body.name {
+        let update = TenantUpdate {
+            name: Some(name),
+            ..TenantUpdate::default()
+        };
+        tenants::update(&state.ctx, tenant, None, update).await?;
+    }
+    let tenant = branded(&state.ctx, &caller, id).await?;
     Ok(Json(organization(&tenant)))
 }
 
@@ -182,14 +185,17 @@ async fn update_organization(
     responses((status = 200, description = "The organization, its plan and its subscription",
             body = OrganizationWithSubAndPlan)))]
 async fn get_organization(
-    PathOrganization(tenant): PathOrganization<Tenant, act::ReadTenant>,
+    PathOrganization(tenant): PathOrganization<BrandedTenant, act::ReadTenant>,
 ) -> Result<Json<OrganizationWithSubAndPlan>, Refusal> {
-    // The plan and the subscription were read with the tenant: no second query.
+    // The plan, the subscription and the branding were read with the tenant: no second query.
     let tenant = tenant.into_inner();
     Ok(Json(OrganizationWithSubAndPlan {
         organization: organization(&tenant),
-        plan: Some(shapes::plan(&tenant.plan_details)),
-        subscription: shapes::subscription(tenant_subscription(&tenant).as_ref(), Utc::now()),
+        plan: Some(shapes::plan(&tenant.tenant.plan_details)),
+        subscription: shapes::subscription(
+            tenant_subscription(&tenant.tenant).as_ref(),
+            Utc::now(),
+        ),
     }))
 }
 
@@ -241,10 +247,10 @@ async fn get_organization_usage(
     responses((status = 200, description = "The organization's members", body = Vec<SlimUser>)))]
 async fn get_organization_users(
     State(state): State<AppState>,
-    PathOrganization(tenant): PathOrganization<Tenant, act::ReadUsers>,
+    PathOrganization(tenant): PathOrganization<BrandedTenant, act::ReadUsers>,
 ) -> Result<Json<Vec<SlimUser>>, Refusal> {
     let organization = organization(tenant.get());
-    let members = active_members(&state.ctx, tenant.caller(), tenant.get().id).await?;
+    let members = active_members(&state.ctx, tenant.caller(), tenant.get().tenant.id).await?;
     let users = members
         .iter()
         .map(|member| shapes::slim_user(member, &organization))

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::domain::access::Caller;
 use crate::domain::ids::TenantId;
 use crate::domain::policy::{self, ActionMarker, Authorized};
-use crate::domain::tenant::{Tenant, TenantStatus};
+use crate::domain::tenant::{BrandedTenant, Tenant, TenantStatus};
 use crate::http::error::{problem_response, ApiError, Problem};
 use crate::http::extract::{is_json, parse_json, read_body, PathId};
 use crate::http::AppState;
@@ -109,6 +109,12 @@ pub trait OrganizationObject: Lookup<Id = TenantId> {
 impl OrganizationObject for Tenant {
     fn is_deleted(&self) -> bool {
         self.status == TenantStatus::Deleted
+    }
+}
+
+impl OrganizationObject for BrandedTenant {
+    fn is_deleted(&self) -> bool {
+        self.tenant.is_deleted()
     }
 }
 
