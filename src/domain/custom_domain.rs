@@ -42,6 +42,11 @@ pub struct CustomDomain {
     pub updated_at: DateTime<Utc>,
 }
 
+/// How long a claim left unverified keeps its domain from other agencies: after it, another
+/// agency registering the domain takes it over, so that nobody holds a domain they cannot
+/// point at the platform. DNS changes take up to a day to spread.
+pub const PENDING_CLAIM_HOLDS: chrono::Duration = chrono::Duration::days(7);
+
 /// The prefix of a verification token, as Voisnap shows it.
 pub const TOKEN_PREFIX: &str = "vsnp-verify-";
 

@@ -87,6 +87,20 @@ pub async fn get(ctx: &Context, caller: &Caller, asked: Option<AgencyId>) -> Res
         .ok_or(Error::NotFound("custom domain"))
 }
 
+/// Removes the agency's custom domain: a console on it no longer finds the agency, and any
+/// agency may register it.
+#[instrument(skip_all)]
+pub async fn remove(
+    ctx: &Context,
+    caller: &Caller,
+    asked: Option<AgencyId>,
+) -> Result<CustomDomain> {
+    let agency = agency_of(ctx, caller, asked, Action::ManageAgencyBranding).await?;
+    store::custom_domains::remove(&ctx.db, agency)
+        .await?
+        .ok_or(Error::NotFound("custom domain"))
+}
+
 /// Looks up the agency's pending domain's CNAME now and verifies it if it points at the
 /// target; answers the domain as it then stands (an active one as it is).
 #[instrument(skip_all)]

@@ -1,11 +1,12 @@
 //! Custom domains: one row per agency, the domain unique across agencies (a second agency's
-//! claim is a [`Conflict::DomainTaken`](crate::domain::conflict::Conflict::DomainTaken)).
+//! claim is a [`Conflict::DomainTaken`](crate::domain::conflict::Conflict::DomainTaken),
+//! unless the first left it unverified for [`PENDING_CLAIM_HOLDS`]).
 
 use chrono::{DateTime, Utc};
 
-use super::audit::record_change;
+use super::audit::{record, record_change, Change};
 use super::{next_version, now, query, Db, StoreError, StoreResult, Tx};
-use crate::domain::custom_domain::{mint_verification_token, CustomDomain};
+use crate::domain::custom_domain::{mint_verification_token, CustomDomain, PENDING_CLAIM_HOLDS};
 use crate::domain::ids::AgencyId;
 use crate::domain::values::HostName;
 
@@ -64,7 +65,8 @@ pub async fn find(db: &Db, agency: AgencyId) -> StoreResult<Option<CustomDomain>
 }
 
 /// Registers `domain` for `agency`, pending, with a fresh token; it replaces the agency's
-/// other domain. The domain it has already is answered as it stands.
+/// other domain, and takes over another agency's lapsed claim on it. The domain it has
+/// already is answered as it stands.
 pub async fn register(db: &Db, agency: AgencyId, domain: &HostName) -> StoreResult<CustomDomain> {
     let mut tx = db.begin().await?;
     let current = locked(&mut tx, agency).await?;
@@ -75,6 +77,7 @@ pub async fn register(db: &Db, agency: AgencyId, domain: &HostName) -> StoreResu
         Some(current) => next_version(current.updated_at),
         None => now(),
     };
+    let lapsed = release_lapsed(&mut tx, agency, domain, at).await?;
     let sql = format!(
         "INSERT INTO custom_domains (agency_id, domain, status, verification_token, \
          next_check_at, created_at, updated_at) \
@@ -96,10 +99,60 @@ pub async fn register(db: &Db, agency: AgencyId, domain: &HostName) -> StoreResu
         )
         .await?;
     let registered = CustomDomain::try_from(row)?;
-    let action = "custom_domain.registered";
-    record_change(&mut tx, action, current.as_ref(), Some(&registered)).await?;
+    let mut changes = vec![(
+        agency,
+        Change::of(
+            "custom_domain.registered",
+            current.as_ref(),
+            Some(&registered),
+        ),
+    )];
+    if let Some(lapsed) = &lapsed {
+        let released = Change::of("custom_domain.released", Some(lapsed), None);
+        changes.push((lapsed.agency_id, released));
+    }
+    // Chains in one order, so that two agencies taking each other's lapsed claims at once
+    // cannot deadlock on their chains' heads.
+    changes.sort_by_key(|(agency, _)| *agency);
+    for (_, change) in changes {
+        record(&mut tx, change).await?;
+    }
     tx.commit().await?;
     Ok(registered)
+}
+
+/// Removes another agency's claim on `domain` left unverified since before
+/// [`PENDING_CLAIM_HOLDS`] ago, so that `agency` can take the domain; answers the claim
+/// removed. A claim still holding the domain stays, and the insert that follows meets it.
+async fn release_lapsed(
+    tx: &mut Tx,
+    agency: AgencyId,
+    domain: &HostName,
+    at: DateTime<Utc>,
+) -> StoreResult<Option<CustomDomain>> {
+    let sql = format!(
+        "DELETE FROM custom_domains WHERE domain = $1 AND agency_id <> $2 \
+         AND status = 'pending_verification' AND created_at <= $3 RETURNING {COLUMNS}"
+    );
+    let statement = query(sql)
+        .bind(domain.as_str())
+        .bind(agency)
+        .bind(at - PENDING_CLAIM_HOLDS);
+    let row: Option<DomainRow> = tx.fetch_optional(statement).await?;
+    row.map(CustomDomain::try_from).transpose()
+}
+
+/// Removes the agency's custom domain; answers it, or `None` when the agency had none.
+pub async fn remove(db: &Db, agency: AgencyId) -> StoreResult<Option<CustomDomain>> {
+    let mut tx = db.begin().await?;
+    let sql = format!("DELETE FROM custom_domains WHERE agency_id = $1 RETURNING {COLUMNS}");
+    let row: Option<DomainRow> = tx.fetch_optional(query(sql).bind(agency)).await?;
+    let Some(removed) = row.map(CustomDomain::try_from).transpose()? else {
+        return Ok(None);
+    };
+    record_change(&mut tx, "custom_domain.removed", Some(&removed), None).await?;
+    tx.commit().await?;
+    Ok(Some(removed))
 }
 
 /// Records a lookup of the CNAME of `checked` (as it was read): verified (`Ok`), or why not,

@@ -4,6 +4,7 @@
 //! the public `/api/v1/white-label/lookup` a console asks before anyone signs in.
 
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -29,7 +30,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(get_agency_branding, put_agency_branding))
         .routes(routes!(get_tenant_branding, put_tenant_branding))
-        .routes(routes!(get_domain, register_domain))
+        .routes(routes!(get_domain, register_domain, remove_domain))
         .routes(routes!(verify_domain))
 }
 
@@ -357,6 +358,21 @@ async fn get_domain(
 ) -> ApiResult<Json<DomainBody>> {
     let domain = custom_domains::get(&state.ctx, &caller, params.agency_id).await?;
     Ok(Json(DomainBody::of(domain, &state)))
+}
+
+/// Remove the agency's custom domain: consoles on it no longer find the agency, and any
+/// agency may register it.
+#[utoipa::path(delete, path = "/api/v1/agency/white-label/domain", tag = "white-label",
+    params(WhiteLabelParams),
+    responses((status = 204, description = "Removed"), (status = 403, body = Problem),
+        (status = 404, body = Problem)))]
+async fn remove_domain(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(params): Query<WhiteLabelParams>,
+) -> ApiResult<StatusCode> {
+    custom_domains::remove(&state.ctx, &caller, params.agency_id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Look up the domain's CNAME now: `active` when it points at `cnameTarget`, else still

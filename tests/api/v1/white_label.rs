@@ -1,7 +1,8 @@
 //! White-label: an agency's branding (and the platform's default) set and read back, a
 //! tenant's own laid over them, every bad field named with nothing changed; custom domains
 //! registered, verified by a real DNS lookup on loopback, held by one agency only (also when
-//! two ask at once), and found by host before anyone signs in; outsiders see nothing.
+//! two ask at once) until removed or left unverified too long, and found by host before anyone
+//! signs in; outsiders see nothing.
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -481,10 +482,127 @@ both!(a_domain_belongs_to_one_agency, |app| async move {
         .assert_status(StatusCode::NOT_FOUND);
 });
 
+both!(removing_a_domain_frees_it, |app| async move {
+    let first = app.agency().name("First").create().await;
+    let second = app.agency().name("Second").create().await;
+    let domain = registered(&first, "app").await;
+    dns::shared().set_cname(&domain, CNAME_TARGET);
+    first.client.post(VERIFY, &json!({})).await;
+    let lookup = format!("/api/v1/white-label/lookup?host={domain}");
+    app.anonymous()
+        .get(&lookup)
+        .await
+        .assert_status(StatusCode::OK);
+
+    let removed = first.client.delete(DOMAIN).await;
+    removed.assert_status(StatusCode::NO_CONTENT);
+    assert_eq!(removed.text, "");
+    first
+        .client
+        .get(DOMAIN)
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "not_found");
+    app.anonymous()
+        .get(&lookup)
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "not_found");
+    first
+        .client
+        .delete(DOMAIN)
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "not_found");
+    assert_eq!(
+        trail(&first.client, &domain).await,
+        [
+            "custom_domain.registered",
+            "custom_domain.verified",
+            "custom_domain.removed"
+        ]
+    );
+
+    // Free again: another agency registers it; the platform removes an agency's by name.
+    let claim = json!({ "domain": domain, "verificationMethod": "cname" });
+    let claimed = second.client.post(DOMAIN, &claim).await;
+    claimed.assert_status(StatusCode::CREATED);
+    assert_eq!(claimed.body["status"], "pending_verification");
+    app.platform()
+        .delete(DOMAIN)
+        .await
+        .assert_invalid("agencyId");
+    let named = format!("{DOMAIN}?agencyId={}", second.id);
+    app.platform()
+        .delete(&named)
+        .await
+        .assert_status(StatusCode::NO_CONTENT);
+    second
+        .client
+        .get(DOMAIN)
+        .await
+        .assert_status(StatusCode::NOT_FOUND);
+});
+
+/// Moves the claim on `domain` back to when its hold has lapsed.
+async fn lapse_claim(app: &TestApp, domain: &str) {
+    let long_ago = chrono::Utc::now()
+        - tenantry::domain::custom_domain::PENDING_CLAIM_HOLDS
+        - chrono::Duration::minutes(1);
+    let statement = "UPDATE custom_domains SET created_at = $2 WHERE domain = $1";
+    let aged = tenantry::store::query(statement)
+        .bind(domain.to_owned())
+        .bind(long_ago);
+    app.db().write(aged).await.unwrap();
+}
+
+both!(
+    a_claim_left_unverified_lapses_to_the_next_agency,
+    |app| async move {
+        let squatter = app.agency().name("Squatter").create().await;
+        let owner = app.agency().name("Owner").create().await;
+        let domain = registered(&squatter, "app").await;
+        let claim = json!({ "domain": domain, "verificationMethod": "cname" });
+        lapse_claim(&app, &domain).await;
+        // Its holder may still verify it; nobody else is kept waiting.
+        let taken = owner.client.post(DOMAIN, &claim).await;
+        taken.assert_status(StatusCode::CREATED);
+        assert_eq!(taken.body["agencyId"], owner.id.as_str());
+        assert_eq!(taken.body["status"], "pending_verification");
+        squatter
+            .client
+            .get(DOMAIN)
+            .await
+            .assert_status(StatusCode::NOT_FOUND);
+        assert_eq!(
+            trail(&squatter.client, &domain).await,
+            ["custom_domain.registered", "custom_domain.released"]
+        );
+        assert_eq!(
+            trail(&owner.client, &domain).await,
+            ["custom_domain.registered"]
+        );
+        // The new claim holds the domain afresh; a verified one never lapses.
+        squatter
+            .client
+            .post(DOMAIN, &claim)
+            .await
+            .assert_problem(StatusCode::CONFLICT, "domain_taken");
+        dns::shared().set_cname(&domain, CNAME_TARGET);
+        let verified = owner.client.post(VERIFY, &json!({})).await;
+        assert_eq!(verified.body["status"], "active");
+        lapse_claim(&app, &domain).await;
+        squatter
+            .client
+            .post(DOMAIN, &claim)
+            .await
+            .assert_problem(StatusCode::CONFLICT, "domain_taken");
+        assert_eq!(owner.client.get(DOMAIN).await.body["status"], "active");
+    }
+);
+
 /// Two agencies claim one domain with several requests each, at once, on every server of
 /// `urls`: exactly one agency holds it, every one of its requests succeeds and every one of
-/// the other's is a `409`.
-async fn claim_race(app: &TestApp, urls: &[String], round: usize) {
+/// the other's is a `409`. With `lapsed`, a third agency's lapsed claim held the domain
+/// before: it is gone whoever wins.
+async fn claim_race(app: &TestApp, urls: &[String], round: usize, lapsed: bool) {
     let first = app.agency().name(&format!("First {round}")).create().await;
     let second = app.agency().name(&format!("Second {round}")).create().await;
     let clients: Vec<Client> = urls
@@ -493,6 +611,16 @@ async fn claim_race(app: &TestApp, urls: &[String], round: usize) {
         .collect();
     let domain = unique_name("race");
     let claim = json!({ "domain": domain, "verificationMethod": "cname" });
+    let holder = match lapsed {
+        true => {
+            let holder = app.agency().name(&format!("Lapsed {round}")).create().await;
+            let held = holder.client.post(DOMAIN, &claim).await;
+            held.assert_status(StatusCode::CREATED);
+            lapse_claim(app, &domain).await;
+            Some(holder)
+        }
+        false => None,
+    };
     let requests = (0..4 * clients.len())
         .map(|_| (Method::POST, DOMAIN.to_owned(), claim.clone()))
         .collect();
@@ -518,14 +646,23 @@ async fn claim_race(app: &TestApp, urls: &[String], round: usize) {
         let holds = held.status == StatusCode::OK && held.body["domain"] == domain.as_str();
         assert_eq!(holds, winners.contains(agency.id.as_str()), "{}", held.text);
     }
+    if let Some(holder) = holder {
+        let held = holder.client.get(DOMAIN).await;
+        held.assert_problem(StatusCode::NOT_FOUND, "not_found");
+        let released = trail(&holder.client, &domain).await;
+        assert_eq!(
+            released,
+            ["custom_domain.registered", "custom_domain.released"]
+        );
+    }
 }
 
 both!(
     two_agencies_claiming_one_domain_at_once_leave_one_holder,
     |app| async move {
         let urls = vec![app.base_url().to_owned()];
-        for round in 0..3 {
-            claim_race(&app, &urls, round).await;
+        for round in 0..4 {
+            claim_race(&app, &urls, round, round % 2 == 1).await;
         }
     }
 );
@@ -537,8 +674,8 @@ async fn two_agencies_claiming_one_domain_on_three_servers_leave_one_holder() {
     };
     let replicas = Replicas::start(&app).await;
     let urls: Vec<String> = replicas.urls().into_iter().map(str::to_owned).collect();
-    for round in 0..3 {
-        claim_race(&app, &urls, round).await;
+    for round in 0..4 {
+        claim_race(&app, &urls, round, round % 2 == 1).await;
     }
     replicas.kill().await;
     app.finish().await;
@@ -677,6 +814,10 @@ both!(outsiders_see_nothing_and_roles_decide, |app| async move {
             }
         };
         write.assert_status(StatusCode::NOT_FOUND);
+        if path == DOMAIN {
+            let removal = outsider.client.delete(&named).await;
+            removal.assert_problem(StatusCode::NOT_FOUND, "not_found");
+        }
     }
     for answer in [
         outsider.client.get(&tenant_path).await,
@@ -717,6 +858,8 @@ both!(outsiders_see_nothing_and_roles_decide, |app| async move {
     for answer in [
         technical.put(BRANDING, &json!({})).await,
         technical.post(VERIFY, &json!({})).await,
+        technical.delete(DOMAIN).await,
+        tenant.client.delete(DOMAIN).await,
         technical.put(&tenant_path, &json!({})).await,
     ] {
         answer.assert_problem(StatusCode::FORBIDDEN, "forbidden");
