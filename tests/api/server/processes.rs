@@ -1,6 +1,7 @@
 //! The real binary under stress: several `tenantry serve` replicas on one PostgreSQL never
 //! admit a call over the limit, and a server killed with `kill -9` in the middle of ingestion
-//! has kept every event it acknowledged.
+//! has kept every event it acknowledged, and a server told to stop as soon as it listens stops
+//! cleanly.
 
 use chrono::Utc;
 use reqwest::StatusCode;
@@ -154,5 +155,18 @@ both!(
             stored
         );
         restarted.kill().await;
+    }
+);
+
+// The operator's SIGTERM may come at any moment after the server says it listens, before it
+// has served anything: it must still stop gracefully (`stop` asserts a clean exit), not die
+// of the signal's default action.
+both!(
+    a_sigterm_right_after_listening_stops_the_server_gracefully,
+    |app| async move {
+        for _ in 0..5 {
+            let served = Served::start(&app).await;
+            served.stop().await;
+        }
     }
 );
