@@ -89,17 +89,12 @@ pub async fn update(
     changes: AgentChanges,
 ) -> Result<Agent> {
     let tenant_id = tenant.get().id;
-    // Read only when the change could switch an agent on.
-    let agents_blocked = match changes.status {
-        Some(AgentStatus::Active) => store::blocks::services_of(&ctx.db, tenant_id)
-            .await?
-            .contains(&BlockedService::Agents),
-        _ => false,
-    };
-    store::agents::update(&ctx.db, tenant_id, id, expected, |current| {
+    store::agents::update(&ctx.db, tenant_id, id, expected, |current, blocked| {
         let fields = &current.fields;
-        let switched_on = fields.status != AgentStatus::Active;
-        refuse_if(agents_blocked && switched_on, BlockedService::Agents)?;
+        let switched_on =
+            changes.status == Some(AgentStatus::Active) && fields.status != AgentStatus::Active;
+        let service = BlockedService::Agents;
+        refuse_if(switched_on && blocked.contains(&service), service)?;
         checked(AgentFields {
             name: changes.name.unwrap_or_else(|| fields.name.clone()),
             status: changes.status.unwrap_or(fields.status),

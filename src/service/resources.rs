@@ -360,6 +360,8 @@ pub async fn update<S: ResourceSpec>(
     patch: Value,
 ) -> Result<Resource> {
     let tenant_id = tenant.get().id;
+    // Early, so that a blocked change is refused before anything else is looked at; the
+    // write checks again, ordered against a block.
     refuse_blocked_kind(ctx, tenant_id, S::KIND, false).await?;
     // Agents are checked against the patch laid over what is stored now; the foreign key
     // holds the line if one is deleted meanwhile.
@@ -371,7 +373,10 @@ pub async fn update<S: ResourceSpec>(
         S::KIND,
         id.uuid(),
         expected,
-        |current| {
+        |current, blocked| {
+            if let Some(rule) = S::KIND.info().blocked_by {
+                refuse_if(blocked.contains(&rule.service), rule.service)?;
+            }
             let spec = patched::<S>(current, &patch)?;
             to_write(
                 ctx,

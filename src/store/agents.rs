@@ -143,9 +143,11 @@ pub async fn update<E: From<StoreError>>(
     tenant_id: TenantId,
     id: AgentId,
     expected: Option<DateTime<Utc>>,
-    change: impl FnOnce(&Agent) -> Result<AgentFields, E>,
+    change: impl FnOnce(&Agent, &BTreeSet<BlockedService>) -> Result<AgentFields, E>,
 ) -> Result<Agent, E> {
     let mut tx = db.begin().await?;
+    // The tenant's row before the agent's, in a purge's order.
+    let blocked = super::blocks::services_held(&mut tx, tenant_id).await?;
     let lock = tx.backend().lock_clause("agents");
     let sql = format!("SELECT {COLUMNS} FROM agents WHERE tenant_id = $1 AND id = $2{lock}");
     let current: Agent = tx
@@ -154,7 +156,7 @@ pub async fn update<E: From<StoreError>>(
         .ok_or(StoreError::NotFound)?
         .try_into()?;
     // Bad input is refused as such, whatever the version.
-    let fields = change(&current)?;
+    let fields = change(&current, &blocked)?;
     let version = versioned_change(expected, current.updated_at)?;
     let sql = format!(
         "UPDATE agents SET name = $3, status = $4, metadata = $5, updated_at = $6 \

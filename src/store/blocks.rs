@@ -56,6 +56,17 @@ pub async fn services_of(db: &Db, id: TenantId) -> StoreResult<BTreeSet<BlockedS
     services(row.ok_or(StoreError::NotFound)?.0)
 }
 
+/// The services a tenant's block refuses, read in `tx` under a write lock of the tenant's
+/// row, for changes to what exists (which take no counters lock): a block, which updates the
+/// row, waits for `tx` to end, or `tx` waits for the block and sees it. A share lock would
+/// let a stream of changes hold a block off.
+pub async fn services_held(tx: &mut Tx, id: TenantId) -> StoreResult<BTreeSet<BlockedService>> {
+    let lock = tx.backend().write_lock_clause();
+    let sql = format!("SELECT blocked_services FROM tenants WHERE id = $1{lock}");
+    let row: Option<(StoredServices,)> = tx.fetch_optional(query(sql).bind(id)).await?;
+    services(row.ok_or(StoreError::NotFound)?.0)
+}
+
 /// Blocks or unblocks a tenant in the caller's transaction. It takes the tenant's counters
 /// before its row, in admission's order, so an admission (or an agent's or a resource's
 /// creation) either committed before the block or waits for it and sees it. A change that

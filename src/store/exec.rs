@@ -36,6 +36,25 @@ impl Backend {
         }
     }
 
+    /// ` FOR SHARE` where row locks exist: the row cannot change until the transaction ends,
+    /// and a change already under way is waited for. SQLite's single writer orders it anyway.
+    pub fn share_clause(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR SHARE",
+        }
+    }
+
+    /// ` FOR NO KEY UPDATE` where row locks exist: the writers of the row take turns, fairly
+    /// (unlike share locks, which a stream of sharers can hold against a writer for good),
+    /// while inserts that reference the row go on. SQLite's single writer orders it anyway.
+    pub fn write_lock_clause(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR NO KEY UPDATE",
+        }
+    }
+
     /// ` FOR UPDATE SKIP LOCKED` where row locks exist, for a queue's claim: concurrent
     /// claimers pass over each other's rows instead of waiting for them. On SQLite the claim
     /// runs under the single writer, so no two claims overlap.

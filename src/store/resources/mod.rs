@@ -180,10 +180,7 @@ async fn held(tx: &mut Tx, tenant_id: TenantId, kind: ResourceKind) -> StoreResu
         // A share lock, so that switching the setting off waits for this creation (and
         // then sees it), or this creation waits and sees the setting off.
         Some(setting) => {
-            let lock = match tx.backend() {
-                super::Backend::Postgres => " FOR SHARE",
-                super::Backend::Sqlite => "",
-            };
+            let lock = tx.backend().share_clause();
             let sql = format!("SELECT {} FROM tenants WHERE id = $1{lock}", setting.column);
             let (on,): (bool,) = tx.fetch_one(query(sql).bind(tenant_id)).await?;
             on
@@ -385,9 +382,11 @@ pub async fn update<E: From<StoreError>>(
     kind: ResourceKind,
     id: Uuid,
     expected: Option<DateTime<Utc>>,
-    change: impl FnOnce(&Stored) -> Result<Write, E>,
+    change: impl FnOnce(&Stored, &BTreeSet<BlockedService>) -> Result<Write, E>,
 ) -> Result<Stored, E> {
     let mut tx = db.begin().await?;
+    // The tenant's row before the resource's, in a purge's order.
+    let blocked = super::blocks::services_held(&mut tx, tenant_id).await?;
     let lock = tx.backend().lock_clause("resources");
     let sql = format!(
         "SELECT {COLUMNS} FROM resources WHERE tenant_id = $1 AND id = $2 AND kind = $3{lock}"
@@ -398,7 +397,7 @@ pub async fn update<E: From<StoreError>>(
         .ok_or(StoreError::NotFound)?
         .try_into()?;
     // Bad input is refused as such, whatever the version.
-    let write = change(&current)?;
+    let write = change(&current, &blocked)?;
     let version = versioned_change(expected, current.updated_at)?;
     let sql = format!(
         "UPDATE resources SET name = $3, unique_key = $4, category = $5, size_bytes = $6, \

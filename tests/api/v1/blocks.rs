@@ -1,8 +1,8 @@
 //! Per-service blocks, as an agency uses them: each blocked service is refused with 403
 //! `service_blocked` naming it while the others keep working, the tenant reads `blocked` and
 //! lists under that status, blocking is idempotent, bad input changes nothing, only the
-//! agency and the platform may block, and a block raced against admissions lets no call in
-//! after it answers.
+//! agency and the platform may block, and a block raced against admissions, agent switch-ons
+//! or trunk changes lets none of them through after it answers.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -680,6 +680,195 @@ async fn no_call_is_admitted_once_a_block_answers_across_servers_on_postgres() {
     let urls: Vec<String> = replicas.urls().into_iter().map(str::to_owned).collect();
     for round in 0..4 {
         block_race(&app, &urls, round).await;
+    }
+    replicas.kill().await;
+    app.finish().await;
+}
+
+/// What a raced change is: the objects each worker changes, one request each, and how the
+/// changes show in a list of them.
+enum Change {
+    /// Switching paused agents on, each once.
+    SwitchOn,
+    /// Renaming SIP trunks, each once.
+    Rename,
+}
+
+impl Change {
+    fn service(&self) -> &'static str {
+        match self {
+            Change::SwitchOn => "agents",
+            Change::Rename => "sip",
+        }
+    }
+
+    fn list(&self) -> &'static str {
+        match self {
+            Change::SwitchOn => "/agents",
+            Change::Rename => "/sip-trunks",
+        }
+    }
+
+    /// Makes one object to change; answers its path under the tenant.
+    async fn make(&self, tenant: &TenantFixture, n: usize) -> String {
+        let (list, body) = match self {
+            Change::SwitchOn => (
+                "/agents",
+                json!({ "name": format!("A{n}"), "status": "inactive" }),
+            ),
+            Change::Rename => (
+                "/sip-trunks",
+                json!({ "name": format!("T{n}"), "domain": "sip.carrier.example" }),
+            ),
+        };
+        let made = tenant.client.post(&tenant.path(list), &body).await;
+        made.assert_status(StatusCode::CREATED);
+        format!("{list}/{}", made.body["id"].as_str().unwrap())
+    }
+
+    fn request(&self) -> Value {
+        match self {
+            Change::SwitchOn => json!({ "status": "active" }),
+            Change::Rename => json!({ "name": "renamed" }),
+        }
+    }
+
+    /// How many objects the change has reached, as a list shows them.
+    fn reached(&self, objects: &[Value]) -> usize {
+        let (field, value) = match self {
+            Change::SwitchOn => ("status", "active"),
+            Change::Rename => ("name", "renamed"),
+        };
+        objects
+            .iter()
+            .filter(|object| object[field] == value)
+            .count()
+    }
+}
+
+/// Changes to what a tenant has, sent without pause by many workers while the agency blocks
+/// the service they belong to: every change sent after the block answered is refused, and
+/// what the list shows as soon as the block answers is what it shows at the end (no change
+/// committed after the block).
+async fn change_race(app: &TestApp, urls: &[String], round: usize, change: Change) {
+    const WORKERS: usize = 8;
+    const EACH: usize = 12;
+    const AFTER: usize = 3;
+    let agency = app.agency().create().await;
+    let tenant = app
+        .tenant()
+        .of(&agency)
+        .limits(json!({ "maxAgents": 1000, "maxPhoneNumbers": 1000 }))
+        .field("settings", json!({ "sipEnabled": true }))
+        .create()
+        .await;
+    let clients: Vec<Client> = urls
+        .iter()
+        .map(|url| app.client_of(url, tenant.client.key()))
+        .collect();
+    let mut objects = Vec::new();
+    for n in 0..WORKERS * EACH {
+        objects.push(tenant.path(&change.make(&tenant, n).await));
+    }
+    let body = change.request();
+    let done = Arc::new(AtomicUsize::new(0));
+    let answered: Arc<Mutex<Option<Instant>>> = Arc::default();
+    let workers: Vec<_> = objects
+        .chunks(EACH)
+        .enumerate()
+        .map(|(i, mine)| {
+            let client = clients[i % clients.len()].clone();
+            let (mine, body) = (mine.to_vec(), body.clone());
+            let (done, answered) = (done.clone(), answered.clone());
+            tokio::spawn(async move {
+                let mut attempts = Vec::new();
+                let mut after = 0;
+                for path in mine {
+                    if after == AFTER {
+                        break;
+                    }
+                    let sent = Instant::now();
+                    let answer = client.patch(&path, &body).await;
+                    if answer.status == StatusCode::OK {
+                        done.fetch_add(1, Ordering::SeqCst);
+                    }
+                    if answered.lock().unwrap().is_some_and(|at| sent > at) {
+                        after += 1;
+                    }
+                    attempts.push(Attempt { sent, answer });
+                }
+                attempts
+            })
+        })
+        .collect();
+    while done.load(Ordering::SeqCst) < WORKERS * 2 {
+        tokio::task::yield_now().await;
+    }
+    let service = change.service();
+    let blocker = app.client_of(&urls[round % urls.len()], agency.client.key());
+    let blocked = blocker
+        .post(
+            &tenant.path("/block"),
+            &json!({ "blocked": true, "blockServices": [service] }),
+        )
+        .await;
+    *answered.lock().unwrap() = Some(Instant::now());
+    blocked.assert_status(StatusCode::OK);
+    let list = tenant.path(change.list());
+    let reached_then = change.reached(&agency.client.walk(&list).await);
+    let answered = answered.lock().unwrap().unwrap();
+
+    let mut changed = 0;
+    let mut refused_after = 0;
+    for worker in workers {
+        for attempt in worker.await.expect("the worker runs") {
+            let answer = &attempt.answer;
+            if attempt.sent > answered {
+                assert_blocked(answer, service);
+                refused_after += 1;
+            } else if answer.status == StatusCode::OK {
+                changed += 1;
+            } else {
+                assert_blocked(answer, service);
+            }
+        }
+    }
+    assert!(
+        refused_after > 0,
+        "round {round}: nothing was sent after the block"
+    );
+    assert_eq!(
+        reached_then, changed,
+        "round {round}: {service} changed after the block"
+    );
+    let reached = change.reached(&agency.client.walk(&list).await);
+    assert_eq!(
+        reached, changed,
+        "round {round}: {service} changed after the block"
+    );
+}
+
+both!(
+    no_agent_is_switched_on_or_trunk_changed_once_a_block_answers,
+    |app| async move {
+        let urls = vec![app.base_url().to_owned()];
+        for round in 0..2 {
+            change_race(&app, &urls, round, Change::SwitchOn).await;
+            change_race(&app, &urls, round, Change::Rename).await;
+        }
+    }
+);
+
+#[tokio::test]
+async fn no_agent_is_switched_on_or_trunk_changed_once_a_block_answers_across_servers() {
+    let Some(app) = TestApp::postgres().await else {
+        return;
+    };
+    let replicas = Replicas::start(&app).await;
+    let urls: Vec<String> = replicas.urls().into_iter().map(str::to_owned).collect();
+    for round in 0..3 {
+        change_race(&app, &urls, round, Change::SwitchOn).await;
+        change_race(&app, &urls, round, Change::Rename).await;
     }
     replicas.kill().await;
     app.finish().await;
