@@ -306,12 +306,21 @@ pub struct Tenant {
     pub updated_at: DateTime<Utc>,
 }
 
-/// A tenant with what it shows: its own branding over its agency's over the platform's
-/// default. Read only where an answer carries it (Trieve's `partner_configuration`).
+/// A tenant as its public face shows it: who it is, its plan and subscription, and what it
+/// shows (its own branding over its agency's over the platform's default), without its
+/// limits, usage or settings. Read where an answer carries no more (Trieve's organization),
+/// in one statement lighter than the whole tenant's.
 #[derive(Debug, Clone)]
-pub struct BrandedTenant {
-    pub tenant: Tenant,
+pub struct TenantProfile {
+    pub id: TenantId,
+    pub agency_id: Option<AgencyId>,
+    pub name: String,
+    pub status: TenantStatus,
+    pub plan: Plan,
+    pub subscription: Option<Subscription>,
     pub branding: Branding,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
 }
 
 impl Tenant {

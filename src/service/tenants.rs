@@ -9,7 +9,7 @@ use crate::domain::analytics::Activity;
 use crate::domain::ids::{AgencyId, PlanId, TenantId};
 use crate::domain::plan::PlanRef;
 use crate::domain::policy::{self, act, Action, Authorized, Role, Target};
-use crate::domain::tenant::{BrandedTenant, NewTenant, Tenant, TenantQuery, TenantUpdate};
+use crate::domain::tenant::{NewTenant, Tenant, TenantProfile, TenantQuery, TenantUpdate};
 use crate::domain::validation::Violations;
 use crate::domain::values::PlanCode;
 use crate::store::{self, StoreError};
@@ -64,16 +64,19 @@ impl Lookup for Tenant {
     }
 }
 
-impl Lookup for BrandedTenant {
+impl Lookup for TenantProfile {
     const NAME: &'static str = "tenant";
     type Id = TenantId;
 
     async fn lookup(ctx: &Context, caller: &Caller, id: TenantId) -> Result<Option<Self>> {
-        found(store::tenants::find_branded(&ctx.db, caller.tenant_scope(), id).await)
+        found(store::tenants::find_profile(&ctx.db, caller.tenant_scope(), id).await)
     }
 
     fn target(&self) -> Target {
-        self.tenant.target()
+        Target::Tenant {
+            id: self.id,
+            agency: self.agency_id,
+        }
     }
 }
 

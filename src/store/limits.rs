@@ -68,6 +68,17 @@ pub fn tenant_columns(owner: &str) -> String {
     sql
 }
 
+/// `, <grant> AS "p_<key>"` for every key, for a select on `tenants` aliased `owner`: its
+/// plan's grants without its overrides; [`PlanLimits`] reads them.
+pub fn grant_columns(owner: &str) -> String {
+    let mut sql = String::new();
+    for key in LimitKey::ALL {
+        let grant = grant_of(owner, *key);
+        sql.push_str(&format!(", {grant} AS \"{}\"", names(*key).plan));
+    }
+    sql
+}
+
 /// `, COALESCE(<override>, <grant>) AS "e_<key>"` for each of `keys`, for a select on
 /// `tenants` aliased `owner`; [`EffectiveColumns`] reads them.
 pub fn effective_columns(owner: &str, keys: &[LimitKey]) -> String {

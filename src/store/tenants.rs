@@ -11,7 +11,9 @@ use sqlx::types::Json;
 use super::alerts::{actions_from_json, usage_alerts_from_json, usage_alerts_json};
 use super::audit::{record, record_change, Change};
 use super::branding;
-use super::limits::{replace_tenant_limits, tenant_columns, TenantLimits};
+use super::limits::{
+    grant_columns, replace_tenant_limits, tenant_columns, PlanLimits, TenantLimits,
+};
 use super::subscriptions::{self, SubscriptionColumns};
 use super::{
     json, next_version, now, query, versioned_change, Arg, Backend, Db, Query, StoreError,
@@ -26,8 +28,8 @@ use crate::domain::limits::Limits;
 use crate::domain::metering::Period;
 use crate::domain::plan::{Plan, PlanFields};
 use crate::domain::tenant::{
-    BillingAlerts, BrandedTenant, Deactivation, Deletion, EffectiveStatus, Metadata, NewTenant,
-    Owner, Settings, Tenant, TenantChanges, TenantQuery, TenantSort, TenantStatus, TenantType,
+    BillingAlerts, Deactivation, Deletion, EffectiveStatus, Metadata, NewTenant, Owner, Settings,
+    Tenant, TenantChanges, TenantProfile, TenantQuery, TenantSort, TenantStatus, TenantType,
     UsageSummary,
 };
 use crate::domain::values::{PlanCode, Slug};
@@ -37,18 +39,28 @@ use crate::domain::values::{PlanCode, Slug};
 /// that holds the time and the subscription is not canceled, else the calendar month that
 /// starts on the date bound at `$1`). Tenants are aliased `t`; [`read`] binds both. Written
 /// once: it is the text of every tenant read, a hot path.
-static SELECT: LazyLock<String> = LazyLock::new(|| select("", ""));
+static SELECT: LazyLock<String> = LazyLock::new(select);
 
-/// [`SELECT`] with what the tenant shows (its own branding over its agency's over the
-/// platform's), for the few reads that answer it: three more joins nobody else pays for.
-static SELECT_BRANDED: LazyLock<String> = LazyLock::new(|| {
-    select(
-        &branding::Layered::columns(&branding::TENANT_LAYERS),
-        branding::TENANT_JOINS,
+/// A tenant's profile ([`TenantProfile`]): its row's identity, its plan with its grants, its
+/// subscription and what it shows. Tenants are aliased `t`; nothing is bound.
+static SELECT_PROFILE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT t.id, t.agency_id, t.name, t.status, t.created_at, t.updated_at, \
+         p.code AS plan_code, t.plan_id, p.name AS plan_name, \
+         p.amount_cents AS plan_amount_cents, \
+         p.external_billing_id AS plan_external_billing_id, p.created_at AS plan_created_at, \
+         p.updated_at AS plan_updated_at{grants}{subscription}{shown} \
+         FROM tenants t JOIN plans p ON p.id = t.plan_id \
+         LEFT JOIN subscriptions s ON s.tenant_id = t.id \
+         LEFT JOIN plans sp ON sp.id = s.plan_id{joins}",
+        grants = grant_columns("t"),
+        subscription = subscriptions::columns("s", "sp"),
+        shown = branding::Layered::columns(&branding::TENANT_LAYERS),
+        joins = branding::TENANT_JOINS,
     )
 });
 
-fn select(more_columns: &str, more_joins: &str) -> String {
+fn select() -> String {
     format!(
         "SELECT t.id, t.agency_id, t.name, t.slug, t.status, t.billing_mode, p.code AS plan_code, \
          t.plan_id, p.name AS plan_name, p.amount_cents AS plan_amount_cents, \
@@ -63,13 +75,13 @@ fn select(more_columns: &str, more_joins: &str) -> String {
          t.owner_last_name, t.deactivated_at, t.deactivation_reason, t.deleted_at, t.purge_after, \
          t.created_at, t.updated_at, {block}, \
          m.calls AS usage_calls, m.seconds AS usage_seconds, m.cost_cents AS usage_cost_cents\
-         {limits}{subscription}{more_columns} \
+         {limits}{subscription} \
          FROM tenants t JOIN plans p ON p.id = t.plan_id \
          LEFT JOIN subscriptions s ON s.tenant_id = t.id \
          LEFT JOIN plans sp ON sp.id = s.plan_id \
          LEFT JOIN tenant_usage m ON m.tenant_id = t.id AND m.period_start = CASE \
          WHEN s.status <> 'canceled' AND s.current_period_start <= $2 \
-         AND s.current_period_end > $2 THEN s.period_start_day ELSE $1 END{more_joins}",
+         AND s.current_period_end > $2 THEN s.period_start_day ELSE $1 END",
         limits = tenant_columns("t"),
         subscription = subscriptions::columns("s", "sp"),
         block = super::blocks::COLUMNS,
@@ -78,12 +90,10 @@ fn select(more_columns: &str, more_joins: &str) -> String {
 
 /// The tenant read with its times bound: `$1` and `$2`, so what follows binds from `$3`.
 fn read() -> Query<'static> {
-    read_from(&SELECT)
-}
-
-fn read_from(select: &'static str) -> Query<'static> {
     let at = now();
-    query(select).bind(Period::containing(at).start).bind(at)
+    query(SELECT.as_str())
+        .bind(Period::containing(at).start)
+        .bind(at)
 }
 
 /// Narrows a tenant read to `scope`. Soft-deleted tenants stay hidden unless `status` asks
@@ -133,11 +143,11 @@ fn push_scope(
 
 /// The tenant read of one tenant in `scope`: the statement of [`find`].
 pub fn find_query(scope: TenantScope, id: TenantId) -> Query<'static> {
-    find_in(&SELECT, scope, id)
+    by_id(read(), scope, id)
 }
 
-fn find_in(select: &'static str, scope: TenantScope, id: TenantId) -> Query<'static> {
-    let mut statement = read_from(select);
+/// `statement`, a tenant read, narrowed to tenant `id` within `scope`.
+fn by_id(mut statement: Query<'static>, scope: TenantScope, id: TenantId) -> Query<'static> {
     push_scope(&mut statement, scope, None, (str::to_owned, str::to_owned));
     statement.push_sql(" AND t.id = ?", [id.into()]);
     statement
@@ -518,25 +528,40 @@ pub async fn find(db: &Db, scope: TenantScope, id: TenantId) -> StoreResult<Tena
     row.ok_or(StoreError::NotFound)?.into_tenant()
 }
 
-/// A tenant read of [`SELECT_BRANDED`].
+/// A row of [`SELECT_PROFILE`].
 #[derive(sqlx::FromRow)]
-struct BrandedRow {
+struct ProfileRow {
+    id: TenantId,
+    agency_id: Option<AgencyId>,
+    name: String,
+    status: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
     #[sqlx(flatten)]
-    tenant: TenantRow,
+    plan: PlanRow,
+    #[sqlx(flatten)]
+    grants: PlanLimits,
+    #[sqlx(flatten)]
+    subscription: SubscriptionColumns,
     #[sqlx(flatten)]
     shown: branding::Layered,
 }
 
-/// [`find`], with what the tenant shows.
-pub async fn find_branded(db: &Db, scope: TenantScope, id: TenantId) -> StoreResult<BrandedTenant> {
-    let row: Option<BrandedRow> = db
-        .reader()
-        .fetch_optional(find_in(&SELECT_BRANDED, scope, id))
-        .await?;
+/// Tenant `id`'s profile, within `scope` (soft-deleted tenants hidden, as by [`find`]).
+pub async fn find_profile(db: &Db, scope: TenantScope, id: TenantId) -> StoreResult<TenantProfile> {
+    let statement = by_id(query(SELECT_PROFILE.as_str()), scope, id);
+    let row: Option<ProfileRow> = db.reader().fetch_optional(statement).await?;
     let row = row.ok_or(StoreError::NotFound)?;
-    Ok(BrandedTenant {
-        tenant: row.tenant.into_tenant()?,
+    Ok(TenantProfile {
+        id: row.id,
+        agency_id: row.agency_id,
+        name: row.name,
+        status: stored("status", &row.status)?,
+        plan: row.plan.into_plan(row.grants.0)?,
+        subscription: row.subscription.into_subscription(row.id)?,
         branding: row.shown.0,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
     })
 }
 

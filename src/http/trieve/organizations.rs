@@ -25,7 +25,7 @@ use crate::domain::ids::{TenantId, TypedId};
 use crate::domain::policy::{self, act};
 use crate::domain::subscription::SubscriptionStatus;
 use crate::domain::tenant::{
-    BillingAlerts, BrandedTenant, NewTenant, Settings, Tenant, TenantUpdate,
+    BillingAlerts, NewTenant, Settings, Tenant, TenantProfile, TenantUpdate,
 };
 use crate::domain::user::{Member, MemberStatus};
 use crate::domain::values::PlanCode;
@@ -48,7 +48,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 const ACTIVE_SUBSCRIPTION: &str = "Cannot delete organization with active subscription";
 
 /// The tenant's subscription, as Trieve's shapes need it; read with the tenant.
-fn tenant_subscription(tenant: &Tenant) -> Option<SubscriptionView> {
+fn tenant_subscription(tenant: &TenantProfile) -> Option<SubscriptionView> {
     tenant
         .subscription
         .as_ref()
@@ -69,15 +69,9 @@ fn tenant_subscription(tenant: &Tenant) -> Option<SubscriptionView> {
         })
 }
 
-/// The organization a tenant is, with its white-label settings under Trieve's nine keys as
-/// `partner_configuration` (read with the tenant).
-fn organization(tenant: &BrandedTenant) -> Organization {
-    shapes::organization(&tenant.tenant, tenant.branding.partner_configuration())
-}
-
-/// Tenant `id` with what it shows, as the caller sees it.
-async fn branded(ctx: &Context, caller: &Caller, id: TenantId) -> Result<BrandedTenant, Refusal> {
-    Ok(BrandedTenant::lookup(ctx, caller, id)
+/// Tenant `id`'s profile, as the caller sees it.
+async fn profile(ctx: &Context, caller: &Caller, id: TenantId) -> Result<TenantProfile, Refusal> {
+    Ok(TenantProfile::lookup(ctx, caller, id)
         .await?
         .ok_or(Error::NotFound("organization"))?)
 }
@@ -133,8 +127,8 @@ async fn create_organization(
     TrieveJson(body): TrieveJson<CreateOrganizationReqPayload>,
 ) -> Result<Json<Organization>, Refusal> {
     let tenant = tenants::create(&state.ctx, &caller, new_tenant(body.name)).await?;
-    let tenant = branded(&state.ctx, &caller, tenant.id).await?;
-    Ok(Json(organization(&tenant)))
+    let tenant = profile(&state.ctx, &caller, tenant.id).await?;
+    Ok(Json(shapes::organization(&tenant)))
 }
 
 /// Update Organization.
@@ -172,8 +166,8 @@ async fn update_organization(
         };
         tenants::update(&state.ctx, tenant, None, update).await?;
     }
-    let tenant = branded(&state.ctx, &caller, id).await?;
-    Ok(Json(organization(&tenant)))
+    let tenant = profile(&state.ctx, &caller, id).await?;
+    Ok(Json(shapes::organization(&tenant)))
 }
 
 /// Get Organization.
@@ -185,17 +179,14 @@ async fn update_organization(
     responses((status = 200, description = "The organization, its plan and its subscription",
             body = OrganizationWithSubAndPlan)))]
 async fn get_organization(
-    PathOrganization(tenant): PathOrganization<BrandedTenant, act::ReadTenant>,
+    PathOrganization(tenant): PathOrganization<TenantProfile, act::ReadTenant>,
 ) -> Result<Json<OrganizationWithSubAndPlan>, Refusal> {
     // The plan, the subscription and the branding were read with the tenant: no second query.
     let tenant = tenant.into_inner();
     Ok(Json(OrganizationWithSubAndPlan {
-        organization: organization(&tenant),
-        plan: Some(shapes::plan(&tenant.tenant.plan_details)),
-        subscription: shapes::subscription(
-            tenant_subscription(&tenant.tenant).as_ref(),
-            Utc::now(),
-        ),
+        organization: shapes::organization(&tenant),
+        plan: Some(shapes::plan(&tenant.plan)),
+        subscription: shapes::subscription(tenant_subscription(&tenant).as_ref(), Utc::now()),
     }))
 }
 
@@ -208,7 +199,7 @@ async fn get_organization(
     responses((status = 204, description = "Deleted")))]
 async fn delete_organization(
     State(state): State<AppState>,
-    PathOrganization(tenant): PathOrganization<Tenant, act::DeleteTenant>,
+    PathOrganization(tenant): PathOrganization<TenantProfile, act::DeleteTenant>,
 ) -> Result<Response, Refusal> {
     let subscription = tenant_subscription(tenant.get());
     if shapes::subscription_blocks_delete(subscription.as_ref(), Utc::now()) {
@@ -247,10 +238,10 @@ async fn get_organization_usage(
     responses((status = 200, description = "The organization's members", body = Vec<SlimUser>)))]
 async fn get_organization_users(
     State(state): State<AppState>,
-    PathOrganization(tenant): PathOrganization<BrandedTenant, act::ReadUsers>,
+    PathOrganization(tenant): PathOrganization<TenantProfile, act::ReadUsers>,
 ) -> Result<Json<Vec<SlimUser>>, Refusal> {
-    let organization = organization(tenant.get());
-    let members = active_members(&state.ctx, tenant.caller(), tenant.get().tenant.id).await?;
+    let organization = shapes::organization(tenant.get());
+    let members = active_members(&state.ctx, tenant.caller(), tenant.get().id).await?;
     let users = members
         .iter()
         .map(|member| shapes::slim_user(member, &organization))

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::domain::access::Caller;
 use crate::domain::ids::TenantId;
 use crate::domain::policy::{self, ActionMarker, Authorized};
-use crate::domain::tenant::{BrandedTenant, Tenant, TenantStatus};
+use crate::domain::tenant::{Tenant, TenantProfile, TenantStatus};
 use crate::http::error::{problem_response, ApiError, Problem};
 use crate::http::extract::{is_json, parse_json, read_body, PathId};
 use crate::http::AppState;
@@ -112,9 +112,9 @@ impl OrganizationObject for Tenant {
     }
 }
 
-impl OrganizationObject for BrandedTenant {
+impl OrganizationObject for TenantProfile {
     fn is_deleted(&self) -> bool {
-        self.tenant.is_deleted()
+        self.status == TenantStatus::Deleted
     }
 }
 

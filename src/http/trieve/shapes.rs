@@ -17,7 +17,7 @@ use crate::domain::limits::{LimitKey, Limits};
 use crate::domain::metering::LimitsReport;
 use crate::domain::plan::Plan;
 use crate::domain::policy::Role;
-use crate::domain::tenant::{Tenant, TenantStatus};
+use crate::domain::tenant::{TenantProfile, TenantStatus};
 use crate::domain::user::Member;
 
 /// A time as Trieve writes a `NaiveDateTime`: UTC without a zone, `YYYY-MM-DDTHH:MM:SS`, with
@@ -76,8 +76,9 @@ pub struct Organization {
     pub partner_configuration: Map<String, Value>,
 }
 
-/// The organization `tenant` is, with the partner configuration it shows.
-pub fn organization(tenant: &Tenant, partner_configuration: Map<String, Value>) -> Organization {
+/// The organization `tenant` is, with its white-label settings under Trieve's nine keys as
+/// `partner_configuration`.
+pub fn organization(tenant: &TenantProfile) -> Organization {
     Organization {
         id: tenant.id.uuid(),
         name: tenant.name.clone(),
@@ -85,7 +86,7 @@ pub fn organization(tenant: &Tenant, partner_configuration: Map<String, Value>) 
         updated_at: TrieveTime(tenant.updated_at),
         registerable: true,
         deleted: i32::from(tenant.status == TenantStatus::Deleted),
-        partner_configuration,
+        partner_configuration: tenant.branding.partner_configuration(),
     }
 }
 

@@ -258,12 +258,12 @@ both!(
         );
         assert_eq!(agency.client.get(&path).await.body, set.body);
 
-        // The branded tenant read carries what the tenant shows, and Trieve's view of it.
+        // The tenant's profile carries what the tenant shows, and Trieve's view of it.
         let id: TenantId = tenant.id.parse().unwrap();
-        let read = tenantry::store::tenants::find_branded(app.db().store(), TenantScope::ALL, id)
+        let read = tenantry::store::tenants::find_profile(app.db().store(), TenantScope::ALL, id)
             .await
             .expect("the tenant");
-        assert_eq!(read.tenant.id, id);
+        assert_eq!(read.id, id);
         assert_eq!(read.branding.company_name.as_deref(), Some("Agency"));
         assert_eq!(read.branding.colors.accent.as_deref(), Some("#333"));
         let partner = read.branding.partner_configuration();
