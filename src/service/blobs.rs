@@ -10,7 +10,7 @@ use tracing::instrument;
 use uuid::Uuid;
 
 use super::lifecycle::refuse_if;
-use super::resources::{bytes_refusal, create_stored, find, readable, refuse_blocked_kind};
+use super::resources::{bytes_refusal, create_stored, find, readable, refuse_blocked_read};
 use super::tenants::{self, TenantRef};
 use super::{not_found, Context, Error, LimitRefusal, Result};
 use crate::blobs::{BlobRead, PutError};
@@ -276,7 +276,7 @@ pub async fn recording(
     call_id: CallId,
 ) -> Result<Resource> {
     let tenant_id = tenant.get().id;
-    refuse_blocked_kind(ctx, tenant_id, ResourceKind::Recording, true).await?;
+    refuse_blocked_read(ctx, tenant_id, ResourceKind::Recording).await?;
     find_recording(ctx, tenant_id, call_id).await
 }
 

@@ -122,9 +122,9 @@ pub async fn set_block(
     Ok(changed)
 }
 
-/// Refuses `service` while the tenant's block names it: for reads, and as the early answer of
-/// changes to what exists (their write checks again under the tenant's row lock). Creation
-/// checks the block under the tenant's counters lock instead, with its limits.
+/// Refuses `service` while the tenant's block names it: for reads. Changes to what exists
+/// check it in their write, under the tenant's row lock (`store::blocks::services_held`), and
+/// creation under the tenant's counters lock, with its limits.
 pub async fn refuse_blocked(ctx: &Context, id: TenantId, service: BlockedService) -> Result<()> {
     let blocked = store::blocks::services_of(&ctx.db, id)
         .await

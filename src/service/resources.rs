@@ -177,16 +177,15 @@ pub fn bytes_refusal(key: LimitKey, megabytes: i64, current_bytes: i64) -> Error
     })
 }
 
-/// Refuses what the tenant's block refuses of `kind`: changes, and reads when `reading` and
-/// the kind's block covers reads.
-pub async fn refuse_blocked_kind(
+/// Refuses reads of `kind` while the tenant's block covers them. (Changes check the block in
+/// their write.)
+pub async fn refuse_blocked_read(
     ctx: &Context,
     tenant_id: TenantId,
     kind: ResourceKind,
-    reading: bool,
 ) -> Result<()> {
     match kind.info().blocked_by {
-        Some(rule) if rule.reads || !reading => refuse_blocked(ctx, tenant_id, rule.service).await,
+        Some(rule) if rule.reads => refuse_blocked(ctx, tenant_id, rule.service).await,
         _ => Ok(()),
     }
 }
@@ -265,7 +264,7 @@ pub async fn list<S: ResourceSpec>(
     after: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<Resource>> {
-    refuse_blocked_kind(ctx, tenant.get().id, S::KIND, true).await?;
+    refuse_blocked_read(ctx, tenant.get().id, S::KIND).await?;
     let rows = stored::list(&ctx.db, tenant.get().id, S::KIND, filters, after, limit).await?;
     Ok(rows.into_iter().map(readable).collect())
 }
@@ -287,7 +286,7 @@ pub async fn get<S: ResourceSpec>(
     tenant: Authorized<TenantRef, S::Read>,
     id: S::Id,
 ) -> Result<Resource> {
-    refuse_blocked_kind(ctx, tenant.get().id, S::KIND, true).await?;
+    refuse_blocked_read(ctx, tenant.get().id, S::KIND).await?;
     Ok(readable(find::<S>(ctx, tenant.get().id, id).await?))
 }
 
@@ -360,9 +359,6 @@ pub async fn update<S: ResourceSpec>(
     patch: Value,
 ) -> Result<Resource> {
     let tenant_id = tenant.get().id;
-    // Early, so that a blocked change is refused before anything else is looked at; the
-    // write checks again, ordered against a block.
-    refuse_blocked_kind(ctx, tenant_id, S::KIND, false).await?;
     // Agents are checked against the patch laid over what is stored now; the foreign key
     // holds the line if one is deleted meanwhile.
     let current = find::<S>(ctx, tenant_id, id).await?;
@@ -374,6 +370,7 @@ pub async fn update<S: ResourceSpec>(
         id.uuid(),
         expected,
         |current, blocked| {
+            // In the write, under the tenant's row lock: ordered against a block.
             if let Some(rule) = S::KIND.info().blocked_by {
                 refuse_if(blocked.contains(&rule.service), rule.service)?;
             }

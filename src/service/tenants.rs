@@ -48,37 +48,30 @@ impl Lookup for TenantRef {
     }
 }
 
-impl Lookup for Tenant {
-    const NAME: &'static str = "tenant";
-    type Id = TenantId;
+/// A `Lookup` for a read of one tenant (`$read`, with `id` and `agency_id`) by `$find`, a
+/// store read within the caller's tenant scope; judged as its tenant.
+macro_rules! tenant_read {
+    ($read:ty, $find:path) => {
+        impl Lookup for $read {
+            const NAME: &'static str = "tenant";
+            type Id = TenantId;
 
-    async fn lookup(ctx: &Context, caller: &Caller, id: TenantId) -> Result<Option<Self>> {
-        found(store::tenants::find(&ctx.db, caller.tenant_scope(), id).await)
-    }
+            async fn lookup(ctx: &Context, caller: &Caller, id: TenantId) -> Result<Option<Self>> {
+                found($find(&ctx.db, caller.tenant_scope(), id).await)
+            }
 
-    fn target(&self) -> Target {
-        Target::Tenant {
-            id: self.id,
-            agency: self.agency_id,
+            fn target(&self) -> Target {
+                Target::Tenant {
+                    id: self.id,
+                    agency: self.agency_id,
+                }
+            }
         }
-    }
+    };
 }
 
-impl Lookup for TenantProfile {
-    const NAME: &'static str = "tenant";
-    type Id = TenantId;
-
-    async fn lookup(ctx: &Context, caller: &Caller, id: TenantId) -> Result<Option<Self>> {
-        found(store::tenants::find_profile(&ctx.db, caller.tenant_scope(), id).await)
-    }
-
-    fn target(&self) -> Target {
-        Target::Tenant {
-            id: self.id,
-            agency: self.agency_id,
-        }
-    }
-}
+tenant_read!(Tenant, store::tenants::find);
+tenant_read!(TenantProfile, store::tenants::find_profile);
 
 /// A read by id as a lookup answers it: `None` when there is nothing to see.
 fn found<T>(read: store::StoreResult<T>) -> Result<Option<T>> {

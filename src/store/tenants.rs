@@ -46,13 +46,7 @@ static SELECT: LazyLock<String> = LazyLock::new(select);
 static SELECT_PROFILE: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT t.id, t.agency_id, t.name, t.status, t.created_at, t.updated_at, \
-         p.code AS plan_code, t.plan_id, p.name AS plan_name, \
-         p.amount_cents AS plan_amount_cents, \
-         p.external_billing_id AS plan_external_billing_id, p.created_at AS plan_created_at, \
-         p.updated_at AS plan_updated_at{grants}{subscription}{shown} \
-         FROM tenants t JOIN plans p ON p.id = t.plan_id \
-         LEFT JOIN subscriptions s ON s.tenant_id = t.id \
-         LEFT JOIN plans sp ON sp.id = s.plan_id{joins}",
+         {PLAN_COLUMNS}{grants}{subscription}{shown} {PLAN_AND_SUBSCRIPTION}{joins}",
         grants = grant_columns("t"),
         subscription = subscriptions::columns("s", "sp"),
         shown = branding::Layered::columns(&branding::TENANT_LAYERS),
@@ -60,12 +54,18 @@ static SELECT_PROFILE: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
+/// The columns [`PlanRow`] reads, of the tenant's plan `p`.
+const PLAN_COLUMNS: &str = "p.code AS plan_code, t.plan_id, p.name AS plan_name, \
+     p.amount_cents AS plan_amount_cents, p.external_billing_id AS plan_external_billing_id, \
+     p.created_at AS plan_created_at, p.updated_at AS plan_updated_at";
+
+/// Tenants `t` with their plan `p`, their subscription `s` and its plan `sp`.
+const PLAN_AND_SUBSCRIPTION: &str = "FROM tenants t JOIN plans p ON p.id = t.plan_id \
+     LEFT JOIN subscriptions s ON s.tenant_id = t.id LEFT JOIN plans sp ON sp.id = s.plan_id";
+
 fn select() -> String {
     format!(
-        "SELECT t.id, t.agency_id, t.name, t.slug, t.status, t.billing_mode, p.code AS plan_code, \
-         t.plan_id, p.name AS plan_name, p.amount_cents AS plan_amount_cents, \
-         p.external_billing_id AS plan_external_billing_id, p.created_at AS plan_created_at, \
-         p.updated_at AS plan_updated_at, \
+        "SELECT t.id, t.agency_id, t.name, t.slug, t.status, t.billing_mode, {PLAN_COLUMNS}, \
          t.sip_enabled, t.sip_domain, t.sip_username, t.recording_enabled, t.recording_format, \
          t.retention_days, t.analytics_enabled, t.hipaa_enabled, t.pci_enabled, \
          t.data_encryption_enabled, t.webhook_url, t.webhook_timeout_seconds, \
@@ -75,10 +75,7 @@ fn select() -> String {
          t.owner_last_name, t.deactivated_at, t.deactivation_reason, t.deleted_at, t.purge_after, \
          t.created_at, t.updated_at, {block}, \
          m.calls AS usage_calls, m.seconds AS usage_seconds, m.cost_cents AS usage_cost_cents\
-         {limits}{subscription} \
-         FROM tenants t JOIN plans p ON p.id = t.plan_id \
-         LEFT JOIN subscriptions s ON s.tenant_id = t.id \
-         LEFT JOIN plans sp ON sp.id = s.plan_id \
+         {limits}{subscription} {PLAN_AND_SUBSCRIPTION} \
          LEFT JOIN tenant_usage m ON m.tenant_id = t.id AND m.period_start = CASE \
          WHEN s.status <> 'canceled' AND s.current_period_start <= $2 \
          AND s.current_period_end > $2 THEN s.period_start_day ELSE $1 END",
