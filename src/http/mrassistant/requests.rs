@@ -86,47 +86,66 @@ struct Parsed {
     metadata: Option<Metadata>,
 }
 
+/// `billing_plan`: 1 to 100 characters, and a plan code.
+fn plan_code(billing_plan: Patch<String>, violations: &mut Violations) -> Option<PlanCode> {
+    billing_plan
+        .non_null("billing_plan", violations)
+        .and_then(|code| {
+            violations.length("billing_plan", &code, 1, 100);
+            violations.parsed("billing_plan", PlanCode::parse(&code))
+        })
+}
+
+/// `max_concurrent_calls` (1 to 1000) and `monthly_call_limit` (at least 0) as limit changes.
+fn call_limits(
+    max_concurrent_calls: Patch<i64>,
+    monthly_call_limit: Patch<i64>,
+    violations: &mut Violations,
+) -> LimitChanges {
+    let mut limits = Vec::new();
+    if let Some(calls) = max_concurrent_calls.non_null("max_concurrent_calls", violations) {
+        violations.range("max_concurrent_calls", calls, 1, 1000);
+        limits.push((LimitKey::MaxConcurrentCalls, Some(calls)));
+    }
+    if let Some(calls) = monthly_call_limit.non_null("monthly_call_limit", violations) {
+        let (_, max) = LimitKey::MonthlyCallLimit.range();
+        violations.range("monthly_call_limit", calls, 0, max);
+        limits.push((LimitKey::MonthlyCallLimit, Some(calls)));
+    }
+    LimitChanges(limits)
+}
+
+/// `recording_format`, one of the formats tenantry records in.
+fn recording_format(
+    recording_format: Patch<String>,
+    violations: &mut Violations,
+) -> Option<RecordingFormat> {
+    recording_format
+        .non_null("recording_format", violations)
+        .and_then(|format| match format.parse::<RecordingFormat>() {
+            Ok(format) => Some(format),
+            Err(_) => {
+                let known = <RecordingFormat as strum::VariantNames>::VARIANTS.join(", ");
+                violations.add(
+                    "recording_format",
+                    "invalid_value",
+                    format!("must be one of {known}"),
+                );
+                None
+            }
+        })
+}
+
 impl TenantInput {
     fn parse(self, violations: &mut Violations) -> (Option<String>, Parsed) {
         let name = self.name.non_null("name", violations);
-        let plan = self
-            .billing_plan
-            .non_null("billing_plan", violations)
-            .and_then(|code| {
-                violations.length("billing_plan", &code, 1, 100);
-                violations.parsed("billing_plan", PlanCode::parse(&code))
-            });
-        let mut limits = Vec::new();
-        if let Some(calls) = self
-            .max_concurrent_calls
-            .non_null("max_concurrent_calls", violations)
-        {
-            violations.range("max_concurrent_calls", calls, 1, 1000);
-            limits.push((LimitKey::MaxConcurrentCalls, Some(calls)));
-        }
-        if let Some(calls) = self
-            .monthly_call_limit
-            .non_null("monthly_call_limit", violations)
-        {
-            let (_, max) = LimitKey::MonthlyCallLimit.range();
-            violations.range("monthly_call_limit", calls, 0, max);
-            limits.push((LimitKey::MonthlyCallLimit, Some(calls)));
-        }
-        let recording_format = self
-            .recording_format
-            .non_null("recording_format", violations)
-            .and_then(|format| match format.parse::<RecordingFormat>() {
-                Ok(format) => Some(format),
-                Err(_) => {
-                    let known = <RecordingFormat as strum::VariantNames>::VARIANTS.join(", ");
-                    violations.add(
-                        "recording_format",
-                        "invalid_value",
-                        format!("must be one of {known}"),
-                    );
-                    None
-                }
-            });
+        let plan = plan_code(self.billing_plan, violations);
+        let limits = call_limits(
+            self.max_concurrent_calls,
+            self.monthly_call_limit,
+            violations,
+        );
+        let recording_format = recording_format(self.recording_format, violations);
         let settings = SettingsUpdate {
             sip_enabled: self.sip_enabled.non_null("sip_enabled", violations),
             sip_domain: self.sip_domain.nullable(),
@@ -156,7 +175,7 @@ impl TenantInput {
         };
         let parsed = Parsed {
             plan,
-            limits: LimitChanges(limits),
+            limits,
             settings,
             metadata,
         };
