@@ -153,6 +153,40 @@ pub async fn put(
         None if expected.is_some() => return Err(StoreError::Stale),
         None => now(),
     };
+    upsert(tx, tenant_id, plan_id, fields, version).await?;
+    let plan_changed = current.plan_details.id != plan_id;
+    if plan_changed {
+        tx.execute(
+            query("UPDATE tenants SET plan_id = $2, updated_at = $3 WHERE id = $1")
+                .bind(tenant_id)
+                .bind(plan_id)
+                .bind(super::next_version(current.updated_at)),
+        )
+        .await?;
+    }
+    let after = super::tenants::reread(tx, tenant_id).await?;
+    let subscription = after.subscription.clone().ok_or_else(|| corrupt("row"))?;
+    if plan_changed {
+        record_change(tx, "tenant.updated", Some(&current), Some(&after)).await?;
+    }
+    let action = if before.is_some() {
+        "subscription.updated"
+    } else {
+        "subscription.created"
+    };
+    record_change(tx, action, before.as_ref(), Some(&subscription)).await?;
+    Ok((after, before.is_none()))
+}
+
+/// Writes the tenant's subscription as `fields` say, versioned `version`: a new one, or its
+/// current one changed in place (it keeps its id and creation time).
+async fn upsert(
+    tx: &mut Tx,
+    tenant_id: TenantId,
+    plan_id: PlanId,
+    fields: &SubscriptionFields,
+    version: DateTime<Utc>,
+) -> StoreResult<()> {
     tx.execute(
         query(
             "INSERT INTO subscriptions (id, tenant_id, plan_id, status, billing_interval, \
@@ -181,28 +215,7 @@ pub async fn put(
         .bind(version),
     )
     .await?;
-    let plan_changed = current.plan_details.id != plan_id;
-    if plan_changed {
-        tx.execute(
-            query("UPDATE tenants SET plan_id = $2, updated_at = $3 WHERE id = $1")
-                .bind(tenant_id)
-                .bind(plan_id)
-                .bind(super::next_version(current.updated_at)),
-        )
-        .await?;
-    }
-    let after = super::tenants::reread(tx, tenant_id).await?;
-    let subscription = after.subscription.clone().ok_or_else(|| corrupt("row"))?;
-    if plan_changed {
-        record_change(tx, "tenant.updated", Some(&current), Some(&after)).await?;
-    }
-    let action = if before.is_some() {
-        "subscription.updated"
-    } else {
-        "subscription.created"
-    };
-    record_change(tx, action, before.as_ref(), Some(&subscription)).await?;
-    Ok((after, before.is_none()))
+    Ok(())
 }
 
 /// Keeps the subscription of a tenant whose row the caller has locked on the tenant's plan,
