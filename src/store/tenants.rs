@@ -483,8 +483,19 @@ pub fn list_query(
         let (condition, args) = search_condition(backend, path, text);
         statement.push_sql(&format!(" AND {condition}"), args);
     }
+    push_page(
+        &mut statement,
+        list,
+        index_leads && backend == Backend::Postgres,
+    );
+    statement
+}
+
+/// Orders a tenant list by its sort (then id), starts it after its cursor and cuts its page.
+/// `hide_sort_index` orders by an expression no index provides (see [`list_query`]).
+fn push_page(statement: &mut Query<'static>, list: &TenantQuery, hide_sort_index: bool) {
     let column = sort_column(list.sort);
-    let order = if index_leads && backend == Backend::Postgres {
+    let order = if hide_sort_index {
         match list.sort {
             TenantSort::Name | TenantSort::Slug => format!("({column} || '')"),
             TenantSort::CreatedAt | TenantSort::UpdatedAt => {
@@ -516,7 +527,6 @@ pub fn list_query(
     if list.offset > 0 {
         statement.push_sql(" OFFSET ?", [list.offset.into()]);
     }
-    statement
 }
 
 /// One tenant in the scope, or `NotFound`.
